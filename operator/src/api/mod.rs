@@ -1,0 +1,22 @@
+//! The `ade.dev` API: custom resource types, and the CRD documents generated from them.
+//!
+//! Types only: nothing in this module talks to the Kubernetes API.
+
+pub mod v1alpha1;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// API group of every ADE kind.
+pub const GROUP: &str = "ade.dev";
+
+/// Every CRD this operator serves, in a stable order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        v1alpha1::ClusterPool::crd(),
+        v1alpha1::EtlJob::crd(),
+        v1alpha1::EtlRun::crd(),
+        v1alpha1::StreamConsumer::crd(),
+        v1alpha1::ValidationSuite::crd(),
+    ]
+}

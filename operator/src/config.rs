@@ -1,0 +1,115 @@
+//! The operator's configuration: command-line flags, each with an environment
+//! variable, parsed once in `main` and handed to whoever needs it.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+/// ADE operator: a cloud data platform as Kubernetes objects.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ade-operator", version, about)]
+pub struct Config {
+    /// Address of the HTTP server that serves /metrics, /healthz and /readyz.
+    #[arg(long, env = "ADE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Log format: `human` for a terminal, `json` for log collectors.
+    #[arg(long, env = "ADE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `info,ade_operator=debug`.
+    #[arg(long, env = "ADE_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// Elect a leader through a coordination.k8s.io Lease, so that several
+    /// replicas are safe: only the leader reconciles. Turn off only for a single
+    /// local process.
+    #[arg(long, env = "ADE_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "ADE_LEASE_NAME", default_value = "ade-operator")]
+    pub lease_name: String,
+
+    /// Namespace of the leader-election Lease: the operator's own namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "ade-system")]
+    pub lease_namespace: String,
+
+    /// How long a leader's Lease is valid without renewal.
+    #[arg(long, env = "ADE_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+
+    /// How often the leader renews its Lease (and a standby retries).
+    #[arg(long, env = "ADE_LEASE_RENEW_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub lease_renew_interval: Duration,
+
+    /// This replica's identity in the Lease. Default: the pod name, else the host
+    /// name and process id.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// How often the operator checks that its CRDs are installed (for /readyz).
+    #[arg(long, env = "ADE_CRD_CHECK_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub crd_check_interval: Duration,
+
+    /// AWS endpoint override for every AWS API (an emulator such as moto, or
+    /// another cloud's S3-compatible endpoint). Unset: the real AWS endpoints.
+    #[arg(long, env = "ADE_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+
+    /// Default AWS region, where a resource does not name one.
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// This replica's identity for leader election and Events.
+    pub fn identity(&self) -> String {
+        self.identity.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "ade-operator".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::api::v1alpha1::Duration(s.to_owned())
+        .to_std()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides_parse() {
+        let config = Config::try_parse_from(["ade-operator"]).expect("defaults parse");
+        assert!(config.leader_elect);
+        assert_eq!(config.lease_duration, Duration::from_secs(15));
+        let config = Config::try_parse_from([
+            "ade-operator",
+            "--leader-elect=false",
+            "--aws-endpoint-url=http://127.0.0.1:5000",
+            "--lease-duration=1m30s",
+            "--log-format=json",
+        ])
+        .expect("flags parse");
+        assert!(!config.leader_elect);
+        assert_eq!(config.aws_endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(config.lease_duration, Duration::from_secs(90));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(Config::try_parse_from(["ade-operator", "--lease-duration=soon"]).is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! The run loop every controller shares: a kube-runtime `Controller` with
+//! metrics around each reconciliation, per-object backoff on errors, and a
+//! graceful stop.
+
+use std::{fmt::Debug, future::Future, sync::Arc, time::Instant};
+
+use futures::StreamExt;
+use kube::{
+    Api, Resource, ResourceExt,
+    runtime::{Controller, controller::Action, watcher},
+};
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use super::{Context, ErrorCategory};
+use crate::metrics::{ControllerLabels, FailureLabels};
+
+fn key<K: Resource>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Runs `reconcile` for every object of kind `K` until `shutdown`.
+pub async fn run<K, F, Fut, E>(ctx: Arc<Context>, shutdown: CancellationToken, controller: &'static str, reconcile: F)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+    E: std::error::Error + ErrorCategory + Send + Sync + 'static,
+{
+    let api = Api::<K>::all(ctx.client.clone());
+    let labels = ControllerLabels { controller };
+    let reconcile = Arc::new(reconcile);
+    tracing::info!(controller, "controller started");
+    Controller::new(api, watcher::Config::default().any_semantic())
+        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .run(
+            move |obj: Arc<K>, ctx: Arc<Context>| {
+                let reconcile = reconcile.clone();
+                let labels = labels.clone();
+                async move {
+                    ctx.metrics.reconciliations.get_or_create(&labels).inc();
+                    let started = Instant::now();
+                    let key = key(obj.as_ref());
+                    let result = reconcile(obj, ctx.clone()).await;
+                    ctx.metrics
+                        .reconcile_duration
+                        .get_or_create(&labels)
+                        .observe(started.elapsed().as_secs_f64());
+                    if result.is_ok() {
+                        ctx.backoff.succeeded(&key);
+                    }
+                    result
+                }
+            },
+            move |obj: Arc<K>, error: &E, ctx: Arc<Context>| {
+                let category = error.category();
+                ctx.metrics
+                    .failures
+                    .get_or_create(&FailureLabels { controller, category })
+                    .inc();
+                let wait = ctx.backoff.failed(&key(obj.as_ref()));
+                tracing::warn!(controller, category, error = %error, retry_in = ?wait, "reconcile failed");
+                Action::requeue(wait)
+            },
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(controller, %error, "controller event");
+            }
+        })
+        .await;
+    tracing::info!(controller, "controller stopped");
+}

@@ -1,0 +1,211 @@
+//! Status writes by server-side apply (one field manager per controller), and
+//! the report every controller gives in this release: `Accepted` from the
+//! spec's problems, `Ready` as the controller says, and an Event when an
+//! object stops being accepted.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        controller::Action,
+        events::{Event, EventType},
+    },
+};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::json;
+
+use super::{
+    Context, Error,
+    conditions::{self, Desired, Status},
+};
+use crate::api::v1alpha1::{ClusterPool, Condition, EtlJob, EtlRun, StreamConsumer, ValidationSuite};
+
+/// How often a valid object is looked at again without any change.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// An ADE object: namespaced, with conditions in its status.
+pub trait AdeObject:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Serialize + std::fmt::Debug
+{
+    /// Kind name, for messages.
+    const KIND: &'static str;
+    /// The conditions currently in the status.
+    fn conditions(&self) -> &[Condition];
+}
+
+macro_rules! ade_object {
+    ($($kind:ident),*) => {$(
+        impl AdeObject for $kind {
+            const KIND: &'static str = stringify!($kind);
+            fn conditions(&self) -> &[Condition] {
+                self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+            }
+        }
+    )*};
+}
+
+ade_object!(ClusterPool, EtlJob, EtlRun, StreamConsumer, ValidationSuite);
+
+/// Something wrong with a spec that the schema could not catch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// CamelCase reason, e.g. `InvalidSchedule`.
+    pub reason: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with `reason`.
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The `Accepted` condition for a spec with `problems`.
+///
+/// Pure.
+pub fn accepted(problems: &[Problem]) -> Desired {
+    match problems.first() {
+        None => Desired::new("Accepted", Status::True, "Valid", "the spec is valid"),
+        Some(first) => Desired::new(
+            "Accepted",
+            Status::False,
+            first.reason,
+            problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    }
+}
+
+/// Applies `status` (a JSON object of status fields) to `obj` as `manager`.
+pub async fn apply<K: AdeObject>(
+    ctx: &Context,
+    obj: &K,
+    manager: &str,
+    status: serde_json::Value,
+) -> Result<(), kube::Error> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes `observedGeneration`, `Accepted` (from `problems`) and `ready`, and
+/// publishes a Warning Event when the object newly stops being accepted.
+/// Invalid objects wait for a change instead of being retried.
+pub async fn report_validation<K: AdeObject>(
+    ctx: &Context,
+    obj: &K,
+    manager: &str,
+    problems: &[Problem],
+    ready: Desired,
+) -> Result<Action, Error> {
+    let accepted = accepted(problems);
+    let previous = conditions::find(obj.conditions(), "Accepted");
+    let newly_rejected = accepted.status == Status::False
+        && previous.is_none_or(|p| p.status != "False" || p.message != accepted.message);
+    let generation = obj.meta().generation;
+    let merged = conditions::merge(
+        obj.conditions(),
+        &[accepted.clone(), ready],
+        generation,
+        Timestamp::now(),
+    );
+    let status = json!({ "observedGeneration": generation, "conditions": merged });
+    apply(ctx, obj, manager, status)
+        .await
+        .map_err(|source| Error::ApplyStatus {
+            kind: K::KIND,
+            name: obj.name_any(),
+            source,
+        })?;
+    if newly_rejected {
+        let event = Event {
+            type_: EventType::Warning,
+            reason: accepted.reason.to_owned(),
+            note: Some(truncate(&accepted.message, 1000)),
+            action: "Validate".into(),
+            secondary: None,
+        };
+        // An Event is a courtesy: failing to publish one must not fail the reconcile.
+        if let Err(error) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(%error, "publishing an Event failed");
+        }
+    }
+    Ok(if problems.is_empty() {
+        Action::requeue(RESYNC)
+    } else {
+        Action::await_change()
+    })
+}
+
+/// The `Ready` condition of a kind whose work is not implemented in this release.
+pub fn not_implemented(kind: &str, what: &str) -> Desired {
+    Desired::new(
+        "Ready",
+        Status::Unknown,
+        "NotImplemented",
+        format!("this release of ade-operator validates {kind} specs but does not yet {what}"),
+    )
+}
+
+/// `Ready` False because the spec is not accepted.
+pub fn invalid_spec() -> Desired {
+    Desired::new(
+        "Ready",
+        Status::False,
+        "InvalidSpec",
+        "the spec is not accepted: see the Accepted condition",
+    )
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_joins_every_problem() {
+        assert_eq!(accepted(&[]).status, Status::True);
+        let got = accepted(&[
+            Problem::new("InvalidSchedule", "a"),
+            Problem::new("InvalidTemplate", "b"),
+        ]);
+        assert_eq!(
+            (got.status, got.reason, got.message.as_str()),
+            (Status::False, "InvalidSchedule", "a; b")
+        );
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("ééé", 2), "éé…");
+        assert_eq!(truncate("ab", 2), "ab");
+    }
+}

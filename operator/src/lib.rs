@@ -1,0 +1,17 @@
+//! ADE operator: a cloud data platform as Kubernetes objects.
+//!
+//! The crate holds the `ade.dev` API types ([`api`]), the CRD generator used
+//! by the `crdgen` binary ([`crdgen`]), and the operator itself:
+//! configuration, telemetry, leader election, readiness and one controller per kind.
+
+pub mod api;
+pub mod config;
+pub mod controllers;
+pub mod crdgen;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod readiness;
+pub mod schedule;
+pub mod telemetry;
+pub mod template;
