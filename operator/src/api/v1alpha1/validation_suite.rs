@@ -442,9 +442,10 @@ pub struct Alerts {
     /// An SNS topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sns: Option<SnsAlert>,
-    /// `failure` (the default), `warning` (failures and warnings) or `always`.
+    /// When to alert: `failure` (the default), `warning` (failures and warnings)
+    /// or `always`. (Not `on`: YAML 1.1 reads a bare `on` key as `true`.)
     #[serde(default)]
-    pub on: AlertOn,
+    pub notify_on: AlertOn,
 }
 
 /// A Slack incoming webhook.

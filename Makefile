@@ -1,0 +1,37 @@
+# ADE developer recipes. `make help` lists them.
+#
+# Build output lives outside the clone so fresh clones (and CI) reuse it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/ade/target
+
+.PHONY: help generate lint unit cluster-up cluster-down e2e test demo
+
+help: ## list the recipes
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+generate: ## regenerate crds/, the chart's CRDs and manifests/install.yaml from the Rust types
+	cargo run --quiet --bin crdgen
+	hack/with-tools.sh hack/render-manifests.sh
+
+lint: ## rustfmt, clippy (warnings are errors), helm lint and the generated-files checks
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	hack/with-tools.sh helm lint --strict charts/ade-operator
+	hack/with-tools.sh hack/render-manifests.sh --check
+
+unit: ## unit and integration tests (no cluster needed)
+	cargo test --workspace --exclude ade-e2e --locked
+
+cluster-up: ## build (or reuse) and start the local control plane
+	e2e/cluster up
+
+cluster-down: ## stop the local control plane
+	e2e/cluster down
+
+e2e: ## the end-to-end suite against the local control plane (starts and stops it)
+	hack/e2e.sh
+
+test: ## everything: lint, unit and integration tests, end-to-end suite
+	hack/test.sh
+
+demo: ## the operator end to end on the local control plane
+	hack/demo.sh

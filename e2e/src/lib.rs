@@ -1,0 +1,137 @@
+//! Harness of the end-to-end suite: the real `kubectl` and `helm` against the
+//! local control plane started by `e2e/cluster up`, the chart installed by
+//! Helm, and the operator binary run as a local process authenticated as the
+//! chart's own ServiceAccount (a TokenRequest token), so the chart's RBAC is
+//! what the operator gets.
+//!
+//! Environment: `KUBECONFIG` (default `e2e/.state/kubeconfig`), `kubectl` and
+//! `helm` on `PATH` (`eval "$(e2e/cluster env)"`), and `ADE_OPERATOR_BIN`
+//! (default `$CARGO_TARGET_DIR/debug/ade-operator`).
+//!
+//! Tests using it must run one at a time (`--test-threads=1`): they share the
+//! operator's leader Lease.
+
+pub mod operator;
+pub mod process;
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+pub use operator::{Operator, lease_holder};
+pub use process::{CommandOutput, helm, kubectl, kubectl_ok, kubectl_with_stdin};
+
+/// Namespace the chart is installed in.
+pub const SYSTEM_NAMESPACE: &str = "ade-system";
+/// Helm release name; the chart's full name, ServiceAccount and Lease name are this too.
+pub const RELEASE: &str = "ade-operator";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// The admin kubeconfig of the local control plane.
+pub fn kubeconfig() -> PathBuf {
+    std::env::var_os("KUBECONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("e2e/.state/kubeconfig"))
+}
+
+/// Installs (or upgrades) the chart with the real `helm`, as a user would.
+/// The chart's Deployment is scaled to one replica that kwok only pretends to
+/// run; the operator under test is the local process of [`Operator`].
+pub fn install_chart() {
+    let chart = repo_root().join("charts/ade-operator");
+    let out = helm(&[
+        "upgrade",
+        "--install",
+        RELEASE,
+        chart.to_str().unwrap_or("charts/ade-operator"),
+        "--namespace",
+        SYSTEM_NAMESPACE,
+        "--create-namespace",
+        "--set",
+        "replicas=1",
+        "--wait=false",
+    ]);
+    assert!(out.success, "helm upgrade --install failed:\n{}", out.stderr);
+    let crds: Vec<String> = [
+        "clusterpools",
+        "etljobs",
+        "etlruns",
+        "streamconsumers",
+        "validationsuites",
+    ]
+    .iter()
+    .map(|plural| format!("crd/{plural}.ade.dev"))
+    .collect();
+    let mut args = vec!["wait", "--for=condition=Established", "--timeout=60s"];
+    args.extend(crds.iter().map(String::as_str));
+    kubectl_ok(&args);
+}
+
+/// A namespace of one test, deleted when dropped.
+#[derive(Debug)]
+pub struct Namespace {
+    /// Its name.
+    pub name: String,
+}
+
+impl Namespace {
+    /// Creates `e2e-<prefix>-<unique>`.
+    pub fn create(prefix: &str) -> Self {
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() % 1_000_000)
+            .unwrap_or_default();
+        let name = format!("e2e-{prefix}-{unique}");
+        kubectl_ok(&["create", "namespace", &name]);
+        Self { name }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+    }
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, or panics after `timeout`
+/// naming what it waited for.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `kubectl get <what> -o json` in `namespace`, parsed; `None` when it fails.
+pub fn get_json(namespace: &str, what: &[&str]) -> Option<serde_json::Value> {
+    let mut args = vec!["get", "-n", namespace, "-o", "json"];
+    args.extend_from_slice(what);
+    let out = kubectl(&args);
+    if !out.success {
+        return None;
+    }
+    serde_json::from_str(&out.stdout).ok()
+}
+
+/// The condition of `type_` in an object's status.
+pub fn condition<'a>(obj: &'a serde_json::Value, type_: &str) -> Option<&'a serde_json::Value> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}

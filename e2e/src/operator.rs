@@ -1,0 +1,191 @@
+//! The operator under test, run as a local process with the chart's
+//! ServiceAccount token, and read through its HTTP endpoints.
+
+use std::{
+    fs::File,
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::OnceLock,
+    time::Duration,
+};
+
+use crate::{RELEASE, SYSTEM_NAMESPACE, kubectl_ok, repo_root, wait_for};
+
+/// The operator binary: `ADE_OPERATOR_BIN`, else the debug build.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ADE_OPERATOR_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    target.join("debug/ade-operator")
+}
+
+/// A kubeconfig that authenticates as the chart's ServiceAccount, with a token
+/// from the TokenRequest API: the operator gets exactly the chart's RBAC.
+fn service_account_kubeconfig() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let token = kubectl_ok(&["create", "token", RELEASE, "-n", SYSTEM_NAMESPACE, "--duration=2h"]);
+        let admin: serde_json::Value =
+            serde_json::from_str(&kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]))
+                .expect("kubectl config view prints JSON");
+        let cluster = &admin["clusters"][0]["cluster"];
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "e2e", "cluster": {
+                "server": cluster["server"],
+                "certificate-authority-data": cluster["certificate-authority-data"],
+            }}],
+            "users": [{"name": "ade-operator", "user": {"token": token.trim()}}],
+            "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "ade-operator"}}],
+            "current-context": "e2e",
+        });
+        let path = std::env::temp_dir().join(format!("ade-e2e-sa-kubeconfig-{}.json", std::process::id()));
+        std::fs::write(&path, config.to_string()).expect("writing the ServiceAccount kubeconfig");
+        path
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A running operator process. Stopped (SIGTERM, then SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Operator {
+    child: Option<Child>,
+    /// Its leader-election identity.
+    pub identity: String,
+    /// Port of its HTTP server on 127.0.0.1.
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Operator {
+    /// Starts the operator as `identity` and waits for `/healthz`.
+    pub fn start(identity: &str) -> Self {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("ade-e2e-{identity}-{}.log", std::process::id()));
+        let out = File::create(&log).expect("creating the operator log");
+        let err = out.try_clone().expect("cloning the log handle");
+        let child = Command::new(binary())
+            .args([
+                &format!("--http-addr=127.0.0.1:{port}"),
+                &format!("--identity={identity}"),
+                &format!("--lease-namespace={SYSTEM_NAMESPACE}"),
+                &format!("--lease-name={RELEASE}"),
+                "--lease-duration=6s",
+                "--lease-renew-interval=1s",
+                "--crd-check-interval=1s",
+                "--log-format=human",
+            ])
+            .env("KUBECONFIG", service_account_kubeconfig())
+            .env("ADE_LOG", "info,ade_operator=debug")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {} (build it with `cargo build --bin ade-operator`): {e}",
+                    binary().display()
+                )
+            });
+        let mut operator = Self {
+            child: Some(child),
+            identity: identity.to_owned(),
+            port,
+            log,
+        };
+        wait_for(
+            &format!("operator {identity} to serve /healthz"),
+            Duration::from_secs(20),
+            || {
+                if let Some(status) = operator.exited() {
+                    panic!("operator {identity} exited with {status}:\n{}", operator.log());
+                }
+                operator.get("/healthz").filter(|(code, _)| *code == 200)
+            },
+        );
+        operator
+    }
+
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// GET `path` from the operator's HTTP server: status code and body.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let code = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Some((code, body))
+    }
+
+    /// The value of the metric line starting with `series` (name and labels), if present.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        body.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// What the operator logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; SIGKILL after 20 s.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        for _ in 0..80 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The holder of the operator's leader Lease, if any.
+pub fn lease_holder() -> Option<String> {
+    let out = crate::kubectl(&[
+        "get",
+        "lease",
+        RELEASE,
+        "-n",
+        SYSTEM_NAMESPACE,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    (out.success && !out.stdout.trim().is_empty()).then(|| out.stdout.trim().to_owned())
+}

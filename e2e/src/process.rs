@@ -1,0 +1,63 @@
+//! Running `kubectl` and `helm` as processes.
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+};
+
+/// What a command printed and whether it succeeded.
+#[derive(Debug, Clone)]
+pub struct CommandOutput {
+    /// Exit status 0.
+    pub success: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+fn run(program: &str, args: &[&str], stdin: Option<&str>) -> CommandOutput {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("KUBECONFIG", super::kubeconfig())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is it on PATH? `eval \"$(e2e/cluster env)\"`): {e}"));
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())
+            .unwrap_or_else(|e| panic!("writing to {program}: {e}"));
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for {program}: {e}"));
+    CommandOutput {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `kubectl` against the local control plane.
+pub fn kubectl(args: &[&str]) -> CommandOutput {
+    run("kubectl", args, None)
+}
+
+/// Runs `kubectl` with `input` on standard input.
+pub fn kubectl_with_stdin(args: &[&str], input: &str) -> CommandOutput {
+    run("kubectl", args, Some(input))
+}
+
+/// Runs `kubectl` and returns its output, panicking with its stderr if it fails.
+pub fn kubectl_ok(args: &[&str]) -> String {
+    let out = kubectl(args);
+    assert!(out.success, "kubectl {} failed:\n{}", args.join(" "), out.stderr);
+    out.stdout
+}
+
+/// Runs `helm` against the local control plane.
+pub fn helm(args: &[&str]) -> CommandOutput {
+    run("helm", args, None)
+}
