@@ -1,0 +1,8 @@
+//go:build tools
+
+// Package tools records the program this module builds (see e2e/cluster build).
+package tools
+
+import (
+	_ "sigs.k8s.io/kwok/cmd/kwok"
+)
