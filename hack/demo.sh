@@ -31,7 +31,7 @@ helm_home=${ADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ade}/helm
 export HELM_CACHE_HOME="$helm_home/cache" HELM_CONFIG_HOME="$helm_home/config" HELM_DATA_HOME="$helm_home/data"
 
 say "building the operator"
-cargo build --quiet --locked --bin ade-operator
+cargo build --quiet --locked -p ade-operator --bin ade-operator
 
 say "helm upgrade --install ade-operator charts/ade-operator"
 helm upgrade --install ade-operator charts/ade-operator --namespace ade-system --create-namespace \

@@ -23,7 +23,7 @@ eval "$(e2e/cluster env)"
 helm_home=${ADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ade}/helm
 export HELM_CACHE_HOME="$helm_home/cache" HELM_CONFIG_HOME="$helm_home/config" HELM_DATA_HOME="$helm_home/data"
 
-cargo build --locked --bin ade-operator
+cargo build --locked -p ade-operator --bin ade-operator
 export ADE_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ade-operator"
 start=$(date +%s)
 cargo test --locked -p ade-e2e -- --test-threads=1

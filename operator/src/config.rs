@@ -60,6 +60,24 @@ pub struct Config {
     /// Default AWS region, where a resource does not name one.
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
+
+    /// Image of `sparkSubmit` tasks on kubernetes pools that name no image.
+    #[arg(long, env = "ADE_SPARK_IMAGE", default_value = "docker.io/apache/spark:3.5.3")]
+    pub spark_image: String,
+
+    /// How long a finished run's Job (and its Pod logs) is kept before
+    /// Kubernetes deletes it. The run keeps its record in status either way.
+    #[arg(long, env = "ADE_JOB_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub job_ttl: Duration,
+
+    /// Price of one requested vCPU for one hour, in US dollars: the cost
+    /// estimate of runs on kubernetes pools.
+    #[arg(long, env = "ADE_PRICE_CPU_HOUR", default_value_t = 0.04)]
+    pub price_cpu_hour: f64,
+
+    /// Price of one requested GiB of memory for one hour, in US dollars.
+    #[arg(long, env = "ADE_PRICE_MEMORY_GIB_HOUR", default_value_t = 0.005)]
+    pub price_memory_gib_hour: f64,
 }
 
 /// Log output format.

@@ -7,10 +7,13 @@
 pub mod api;
 pub mod config;
 pub mod controllers;
+pub mod cost;
 pub mod crdgen;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod names;
+pub mod providers;
 pub mod readiness;
 pub mod schedule;
 pub mod telemetry;

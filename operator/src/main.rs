@@ -21,6 +21,11 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     telemetry::init(config.log_format, &config.log_filter)?;
+    // Several crypto providers may be compiled in (features unify across the
+    // workspace); kube's TLS uses the one installed here.
+    if rustls::crypto::ring::default_provider().install_default().is_err() {
+        tracing::debug!("a TLS crypto provider was already installed");
+    }
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
@@ -44,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     ));
 
     let identity = config.identity();
-    let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), identity.clone()));
+    let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), &config, identity.clone()));
     let outcome = if config.leader_elect {
         let elector = LeaderElector::new(
             client,

@@ -30,6 +30,20 @@ pub struct FailureLabels {
     pub category: &'static str,
 }
 
+/// Labels of run phase metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// Run phase, e.g. `Running`.
+    pub phase: &'static str,
+}
+
+/// Labels of run duration metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunOutcomeLabels {
+    /// Final phase: `Succeeded`, `Failed` or `Cancelled`.
+    pub outcome: &'static str,
+}
+
 /// All metrics, registered once at start-up.
 #[derive(Debug)]
 pub struct Metrics {
@@ -44,10 +58,25 @@ pub struct Metrics {
     pub leader: Gauge,
     /// 1 while every ADE CRD is installed and established.
     pub crds_installed: Gauge<f64, AtomicU64>,
+    /// EtlRuns entering each phase.
+    pub run_transitions: Family<PhaseLabels, Counter>,
+    /// Duration of finished EtlRuns, from first start to end.
+    pub run_duration: Family<RunOutcomeLabels, Histogram>,
+    /// Retries of failed attempts.
+    pub run_retries: Counter,
+    /// Delay between a batch's schedule time and its EtlRun's creation.
+    pub schedule_lag: Histogram,
+    /// Runs waiting for capacity, over all pools.
+    pub queue_depth: Gauge,
 }
 
 fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+fn run_duration_histogram() -> Histogram {
+    // 1 s to about 4.5 days
+    Histogram::new(exponential_buckets(1.0, 2.0, 19))
 }
 
 impl Default for Metrics {
@@ -59,6 +88,37 @@ impl Default for Metrics {
             Family::<ControllerLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
         let leader = Gauge::default();
         let crds_installed = Gauge::<f64, AtomicU64>::default();
+        let run_transitions = Family::<PhaseLabels, Counter>::default();
+        let run_duration =
+            Family::<RunOutcomeLabels, Histogram>::new_with_constructor(run_duration_histogram as fn() -> Histogram);
+        let run_retries = Counter::default();
+        let schedule_lag = Histogram::new(exponential_buckets(0.1, 2.0, 16));
+        let queue_depth = Gauge::default();
+        registry.register(
+            "etl_run_transitions",
+            "EtlRuns entering each phase",
+            run_transitions.clone(),
+        );
+        registry.register(
+            "etl_run_duration_seconds",
+            "Duration of finished EtlRuns",
+            run_duration.clone(),
+        );
+        registry.register(
+            "etl_run_retries",
+            "Retries of failed EtlRun attempts",
+            run_retries.clone(),
+        );
+        registry.register(
+            "etl_schedule_lag_seconds",
+            "Delay between a batch's schedule time and the creation of its EtlRun",
+            schedule_lag.clone(),
+        );
+        registry.register(
+            "pool_queue_depth",
+            "EtlRuns waiting for capacity, over all pools",
+            queue_depth.clone(),
+        );
         registry.register("reconciliations", "Reconciliations started", reconciliations.clone());
         registry.register(
             "reconcile_failures",
@@ -83,6 +143,11 @@ impl Default for Metrics {
             reconcile_duration,
             leader,
             crds_installed,
+            run_transitions,
+            run_duration,
+            run_retries,
+            schedule_lag,
+            queue_depth,
         }
     }
 }

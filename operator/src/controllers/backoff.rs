@@ -9,13 +9,22 @@ const BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay: a failing object is still retried every few minutes.
 const MAX: Duration = Duration::from_secs(300);
 
-/// The delay before retry number `failures` (1 for the first failure), with
-/// `jitter` in [0, 1) spreading it over [delay/2, delay).
+/// The delay before retry number `failures` (1 for the first failure) of
+/// reconciliation errors, with `jitter` in [0, 1) spreading it over [delay/2, delay).
 ///
 /// Pure.
 pub fn delay(failures: u32, jitter: f64) -> Duration {
+    exponential(BASE, MAX, failures, jitter)
+}
+
+/// `base` doubled for every failure after the first, capped at `max`, then
+/// spread by `jitter` in [0, 1) over [delay/2, delay) so that retries of many
+/// objects do not arrive together.
+///
+/// Pure.
+pub fn exponential(base: Duration, max: Duration, failures: u32, jitter: f64) -> Duration {
     let exp = failures.saturating_sub(1).min(20);
-    let full = BASE.saturating_mul(1u32 << exp).min(MAX);
+    let full = base.saturating_mul(1u32 << exp).min(max);
     full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 

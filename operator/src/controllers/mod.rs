@@ -9,12 +9,13 @@
 
 pub mod backoff;
 pub mod conditions;
+pub mod queue;
 mod runner;
 mod status;
 
 mod cluster_pool;
-mod etl_job;
-mod etl_run;
+pub mod etl_job;
+pub mod etl_run;
 mod stream_consumer;
 mod validation_suite;
 
@@ -26,7 +27,15 @@ use kube::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::{
+    config::Config,
+    cost,
+    metrics::Metrics,
+    providers::{
+        ComputeProvider,
+        kubernetes::{JobSettings, KubernetesProvider},
+    },
+};
 
 /// What every reconciliation may use. Built once at start-up.
 #[derive(Clone)]
@@ -39,26 +48,48 @@ pub struct Context {
     pub recorder: Recorder,
     /// Per-object retry backoff.
     pub backoff: Arc<backoff::Backoff>,
+    /// The `kubernetes` compute provider.
+    pub kubernetes: Arc<dyn ComputeProvider>,
+    /// Prices of reserved capacity, for cost estimates.
+    pub prices: cost::Prices,
+    /// Held while a run decides whether it may start and records that it does,
+    /// so two runs reconciled at once cannot both take a pool's last slot.
+    pub start_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Queue depth of every pool, for the `ade_pool_queue_depth` gauge.
+    pub pool_queues: Arc<cluster_pool::PoolQueues>,
 }
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("prices", &self.prices)
+            .finish_non_exhaustive()
     }
 }
 
 impl Context {
-    /// A context for `client`, reporting Events as `identity`.
-    pub fn new(client: Client, metrics: Arc<Metrics>, identity: String) -> Self {
+    /// A context for `client` configured by `config`, reporting Events as `identity`.
+    pub fn new(client: Client, metrics: Arc<Metrics>, config: &Config, identity: String) -> Self {
         let reporter = Reporter {
             controller: "ade-operator".into(),
             instance: Some(identity),
         };
+        let settings = JobSettings {
+            spark_image: config.spark_image.clone(),
+            ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
+        };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            kubernetes: Arc::new(KubernetesProvider::new(client.clone(), settings)),
+            prices: cost::Prices {
+                cpu_hour: config.price_cpu_hour,
+                memory_gib_hour: config.price_memory_gib_hour,
+            },
             client,
             metrics,
             backoff: Arc::default(),
+            start_lock: Arc::default(),
+            pool_queues: Arc::default(),
         }
     }
 }

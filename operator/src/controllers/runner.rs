@@ -27,11 +27,27 @@ where
     Fut: Future<Output = Result<Action, E>> + Send + 'static,
     E: std::error::Error + ErrorCategory + Send + Sync + 'static,
 {
+    run_with(ctx, shutdown, controller, reconcile, |c| c).await;
+}
+
+/// [`run`], with `configure` adding watches (`owns`, `watches`) to the controller.
+pub async fn run_with<K, F, Fut, E>(
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+    controller: &'static str,
+    reconcile: F,
+    configure: impl FnOnce(Controller<K>) -> Controller<K>,
+) where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+    E: std::error::Error + ErrorCategory + Send + Sync + 'static,
+{
     let api = Api::<K>::all(ctx.client.clone());
     let labels = ControllerLabels { controller };
     let reconcile = Arc::new(reconcile);
     tracing::info!(controller, "controller started");
-    Controller::new(api, watcher::Config::default().any_semantic())
+    configure(Controller::new(api, watcher::Config::default().any_semantic()))
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(
             move |obj: Arc<K>, ctx: Arc<Context>| {

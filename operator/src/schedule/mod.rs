@@ -1,8 +1,10 @@
 //! Cadence: cron expressions and time zones (and, with the EtlJob controller,
 //! the windows and batch ids derived from them).
 
+pub mod cadence;
 pub mod cron;
 
+pub use cadence::{Batch, Cadence, CadenceError, Window};
 pub use cron::{Cron, CronError};
 
 /// Looks up an IANA time zone by name, with a message a person can act on.

@@ -162,6 +162,23 @@ pub struct SparkSubmitTask {
     /// operator's configured Spark image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+
+    /// On kubernetes and eks pools: `local` (driver and executors in the run's
+    /// Pod, the default) or `kubernetes` (the driver in the run's Pod starts
+    /// executor Pods; the pool's ServiceAccount needs the RBAC Spark documents).
+    #[serde(default)]
+    pub mode: SparkMode,
+}
+
+/// Where a Spark application's executors run on kubernetes and eks pools.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SparkMode {
+    /// Driver and executors in one Pod (`--master local[*]`).
+    #[default]
+    Local,
+    /// Executors as Pods (`--master k8s://...`, client deploy mode).
+    Kubernetes,
 }
 
 /// A Hive script.
@@ -513,12 +530,17 @@ pub struct ActiveRun {
 }
 
 /// Progress of a backfill.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackfillStatus {
+    /// The range this progress is for; a changed `spec.backfill` starts over
+    /// (batches that already have a run are not run again).
+    pub from: Time,
+    /// End of the range.
+    pub to: Time,
     /// Batches in the backfill range.
     pub total: i32,
-    /// Batches whose EtlRun exists.
+    /// Batches whose EtlRun has been created, in backfill order: the cursor.
     pub created: i32,
     /// Batches that succeeded.
     pub succeeded: i32,

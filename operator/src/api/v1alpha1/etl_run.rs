@@ -53,6 +53,12 @@ pub struct EtlRunSpec {
     /// Why the run exists: `schedule`, `backfill`, `catchUp`, `rerun` or `manual`.
     #[serde(default)]
     pub reason: RunReason,
+
+    /// Set to true to cancel the run: a running attempt is stopped and the run
+    /// ends `Cancelled`. A cancelled run cannot be resumed; create a new one.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self || !oldSelf").message("a cancelled run cannot be resumed: create a new EtlRun instead"))]
+    pub cancel: bool,
 }
 
 /// The data window of one batch.
@@ -110,6 +116,10 @@ pub struct EtlRunStatus {
     /// Number of attempts so far.
     #[serde(default)]
     pub attempt_count: i32,
+
+    /// The ClusterPool the run executes on (its job's pool when it started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
 
     /// Where the current or last attempt runs: a cluster id, or the pool name on
     /// kubernetes pools.

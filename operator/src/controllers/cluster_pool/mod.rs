@@ -1,33 +1,145 @@
-//! ClusterPool controller. In this release it reports `Accepted` and `Ready`:
-//! a `kubernetes` pool is ready (runs need no capacity beyond the cluster);
-//! the `emr` and `eks` providers arrive in later releases, and their pools say so.
+//! ClusterPool controller. For `kubernetes` pools it reports `Ready` and the
+//! pool's run counts (running, and queued behind `capacity.maxConcurrentRuns`)
+//! and the estimated cost of its runs; the queue itself is enforced by the
+//! EtlRun controller. The `emr` and `eks` providers arrive in later releases,
+//! and their pools say so.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use kube::runtime::controller::Action;
+use jiff::Timestamp;
+use kube::{
+    Api, ResourceExt,
+    api::ListParams,
+    runtime::{controller::Action, reflector::ObjectRef, watcher},
+};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
 use super::{
-    Context, Error,
+    Context, ErrorCategory, conditions,
     conditions::{Desired, Status},
-    runner,
-    status::report_validation,
+    kube_error_category, queue, runner, status,
 };
-use crate::api::v1alpha1::{ClusterPool, ClusterPoolSpec, Provider};
+use crate::{
+    api::v1alpha1::{ClusterPool, ClusterPoolSpec, EtlJob, EtlRun, Provider},
+    controllers::etl_job::apply::LABEL_POOL,
+    cost,
+};
 
 /// Controller name: metric label and field-manager suffix.
 pub const CONTROLLER: &str = "cluster-pool";
 const FIELD_MANAGER: &str = "ade-operator/cluster-pool";
+/// Counts are refreshed at least this often, besides every change of a run of the pool.
+const RESYNC: Duration = Duration::from_secs(30);
+
+/// Errors of the ClusterPool controller.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Listing the runs or jobs failed.
+    #[error("reading {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the status failed.
+    #[error("applying the status of ClusterPool {pool}: {source}")]
+    ApplyStatus {
+        /// The pool.
+        pool: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ErrorCategory for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Self::Read { source, .. } | Self::ApplyStatus { source, .. } => kube_error_category(source),
+        }
+    }
+}
 
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    runner::run::<ClusterPool, _, _, _>(ctx, shutdown, CONTROLLER, reconcile).await;
+    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    runner::run_with::<ClusterPool, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
+        c.watches(runs, watcher::Config::default(), |run: EtlRun| {
+            let pool = run
+                .status
+                .as_ref()
+                .and_then(|s| s.pool.clone())
+                .or_else(|| run.labels().get(LABEL_POOL).cloned())?;
+            Some(ObjectRef::new(&pool).within(&run.namespace()?))
+        })
+    })
+    .await;
 }
 
 #[instrument(skip_all, fields(namespace = pool.metadata.namespace, name = pool.metadata.name))]
 async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, Error> {
-    report_validation(&ctx, pool.as_ref(), FIELD_MANAGER, &[], ready(&pool.spec)).await
+    let ns = pool.namespace().unwrap_or_default();
+    let name = pool.name_any();
+    let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::Read {
+            what: "the EtlRuns",
+            source,
+        })?;
+    let jobs = Api::<EtlJob>::namespaced(ctx.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::Read {
+            what: "the EtlJobs",
+            source,
+        })?;
+    let infos = queue::summarize(&runs.items, &jobs.items);
+    let counts = queue::pool_counts(&infos, &name, Timestamp::now());
+    let cost: f64 = runs
+        .items
+        .iter()
+        .filter(|r| {
+            infos.iter().any(|i| {
+                Some(i.name.as_str()) == r.metadata.name.as_deref() && i.pool.as_deref() == Some(name.as_str())
+            })
+        })
+        .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.0.parse::<f64>().ok())
+        .sum();
+    record_queue(&ctx, &format!("{ns}/{name}"), counts.queued);
+
+    let existing = pool
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let desired = [status::accepted(&[]), ready(&pool.spec)];
+    let as_i32 = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    let body = json!({
+        "observedGeneration": pool.metadata.generation,
+        "conditions": conditions::merge(existing, &desired, pool.metadata.generation, Timestamp::now()),
+        "clusterCount": 0,
+        "idleClusters": 0,
+        "runningRuns": as_i32(counts.running),
+        "queuedRuns": as_i32(counts.queued),
+        "estimatedCostUSD": cost::usd(cost),
+    });
+    status::apply(&ctx, pool.as_ref(), FIELD_MANAGER, body)
+        .await
+        .map_err(|source| Error::ApplyStatus { pool: name, source })?;
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Updates the queue-depth gauge: the sum over all pools.
+fn record_queue(ctx: &Context, pool: &str, queued: usize) {
+    let mut queues = ctx.pool_queues.lock().unwrap_or_else(|e| e.into_inner());
+    queues.insert(pool.to_owned(), queued);
+    let total: usize = queues.values().sum();
+    ctx.metrics.queue_depth.set(i64::try_from(total).unwrap_or(i64::MAX));
 }
 
 /// The `Ready` condition of a pool in this release.
@@ -47,14 +159,14 @@ fn ready(spec: &ClusterPoolSpec) -> Desired {
             "ProviderNotAvailable",
             format!(
                 "the {} provider is not available in this release of ade-operator; runs on this pool wait",
-                serde_json::to_value(spec.provider)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+                if spec.provider == Provider::Emr { "emr" } else { "eks" }
             ),
         ),
     }
 }
+
+/// Pool queue depths by `namespace/name`.
+pub type PoolQueues = std::sync::Mutex<BTreeMap<String, usize>>;
 
 #[cfg(test)]
 mod tests {

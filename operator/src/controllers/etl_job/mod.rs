@@ -1,37 +1,162 @@
-//! EtlJob controller. In this release it validates the spec (cron syntax, time
-//! zone, window and template variables, which the schema cannot check) and
-//! reports `Accepted` and `Ready`; scheduling runs arrives in a later release.
+//! EtlJob controller: turns a job's cadence and backfill into EtlRuns, one
+//! per batch with a deterministic name, and reports the job's progress.
+//! Reconcile = observe (pool, runs) → validate and plan (pure) → apply.
 
+pub mod apply;
+mod plan;
 mod validate;
 
 use std::sync::Arc;
 
-use kube::runtime::controller::Action;
+use jiff::Timestamp;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::ListParams,
+    runtime::{controller::Action, events::Event, reflector::ObjectRef, watcher},
+};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
-use super::{
-    Context, Error, runner,
-    status::{self, report_validation},
-};
-use crate::api::v1alpha1::EtlJob;
+pub use self::validate::cadence_of;
+use super::{Context, ErrorCategory, kube_error_category, runner};
+use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun};
 
 /// Controller name: metric label and field-manager suffix.
 pub const CONTROLLER: &str = "etl-job";
 const FIELD_MANAGER: &str = "ade-operator/etl-job";
 
+/// Errors of the EtlJob controller, named after the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the pool or the runs failed.
+    #[error("reading {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Creating a run failed.
+    #[error("creating EtlRun {run}: {source}")]
+    CreateRun {
+        /// The run.
+        run: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Cancelling a replaced run failed.
+    #[error("cancelling EtlRun {run}: {source}")]
+    CancelRun {
+        /// The run.
+        run: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Deleting an old run failed.
+    #[error("deleting EtlRun {run}: {source}")]
+    DeleteRun {
+        /// The run.
+        run: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the status failed.
+    #[error("applying the status of EtlJob {job}: {source}")]
+    ApplyStatus {
+        /// The job.
+        job: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ErrorCategory for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Self::Read { source, .. }
+            | Self::CreateRun { source, .. }
+            | Self::CancelRun { source, .. }
+            | Self::DeleteRun { source, .. }
+            | Self::ApplyStatus { source, .. } => kube_error_category(source),
+        }
+    }
+}
+
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    runner::run::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, reconcile).await;
+    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    // Every run of the job, including those a person created, which it does not own.
+    runner::run_with::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
+        c.watches(runs, watcher::Config::default(), |run: EtlRun| {
+            Some(ObjectRef::new(&run.spec.job_ref.name).within(&run.namespace()?))
+        })
+    })
+    .await;
 }
 
 #[instrument(skip_all, fields(namespace = job.metadata.namespace, name = job.metadata.name))]
 async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let problems = validate::problems(&job.spec);
-    let ready = if problems.is_empty() {
-        status::not_implemented("EtlJob", "schedule runs")
+    if job.metadata.deletion_timestamp.is_some() {
+        // Its runs, and their Jobs, are owned by it and garbage-collected.
+        return Ok(Action::await_change());
+    }
+    let ns = job.namespace().unwrap_or_default();
+    let pool = Api::<ClusterPool>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&job.spec.pool_ref.name)
+        .await
+        .map_err(|source| Error::Read {
+            what: "the ClusterPool",
+            source,
+        })?;
+    let runs: Vec<EtlRun> = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::Read {
+            what: "the EtlRuns",
+            source,
+        })?
+        .items
+        .into_iter()
+        .filter(|r| r.spec.job_ref.name == job.name_any())
+        .collect();
+    let problems = validate::problems_with_pool(&job.spec, pool.as_ref());
+    let now = Timestamp::now();
+    let plan = plan::plan(&job, &runs, pool.as_ref(), &problems, now);
+    apply::apply(&job, &ctx, &plan, now).await?;
+    let was_accepted = job
+        .status
+        .as_ref()
+        .and_then(|s| super::conditions::find(&s.conditions, "Accepted"))
+        .is_none_or(|c| c.status == "True");
+    if was_accepted && let Some(first) = problems.first() {
+        let event = Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: first.reason.to_owned(),
+            note: Some(
+                problems
+                    .iter()
+                    .map(|p| p.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+                    .chars()
+                    .take(1000)
+                    .collect(),
+            ),
+            action: "Validate".into(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &job.object_ref(&())).await {
+            tracing::warn!(%error, "publishing an Event failed");
+        }
+    }
+    Ok(if problems.is_empty() {
+        Action::requeue(plan.requeue)
     } else {
-        status::invalid_spec()
-    };
-    report_validation(&ctx, job.as_ref(), FIELD_MANAGER, &problems, ready).await
+        Action::await_change()
+    })
 }

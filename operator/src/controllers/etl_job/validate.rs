@@ -4,12 +4,58 @@
 //! Pure.
 
 use crate::{
-    api::v1alpha1::{EtlJobSpec, TASK_TEMPLATE_VARIABLES, Task},
+    api::v1alpha1::{ClusterPool, EtlJobSpec, Provider, TASK_TEMPLATE_VARIABLES, Task},
     controllers::status::Problem,
-    schedule, template,
+    providers::task_kind,
+    schedule::{self, Cadence},
+    template,
 };
 
-/// Every problem with `spec`, in spec order.
+/// The cadence of a job: its schedule, time zone and window.
+pub fn cadence_of(spec: &EtlJobSpec) -> Result<Cadence, String> {
+    let cron = spec
+        .schedule
+        .as_deref()
+        .map(str::parse::<schedule::Cron>)
+        .transpose()
+        .map_err(|e| format!("spec.schedule: {e}"))?;
+    let tz = schedule::time_zone(&spec.time_zone)?;
+    let (size, delay) = match &spec.window {
+        Some(w) => (
+            Some(w.size.to_std().map_err(|e| e.to_string())?),
+            w.delay.to_std().map_err(|e| e.to_string())?,
+        ),
+        None => (None, std::time::Duration::ZERO),
+    };
+    Ok(Cadence::new(cron, tz, size, delay))
+}
+
+/// Every problem with `spec` on `pool` (when the pool is known), in spec order.
+pub fn problems_with_pool(spec: &EtlJobSpec, pool: Option<&ClusterPool>) -> Vec<Problem> {
+    let mut out = problems(spec);
+    if spec.backfill.is_some() && spec.schedule.is_none() && spec.window.is_none() {
+        out.push(Problem::new(
+            "InvalidBackfill",
+            "spec.backfill: a backfill needs the shape of a batch: set spec.schedule or spec.window.size",
+        ));
+    }
+    if let Some(pool) = pool
+        && matches!(pool.spec.provider, Provider::Kubernetes | Provider::Eks)
+        && matches!(task_kind(&spec.task), "hive" | "trino")
+    {
+        out.push(Problem::new(
+            "TaskNotSupported",
+            format!(
+                "spec.task: a {} task needs an emr pool; ClusterPool {} runs Kubernetes Jobs (use a container or sparkSubmit task)",
+                task_kind(&spec.task),
+                spec.pool_ref.name
+            ),
+        ));
+    }
+    out
+}
+
+/// Every problem with `spec` alone, in spec order.
 pub fn problems(spec: &EtlJobSpec) -> Vec<Problem> {
     let mut out = Vec::new();
     if let Some(expr) = &spec.schedule

@@ -1,30 +1,121 @@
-//! EtlRun controller. In this release it reports `Accepted` (the schema and
-//! its CEL rules already guard the spec) and `Ready` Unknown; running batches
-//! arrives in a later release.
+//! EtlRun controller: runs one batch of one EtlJob on its pool's compute
+//! provider, attempt by attempt, until it succeeds, fails for good or is
+//! cancelled. Reconcile = observe (async reads) → plan (pure state machine) →
+//! apply (status first, then the provider call).
+
+mod apply;
+mod observe;
+pub mod plan;
 
 use std::sync::Arc;
 
-use kube::runtime::controller::Action;
+use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::Job;
+use kube::{
+    Api, ResourceExt,
+    runtime::{controller::Action, reflector::ObjectRef, watcher},
+};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
-use super::{
-    Context, Error, runner,
-    status::{self, report_validation},
-};
-use crate::api::v1alpha1::EtlRun;
+use super::{Context, ErrorCategory, kube_error_category, runner};
+use crate::{api::v1alpha1::EtlRun, providers::ProviderError};
 
 /// Controller name: metric label and field-manager suffix.
 pub const CONTROLLER: &str = "etl-run";
 const FIELD_MANAGER: &str = "ade-operator/etl-run";
 
+/// Errors of the EtlRun controller, named after the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading an object failed.
+    #[error("reading {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the status failed.
+    #[error("applying the status of EtlRun {run}: {source}")]
+    ApplyStatus {
+        /// The run.
+        run: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// The compute provider failed.
+    #[error("{step} attempt {attempt} of EtlRun {run}: {source}")]
+    Provider {
+        /// `starting`, `observing` or `cancelling`.
+        step: &'static str,
+        /// The run.
+        run: String,
+        /// The attempt.
+        attempt: i32,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+}
+
+impl ErrorCategory for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Self::Read { source, .. } | Self::ApplyStatus { source, .. } => kube_error_category(source),
+            Self::Provider { source, .. } => source.category(),
+        }
+    }
+}
+
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    runner::run::<EtlRun, _, _, _>(ctx, shutdown, CONTROLLER, reconcile).await;
+    let jobs = Api::<Job>::all(ctx.client.clone());
+    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=ade-operator");
+    runner::run_with::<EtlRun, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
+        // When a run finishes it frees a slot: wake the runs waiting in its namespace.
+        let store = c.store();
+        c.owns(jobs, owned)
+            .watches(runs, watcher::Config::default(), move |run: EtlRun| {
+                let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
+                let ns = run.namespace();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|other| finished && other.namespace() == ns && waiting(other))
+                    .map(|other| ObjectRef::from_obj(other.as_ref()))
+                    .collect::<Vec<_>>()
+            })
+    })
+    .await;
+}
+
+/// Not started and not final: waiting for its turn.
+fn waiting(run: &EtlRun) -> bool {
+    let status = run.status.as_ref();
+    !status.and_then(|s| s.phase).is_some_and(|p| p.is_final())
+        && status.is_none_or(|s| s.attempts.iter().all(|a| a.outcome.is_some()))
 }
 
 #[instrument(skip_all, fields(namespace = run.metadata.namespace, name = run.metadata.name))]
 async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ready = status::not_implemented("EtlRun", "run batches");
-    report_validation(&ctx, run.as_ref(), FIELD_MANAGER, &[], ready).await
+    if run.metadata.deletion_timestamp.is_some() {
+        // Deleting a run cancels it: its Job is owned by it and garbage-collected.
+        return Ok(Action::await_change());
+    }
+    let status = run.status.clone().unwrap_or_default();
+    let may_start = !status.phase.is_some_and(|p| p.is_final()) && status.attempts.iter().all(|a| a.outcome.is_some());
+    // Deciding to start and recording it happen under one lock (see Context::start_lock).
+    let _guard = if may_start {
+        Some(ctx.start_lock.lock().await)
+    } else {
+        None
+    };
+    let now = Timestamp::now();
+    let inputs = observe::observe(&run, &ctx, now).await?;
+    let plan = plan::plan(&run, &inputs.observed, fastrand::f64());
+    apply::apply(&run, &ctx, plan, inputs).await
 }

@@ -1,0 +1,395 @@
+//! What an EtlJob wants: which EtlRuns to create (scheduled, catch-up and
+//! backfill batches), which to cancel (`Replace`), which to delete (history
+//! limits), and the job's status.
+//!
+//! Run names are derived from (job, batch id), so a batch never gets two runs
+//! from the schedule, a catch-up or a backfill: creating an existing run is a
+//! no-op. Scheduled ticks are consumed through `status.lastScheduleTime` and
+//! the backfill through a cursor in `status.backfill`, so deleting old runs
+//! never brings their batches back.
+//!
+//! Pure: no clock (the caller passes `now`), no I/O.
+
+use std::{cmp::Reverse, time::Duration};
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::validate::cadence_of;
+use crate::{
+    api::v1alpha1::{
+        ActiveRun, BackfillOrder, BackfillStatus, CatchUpPolicy, ClusterPool, ConcurrencyPolicy, EtlJob, EtlJobStatus,
+        EtlRun, Provider, RunPhase, RunReason, Time,
+    },
+    controllers::{
+        conditions::{Desired, Status},
+        status::{Problem, accepted},
+    },
+    names,
+    schedule::Batch,
+};
+
+/// With `catchUp: none`, a tick this late counts as missed and is skipped.
+pub const STARTING_DEADLINE: SignedDuration = SignedDuration::from_secs(120);
+/// Longest wait between two looks at a job.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// A run to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRun {
+    /// Its deterministic name.
+    pub name: String,
+    /// Its batch.
+    pub batch: Batch,
+    /// Why it exists.
+    pub reason: RunReason,
+    /// The schedule time it is due at, for scheduled and catch-up runs.
+    pub due: Option<Timestamp>,
+}
+
+/// What the job's reconcile does.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Runs to create.
+    pub create: Vec<NewRun>,
+    /// Runs to cancel (`concurrencyPolicy: Replace`).
+    pub cancel: Vec<String>,
+    /// Finished runs beyond the history limits, to delete.
+    pub delete: Vec<String>,
+    /// The status to apply (conditions separately).
+    pub status: EtlJobStatus,
+    /// Accepted, Ready, Progressing, Degraded.
+    pub conditions: Vec<Desired>,
+    /// When to look again.
+    pub requeue: Duration,
+}
+
+fn phase(run: &EtlRun) -> Option<RunPhase> {
+    run.status.as_ref().and_then(|s| s.phase)
+}
+
+fn is_live(run: &EtlRun) -> bool {
+    !phase(run).is_some_and(RunPhase::is_final)
+}
+
+fn name(run: &EtlRun) -> &str {
+    run.metadata.name.as_deref().unwrap_or_default()
+}
+
+fn window_start(run: &EtlRun) -> Timestamp {
+    run.spec
+        .window
+        .as_ref()
+        .map(|w| w.start.0)
+        .or_else(|| run.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Plans `job` at `now`, given its runs, its pool and the spec problems found.
+pub fn plan(job: &EtlJob, runs: &[EtlRun], pool: Option<&ClusterPool>, problems: &[Problem], now: Timestamp) -> Plan {
+    let spec = &job.spec;
+    let job_name = job.metadata.name.clone().unwrap_or_default();
+    let previous = job.status.clone().unwrap_or_default();
+    let mut status = EtlJobStatus {
+        observed_generation: job.metadata.generation,
+        last_schedule_time: previous.last_schedule_time.clone(),
+        last_successful_batch: previous.last_successful_batch.clone(),
+        backfill: previous.backfill.clone(),
+        ..EtlJobStatus::default()
+    };
+    let mut create = Vec::new();
+    let mut cancel = Vec::new();
+    let cadence = if problems.is_empty() {
+        cadence_of(spec).ok()
+    } else {
+        None
+    };
+    let exists = |create: &[NewRun], n: &str| runs.iter().any(|r| name(r) == n) || create.iter().any(|c| c.name == n);
+    let mut requeue = RESYNC;
+
+    if let Some(cadence) = cadence.as_ref().filter(|_| !spec.suspend) {
+        // Scheduled batches.
+        let last = previous
+            .last_schedule_time
+            .as_ref()
+            .map(|t| t.0)
+            .or_else(|| job.metadata.creation_timestamp.as_ref().map(|t| t.0))
+            .unwrap_or(now);
+        let due = cadence.ticks_between(last, now);
+        if let Some(&latest) = due.last() {
+            let limit = usize::try_from(spec.catch_up.limit.max(1)).unwrap_or(1);
+            let chosen: Vec<Timestamp> = match spec.catch_up.policy {
+                CatchUpPolicy::None => {
+                    if now.duration_since(latest) <= STARTING_DEADLINE {
+                        vec![latest]
+                    } else {
+                        vec![]
+                    }
+                }
+                CatchUpPolicy::Latest => vec![latest],
+                CatchUpPolicy::All => due[due.len().saturating_sub(limit)..].to_vec(),
+            };
+            let live_scheduled: Vec<&EtlRun> = runs
+                .iter()
+                .filter(|r| is_live(r) && matches!(r.spec.reason, RunReason::Schedule | RunReason::CatchUp))
+                .collect();
+            let (to_create, consumed): (Vec<Timestamp>, Option<Timestamp>) = match spec.concurrency_policy {
+                ConcurrencyPolicy::Forbid if !live_scheduled.is_empty() => (vec![], None),
+                ConcurrencyPolicy::Forbid => match chosen.first() {
+                    Some(&first) => (vec![first], Some(if chosen.len() == 1 { latest } else { first })),
+                    None => (vec![], Some(latest)),
+                },
+                ConcurrencyPolicy::Allow => (chosen, Some(latest)),
+                ConcurrencyPolicy::Replace => {
+                    cancel.extend(live_scheduled.iter().map(|r| name(r).to_owned()));
+                    (chosen.last().copied().into_iter().collect(), Some(latest))
+                }
+            };
+            for tick in to_create {
+                let Some(batch) = cadence.batch_for_tick(tick) else {
+                    continue;
+                };
+                let run_name = names::run_name(&job_name, &batch.id);
+                if !exists(&create, &run_name) {
+                    let reason = if tick == latest {
+                        RunReason::Schedule
+                    } else {
+                        RunReason::CatchUp
+                    };
+                    create.push(NewRun {
+                        name: run_name,
+                        batch,
+                        reason,
+                        due: Some(tick),
+                    });
+                }
+            }
+            if let Some(t) = consumed {
+                status.last_schedule_time = Some(Time(t));
+            }
+        }
+        let from = status.last_schedule_time.as_ref().map_or(now, |t| t.0.max(now));
+        if let Some(next) = cadence.next_tick(from) {
+            status.next_schedule_time = Some(Time(next));
+            let wait = next.duration_since(now).as_millis().max(1000);
+            requeue = requeue.min(Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX)));
+        }
+
+        // Backfill.
+        if let Some(backfill) = &spec.backfill
+            && let Ok(mut batches) = cadence.batches_in(backfill.from.0, backfill.to.0)
+        {
+            if backfill.order == BackfillOrder::NewestFirst {
+                batches.reverse();
+            }
+            let same_range = previous
+                .backfill
+                .as_ref()
+                .is_some_and(|b| b.from == backfill.from && b.to == backfill.to);
+            let mut cursor = if same_range {
+                previous
+                    .backfill
+                    .as_ref()
+                    .map_or(0, |b| usize::try_from(b.created).unwrap_or(0))
+            } else {
+                0
+            };
+            let live = runs
+                .iter()
+                .filter(|r| is_live(r) && r.spec.reason == RunReason::Backfill)
+                .count();
+            let mut slots = usize::try_from(backfill.parallelism).unwrap_or(1).saturating_sub(live);
+            while slots > 0 && cursor < batches.len() {
+                let batch = batches[cursor].clone();
+                let run_name = names::run_name(&job_name, &batch.id);
+                if !exists(&create, &run_name) {
+                    create.push(NewRun {
+                        name: run_name,
+                        batch,
+                        reason: RunReason::Backfill,
+                        due: None,
+                    });
+                    slots -= 1;
+                }
+                cursor += 1;
+            }
+            let names_in_range: Vec<String> = batches.iter().map(|b| names::run_name(&job_name, &b.id)).collect();
+            let count = |p: RunPhase| {
+                runs.iter()
+                    .filter(|r| phase(r) == Some(p) && names_in_range.iter().any(|n| n == name(r)))
+                    .count()
+            };
+            let as_i32 = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+            status.backfill = Some(BackfillStatus {
+                from: backfill.from.clone(),
+                to: backfill.to.clone(),
+                total: as_i32(batches.len()),
+                created: as_i32(cursor),
+                succeeded: as_i32(count(RunPhase::Succeeded)),
+                failed: as_i32(count(RunPhase::Failed)),
+            });
+        }
+    }
+    if spec.backfill.is_none() {
+        status.backfill = None;
+    }
+
+    // Status of the runs.
+    let mut live: Vec<&EtlRun> = runs.iter().filter(|r| is_live(r)).collect();
+    live.sort_by_key(|r| window_start(r));
+    status.active = live
+        .iter()
+        .map(|r| ActiveRun {
+            batch_id: r.spec.batch_id.clone(),
+            run: name(r).to_owned(),
+        })
+        .chain(create.iter().map(|c| ActiveRun {
+            batch_id: c.batch.id.clone(),
+            run: c.name.clone(),
+        }))
+        .collect();
+    status.active_count = i32::try_from(status.active.len()).unwrap_or(i32::MAX);
+    if let Some(newest) = runs
+        .iter()
+        .filter(|r| phase(r) == Some(RunPhase::Succeeded))
+        .max_by_key(|r| window_start(r))
+    {
+        status.last_successful_batch = Some(newest.spec.batch_id.clone());
+    }
+
+    let delete = history_to_delete(job, runs);
+    let conditions = conditions(job, runs, pool, problems, &status);
+    Plan {
+        create,
+        cancel,
+        delete,
+        status,
+        conditions,
+        requeue,
+    }
+}
+
+/// Finished runs the job owns beyond its history limits, oldest first.
+fn history_to_delete(job: &EtlJob, runs: &[EtlRun]) -> Vec<String> {
+    let uid = job.metadata.uid.as_deref().unwrap_or_default();
+    let owned = |r: &&EtlRun| {
+        r.metadata
+            .owner_references
+            .as_ref()
+            .is_some_and(|refs| refs.iter().any(|o| o.uid == uid))
+    };
+    let mut out = Vec::new();
+    let groups: [(&[RunPhase], i32); 2] = [
+        (&[RunPhase::Succeeded], job.spec.history_limit.succeeded),
+        (&[RunPhase::Failed, RunPhase::Cancelled], job.spec.history_limit.failed),
+    ];
+    for (phases, limit) in groups {
+        let mut finished: Vec<&EtlRun> = runs
+            .iter()
+            .filter(owned)
+            .filter(|r| phase(r).is_some_and(|p| phases.contains(&p)))
+            .collect();
+        finished.sort_by_key(|r| Reverse(window_start(r)));
+        let keep = usize::try_from(limit).unwrap_or(0);
+        out.extend(finished.iter().skip(keep).map(|r| name(r).to_owned()));
+    }
+    out
+}
+
+fn conditions(
+    job: &EtlJob,
+    runs: &[EtlRun],
+    pool: Option<&ClusterPool>,
+    problems: &[Problem],
+    status: &EtlJobStatus,
+) -> Vec<Desired> {
+    let spec = &job.spec;
+    let pool_name = &spec.pool_ref.name;
+    let ready = if !problems.is_empty() {
+        Desired::new(
+            "Ready",
+            Status::False,
+            "InvalidSpec",
+            "the spec is not accepted: see the Accepted condition",
+        )
+    } else if pool.is_none() {
+        Desired::new(
+            "Ready",
+            Status::False,
+            "PoolNotFound",
+            format!("ClusterPool {pool_name} not found: runs wait until it exists"),
+        )
+    } else if pool.is_some_and(|p| p.spec.provider != Provider::Kubernetes) {
+        Desired::new(
+            "Ready",
+            Status::False,
+            "ProviderNotAvailable",
+            format!("ClusterPool {pool_name} uses a provider this release cannot run yet: runs wait"),
+        )
+    } else if spec.suspend {
+        Desired::new("Ready", Status::True, "Suspended", "suspended: no new runs are created")
+    } else if let Some(next) = &status.next_schedule_time {
+        Desired::new(
+            "Ready",
+            Status::True,
+            "Scheduled",
+            format!("the next batch is due at {}", next.0),
+        )
+    } else {
+        Desired::new(
+            "Ready",
+            Status::True,
+            "OnDemand",
+            "no schedule: runs come from the backfill and from EtlRuns created by hand",
+        )
+    };
+    let backfilling = status.backfill.as_ref().filter(|b| b.succeeded + b.failed < b.total);
+    let progressing = if status.active_count > 0 {
+        let names: Vec<&str> = status.active.iter().take(5).map(|a| a.run.as_str()).collect();
+        Desired::new(
+            "Progressing",
+            Status::True,
+            "RunsActive",
+            format!("{} runs active: {}", status.active_count, names.join(", ")),
+        )
+    } else if let Some(b) = backfilling {
+        Desired::new(
+            "Progressing",
+            Status::True,
+            "Backfilling",
+            format!("backfill: {} of {} batches done", b.succeeded + b.failed, b.total),
+        )
+    } else {
+        Desired::new("Progressing", Status::False, "Idle", "no run is active")
+    };
+    let newest_final = runs
+        .iter()
+        .filter(|r| phase(r).is_some_and(RunPhase::is_final))
+        .max_by_key(|r| r.status.as_ref().and_then(|s| s.finished_at.as_ref()).map(|t| t.0));
+    let degraded = match newest_final {
+        Some(r) if phase(r) == Some(RunPhase::Failed) => {
+            let why = r
+                .status
+                .as_ref()
+                .and_then(|s| s.attempts.last())
+                .and_then(|a| a.message.clone())
+                .unwrap_or_default();
+            Desired::new(
+                "Degraded",
+                Status::True,
+                "RunFailed",
+                format!("batch {} failed (EtlRun {}): {why}", r.spec.batch_id, name(r)),
+            )
+        }
+        _ => Desired::new(
+            "Degraded",
+            Status::False,
+            "AsExpected",
+            "the newest finished run did not fail",
+        ),
+    };
+    vec![accepted(problems), ready, progressing, degraded]
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

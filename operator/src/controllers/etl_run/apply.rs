@@ -1,0 +1,160 @@
+//! The EtlRun reconcile's writes: the status (by server-side apply), the
+//! provider call of the plan, Events and metrics. A new attempt's status is
+//! written before the provider starts it; a cancel reaches the provider before
+//! the final status is written.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::{
+    Resource, ResourceExt,
+    runtime::{controller::Action, events::Event},
+};
+use serde_json::json;
+
+use super::{
+    Error, FIELD_MANAGER,
+    observe::Inputs,
+    plan::{Effect, Plan},
+};
+use crate::{
+    api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time},
+    controllers::{Context, conditions, status},
+    metrics::{PhaseLabels, RunOutcomeLabels},
+};
+
+/// Performs `plan` for `run`.
+pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) -> Result<Action, Error> {
+    let name = run.name_any();
+    let provider_error = |step, attempt, source| Error::Provider {
+        step,
+        run: name.clone(),
+        attempt,
+        source,
+    };
+    if let Effect::Cancel(n) = plan.effect
+        && let Some(mut request) = inputs.request.clone()
+    {
+        request.target.attempt = n;
+        inputs
+            .provider
+            .cancel(&request.target)
+            .await
+            .map_err(|e| provider_error("cancelling", n, e))?;
+    }
+    write_status(run, ctx, &plan).await?;
+    if let Effect::Start(n) = plan.effect {
+        match inputs.request.clone() {
+            Some(mut request) => {
+                request.target.attempt = n;
+                match inputs.provider.start(&request).await {
+                    Ok(_) => {}
+                    Err(source) if source.is_transient() => return Err(provider_error("starting", n, source)),
+                    Err(source) => {
+                        // A task that cannot be built will not build on a retry: the run fails now.
+                        fail_attempt(&mut plan, n, &source.to_string());
+                        write_status(run, ctx, &plan).await?;
+                    }
+                }
+            }
+            None => {
+                fail_attempt(&mut plan, n, "the run's EtlJob or ClusterPool no longer exists");
+                write_status(run, ctx, &plan).await?;
+            }
+        }
+    }
+    record(run, ctx, &plan).await;
+    Ok(match plan.requeue {
+        Some(d) => Action::requeue(d.max(Duration::from_millis(500))),
+        None => Action::await_change(),
+    })
+}
+
+fn fail_attempt(plan: &mut Plan, attempt: i32, message: &str) {
+    let now = Timestamp::now();
+    if let Some(a) = plan.status.attempts.iter_mut().find(|a| a.attempt == attempt) {
+        a.outcome = Some(AttemptOutcome::Failed);
+        a.message = Some(message.to_owned());
+        a.finished_at = Some(Time(now));
+    }
+    plan.status.phase = Some(RunPhase::Failed);
+    plan.status.finished_at = Some(Time(now));
+    plan.effect = Effect::None;
+    plan.requeue = None;
+    plan.conditions.retain(|c| c.type_ != "Ready");
+    plan.conditions.push(conditions::Desired::new(
+        "Ready",
+        conditions::Status::False,
+        "Failed",
+        format!("attempt {attempt} could not start: {message}"),
+    ));
+}
+
+async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Error> {
+    let existing = run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let mut body = serde_json::to_value(&plan.status).unwrap_or_else(|_| json!({}));
+    body["conditions"] = json!(conditions::merge(
+        existing,
+        &plan.conditions,
+        run.metadata.generation,
+        Timestamp::now()
+    ));
+    status::apply(ctx, run, FIELD_MANAGER, body)
+        .await
+        .map_err(|source| Error::ApplyStatus {
+            run: run.name_any(),
+            source,
+        })
+}
+
+/// Events and metrics of what changed.
+async fn record(run: &EtlRun, ctx: &Context, plan: &Plan) {
+    let before = run.status.as_ref().and_then(|s| s.phase);
+    let after = plan.status.phase;
+    if before != after
+        && let Some(phase) = after
+    {
+        ctx.metrics
+            .run_transitions
+            .get_or_create(&PhaseLabels {
+                phase: phase_label(phase),
+            })
+            .inc();
+        if phase.is_final()
+            && let (Some(start), Some(end)) = (&plan.status.started_at, &plan.status.finished_at)
+        {
+            ctx.metrics
+                .run_duration
+                .get_or_create(&RunOutcomeLabels {
+                    outcome: phase_label(phase),
+                })
+                .observe(end.0.duration_since(start.0).as_secs_f64().max(0.0));
+        }
+    }
+    for note in &plan.notes {
+        if note.reason == "Retrying" {
+            ctx.metrics.run_retries.inc();
+        }
+        let event = Event {
+            type_: note.event_type(),
+            reason: note.reason.to_owned(),
+            note: Some(note.message.chars().take(1000).collect()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
+            tracing::warn!(%error, "publishing an Event failed");
+        }
+    }
+}
+
+fn phase_label(phase: RunPhase) -> &'static str {
+    match phase {
+        RunPhase::Pending => "Pending",
+        RunPhase::Provisioning => "Provisioning",
+        RunPhase::Running => "Running",
+        RunPhase::Succeeded => "Succeeded",
+        RunPhase::Failed => "Failed",
+        RunPhase::Cancelled => "Cancelled",
+    }
+}

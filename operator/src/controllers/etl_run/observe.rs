@@ -1,0 +1,203 @@
+//! What an EtlRun's reconcile reads: its job, its pool, the other runs (for
+//! the queue), the window of its batch, and the provider's view of its active
+//! attempt; and why it may not start now.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use kube::{Api, ResourceExt, api::ListParams};
+
+use super::{
+    Error,
+    plan::{Blocked, Observed, projected_seconds},
+};
+use crate::{
+    api::v1alpha1::{ClusterPool, EtlJob, EtlRun, Provider},
+    controllers::{Context, etl_job::cadence_of, queue},
+    cost,
+    providers::{AttemptRef, AttemptRequest, ComputeProvider, task_kind},
+    schedule::Window,
+};
+
+/// Everything the plan and apply steps need.
+pub struct Inputs {
+    /// What the plan decides on.
+    pub observed: Observed,
+    /// The request for a new attempt (its attempt number is set by apply), when
+    /// the job, pool and window are known.
+    pub request: Option<AttemptRequest>,
+    /// The provider of the run's attempts.
+    pub provider: Arc<dyn ComputeProvider>,
+}
+
+fn read(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
+    move |source| Error::Read { what, source }
+}
+
+/// Reads what `run`'s reconcile needs.
+pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inputs, Error> {
+    let ns = run.namespace().unwrap_or_default();
+    let name = run.name_any();
+    let jobs: Api<EtlJob> = Api::namespaced(ctx.client.clone(), &ns);
+    let job = jobs.get_opt(&run.spec.job_ref.name).await.map_err(read("the EtlJob"))?;
+    let pool = match &job {
+        Some(job) => Api::<ClusterPool>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&job.spec.pool_ref.name)
+            .await
+            .map_err(read("the ClusterPool"))?,
+        None => None,
+    };
+    let window = resolve_window(run, job.as_ref());
+    let status = run.status.clone().unwrap_or_default();
+    let provider = ctx.kubernetes.clone();
+    let attempt_state = match status.attempts.iter().find(|a| a.outcome.is_none()) {
+        Some(active) => {
+            let target = AttemptRef {
+                namespace: ns.clone(),
+                run: name.clone(),
+                run_uid: run.uid().unwrap_or_default(),
+                attempt: active.attempt,
+            };
+            let state = provider.observe(&target).await.map_err(|source| Error::Provider {
+                step: "observing",
+                run: name.clone(),
+                attempt: active.attempt,
+                source,
+            })?;
+            Some(state)
+        }
+        None => None,
+    };
+    let reserved = cost::reserved(
+        job.as_ref()
+            .and_then(|j| j.spec.task.container.as_ref())
+            .and_then(|c| c.resources.as_ref()),
+    );
+    let may_start = attempt_state.is_none() && !run.spec.cancel && !status.phase.is_some_and(|p| p.is_final());
+    let blocked = if may_start {
+        let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+            .map_err(read("the EtlRuns"))?;
+        let all_jobs = jobs.list(&ListParams::default()).await.map_err(read("the EtlJobs"))?;
+        let infos = queue::summarize(&runs.items, &all_jobs.items);
+        blocker(
+            run,
+            job.as_ref(),
+            pool.as_ref(),
+            &window,
+            &infos,
+            now,
+            (reserved, ctx.prices),
+        )
+    } else {
+        None
+    };
+    let request = match (&job, &pool, &window) {
+        (Some(job), Some(pool), Ok(window)) => Some(AttemptRequest {
+            target: AttemptRef {
+                namespace: ns.clone(),
+                run: name.clone(),
+                run_uid: run.uid().unwrap_or_default(),
+                attempt: 0,
+            },
+            job: job.name_any(),
+            batch_id: run.spec.batch_id.clone(),
+            window: *window,
+            task: job.spec.task.clone(),
+            timeout: job.spec.timeout.as_ref().and_then(|t| t.to_std().ok()),
+            pool: pool.clone(),
+        }),
+        _ => None,
+    };
+    Ok(Inputs {
+        observed: Observed {
+            now,
+            job: job.as_ref().map(|j| j.spec.clone()),
+            blocked,
+            attempt_state,
+            window: window.ok(),
+            pricing: (reserved, ctx.prices),
+            pool_name: pool.as_ref().map(|p| p.name_any()),
+        },
+        request,
+        provider,
+    })
+}
+
+/// The window of `run`'s batch: from its spec, else from its job's cadence.
+fn resolve_window(run: &EtlRun, job: Option<&EtlJob>) -> Result<Window, String> {
+    if let Some(w) = &run.spec.window {
+        return Ok(Window {
+            start: w.start.0,
+            end: w.end.0,
+        });
+    }
+    let job = job.ok_or_else(|| "the EtlJob does not exist".to_owned())?;
+    let cadence = cadence_of(&job.spec)?;
+    cadence.window_for_batch(&run.spec.batch_id).map_err(|e| e.to_string())
+}
+
+/// The first reason `run` may not start now, if any.
+///
+/// Pure.
+fn blocker(
+    run: &EtlRun,
+    job: Option<&EtlJob>,
+    pool: Option<&ClusterPool>,
+    window: &Result<Window, String>,
+    infos: &[queue::RunInfo],
+    now: Timestamp,
+    pricing: (cost::Reserved, cost::Prices),
+) -> Option<Blocked> {
+    let ns = run.namespace().unwrap_or_default();
+    let Some(job) = job else {
+        return Some(Blocked::wait(
+            "JobNotFound",
+            format!("EtlJob {} not found in namespace {ns}", run.spec.job_ref.name),
+        ));
+    };
+    if let Err(e) = window {
+        return Some(Blocked::invalid("InvalidBatchId", format!("spec.batchId: {e}")));
+    }
+    let pool_name = &job.spec.pool_ref.name;
+    let Some(pool) = pool else {
+        return Some(Blocked::wait(
+            "PoolNotFound",
+            format!(
+                "ClusterPool {pool_name} (of EtlJob {}) not found in namespace {ns}",
+                job.name_any()
+            ),
+        ));
+    };
+    if pool.spec.provider != Provider::Kubernetes {
+        return Some(Blocked::wait(
+            "ProviderNotAvailable",
+            format!("ClusterPool {pool_name} uses a provider this release of ade-operator cannot run yet"),
+        ));
+    }
+    let kind = task_kind(&job.spec.task);
+    if !matches!(kind, "container" | "sparkSubmit") {
+        return Some(Blocked::invalid(
+            "TaskNotSupported",
+            format!("a {kind} task cannot run on ClusterPool {pool_name} (provider kubernetes); use an emr pool"),
+        ));
+    }
+    if let Some(budget) = &job.spec.budget {
+        let projected = cost::cost(pricing.0, pricing.1, projected_seconds(&job.spec));
+        let limit: f64 = budget.max_cost_per_run_usd.0.parse().unwrap_or(f64::MAX);
+        if projected > limit {
+            return Some(Blocked::wait(
+                "OverBudget",
+                format!(
+                    "projected cost ${} exceeds the job's budget of ${} per run",
+                    cost::usd(projected),
+                    budget.max_cost_per_run_usd.0
+                ),
+            ));
+        }
+    }
+    let me = infos.iter().find(|i| i.name == run.name_any())?;
+    queue::batch_busy(me, infos)
+        .or_else(|| queue::queue_blocker(me, infos, pool_name, pool.spec.capacity.max_concurrent_runs, now))
+}

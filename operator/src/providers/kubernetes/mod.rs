@@ -1,0 +1,153 @@
+//! The `kubernetes` provider: an attempt is a `batch/v1` Job named after
+//! (run, attempt), owned by its EtlRun. Creating a Job that exists adopts it
+//! when the run owns it, so the same attempt never gets a second Job.
+
+pub mod job;
+
+use futures::{FutureExt, future::BoxFuture};
+use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, ListParams, PostParams, PropagationPolicy},
+};
+
+pub use self::job::JobSettings;
+use super::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, ProviderError};
+use crate::{controllers::kube_error_category, names};
+
+/// Runs attempts as Jobs in the operator's own cluster.
+#[derive(Clone)]
+pub struct KubernetesProvider {
+    client: Client,
+    settings: JobSettings,
+}
+
+impl std::fmt::Debug for KubernetesProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubernetesProvider")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+fn api_error(action: &'static str, source: kube::Error) -> ProviderError {
+    ProviderError::Api {
+        action,
+        category: kube_error_category(&source),
+        source: Box::new(source),
+    }
+}
+
+fn owned_by(job: &Job, uid: &str) -> bool {
+    job.metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|refs| refs.iter().any(|r| r.uid == uid))
+}
+
+impl KubernetesProvider {
+    /// A provider using `client`.
+    pub fn new(client: Client, settings: JobSettings) -> Self {
+        Self { client, settings }
+    }
+
+    fn jobs(&self, namespace: &str) -> Api<Job> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    async fn start_job(&self, request: &AttemptRequest) -> Result<AttemptHandle, ProviderError> {
+        let desired = job::build(request, &self.settings)?;
+        let target = &request.target;
+        let name = names::job_name(&target.run, target.attempt);
+        let api = self.jobs(&target.namespace);
+        match api.create(&PostParams::default(), &desired).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                // It exists: adopt it if it is ours, never create a second one.
+                let existing = api
+                    .get(&name)
+                    .await
+                    .map_err(|e| api_error("reading the existing Job", e))?;
+                if !owned_by(&existing, &target.run_uid) {
+                    return Err(ProviderError::NameTaken { kind: "Job", name });
+                }
+                tracing::info!(job = %name, "adopted the existing Job of this attempt");
+            }
+            Err(e) => return Err(api_error("creating the Job", e)),
+        }
+        Ok(AttemptHandle {
+            job_name: Some(name),
+            ..AttemptHandle::default()
+        })
+    }
+
+    async fn observe_job(&self, request: &AttemptRef) -> Result<AttemptState, ProviderError> {
+        let name = names::job_name(&request.run, request.attempt);
+        let api = self.jobs(&request.namespace);
+        let Some(found) = api.get_opt(&name).await.map_err(|e| api_error("reading the Job", e))? else {
+            return Ok(AttemptState::Missing);
+        };
+        if !owned_by(&found, &request.run_uid) {
+            return Err(ProviderError::NameTaken { kind: "Job", name });
+        }
+        let status = found.status.clone().unwrap_or_default();
+        let condition = |type_: &str| {
+            status
+                .conditions
+                .as_ref()
+                .and_then(|cs| cs.iter().find(|c| c.type_ == type_ && c.status == "True"))
+        };
+        if condition("Complete").is_some() {
+            return Ok(AttemptState::Succeeded {
+                finished_at: status.completion_time.map(|t| t.0),
+            });
+        }
+        if let Some(failed) = condition("Failed") {
+            let pods: Api<Pod> = Api::namespaced(self.client.clone(), &request.namespace);
+            let selector = format!("batch.kubernetes.io/job-name={name}");
+            let pods = pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| api_error("listing the Job's Pods", e))?;
+            let (kind, message) = job::failure_of(&found, &pods.items);
+            return Ok(AttemptState::Failed {
+                kind,
+                message,
+                finished_at: failed.last_transition_time.as_ref().map(|t| t.0),
+            });
+        }
+        if status.ready.unwrap_or(0) > 0 || status.active.unwrap_or(0) > 0 && status.start_time.is_some() {
+            return Ok(AttemptState::Running {
+                started_at: status.start_time.map(|t| t.0),
+            });
+        }
+        Ok(AttemptState::Provisioning)
+    }
+
+    async fn cancel_job(&self, request: &AttemptRef) -> Result<(), ProviderError> {
+        let name = names::job_name(&request.run, request.attempt);
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..DeleteParams::default()
+        };
+        match self.jobs(&request.namespace).delete(&name, &params).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(api_error("deleting the Job", e)),
+        }
+    }
+}
+
+impl ComputeProvider for KubernetesProvider {
+    fn start<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptHandle, ProviderError>> {
+        self.start_job(request).boxed()
+    }
+
+    fn observe<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<AttemptState, ProviderError>> {
+        self.observe_job(attempt).boxed()
+    }
+
+    fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.cancel_job(attempt).boxed()
+    }
+}
