@@ -35,7 +35,7 @@ cargo build --quiet --locked -p ade-operator --bin ade-operator
 
 say "helm upgrade --install ade-operator charts/ade-operator"
 helm upgrade --install ade-operator charts/ade-operator --namespace ade-system --create-namespace \
-  --set replicas=1 --wait=false >/dev/null
+  --set replicas=1 >/dev/null
 kubectl wait --for=condition=Established --timeout=60s \
   crd/clusterpools.ade.dev crd/etljobs.ade.dev crd/etlruns.ade.dev crd/streamconsumers.ade.dev crd/validationsuites.ade.dev
 
@@ -56,21 +56,53 @@ KUBECONFIG="$state/operator-kubeconfig" "$CARGO_TARGET_DIR/debug/ade-operator" \
   --log-format=human >"$state/logs/operator-demo.log" 2>&1 &
 operator_pid=$!
 
-say "kubectl apply -n $ns -f manifests/samples/"
+say "a ClusterPool on this cluster and an EtlJob: a batch every minute, plus a backfill of six past minutes, two at a time"
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl apply -n "$ns" -f manifests/samples/
+kubectl apply -n "$ns" -f - <<'YAML'
+apiVersion: ade.dev/v1alpha1
+kind: ClusterPool
+metadata: {name: batch}
+spec:
+  provider: kubernetes
+  capacity: {maxConcurrentRuns: 4}
+---
+apiVersion: ade.dev/v1alpha1
+kind: EtlJob
+metadata: {name: clicks}
+spec:
+  poolRef: {name: batch}
+  schedule: "* * * * *"
+  timeZone: UTC
+  backfill: {from: "2026-11-01T00:00:00Z", to: "2026-11-01T00:06:00Z", parallelism: 2}
+  task:
+    container:
+      image: ghcr.io/acme/clicks-etl:1.0
+      args: ["--from={{window.start}}", "--to={{window.end}}", "--output=s3://lake/clicks/batch={{batch.id}}/"]
+      resources: {requests: {cpu: "1", memory: 2Gi}}
+      podMetadata: {annotations: {e2e.ade.dev/duration: 3s}}
+YAML
 
-say "an invalid sample is rejected by the API server itself"
+say "an invalid spec is rejected by the API server itself"
 kubectl apply -n "$ns" -f manifests/samples/invalid/etljob-two-tasks.yaml || true
 
-say "waiting for the operator to report on every object"
-for _ in $(seq 1 60); do
-  pending=$(kubectl get ade -n "$ns" -o json | jq '[.items[] | select(.status.observedGeneration != .metadata.generation)] | length')
-  [[ $pending == 0 ]] && break
+say "waiting for the backfill and the first scheduled batch (up to two minutes)"
+for _ in $(seq 1 150); do
+  done_runs=$(kubectl get etlruns -n "$ns" -o json | jq '[.items[] | select(.status.phase == "Succeeded")] | length')
+  scheduled=$(kubectl get etlruns -n "$ns" -o json | jq '[.items[] | select(.spec.reason == "schedule" and .status.phase == "Succeeded")] | length')
+  [[ $done_runs -ge 7 && $scheduled -ge 1 ]] && break
   sleep 1
 done
+sleep 3 # let the job's status catch up with its last run
 
+say "kubectl get etljob,etlrun -n $ns"
+kubectl get etljob,etlrun -n "$ns"
 say "kubectl get ade -n $ns"
 kubectl get ade -n "$ns"
-say "conditions"
-kubectl get ade -n "$ns" -o json | jq -r '.items[] | "\(.kind)/\(.metadata.name):" as $o | .status.conditions[] | "  \($o) \(.type)=\(.status) \(.reason): \(.message)"'
+say "the Jobs the runs created (one per attempt, named after run and attempt)"
+kubectl get jobs.batch -n "$ns"
+
+say "every sample in manifests/samples/ (namespace samples), with what the operator reports"
+kubectl create namespace samples --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -n samples -f manifests/samples/ >/dev/null
+sleep 5
+kubectl get ade -n samples -o json | jq -r '.items[] | "\(.kind)/\(.metadata.name):" as $o | (.status.conditions // [])[] | select(.type == "Ready") | "  \($o) Ready=\(.status) \(.reason): \(.message)"'

@@ -57,7 +57,6 @@ pub fn install_chart() {
         "--create-namespace",
         "--set",
         "replicas=1",
-        "--wait=false",
     ]);
     assert!(out.success, "helm upgrade --install failed:\n{}", out.stderr);
     let crds: Vec<String> = [
