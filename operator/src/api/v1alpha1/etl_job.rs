@@ -489,7 +489,9 @@ pub struct EtlJobStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// `Accepted` (the spec is valid), `Ready`, `Progressing` and `Degraded`.
+    /// `Accepted` (the spec is valid), `Ready`, `Progressing`, `Degraded` (the
+    /// newest finished run failed), `Late` (a batch missed its freshness
+    /// deadline) and `OverBudget` (runs are projected to cost more than the budget).
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

@@ -3,6 +3,7 @@
 //! Reconcile = observe (pool, runs) → validate and plan (pure) → apply.
 
 pub mod apply;
+mod guards;
 mod plan;
 mod validate;
 
@@ -126,13 +127,36 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         .collect();
     let problems = validate::problems_with_pool(&job.spec, pool.as_ref());
     let now = Timestamp::now();
-    let plan = plan::plan(&job, &runs, pool.as_ref(), &problems, now);
+    let mut plan = plan::plan(&job, &runs, pool.as_ref(), &problems, now);
+    plan.conditions.extend([
+        guards::late(&job.spec, &runs, now),
+        guards::over_budget(&job.spec, ctx.prices),
+    ]);
     apply::apply(&job, &ctx, &plan, now).await?;
     let was_accepted = job
         .status
         .as_ref()
         .and_then(|s| super::conditions::find(&s.conditions, "Accepted"))
         .is_none_or(|c| c.status == "True");
+    let was_late = job
+        .status
+        .as_ref()
+        .and_then(|s| super::conditions::find(&s.conditions, "Late"))
+        .is_some_and(|c| c.status == "True");
+    if let Some(late) = plan.conditions.iter().find(|c| c.type_ == "Late" && c.status == super::conditions::Status::True)
+        && !was_late
+    {
+        let event = Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: late.reason.to_owned(),
+            note: Some(late.message.chars().take(1000).collect()),
+            action: "CheckFreshness".into(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &job.object_ref(&())).await {
+            tracing::warn!(%error, "publishing an Event failed");
+        }
+    }
     if was_accepted && let Some(first) = problems.first() {
         let event = Event {
             type_: kube::runtime::events::EventType::Warning,
