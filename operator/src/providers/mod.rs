@@ -5,6 +5,7 @@
 //! on an attempt that already exists adopts it, so a retried or restarted
 //! reconcile never starts a second one.
 
+pub mod emr;
 pub mod kubernetes;
 
 use futures::future::BoxFuture;

@@ -1,0 +1,94 @@
+//! The `emr` compute provider: runs as EMR steps on ephemeral EMR clusters.
+//!
+//! Design (issue 5):
+//!
+//! - **Clusters carry the pool's identity.** Every cluster the provider starts
+//!   (`RunJobFlow` with instance fleets, spot first with an on-demand fallback)
+//!   is tagged with the ClusterPool's namespace, name and uid and with the
+//!   operator's identity. Those tags are the idempotency key: after a restart
+//!   the provider lists clusters by tag and adopts them, so one intent never
+//!   becomes two clusters.
+//! - **Steps carry the run's identity.** One run attempt is one EMR step added
+//!   with `AddJobFlowSteps`, named after (namespace, run, attempt).
+//!   `AddJobFlowSteps` takes no idempotency token, so the provider looks for a
+//!   step with that name on the pool's clusters before it adds one.
+//! - **Decisions are pure, effects are thin.** What to create, reuse or
+//!   terminate ([`planner`]), whether new capacity buys spot or on-demand
+//!   ([`breaker`]) and what a cluster and each of its runs cost ([`pricing`])
+//!   are pure functions of observed state, table-tested without AWS. The
+//!   adapter that observes clusters and steps through the AWS SDK and carries
+//!   out a plan comes later; so far this module holds only the pure planning.
+//!
+//! A reconcile of an emr pool composes them: observe clusters, steps and spot
+//! outcomes → [`breaker::evaluate`] picks the market → [`planner::plan`] says
+//! which runs go where and which clusters to create or terminate →
+//! the adapter applies that → [`pricing`] turns fleet usage into cost.
+
+pub mod breaker;
+pub mod planner;
+pub mod pricing;
+
+use std::{fmt, time::Duration};
+
+/// How EC2 capacity is bought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Market {
+    /// Spot: spare capacity at a varying price, reclaimable at two minutes' notice.
+    Spot,
+    /// On-demand: a fixed price, not reclaimed.
+    OnDemand,
+}
+
+impl Market {
+    /// The name status fields use: `spot` or `on-demand`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spot => "spot",
+            Self::OnDemand => "on-demand",
+        }
+    }
+}
+
+impl fmt::Display for Market {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A duration the way a spec writes it, for messages: `1h`, `1h30m`, `90s` → `1m30s`.
+pub(crate) fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_spec() {
+        let table = [
+            (3600, "1h"),
+            (5400, "1h30m"),
+            (90, "1m30s"),
+            (600, "10m"),
+            (7261, "2h1m1s"),
+        ];
+        for (secs, want) in table {
+            assert_eq!(human(Duration::from_secs(secs)), want, "{secs}s");
+        }
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(Market::OnDemand.to_string(), "on-demand");
+        assert_eq!(Market::Spot.as_str(), "spot");
+    }
+}
