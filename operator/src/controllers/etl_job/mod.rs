@@ -143,7 +143,10 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         .as_ref()
         .and_then(|s| super::conditions::find(&s.conditions, "Late"))
         .is_some_and(|c| c.status == "True");
-    if let Some(late) = plan.conditions.iter().find(|c| c.type_ == "Late" && c.status == super::conditions::Status::True)
+    if let Some(late) = plan
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Late" && c.status == super::conditions::Status::True)
         && !was_late
     {
         let event = Event {
