@@ -22,8 +22,8 @@ mod validation_suite;
 use std::sync::Arc;
 
 use kube::{
-    Client,
-    runtime::events::{Recorder, Reporter},
+    Client, Resource,
+    runtime::events::{Event, EventType, Recorder, Reporter},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -94,6 +94,38 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Publishes an Event on `obj`; `note` is cut to the API's 1 kB. An Event is
+    /// a courtesy: failing to publish one is logged, never returned.
+    pub async fn publish_event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+        action: &str,
+    ) {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(truncate(note, 1000)),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(%error, reason, "publishing an Event failed");
+        }
+    }
+}
+
+/// `text` cut to at most `max` characters, with an ellipsis when cut.
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
 /// A fixed, bounded word for an error, used as a metric label and Event reason.
 pub trait ErrorCategory {
     /// The category, e.g. `kube-api`.
@@ -149,4 +181,15 @@ pub async fn run_all(ctx: Arc<Context>, shutdown: CancellationToken) {
         stream_consumer::run(ctx.clone(), shutdown.clone()),
         validation_suite::run(ctx, shutdown),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("ééé", 2), "éé…");
+        assert_eq!(truncate("ab", 2), "ab");
+    }
 }

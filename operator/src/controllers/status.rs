@@ -10,10 +10,7 @@ use k8s_openapi::NamespaceResourceScope;
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::{
-        controller::Action,
-        events::{Event, EventType},
-    },
+    runtime::{controller::Action, events::EventType},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
@@ -140,17 +137,8 @@ pub async fn report_validation<K: AdeObject>(
             source,
         })?;
     if newly_rejected {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: accepted.reason.to_owned(),
-            note: Some(truncate(&accepted.message, 1000)),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        // An Event is a courtesy: failing to publish one must not fail the reconcile.
-        if let Err(error) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-            tracing::warn!(%error, "publishing an Event failed");
-        }
+        ctx.publish_event(obj, EventType::Warning, accepted.reason, &accepted.message, "Validate")
+            .await;
     }
     Ok(if problems.is_empty() {
         Action::requeue(RESYNC)
@@ -179,13 +167,6 @@ pub fn invalid_spec() -> Desired {
     )
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,11 +182,5 @@ mod tests {
             (got.status, got.reason, got.message.as_str()),
             (Status::False, "InvalidSchedule", "a; b")
         );
-    }
-
-    #[test]
-    fn truncates_on_char_boundaries() {
-        assert_eq!(truncate("ééé", 2), "éé…");
-        assert_eq!(truncate("ab", 2), "ab");
     }
 }

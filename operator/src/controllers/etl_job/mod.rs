@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use kube::{
-    Api, Resource, ResourceExt,
+    Api, ResourceExt,
     api::ListParams,
-    runtime::{controller::Action, events::Event, reflector::ObjectRef, watcher},
+    runtime::{controller::Action, events::EventType, reflector::ObjectRef, watcher},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -149,37 +149,25 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         .find(|c| c.type_ == "Late" && c.status == super::conditions::Status::True)
         && !was_late
     {
-        let event = Event {
-            type_: kube::runtime::events::EventType::Warning,
-            reason: late.reason.to_owned(),
-            note: Some(late.message.chars().take(1000).collect()),
-            action: "CheckFreshness".into(),
-            secondary: None,
-        };
-        if let Err(error) = ctx.recorder.publish(&event, &job.object_ref(&())).await {
-            tracing::warn!(%error, "publishing an Event failed");
-        }
+        ctx.publish_event(
+            job.as_ref(),
+            EventType::Warning,
+            late.reason,
+            &late.message,
+            "CheckFreshness",
+        )
+        .await;
     }
     if was_accepted && let Some(first) = problems.first() {
-        let event = Event {
-            type_: kube::runtime::events::EventType::Warning,
-            reason: first.reason.to_owned(),
-            note: Some(
-                problems
-                    .iter()
-                    .map(|p| p.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-                    .chars()
-                    .take(1000)
-                    .collect(),
-            ),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        if let Err(error) = ctx.recorder.publish(&event, &job.object_ref(&())).await {
-            tracing::warn!(%error, "publishing an Event failed");
-        }
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        ctx.publish_event(
+            job.as_ref(),
+            EventType::Warning,
+            first.reason,
+            &messages.join("; "),
+            "Validate",
+        )
+        .await;
     }
     Ok(if problems.is_empty() {
         Action::requeue(plan.requeue)

@@ -6,10 +6,7 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::{
-    Resource, ResourceExt,
-    runtime::{controller::Action, events::Event},
-};
+use kube::{ResourceExt, runtime::controller::Action};
 use serde_json::json;
 
 use super::{
@@ -135,16 +132,8 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan) {
         if note.reason == "Retrying" {
             ctx.metrics.run_retries.inc();
         }
-        let event = Event {
-            type_: note.event_type(),
-            reason: note.reason.to_owned(),
-            note: Some(note.message.chars().take(1000).collect()),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(error) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
-            tracing::warn!(%error, "publishing an Event failed");
-        }
+        ctx.publish_event(run, note.event_type(), note.reason, &note.message, "Reconcile")
+            .await;
     }
 }
 
