@@ -92,7 +92,13 @@ for _ in $(seq 1 150); do
   [[ $done_runs -ge 7 && $scheduled -ge 1 ]] && break
   sleep 1
 done
-sleep 3 # let the job's status catch up with its last run
+# let the job's status catch up with its last runs
+for _ in $(seq 1 15); do
+  live=$(kubectl get etlruns -n "$ns" -o json | jq '[.items[] | select(.status.phase != "Succeeded" and .status.phase != "Failed" and .status.phase != "Cancelled")] | length')
+  reported=$(kubectl get etljob clicks -n "$ns" -o jsonpath='{.status.activeCount}')
+  [[ $live == "${reported:-x}" ]] && break
+  sleep 1
+done
 
 say "kubectl get etljob,etlrun -n $ns"
 kubectl get etljob,etlrun -n "$ns"
