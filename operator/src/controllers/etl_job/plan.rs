@@ -22,7 +22,7 @@ use crate::{
     },
     controllers::{
         conditions::{Desired, Status},
-        status::{Problem, accepted},
+        status::{Problem, accepted, invalid_spec},
     },
     names,
     schedule::Batch,
@@ -305,12 +305,7 @@ fn conditions(
     let spec = &job.spec;
     let pool_name = &spec.pool_ref.name;
     let ready = if !problems.is_empty() {
-        Desired::new(
-            "Ready",
-            Status::False,
-            "InvalidSpec",
-            "the spec is not accepted: see the Accepted condition",
-        )
+        invalid_spec()
     } else if pool.is_none() {
         Desired::new(
             "Ready",
