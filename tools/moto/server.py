@@ -1,0 +1,141 @@
+"""Runs moto's server on 127.0.0.1 with a small control API for what moto cannot do.
+
+Usage: python server.py --port PORT [--host 127.0.0.1]
+
+Prints "ready <port>" on stdout once the server answers, then serves until
+SIGTERM/SIGINT. Besides every AWS API moto emulates (point the SDK at
+http://127.0.0.1:PORT), it answers:
+
+  GET  /ade-control/health
+       -> 200 {"ok": true}
+  POST /ade-control/emr/step-state
+       {"clusterId": "j-...", "stepId": "s-...", "state": "COMPLETED",
+        "region": "us-east-1", "accountId": "123456789012"}
+       -> 200 {"clusterId":..., "stepId":..., "state":...}, 404 if unknown
+  POST /ade-control/emr/cluster-state
+       {"clusterId": "j-...", "state": "TERMINATED", "region": ..., "accountId": ...}
+       -> 200, 404 if unknown
+
+moto's EMR never advances steps (the first is RUNNING and stays so) and keeps
+clusters WAITING; tests use these endpoints to drive a lifecycle. region defaults
+to us-east-1 and accountId to moto's default account 123456789012.
+"""
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+import urllib.request
+
+from moto.server import ThreadedMotoServer
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+def emr_backend(account_id, region):
+    from moto.emr.models import emr_backends
+
+    return emr_backends[account_id][region]
+
+
+def set_step_state(body):
+    backend = emr_backend(body.get("accountId", DEFAULT_ACCOUNT), body.get("region", DEFAULT_REGION))
+    cluster = backend.clusters.get(body["clusterId"])
+    if cluster is None:
+        return 404, {"error": f"no cluster {body['clusterId']}"}
+    for step in cluster.steps:
+        if step.id == body["stepId"]:
+            step.state = body["state"]
+            now = time.time()
+            if body["state"] == "RUNNING" and getattr(step, "start_datetime", None) is None:
+                step.start_datetime = now
+            if body["state"] in ("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"):
+                step.end_datetime = now
+            return 200, {"clusterId": cluster.id, "stepId": step.id, "state": step.state}
+    return 404, {"error": f"no step {body['stepId']} in cluster {body['clusterId']}"}
+
+
+def set_cluster_state(body):
+    backend = emr_backend(body.get("accountId", DEFAULT_ACCOUNT), body.get("region", DEFAULT_REGION))
+    cluster = backend.clusters.get(body["clusterId"])
+    if cluster is None:
+        return 404, {"error": f"no cluster {body['clusterId']}"}
+    cluster.state = body["state"]
+    return 200, {"clusterId": cluster.id, "state": cluster.state}
+
+
+CONTROL_ROUTES = {
+    "/ade-control/emr/step-state": set_step_state,
+    "/ade-control/emr/cluster-state": set_cluster_state,
+}
+
+
+class ControlMiddleware:
+    """WSGI middleware: /ade-control/* is ours, everything else goes to moto."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/ade-control/"):
+            return self.app(environ, start_response)
+        if path == "/ade-control/health":
+            return self.reply(start_response, 200, {"ok": True})
+        handler = CONTROL_ROUTES.get(path)
+        if handler is None or environ.get("REQUEST_METHOD") != "POST":
+            return self.reply(start_response, 404, {"error": f"unknown control endpoint {path}"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            status, payload = handler(body)
+        except (KeyError, ValueError) as e:
+            status, payload = 400, {"error": f"bad request: {e!r}"}
+        return self.reply(start_response, status, payload)
+
+    @staticmethod
+    def reply(start_response, status, payload):
+        data = json.dumps(payload).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+        start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    # ThreadedMotoServer builds its werkzeug server in start(); wrap its WSGI app.
+    wsgi_server = server._server
+    wsgi_server.app = ControlMiddleware(wsgi_server.app)
+
+    url = f"http://{args.host}:{args.port}/ade-control/health"
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        print("moto did not become ready", file=sys.stderr)
+        server.stop()
+        sys.exit(1)
+    print(f"ready {args.port}", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+//! The scan: registers the dataset's files with DataFusion, compiles the suite
+//! against the schema ([`crate::plan`]), runs one query (needed columns plus one
+//! boolean column per SQL predicate or filter) split into partitions, folds each
+//! partition's batches into its own accumulator on its own task, and merges them.
+//! Parquet footers are read first; they answer row counts and min/max and reject
+//! corrupt files before the scan.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::execute_stream_partitioned;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use crate::footer::{self, FooterError, FooterStats};
+use crate::plan::{self, Compiled, PlanError, PlanInput};
+use crate::scalar::Scalar;
+use crate::scan::ScanAccumulator;
+use crate::source::Dataset;
+use crate::spec::{DatasetFormat, SuiteSpec};
+
+/// Tuning.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Partitions scanned in parallel.
+    pub threads: usize,
+    /// Distinct values the exact uniqueness check keeps per check before giving up.
+    pub unique_cap: usize,
+}
+
+/// The scan's output.
+#[derive(Debug)]
+pub struct ScanOutput {
+    pub compiled: Compiled,
+    pub state: ScanAccumulator,
+    pub footer: Option<FooterStats>,
+    pub scan_seconds: f64,
+}
+
+/// Why the scan failed; every variant is bad input except `Execute` on an I/O problem.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Footer(#[from] FooterError),
+    #[error("cannot read the schema of {uri}: {source}")]
+    ReadSchema { uri: String, source: DataFusionError },
+    #[error("cannot register the dataset: {0}")]
+    Register(DataFusionError),
+    #[error("the suite does not fit the dataset:\n  - {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
+    Plan(Vec<PlanError>),
+    #[error("invalid SQL in the suite: {0}")]
+    PlanQuery(DataFusionError),
+    #[error("cannot read {uri}: {source}")]
+    Execute { uri: String, source: DataFusionError },
+}
+
+/// Profiles and row-checks the dataset in one pass.
+pub async fn scan(
+    spec: &SuiteSpec,
+    dataset: &Dataset,
+    has_window: bool,
+    options: EngineOptions,
+) -> Result<ScanOutput, EngineError> {
+    let started = Instant::now();
+    let footer = match dataset.format {
+        DatasetFormat::Parquet => Some(footer::read(dataset).await?),
+        _ => None,
+    };
+    let config = SessionConfig::new()
+        .with_target_partitions(options.threads.max(1))
+        .with_batch_size(8192);
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_object_store(&dataset.location.store_url, dataset.location.store.clone());
+    let format: Arc<dyn FileFormat> = match dataset.format {
+        DatasetFormat::Parquet => Arc::new(ParquetFormat::default()),
+        DatasetFormat::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
+        DatasetFormat::Json => Arc::new(JsonFormat::default()),
+    };
+    let uri = dataset.location.uri.clone();
+    let schema = format
+        .infer_schema(&ctx.state(), &dataset.location.store, &dataset.files)
+        .await
+        .map_err(|source| EngineError::ReadSchema {
+            uri: uri.clone(),
+            source,
+        })?;
+    let urls = dataset
+        .files
+        .iter()
+        .map(|f| ListingTableUrl::parse(format!("{}{}", dataset.location.store_url, f.location)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(EngineError::Register)?;
+    let listing = ListingOptions::new(format).with_file_extension("");
+    let table_config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(listing)
+        .with_schema(schema);
+    let table = ListingTable::try_new(table_config).map_err(EngineError::Register)?;
+    ctx.register_table("dataset", Arc::new(table))
+        .map_err(EngineError::Register)?;
+    let df = ctx.table("dataset").await.map_err(EngineError::Register)?;
+
+    let compiled = plan::compile(
+        PlanInput {
+            spec,
+            schema: df.schema(),
+            footer: footer.as_ref(),
+            has_window,
+            unique_cap: options.unique_cap,
+        },
+        &ctx,
+    )
+    .map_err(EngineError::Plan)?;
+    let physical = df
+        .select(compiled.projection.clone())
+        .map_err(EngineError::PlanQuery)?
+        .create_physical_plan()
+        .await
+        .map_err(EngineError::PlanQuery)?;
+    let streams = execute_stream_partitioned(physical, ctx.task_ctx()).map_err(EngineError::PlanQuery)?;
+
+    let scan_plan = Arc::new(compiled.scan.clone());
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let plan = scan_plan.clone();
+            tokio::spawn(async move {
+                let mut state = ScanAccumulator::new(&plan);
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    state
+                        .update(&plan, &batch)
+                        .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))?;
+                }
+                Ok::<_, DataFusionError>(state)
+            })
+        })
+        .collect();
+    let mut merged: Option<ScanAccumulator> = None;
+    for task in tasks {
+        let state = task
+            .await
+            .map_err(|e| EngineError::Execute {
+                uri: uri.clone(),
+                source: DataFusionError::External(Box::new(e)),
+            })?
+            .map_err(|source| EngineError::Execute {
+                uri: uri.clone(),
+                source,
+            })?;
+        match &mut merged {
+            Some(m) => m.merge(&scan_plan, state),
+            None => merged = Some(state),
+        }
+    }
+    let mut state = merged.unwrap_or_else(|| ScanAccumulator::new(&scan_plan));
+    if let Some(footer) = &footer {
+        apply_footer(&compiled, &mut state, footer);
+    }
+    Ok(ScanOutput {
+        compiled,
+        state,
+        footer,
+        scan_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Fills in min/max the scan skipped because the footers answer them (view 0 only).
+fn apply_footer(compiled: &Compiled, state: &mut ScanAccumulator, footer: &FooterStats) {
+    let (Some(view), Some(acc)) = (compiled.scan.views.first(), state.views.first_mut()) else {
+        return;
+    };
+    for (plan, column) in view.columns.iter().zip(&mut acc.columns) {
+        if plan.options.min_max {
+            continue;
+        }
+        if let Some(f) = footer.columns.get(&plan.name) {
+            column.min = Scalar::min_of(column.min.take(), f.min.clone());
+            column.max = Scalar::max_of(column.max.take(), f.max.clone());
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! ade-validator: profiles a dataset and checks it against a ValidationSuite in
+//! one scan; keeps metrics history; publishes results and alerts. The binary
+//! `ade-validate` (src/main.rs) is the command-line front end the operator runs.
+//!
+//! Layout: `spec` (the suite types), `sketch` (mergeable summaries), `profile` and
+//! `rowcheck` (per-column and per-check accumulators), `scan` (views over one
+//! pass), `plan` (spec + schema → scan), `engine` (DataFusion), `source`, `store`
+//! and `footer` (I/O), `checks` and `history` (pure decisions), `result`,
+//! `publish`, `run` (the whole thing), `benchdata` (benchmark data).
+
+pub mod benchdata;
+pub mod checks;
+pub mod engine;
+pub mod footer;
+pub mod history;
+pub mod plan;
+pub mod profile;
+pub mod publish;
+pub mod result;
+pub mod rowcheck;
+pub mod run;
+pub mod scalar;
+pub mod scan;
+pub mod sketch;
+pub mod source;
+pub mod spec;
+pub mod store;

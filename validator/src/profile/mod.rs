@@ -1,0 +1,521 @@
+//! The per-column profile: a mergeable accumulator fed one Arrow array at a time,
+//! and the profile it finishes into. Every metric merges across batches, row groups
+//! and partitions, so a column is summarized in one pass without holding it.
+//! Pure apart from Arrow compute kernels: no I/O.
+
+pub mod infer;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::compute::{self, cast};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::error::ArrowError;
+use serde::Serialize;
+
+use crate::scalar::{ColumnKind, Scalar};
+use crate::sketch::frequent::FrequentItems;
+use crate::sketch::hash::{hash_bytes, hash_f64, hash_u64};
+use crate::sketch::hll::{HllState, HyperLogLog};
+use crate::sketch::kll::{Kll, KllState};
+use crate::sketch::moments::Moments;
+use infer::TypeInference;
+
+/// How many frequent values a profile reports.
+pub const TOP_VALUES: usize = 10;
+
+/// Casts an array to the one layout the accumulator reads for its kind.
+pub fn normalize(array: &ArrayRef, kind: ColumnKind) -> Result<ArrayRef, ArrowError> {
+    let target = match (kind, array.data_type()) {
+        (ColumnKind::Integer, _) => DataType::Int64,
+        (ColumnKind::Float, _) => DataType::Float64,
+        (ColumnKind::Text, _) => DataType::Utf8View,
+        (ColumnKind::Temporal, DataType::Timestamp(_, tz)) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+        (ColumnKind::Temporal, _) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        (ColumnKind::Boolean | ColumnKind::Other, _) => return Ok(array.clone()),
+    };
+    if array.data_type() == &target {
+        Ok(array.clone())
+    } else {
+        cast(array, &target)
+    }
+}
+
+/// Smallest and largest non-null value of an array of the given kind (any layout).
+pub fn min_max(array: &ArrayRef, kind: ColumnKind) -> Result<(Option<Scalar>, Option<Scalar>), ArrowError> {
+    let array = normalize(array, kind)?;
+    Ok(match kind {
+        ColumnKind::Integer => {
+            let a = array.as_primitive::<Int64Type>();
+            (compute::min(a).map(Scalar::Int), compute::max(a).map(Scalar::Int))
+        }
+        ColumnKind::Float => {
+            let a = array.as_primitive::<Float64Type>();
+            (compute::min(a).map(Scalar::Float), compute::max(a).map(Scalar::Float))
+        }
+        ColumnKind::Text => {
+            let a = array.as_string_view();
+            let text = |s: &str| Scalar::Text(s.to_owned());
+            (
+                compute::min_string_view(a).map(text),
+                compute::max_string_view(a).map(text),
+            )
+        }
+        ColumnKind::Temporal => {
+            let a = array.as_primitive::<TimestampMicrosecondType>();
+            (compute::min(a).map(Scalar::Time), compute::max(a).map(Scalar::Time))
+        }
+        ColumnKind::Boolean => {
+            let a = array.as_boolean();
+            (
+                compute::min_boolean(a).map(Scalar::Bool),
+                compute::max_boolean(a).map(Scalar::Bool),
+            )
+        }
+        ColumnKind::Other => (None, None),
+    })
+}
+
+/// What a column accumulator computes besides counts and distinct values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ColumnOptions {
+    /// Min and max from the data (off when Parquet footers answer them).
+    pub min_max: bool,
+    /// Quantile sketch, mean and standard deviation (numeric columns).
+    pub numeric: bool,
+    /// Frequent values (integer, text and boolean columns).
+    pub top: bool,
+}
+
+impl ColumnOptions {
+    /// Everything.
+    pub const FULL: Self = Self {
+        min_max: true,
+        numeric: true,
+        top: true,
+    };
+}
+
+/// Running summary of one column.
+#[derive(Clone, Debug)]
+pub struct ColumnAccumulator {
+    kind: ColumnKind,
+    options: ColumnOptions,
+    pub rows: u64,
+    pub nulls: u64,
+    pub hll: HyperLogLog,
+    pub min: Option<Scalar>,
+    pub max: Option<Scalar>,
+    pub moments: Moments,
+    pub kll: Kll,
+    top: FrequentItems<Scalar>,
+    length_min: Option<u64>,
+    length_max: u64,
+    length_sum: u64,
+    inference: TypeInference,
+    true_count: u64,
+    scratch: Vec<f64>,
+}
+
+impl ColumnAccumulator {
+    /// An empty accumulator for a column of this kind.
+    pub fn new(kind: ColumnKind, options: ColumnOptions) -> Self {
+        Self {
+            kind,
+            options,
+            rows: 0,
+            nulls: 0,
+            hll: HyperLogLog::new(),
+            min: None,
+            max: None,
+            moments: Moments::default(),
+            kll: Kll::default(),
+            top: FrequentItems::default(),
+            length_min: None,
+            length_max: 0,
+            length_sum: 0,
+            inference: TypeInference::default(),
+            true_count: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The column's kind.
+    pub fn kind(&self) -> ColumnKind {
+        self.kind
+    }
+
+    /// Folds one array of the column in.
+    pub fn update(&mut self, array: &ArrayRef) -> Result<(), ArrowError> {
+        self.rows += array.len() as u64;
+        self.nulls += array.null_count() as u64;
+        let array = normalize(array, self.kind)?;
+        match self.kind {
+            ColumnKind::Integer => self.update_integer(&array),
+            ColumnKind::Float => self.update_float(&array),
+            ColumnKind::Text => self.update_text(&array),
+            ColumnKind::Temporal => self.update_temporal(&array),
+            ColumnKind::Boolean => self.update_boolean(&array),
+            ColumnKind::Other => {}
+        }
+        Ok(())
+    }
+
+    fn update_integer(&mut self, array: &ArrayRef) {
+        let a = array.as_primitive::<Int64Type>();
+        if self.options.min_max {
+            self.min = Scalar::min_of(self.min.take(), compute::min(a).map(Scalar::Int));
+            self.max = Scalar::max_of(self.max.take(), compute::max(a).map(Scalar::Int));
+        }
+        let (numeric, top) = (self.options.numeric, self.options.top);
+        self.scratch.clear();
+        for (row, v) in a.values().iter().enumerate() {
+            if a.is_null(row) {
+                continue;
+            }
+            let h = hash_u64(*v as u64);
+            self.hll.insert_hash(h);
+            if top {
+                self.top.insert(h, row as u32);
+            }
+            if numeric {
+                self.kll.insert(*v as f64);
+                self.scratch.push(*v as f64);
+            }
+        }
+        self.moments.insert_slice(&self.scratch);
+        if top {
+            self.top.seal(|row| Scalar::Int(a.value(row as usize)));
+        }
+    }
+
+    fn update_float(&mut self, array: &ArrayRef) {
+        let a = array.as_primitive::<Float64Type>();
+        if self.options.min_max {
+            self.min = Scalar::min_of(self.min.take(), compute::min(a).map(Scalar::Float));
+            self.max = Scalar::max_of(self.max.take(), compute::max(a).map(Scalar::Float));
+        }
+        let numeric = self.options.numeric;
+        self.scratch.clear();
+        for (row, v) in a.values().iter().enumerate() {
+            if a.is_null(row) || v.is_nan() {
+                continue;
+            }
+            self.hll.insert_hash(hash_f64(*v));
+            if numeric {
+                self.kll.insert(*v);
+                self.scratch.push(*v);
+            }
+        }
+        self.moments.insert_slice(&self.scratch);
+    }
+
+    fn update_text(&mut self, array: &ArrayRef) {
+        let a = array.as_string_view();
+        if self.options.min_max {
+            let min = compute::min_string_view(a).map(|s| Scalar::Text(s.to_owned()));
+            let max = compute::max_string_view(a).map(|s| Scalar::Text(s.to_owned()));
+            self.min = Scalar::min_of(self.min.take(), min);
+            self.max = Scalar::max_of(self.max.take(), max);
+        }
+        let top = self.options.top;
+        let mut length_min = self.length_min.unwrap_or(u64::MAX);
+        for row in 0..a.len() {
+            if a.is_null(row) {
+                continue;
+            }
+            let s = a.value(row);
+            let h = hash_bytes(s.as_bytes());
+            self.hll.insert_hash(h);
+            if top {
+                self.top.insert(h, row as u32);
+            }
+            let len = if s.is_ascii() { s.len() } else { s.chars().count() } as u64;
+            length_min = length_min.min(len);
+            self.length_max = self.length_max.max(len);
+            self.length_sum += len;
+            if self.inference.open() {
+                self.inference.observe(s);
+            }
+        }
+        if length_min != u64::MAX {
+            self.length_min = Some(length_min);
+        }
+        if top {
+            self.top.seal(|row| Scalar::Text(a.value(row as usize).to_owned()));
+        }
+    }
+
+    fn update_temporal(&mut self, array: &ArrayRef) {
+        let a = array.as_primitive::<TimestampMicrosecondType>();
+        if self.options.min_max {
+            self.min = Scalar::min_of(self.min.take(), compute::min(a).map(Scalar::Time));
+            self.max = Scalar::max_of(self.max.take(), compute::max(a).map(Scalar::Time));
+        }
+        for (row, v) in a.values().iter().enumerate() {
+            if a.is_valid(row) {
+                self.hll.insert_hash(hash_u64(*v as u64));
+            }
+        }
+    }
+
+    fn update_boolean(&mut self, array: &ArrayRef) {
+        let a = array.as_boolean();
+        let trues = a.true_count() as u64;
+        let valid = (a.len() - a.null_count()) as u64;
+        self.true_count += trues;
+        if trues > 0 {
+            self.hll.insert_hash(hash_u64(1));
+        }
+        if valid > trues {
+            self.hll.insert_hash(hash_u64(0));
+        }
+        if self.options.min_max && valid > 0 {
+            let (min, max) = (Scalar::Bool(trues == valid), Scalar::Bool(trues > 0));
+            self.min = Scalar::min_of(self.min.take(), Some(min));
+            self.max = Scalar::max_of(self.max.take(), Some(max));
+        }
+    }
+
+    /// Folds in an accumulator of the same column built over other rows.
+    pub fn merge(&mut self, other: &Self) {
+        self.rows += other.rows;
+        self.nulls += other.nulls;
+        self.hll.merge(&other.hll);
+        self.min = Scalar::min_of(self.min.take(), other.min.clone());
+        self.max = Scalar::max_of(self.max.take(), other.max.clone());
+        self.moments.merge(&other.moments);
+        self.kll.merge(&other.kll);
+        self.top.merge(&other.top);
+        self.length_min = match (self.length_min, other.length_min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.length_max = self.length_max.max(other.length_max);
+        self.length_sum += other.length_sum;
+        self.inference.merge(&other.inference);
+        self.true_count += other.true_count;
+    }
+
+    /// Non-null values seen.
+    pub fn non_null(&self) -> u64 {
+        self.rows - self.nulls
+    }
+
+    /// Null fraction (0 for an empty column).
+    pub fn null_ratio(&self) -> f64 {
+        if self.rows == 0 {
+            0.0
+        } else {
+            self.nulls as f64 / self.rows as f64
+        }
+    }
+
+    /// Distinct non-null values: exact while the frequent-values summary still holds
+    /// every value (up to 128 distinct), else the HyperLogLog estimate (never above
+    /// the non-null count).
+    pub fn distinct(&self) -> u64 {
+        let exact = self.options.top && matches!(self.kind, ColumnKind::Integer | ColumnKind::Text);
+        match self.top.exact_distinct().filter(|_| exact) {
+            Some(n) => n as u64,
+            None => (self.hll.estimate().round() as u64).min(self.non_null()),
+        }
+    }
+
+    /// The finished profile of the column.
+    pub fn finish(&self, name: &str, data_type: &DataType, quantiles: &[f64]) -> ColumnProfile {
+        let numeric = self.kind.is_numeric() && self.options.numeric;
+        let text = self.kind == ColumnKind::Text;
+        let valid = self.non_null();
+        let top: Vec<TopValue> = if self.options.top && matches!(self.kind, ColumnKind::Integer | ColumnKind::Text) {
+            self.top
+                .top(TOP_VALUES)
+                .into_iter()
+                .map(|(value, count)| TopValue { value, count })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ColumnProfile {
+            name: name.to_owned(),
+            arrow_type: data_type.to_string(),
+            kind: self.kind,
+            inferred_type: match self.kind {
+                ColumnKind::Integer => "integer",
+                ColumnKind::Float => "float",
+                ColumnKind::Text => self.inference.inferred(),
+                ColumnKind::Temporal => "timestamp",
+                ColumnKind::Boolean => "boolean",
+                ColumnKind::Other => "other",
+            },
+            rows: self.rows,
+            nulls: self.nulls,
+            null_ratio: self.null_ratio(),
+            distinct: self.distinct(),
+            distinct_relative_error: HyperLogLog::standard_error(),
+            min: self.min.clone(),
+            max: self.max.clone(),
+            min_max_from: if self.options.min_max { "scan" } else { "footer" },
+            mean: if numeric { self.moments.mean() } else { None },
+            stddev: if numeric { self.moments.stddev() } else { None },
+            quantiles: if numeric {
+                quantiles
+                    .iter()
+                    .filter_map(|&q| self.kll.quantile(q).map(|value| Quantile { q, value }))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            mode: top.first().map(|t| t.value.clone()),
+            top_max_error: (self.options.top && matches!(self.kind, ColumnKind::Integer | ColumnKind::Text))
+                .then(|| self.top.max_error()),
+            top,
+            min_length: if text { self.length_min } else { None },
+            max_length: (text && valid > 0).then_some(self.length_max),
+            mean_length: (text && valid > 0).then(|| self.length_sum as f64 / valid as f64),
+            true_ratio: (self.kind == ColumnKind::Boolean && valid > 0).then(|| self.true_count as f64 / valid as f64),
+        }
+    }
+
+    /// The sketch states kept in the metrics history.
+    pub fn states(&self) -> (HllState, Option<KllState>) {
+        let kll = (self.kind.is_numeric() && self.options.numeric).then(|| self.kll.to_state());
+        (self.hll.to_state(), kll)
+    }
+}
+
+/// The profile of one column, as published.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnProfile {
+    pub name: String,
+    pub arrow_type: String,
+    pub kind: ColumnKind,
+    pub inferred_type: &'static str,
+    pub rows: u64,
+    pub nulls: u64,
+    pub null_ratio: f64,
+    /// HyperLogLog estimate.
+    pub distinct: u64,
+    /// Relative standard error of `distinct`.
+    pub distinct_relative_error: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<Scalar>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<Scalar>,
+    /// `footer` when min and max came from Parquet statistics, else `scan`.
+    pub min_max_from: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stddev: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quantiles: Vec<Quantile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Scalar>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<TopValue>,
+    /// Each `top` count may be low by up to this much.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_max_error: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_length: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub true_ratio: Option<f64>,
+}
+
+/// A quantile of a numeric column (from the KLL sketch).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Quantile {
+    pub q: f64,
+    pub value: f64,
+}
+
+/// A frequent value with its count (a lower bound; see `topMaxError`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TopValue {
+    pub value: Scalar,
+    pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{BooleanArray, Float64Array, Int32Array, StringArray, TimestampNanosecondArray};
+    use std::sync::Arc;
+
+    fn profile(arrays: Vec<ArrayRef>) -> ColumnProfile {
+        let dt = arrays[0].data_type().clone();
+        let mut halves = [
+            ColumnAccumulator::new(ColumnKind::of(&dt), ColumnOptions::FULL),
+            ColumnAccumulator::new(ColumnKind::of(&dt), ColumnOptions::FULL),
+        ];
+        for (i, a) in arrays.iter().enumerate() {
+            halves[i % 2].update(a).unwrap();
+        }
+        let [mut a, b] = halves;
+        a.merge(&b);
+        a.finish("c", &dt, &[0.5])
+    }
+
+    #[test]
+    fn integers() {
+        let p = profile(vec![
+            Arc::new(Int32Array::from(vec![Some(1), None, Some(3)])),
+            Arc::new(Int32Array::from(vec![Some(3), Some(5)])),
+        ]);
+        assert_eq!((p.rows, p.nulls, p.distinct), (5, 1, 3));
+        assert_eq!((p.min, p.max), (Some(Scalar::Int(1)), Some(Scalar::Int(5))));
+        assert_eq!(p.mean, Some(3.0));
+        assert_eq!(p.mode, Some(Scalar::Int(3)));
+        assert_eq!(p.quantiles, vec![Quantile { q: 0.5, value: 3.0 }]);
+        assert_eq!(p.null_ratio, 0.2);
+    }
+
+    #[test]
+    fn floats_ignore_nan_in_distinct() {
+        let p = profile(vec![Arc::new(Float64Array::from(vec![
+            Some(1.5),
+            None,
+            Some(f64::NAN),
+            Some(2.5),
+        ]))]);
+        assert_eq!((p.distinct, p.mean), (2, Some(2.0)));
+        assert!(p.top.is_empty());
+    }
+
+    #[test]
+    fn text() {
+        let p = profile(vec![
+            Arc::new(StringArray::from(vec![Some("ab"), Some("é"), None])),
+            Arc::new(StringArray::from(vec![Some("ab"), Some("xyz1")])),
+        ]);
+        assert_eq!((p.distinct, p.min_length, p.max_length), (3, Some(1), Some(4)));
+        assert_eq!(p.mean_length, Some(2.25));
+        assert_eq!(p.mode, Some(Scalar::Text("ab".into())));
+        assert_eq!(
+            (p.min, p.max),
+            (Some(Scalar::Text("ab".into())), Some(Scalar::Text("é".into())))
+        );
+        assert_eq!(p.inferred_type, "string");
+        assert_eq!(p.mean, None);
+    }
+
+    #[test]
+    fn temporal_and_boolean() {
+        let p = profile(vec![Arc::new(TimestampNanosecondArray::from(vec![
+            Some(2_000_000_000),
+            Some(1_000),
+        ]))]);
+        assert_eq!((p.min, p.max), (Some(Scalar::Time(1)), Some(Scalar::Time(2_000_000))));
+        let p = profile(vec![Arc::new(BooleanArray::from(vec![
+            Some(true),
+            Some(false),
+            None,
+            Some(true),
+        ]))]);
+        assert_eq!((p.distinct, p.true_ratio), (2, Some(2.0 / 3.0)));
+    }
+}

@@ -1,0 +1,327 @@
+//! KLL quantile sketch (Karnin, Lang, Liberty 2016) over `f64`.
+//!
+//! Levels of "compactors": level `l` holds items of weight 2^l. When the sketch is
+//! over its capacity, the lowest full level is sorted and every other item (random
+//! offset) moves up a level with double weight. Capacities shrink geometrically
+//! (factor 2/3) below the top, and once there are more than [`MAX_DEPTH`] levels
+//! the bottom one is replaced by a sampler (one random item per block of 2^floor),
+//! as in the paper: updates then cost O(1) for most items.
+//!
+//! With k = 200 the normalized rank error is about 1.7% (99% confidence ~2%); a
+//! sketch over n ≤ k items is exact. Merging concatenates levels and compacts, so a
+//! sketch built in parallel pieces is as good as one built in sequence. States
+//! serialize for the metrics history. Randomness comes from a fixed-seed xorshift,
+//! so a run is reproducible.
+
+use serde::{Deserialize, Serialize};
+
+/// Default accuracy parameter.
+pub const DEFAULT_K: u32 = 200;
+/// Most levels kept above the sampler; the bottom level then holds ≥ k·(2/3)^MAX_DEPTH ≈ 8 items.
+const MAX_DEPTH: usize = 8;
+
+/// A KLL sketch.
+#[derive(Clone, Debug)]
+pub struct Kll {
+    k: u32,
+    levels: Vec<Vec<f64>>,
+    capacities: Vec<usize>,
+    max_size: usize,
+    size: usize,
+    floor: usize,
+    n: u64,
+    block_pos: u64,
+    block_pick: u64,
+    rng: u64,
+}
+
+impl Default for Kll {
+    fn default() -> Self {
+        Self::new(DEFAULT_K)
+    }
+}
+
+impl Kll {
+    /// An empty sketch with accuracy parameter `k` (at least 8).
+    pub fn new(k: u32) -> Self {
+        let mut s = Self {
+            k: k.max(8),
+            levels: vec![Vec::new()],
+            capacities: Vec::new(),
+            max_size: 0,
+            size: 0,
+            floor: 0,
+            n: 0,
+            block_pos: 0,
+            block_pick: 0,
+            rng: 0x2545_F491_4F6C_DD1D,
+        };
+        s.update_capacities();
+        s
+    }
+
+    /// Values seen.
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn update_capacities(&mut self) {
+        let top = self.levels.len() - 1;
+        self.capacities = (0..self.levels.len())
+            .map(|l| {
+                let depth = (top - l) as i32;
+                ((f64::from(self.k) * (2.0f64 / 3.0).powi(depth)).ceil() as usize).max(2)
+            })
+            .collect();
+        self.max_size = self.capacities[self.floor..].iter().sum();
+    }
+
+    /// Adds a value (NaN is ignored).
+    #[inline]
+    pub fn insert(&mut self, value: f64) {
+        if value.is_nan() {
+            return;
+        }
+        self.n += 1;
+        if self.floor > 0 {
+            let take = self.block_pos == self.block_pick;
+            self.block_pos += 1;
+            if self.block_pos == 1 << self.floor {
+                self.block_pos = 0;
+                self.block_pick = self.next_random() & ((1 << self.floor) - 1);
+            }
+            if !take {
+                return;
+            }
+        }
+        self.levels[self.floor].push(value);
+        self.size += 1;
+        if self.size >= self.max_size {
+            self.compress();
+        }
+    }
+
+    fn compress(&mut self) {
+        while self.size >= self.max_size {
+            let Some(level) = (self.floor..self.levels.len()).find(|&l| self.levels[l].len() >= self.capacities[l])
+            else {
+                return;
+            };
+            if level + 1 == self.levels.len() {
+                self.levels.push(Vec::new());
+                self.update_capacities();
+            }
+            let mut items = std::mem::take(&mut self.levels[level]);
+            items.sort_unstable_by(f64::total_cmp);
+            if items.len() % 2 == 1 {
+                // The odd one out stays behind (the largest, so the rest pair up).
+                if let Some(last) = items.pop() {
+                    self.levels[level].push(last);
+                }
+            }
+            let offset = (self.next_random() & 1) as usize;
+            let promoted: Vec<f64> = items.iter().skip(offset).step_by(2).copied().collect();
+            self.size -= items.len() - promoted.len();
+            self.levels[level + 1].extend(promoted);
+            if self.levels.len() - self.floor > MAX_DEPTH {
+                self.raise_floor();
+            }
+        }
+    }
+
+    /// Replaces the bottom level by sampling: each of its items survives with probability 1/2, one level up.
+    fn raise_floor(&mut self) {
+        let bottom = std::mem::take(&mut self.levels[self.floor]);
+        let before = bottom.len();
+        let kept: Vec<f64> = bottom.into_iter().filter(|_| self.next_random() & 1 == 0).collect();
+        self.size -= before - kept.len();
+        self.floor += 1;
+        self.levels[self.floor].extend(kept);
+        self.block_pos = 0;
+        self.block_pick = self.next_random() & ((1 << self.floor) - 1);
+        self.update_capacities();
+    }
+
+    /// Folds another sketch in.
+    pub fn merge(&mut self, other: &Self) {
+        let floor = self.floor.max(other.floor);
+        while self.levels.len() < other.levels.len() {
+            self.levels.push(Vec::new());
+        }
+        for (level, items) in other.levels.iter().enumerate() {
+            self.levels[level].extend_from_slice(items);
+        }
+        self.n += other.n;
+        // Items below the common floor move up to it, each kept with probability 2^(level - floor).
+        for level in 0..floor {
+            let items = std::mem::take(&mut self.levels[level]);
+            let mask = (1u64 << (floor - level)) - 1;
+            for v in items {
+                if self.next_random() & mask == 0 {
+                    self.levels[floor].push(v);
+                }
+            }
+        }
+        self.floor = floor;
+        self.size = self.levels.iter().map(Vec::len).sum();
+        self.update_capacities();
+        self.compress();
+        while self.levels.len() - self.floor > MAX_DEPTH {
+            self.raise_floor();
+        }
+    }
+
+    /// The value at quantile `q` (0 to 1), or `None` if empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let mut weighted: Vec<(f64, u64)> = self
+            .levels
+            .iter()
+            .enumerate()
+            .flat_map(|(l, items)| items.iter().map(move |&v| (v, 1u64 << l)))
+            .collect();
+        if weighted.is_empty() {
+            return None;
+        }
+        weighted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let total: u64 = weighted.iter().map(|w| w.1).sum();
+        let target = q.clamp(0.0, 1.0) * total as f64;
+        let mut cumulative = 0u64;
+        for &(v, w) in &weighted {
+            cumulative += w;
+            if cumulative as f64 >= target {
+                return Some(v);
+            }
+        }
+        weighted.last().map(|w| w.0)
+    }
+
+    /// The state, for the metrics history.
+    pub fn to_state(&self) -> KllState {
+        KllState {
+            k: self.k,
+            n: self.n,
+            floor: self.floor as u32,
+            levels: self.levels.clone(),
+        }
+    }
+
+    /// A sketch from a stored state; `None` if malformed.
+    pub fn from_state(state: &KllState) -> Option<Self> {
+        if state.levels.is_empty() || state.levels.len() > 64 || state.floor as usize >= state.levels.len() {
+            return None;
+        }
+        let mut s = Self::new(state.k);
+        s.levels = state.levels.clone();
+        s.floor = state.floor as usize;
+        s.n = state.n;
+        s.size = s.levels.iter().map(Vec::len).sum();
+        s.update_capacities();
+        Some(s)
+    }
+}
+
+/// A serialized [`Kll`]: `levels[l]` holds items of weight 2^l.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KllState {
+    pub k: u32,
+    pub n: u64,
+    pub floor: u32,
+    pub levels: Vec<Vec<f64>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rank_error(sketch: &Kll, sorted: &[f64], q: f64) -> f64 {
+        let v = sketch.quantile(q).unwrap();
+        let rank = sorted.partition_point(|&x| x < v) as f64 / sorted.len() as f64;
+        (rank - q).abs()
+    }
+
+    fn shuffled(n: usize) -> Vec<f64> {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut v: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        rng.shuffle(&mut v);
+        v
+    }
+
+    #[test]
+    fn small_inputs_are_exact() {
+        let mut s = Kll::default();
+        for v in [5.0, 1.0, 3.0, 2.0, 4.0] {
+            s.insert(v);
+        }
+        assert_eq!(s.quantile(0.0), Some(1.0));
+        assert_eq!(s.quantile(0.5), Some(3.0));
+        assert_eq!(s.quantile(1.0), Some(5.0));
+        assert_eq!(Kll::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn rank_error_is_small_on_a_million_values() {
+        let values = shuffled(1_000_000);
+        let mut s = Kll::default();
+        for &v in &values {
+            s.insert(v);
+        }
+        let mut sorted = values.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        for q in [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99] {
+            assert!(rank_error(&s, &sorted, q) < 0.02, "q={q}");
+        }
+        assert_eq!(s.count(), 1_000_000);
+        // Retained items stay bounded.
+        assert!(s.to_state().levels.iter().map(Vec::len).sum::<usize>() < 1_000);
+    }
+
+    #[test]
+    fn merged_pieces_are_as_accurate() {
+        let values = shuffled(400_000);
+        let mut pieces: Vec<Kll> = values
+            .chunks(100_000)
+            .map(|chunk| {
+                let mut s = Kll::default();
+                chunk.iter().for_each(|&v| s.insert(v));
+                s
+            })
+            .collect();
+        let mut merged = pieces.remove(0);
+        for p in &pieces {
+            merged.merge(p);
+        }
+        let mut sorted = values.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        for q in [0.1, 0.5, 0.9] {
+            assert!(rank_error(&merged, &sorted, q) < 0.02, "q={q}");
+        }
+        assert_eq!(merged.count(), 400_000);
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let mut s = Kll::default();
+        shuffled(50_000).into_iter().for_each(|v| s.insert(v));
+        let back =
+            Kll::from_state(&serde_json::from_str(&serde_json::to_string(&s.to_state()).unwrap()).unwrap()).unwrap();
+        assert_eq!(back.quantile(0.5), s.quantile(0.5));
+        assert!(
+            Kll::from_state(&KllState {
+                k: 200,
+                n: 0,
+                floor: 3,
+                levels: vec![vec![]]
+            })
+            .is_none()
+        );
+    }
+}
