@@ -23,8 +23,10 @@ eval "$(e2e/cluster env)"
 helm_home=${ADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ade}/helm
 export HELM_CACHE_HOME="$helm_home/cache" HELM_CONFIG_HOME="$helm_home/config" HELM_DATA_HOME="$helm_home/data"
 
-cargo build --locked -p ade-operator --bin ade-operator
+cargo build --locked -p ade-operator --bin ade-operator -p ade-validator --bin ade-validate
 export ADE_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ade-operator"
+# Validation Pods are run on the host by the e2e executor (e2e/src/executor.rs).
+export ADE_VALIDATE_BIN="$CARGO_TARGET_DIR/debug/ade-validate"
 start=$(date +%s)
 cargo test --locked -p ade-e2e -- --test-threads=1
 echo "e2e suite took $(( $(date +%s) - start ))s"

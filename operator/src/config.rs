@@ -65,6 +65,15 @@ pub struct Config {
     #[arg(long, env = "ADE_SPARK_IMAGE", default_value = "docker.io/apache/spark:3.5.3")]
     pub spark_image: String,
 
+    /// Image of the ValidationSuite Jobs: one that has `ade-validate` on its
+    /// PATH. The chart sets it to the operator's own image, which does.
+    #[arg(
+        long,
+        env = "ADE_VALIDATOR_IMAGE",
+        default_value = concat!("ghcr.io/ade-dev/ade-operator:", env!("CARGO_PKG_VERSION"))
+    )]
+    pub validator_image: String,
+
     /// How long a finished run's Job (and its Pod logs) is kept before
     /// Kubernetes deletes it. The run keeps its record in status either way.
     #[arg(long, env = "ADE_JOB_TTL", default_value = "1h", value_parser = parse_duration)]

@@ -24,6 +24,16 @@ pub fn job_name(run: &str, attempt: i32) -> String {
     format!("{head}{suffix}")
 }
 
+/// A child of `parent` that `identity` tells apart from its siblings, e.g.
+/// `orders-quality-2026-11-25t13-5f0c1a2b`: the parent, the readable part of
+/// `readable`, and always 8 hex digits of a hash of `identity`.
+pub fn hashed_child(parent: &str, readable: &str, identity: &str) -> String {
+    let hash = format!("{:08x}", fnv1a(&format!("{parent}\0{identity}")) as u32);
+    let head = format!("{parent}-{}", slug(readable));
+    let head = head[..head.len().min(MAX_NAME - hash.len() - 1)].trim_end_matches('-');
+    format!("{head}-{hash}")
+}
+
 /// A label value for `text`: at most 63 characters of `[A-Za-z0-9._-]`, starting
 /// and ending with an alphanumeric.
 pub fn label_value(text: &str) -> String {
@@ -109,6 +119,17 @@ mod tests {
         // stable: the same input gives the same name on every call and every release
         assert_eq!(run_name(job, "2026-11-25T13"), a);
         assert_eq!(a, "a-very-long-job-name-that-a-data-team-picked-for-clari-81ad2ad2");
+    }
+
+    #[test]
+    fn hashed_children_differ_by_identity_and_fit() {
+        let a = hashed_child("orders-quality", "2026-11-25T13", "2026-11-25T13\0t1");
+        let b = hashed_child("orders-quality", "2026-11-25T13", "2026-11-25T13\0t2");
+        assert!(a.starts_with("orders-quality-2026-11-25t13-"), "{a}");
+        assert_ne!(a, b);
+        let long = hashed_child(&"s".repeat(63), "2026-11-25T13", "x");
+        assert_eq!(long.len(), MAX_NAME);
+        assert!(!long.contains("--"), "{long}");
     }
 
     #[test]

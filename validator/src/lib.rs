@@ -6,6 +6,7 @@
 //! `rowcheck` (per-column and per-check accumulators), `scan` (views over one
 //! pass), `plan` (spec + schema → scan), `engine` (DataFusion), `source`, `store`
 //! and `footer` (I/O), `checks` and `history` (pure decisions), `result`,
+//! `summary` (the bounded summary for the caller),
 //! `publish`, `run` (the whole thing), `benchdata` (benchmark data).
 
 pub mod benchdata;
@@ -25,3 +26,4 @@ pub mod sketch;
 pub mod source;
 pub mod spec;
 pub mod store;
+pub mod summary;

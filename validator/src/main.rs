@@ -16,6 +16,7 @@ use ade_validator::engine::EngineOptions;
 use ade_validator::run::{self, RunConfig};
 use ade_validator::spec::{DatasetFormat, SuiteSpec};
 use ade_validator::store::StoreConfig;
+use ade_validator::summary::RunSummary;
 
 #[derive(Debug, Parser)]
 #[command(name = "ade-validate", version, about, args_conflicts_with_subcommands = true)]
@@ -91,6 +92,10 @@ struct RunArgs {
     /// Publish nothing (still prints and writes --output).
     #[arg(long)]
     no_publish: bool,
+    /// Write a small JSON summary of how the run ended here, whatever the
+    /// outcome (the operator passes `/dev/termination-log`).
+    #[arg(long)]
+    summary_file: Option<PathBuf>,
 }
 
 fn secret(file: Option<&PathBuf>, env: &str) -> anyhow::Result<Option<String>> {
@@ -164,12 +169,24 @@ fn main() {
     std::process::exit(code);
 }
 
-fn validate(args: RunArgs) -> i32 {
+fn validate(mut args: RunArgs) -> i32 {
+    let summary_file = args.summary_file.take();
+    let (code, summary) = validate_and_summarize(args);
+    if let Some(path) = summary_file
+        && let Err(e) = std::fs::write(&path, summary.to_json())
+    {
+        eprintln!("error: cannot write the summary to {}: {e}", path.display());
+    }
+    code
+}
+
+fn validate_and_summarize(args: RunArgs) -> (i32, RunSummary) {
     let cfg = match config(args) {
         Ok(cfg) => cfg,
         Err(e) => {
-            eprintln!("error: bad input: {e:#}");
-            return 2;
+            let message = format!("bad input: {e:#}");
+            eprintln!("error: {message}");
+            return (2, RunSummary::error(2, &message));
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -179,8 +196,9 @@ fn validate(args: RunArgs) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 3;
+            let message = format!("cannot start the runtime: {e}");
+            eprintln!("error: {message}");
+            return (3, RunSummary::error(3, &message));
         }
     };
     match runtime.block_on(run::run(&cfg)) {
@@ -196,11 +214,11 @@ fn validate(args: RunArgs) -> i32 {
                 "{}: {:?} (passed {}, warned {}, failed {}, skipped {})",
                 doc.suite, doc.outcome, doc.summary.passed, doc.summary.warned, doc.summary.failed, doc.summary.skipped
             );
-            run::exit_code(doc.outcome)
+            (run::exit_code(doc.outcome), RunSummary::of(&doc))
         }
         Err(e) => {
             eprintln!("error: {e}");
-            e.exit_code()
+            (e.exit_code(), RunSummary::error(e.exit_code(), &e.to_string()))
         }
     }
 }

@@ -17,7 +17,7 @@ mod cluster_pool;
 pub mod etl_job;
 pub mod etl_run;
 mod stream_consumer;
-mod validation_suite;
+pub mod validation_suite;
 
 use std::sync::Arc;
 
@@ -57,6 +57,8 @@ pub struct Context {
     pub start_lock: Arc<tokio::sync::Mutex<()>>,
     /// Queue depth of every pool, for the `ade_pool_queue_depth` gauge.
     pub pool_queues: Arc<cluster_pool::PoolQueues>,
+    /// How ValidationSuite Jobs run `ade-validate`.
+    pub validator: validation_suite::ValidatorSettings,
 }
 
 impl std::fmt::Debug for Context {
@@ -78,7 +80,14 @@ impl Context {
             spark_image: config.spark_image.clone(),
             ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
         };
+        let validator = validation_suite::ValidatorSettings {
+            image: config.validator_image.clone(),
+            ttl_seconds_after_finished: settings.ttl_seconds_after_finished,
+            aws_region: config.aws_region.clone(),
+            aws_endpoint_url: config.aws_endpoint_url.clone(),
+        };
         Self {
+            validator,
             recorder: Recorder::new(client.clone(), reporter),
             kubernetes: Arc::new(KubernetesProvider::new(client.clone(), settings)),
             prices: cost::Prices {

@@ -94,6 +94,15 @@ pub struct EtlJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gates: Option<Gates>,
 
+    /// EtlJobs (in this namespace) whose output this job reads. While any of
+    /// their batches is Quarantined by a gate, this job starts no scheduled
+    /// or backfill batch (condition `Held`); the missed ticks then follow
+    /// `catchUp` once the quarantine is lifted (a rerun that passes, or the
+    /// quarantined run deleted). EtlRuns created by hand are not held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub depends_on: Vec<Dependency>,
+
     /// When a batch counts as late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<Freshness>,
@@ -425,6 +434,14 @@ pub struct Gates {
     #[serde(default)]
     #[schemars(length(max = 16))]
     pub after: Vec<Gate>,
+}
+
+/// An upstream job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Dependency {
+    /// The EtlJob this job depends on.
+    pub etl_job_ref: LocalObjectReference,
 }
 
 /// One quality gate.

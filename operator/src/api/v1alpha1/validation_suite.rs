@@ -63,6 +63,13 @@ pub struct ValidationSuiteSpec {
     /// Who is told when the suite's health changes.
     #[serde(default)]
     pub alerts: Alerts,
+
+    /// ServiceAccount the validation Jobs run as: give it read access to the
+    /// dataset and write access to the publish targets (IRSA, EKS Pod
+    /// Identity). Default: the namespace's `default` ServiceAccount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub service_account_name: Option<String>,
 }
 
 /// A dataset.
@@ -494,6 +501,34 @@ pub struct ValidationSuiteStatus {
     /// The newest finished run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<SuiteRun>,
+
+    /// The run in progress: recorded before its Job is created, so a restarted
+    /// operator finds the same Job instead of starting a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<ActiveValidation>,
+}
+
+/// A run of a suite that has started and not yet been read back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveValidation {
+    /// The batch being checked.
+    pub batch_id: String,
+    /// The batch's data window, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<Time>,
+    /// End of the batch's data window, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<Time>,
+    /// The EtlRun whose completion triggered the run (trigger `after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etl_run: Option<String>,
+    /// When the batch became due: the EtlRun's finish or the schedule's tick.
+    pub triggered_at: Time,
+    /// The Kubernetes Job running `ade-validate`.
+    pub job_name: String,
+    /// When the run was started.
+    pub started_at: Time,
 }
 
 /// Summary of one run of a suite.
@@ -517,4 +552,22 @@ pub struct SuiteRun {
     /// Where the result document is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_uri: Option<String>,
+    /// `Passed`, `Warned`, `Failed`, `InvalidInput` (the suite or the data
+    /// could not be checked; nothing was published), `PublishFailed` or
+    /// `Crashed` (the runner ended without a result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Error-severity checks that failed (at most 20 named).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_checks: Vec<String>,
+    /// What went wrong, when the run could not check the data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The EtlRun whose batch was checked (trigger `after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etl_run: Option<String>,
+    /// When the batch became due: the EtlRun's finish or the schedule's tick.
+    /// The next run is for the next batch due after this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_at: Option<Time>,
 }

@@ -3,6 +3,7 @@
 //! Reconcile = observe (pool, runs) → validate and plan (pure) → apply.
 
 pub mod apply;
+mod gates;
 mod guards;
 mod plan;
 mod validate;
@@ -91,10 +92,25 @@ impl ErrorCategory for Error {
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let runs = Api::<EtlRun>::all(ctx.client.clone());
-    // Every run of the job, including those a person created, which it does not own.
+    // Every run of the job, including those a person created, which it does
+    // not own; and the runs of the jobs it depends on (a quarantine holds it).
     runner::run_with::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
-        c.watches(runs, watcher::Config::default(), |run: EtlRun| {
-            Some(ObjectRef::new(&run.spec.job_ref.name).within(&run.namespace()?))
+        let store = c.store();
+        c.watches(runs, watcher::Config::default(), move |run: EtlRun| {
+            let ns = run.namespace();
+            let upstream = &run.spec.job_ref.name;
+            let dependents: Vec<ObjectRef<EtlJob>> = store
+                .state()
+                .into_iter()
+                .filter(|job| {
+                    job.namespace() == ns && job.spec.depends_on.iter().any(|d| &d.etl_job_ref.name == upstream)
+                })
+                .map(|job| ObjectRef::from_obj(job.as_ref()))
+                .collect();
+            ns.map(|ns| ObjectRef::new(upstream).within(&ns))
+                .into_iter()
+                .chain(dependents)
+                .collect::<Vec<_>>()
         })
     })
     .await;
@@ -114,23 +130,29 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
             what: "the ClusterPool",
             source,
         })?;
-    let runs: Vec<EtlRun> = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
+    // Every run in the namespace: this job's, and its upstream jobs' (gates).
+    let all_runs: Vec<EtlRun> = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
         .list(&ListParams::default())
         .await
         .map_err(|source| Error::Read {
             what: "the EtlRuns",
             source,
         })?
-        .items
-        .into_iter()
-        .filter(|r| r.spec.job_ref.name == job.name_any())
+        .items;
+    let name = job.name_any();
+    let runs: Vec<EtlRun> = all_runs
+        .iter()
+        .filter(|r| r.spec.job_ref.name == name)
+        .cloned()
         .collect();
     let problems = validate::problems_with_pool(&job.spec, pool.as_ref());
     let now = Timestamp::now();
-    let mut plan = plan::plan(&job, &runs, pool.as_ref(), &problems, now);
+    let held = gates::held(&job.spec, &all_runs);
+    let mut plan = plan::plan_held(&job, &runs, pool.as_ref(), &problems, &held, now);
     plan.conditions.extend([
         guards::late(&job.spec, &runs, now),
         guards::over_budget(&job.spec, ctx.prices),
+        gates::quarantine(&name, &runs),
     ]);
     apply::apply(&job, &ctx, &plan, now).await?;
     let was_accepted = job

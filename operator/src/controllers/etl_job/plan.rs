@@ -85,8 +85,25 @@ fn window_start(run: &EtlRun) -> Timestamp {
 }
 
 /// Plans `job` at `now`, given its runs, its pool and the spec problems found.
+#[cfg(test)]
 pub fn plan(job: &EtlJob, runs: &[EtlRun], pool: Option<&ClusterPool>, problems: &[Problem], now: Timestamp) -> Plan {
+    let not_held = Desired::new("Held", Status::False, "UpstreamHealthy", "");
+    plan_held(job, runs, pool, problems, &not_held, now)
+}
+
+/// [`plan`], with the job's `Held` condition (see [`super::gates::held`]): a
+/// held job creates no scheduled or backfill run and consumes no tick, like
+/// a suspended one.
+pub fn plan_held(
+    job: &EtlJob,
+    runs: &[EtlRun],
+    pool: Option<&ClusterPool>,
+    problems: &[Problem],
+    held: &Desired,
+    now: Timestamp,
+) -> Plan {
     let spec = &job.spec;
+    let is_held = held.status == Status::True;
     let job_name = job.metadata.name.clone().unwrap_or_default();
     let previous = job.status.clone().unwrap_or_default();
     let mut status = EtlJobStatus {
@@ -106,7 +123,7 @@ pub fn plan(job: &EtlJob, runs: &[EtlRun], pool: Option<&ClusterPool>, problems:
     let exists = |create: &[NewRun], n: &str| runs.iter().any(|r| name(r) == n) || create.iter().any(|c| c.name == n);
     let mut requeue = RESYNC;
 
-    if let Some(cadence) = cadence.as_ref().filter(|_| !spec.suspend) {
+    if let Some(cadence) = cadence.as_ref().filter(|_| !spec.suspend && !is_held) {
         // Scheduled batches.
         let last = previous
             .last_schedule_time
@@ -257,7 +274,12 @@ pub fn plan(job: &EtlJob, runs: &[EtlRun], pool: Option<&ClusterPool>, problems:
     }
 
     let delete = history_to_delete(job, runs);
-    let conditions = conditions(job, runs, pool, problems, &status);
+    let mut conditions = conditions(job, runs, pool, problems, &status);
+    if is_held && problems.is_empty() {
+        // Ready says why nothing starts, in the words of the Held condition.
+        conditions[1] = Desired::new("Ready", Status::True, "Held", held.message.clone());
+    }
+    conditions.push(held.clone());
     Plan {
         create,
         cancel,

@@ -1,40 +1,480 @@
-//! ValidationSuite controller. In this release it validates what the schema
-//! cannot (the schedule and the dataset URI's template variables) and reports
-//! `Accepted` and `Ready` Unknown; running suites arrives in a later release.
+//! ValidationSuite controller: checks every batch an EtlJob completes (or one
+//! batch per schedule tick) by running `ade-validate` as a Kubernetes Job, one
+//! batch at a time, and reports the verdict in `status.lastRun` and the
+//! `Ready` and `Healthy` conditions. When the EtlJob names the suite as a gate,
+//! the verdict also marks the batch's EtlRun `Quarantined` or not.
+//!
+//! The run in progress is written to `status.active` before its Job is
+//! created, and the Job's name comes from the suite and the batch's trigger,
+//! so a restarted operator finds the same Job instead of starting another.
 
-use std::sync::Arc;
+mod due;
+mod gate;
+pub mod job;
+mod outcome;
 
-use kube::runtime::controller::Action;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
+use kube::{
+    Api, ResourceExt,
+    api::{ListParams, PostParams},
+    runtime::{controller::Action, events::EventType, reflector::ObjectRef, watcher},
+};
+use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
+pub use self::gate::QUARANTINED;
+pub use self::job::ValidatorSettings;
+use self::{
+    due::{Due, FinishedRun, Mark},
+    outcome::{Outcome, Report},
+};
 use super::{
-    Context, Error, runner,
-    status::{self, Problem, report_validation},
+    Context, ErrorCategory,
+    conditions::{self, Desired, Status},
+    kube_error_category, runner,
+    status::{self, Problem},
 };
 use crate::{
-    api::v1alpha1::{DATASET_TEMPLATE_VARIABLES, ValidationSuite, ValidationSuiteSpec},
-    schedule, template,
+    api::v1alpha1::{
+        ActiveValidation, DATASET_TEMPLATE_VARIABLES, EtlJob, EtlRun, RunPhase, SuiteRun, Time, ValidationSuite,
+        ValidationSuiteSpec,
+    },
+    schedule::{self, Window},
+    template,
 };
 
 /// Controller name: metric label and field-manager suffix.
 pub const CONTROLLER: &str = "validation-suite";
 const FIELD_MANAGER: &str = "ade-operator/validation-suite";
+/// How often an idle suite looks again, besides the watches.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// Errors of the ValidationSuite controller, named after the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading an object failed.
+    #[error("reading {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Creating the validation Job or marking a batch failed.
+    #[error("writing {what}: {source}")]
+    Write {
+        /// What was being written.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ErrorCategory for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Self::Read { source, .. } | Self::Write { source, .. } => kube_error_category(source),
+        }
+    }
+}
+
+fn read(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
+    move |source| Error::Read { what, source }
+}
+
+fn write(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
+    move |source| Error::Write { what, source }
+}
 
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    runner::run::<ValidationSuite, _, _, _>(ctx, shutdown, CONTROLLER, reconcile).await;
+    let jobs = Api::<Job>::all(ctx.client.clone());
+    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    let owned = watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/managed-by=ade-operator,app.kubernetes.io/component={}",
+        job::COMPONENT
+    ));
+    runner::run_with::<ValidationSuite, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
+        // A run that succeeds wakes the suites that check its job's batches.
+        let store = c.store();
+        c.owns(jobs, owned)
+            .watches(runs, watcher::Config::default(), move |run: EtlRun| {
+                let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
+                let ns = run.namespace();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|suite| {
+                        succeeded
+                            && suite.namespace() == ns
+                            && suite.spec.trigger.after.as_ref().map(|a| &a.etl_job_ref.name)
+                                == Some(&run.spec.job_ref.name)
+                    })
+                    .map(|suite| ObjectRef::from_obj(suite.as_ref()))
+                    .collect::<Vec<_>>()
+            })
+    })
+    .await;
 }
 
 #[instrument(skip_all, fields(namespace = suite.metadata.namespace, name = suite.metadata.name))]
 async fn reconcile(suite: Arc<ValidationSuite>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if suite.metadata.deletion_timestamp.is_some() {
+        // Its Jobs are owned by it and garbage-collected.
+        return Ok(Action::await_change());
+    }
+    let status = suite.status.clone().unwrap_or_default();
     let problems = problems(&suite.spec);
-    let ready = if problems.is_empty() {
-        status::not_implemented("ValidationSuite", "run suites")
-    } else {
-        status::invalid_spec()
+    if !problems.is_empty() {
+        let view = View::carry(&status, status::invalid_spec());
+        apply_status(&ctx, &suite, &problems, view).await?;
+        return Ok(Action::await_change());
+    }
+    let ns = suite.namespace().unwrap_or_default();
+    let etl_job = match &suite.spec.trigger.after {
+        Some(after) => Api::<EtlJob>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&after.etl_job_ref.name)
+            .await
+            .map_err(read("the EtlJob"))?
+            .map(Some)
+            .ok_or_else(|| after.etl_job_ref.name.clone()),
+        None => Ok(None),
     };
-    report_validation(&ctx, suite.as_ref(), FIELD_MANAGER, &problems, ready).await
+    let etl_job = match etl_job {
+        Ok(job) => job,
+        Err(missing) => {
+            let ready = Desired::new(
+                "Ready",
+                Status::False,
+                "EtlJobNotFound",
+                format!(
+                    "EtlJob {missing} (spec.trigger.after.etlJobRef) does not exist in namespace {ns}; the suite checks its batches once it does"
+                ),
+            );
+            apply_status(&ctx, &suite, &problems, View::carry(&status, ready)).await?;
+            return Ok(Action::requeue(RESYNC));
+        }
+    };
+    match status.active.clone() {
+        Some(active) => progress(&suite, &ctx, active, etl_job.as_ref()).await,
+        None => start_next(&suite, &ctx, &status).await,
+    }
+}
+
+/// Starts the next due batch, if any.
+async fn start_next(
+    suite: &ValidationSuite,
+    ctx: &Context,
+    status: &crate::api::v1alpha1::ValidationSuiteStatus,
+) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let last = status.last_run.as_ref();
+    let (due, idle, wake) = match (&suite.spec.trigger.after, &suite.spec.trigger.schedule) {
+        (Some(after), _) => {
+            let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &suite.namespace().unwrap_or_default())
+                .list(&ListParams::default())
+                .await
+                .map_err(read("EtlRuns"))?;
+            let finished: Vec<FinishedRun> = runs
+                .items
+                .iter()
+                .filter(|r| r.spec.job_ref.name == after.etl_job_ref.name)
+                .filter_map(finished_run)
+                .collect();
+            let mark = last.and_then(|l| {
+                Some(Mark {
+                    at: l.triggered_at.as_ref()?.0,
+                    run: l.etl_run.as_deref().unwrap_or_default(),
+                })
+            });
+            let idle = format!(
+                "waits for the next batch of EtlJob {} to succeed",
+                after.etl_job_ref.name
+            );
+            (due::next_after_job(&finished, mark), idle, RESYNC)
+        }
+        (None, Some(expr)) => {
+            // Parsed by `problems` already.
+            let Ok(cron) = expr.parse::<schedule::Cron>() else {
+                return Ok(Action::await_change());
+            };
+            let created = suite.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
+            let since = last.and_then(|l| l.triggered_at.as_ref()).map_or(created, |t| t.0);
+            let next = due::next_tick(&cron, now);
+            let idle = next.map_or("the schedule never fires".to_owned(), |t| format!("next run at {t}"));
+            let wake = next
+                .and_then(|t| t.duration_since(now).try_into().ok())
+                .map_or(RESYNC, |d: Duration| d.min(RESYNC) + Duration::from_secs(1));
+            (due::next_on_schedule(&cron, since, now), idle, wake)
+        }
+        (None, None) => return Ok(Action::await_change()),
+    };
+    let Some(due) = due else {
+        let ready = last
+            .and_then(|l| outcome::not_ready(&report_of(l)?, &l.batch_id))
+            .unwrap_or_else(|| Desired::new("Ready", Status::True, "Waiting", format!("the suite {idle}")));
+        apply_status(ctx, suite, &[], View::carry(status, ready)).await?;
+        return Ok(Action::requeue(wake));
+    };
+    let active = active_run(suite, &due, now);
+    let ready = running(&active);
+    // Recorded before the Job exists: a restart finds this Job, never a second.
+    apply_status(
+        ctx,
+        suite,
+        &[],
+        View {
+            active: Some(active.clone()),
+            ..View::carry(status, ready)
+        },
+    )
+    .await?;
+    create_job(suite, ctx, &active).await?;
+    ctx.publish_event(
+        suite,
+        EventType::Normal,
+        "Started",
+        &format!("checking batch {} in Job {}", active.batch_id, active.job_name),
+        "Validate",
+    )
+    .await;
+    Ok(Action::requeue(Duration::from_secs(60)))
+}
+
+/// Follows the active run's Job; when it has finished, records the verdict.
+async fn progress(
+    suite: &ValidationSuite,
+    ctx: &Context,
+    active: ActiveValidation,
+    etl_job: Option<&EtlJob>,
+) -> Result<Action, Error> {
+    let ns = suite.namespace().unwrap_or_default();
+    let status = suite.status.clone().unwrap_or_default();
+    let job = Api::<Job>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&active.job_name)
+        .await
+        .map_err(read("the validation Job"))?;
+    let Some(job) = job else {
+        // Recorded but not created (or deleted before it was read): create it.
+        create_job(suite, ctx, &active).await?;
+        return Ok(Action::requeue(Duration::from_secs(60)));
+    };
+    let pods = Api::<Pod>::namespaced(ctx.client.clone(), &ns)
+        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={}", active.job_name)))
+        .await
+        .map_err(read("the validation Job's Pods"))?;
+    let Some(report) = outcome::read(&job, &pods.items) else {
+        apply_status(
+            ctx,
+            suite,
+            &[],
+            View {
+                active: Some(active.clone()),
+                ..View::carry(&status, running(&active))
+            },
+        )
+        .await?;
+        return Ok(Action::requeue(Duration::from_secs(60)));
+    };
+    // The gate first: if marking the batch fails, the run stays active and
+    // the verdict is written on the next attempt.
+    let suite_name = suite.name_any();
+    if let (Some(job), Some(run)) = (etl_job, &active.etl_run)
+        && gate::gates(job, &suite_name)
+        && let Some(run) = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(run)
+            .await
+            .map_err(read("the gated EtlRun"))?
+    {
+        let verdict = gate::verdict(&report, &suite_name);
+        gate::mark(ctx, &run, verdict.clone())
+            .await
+            .map_err(write("the Quarantined condition"))?;
+        if verdict.status == Status::True {
+            ctx.publish_event(&run, EventType::Warning, "Quarantined", &verdict.message, "Validate")
+                .await;
+        }
+    }
+    let last = SuiteRun {
+        batch_id: active.batch_id.clone(),
+        started_at: Some(active.started_at.clone()),
+        finished_at: Some(Time(Timestamp::now())),
+        passed: report.passed,
+        warned: report.warned,
+        failed: report.failed,
+        results_uri: report.results_uri.clone(),
+        outcome: Some(report.outcome.as_str().to_owned()),
+        failed_checks: report.failed_checks.clone(),
+        message: report.message.clone(),
+        etl_run: active.etl_run.clone(),
+        triggered_at: Some(active.triggered_at.clone()),
+    };
+    let ready = outcome::not_ready(&report, &active.batch_id).unwrap_or_else(|| {
+        Desired::new(
+            "Ready",
+            Status::True,
+            "Checked",
+            format!("batch {} was checked", active.batch_id),
+        )
+    });
+    let view = View {
+        last_run: Some(last),
+        active: None,
+        ready,
+    };
+    apply_status(ctx, suite, &[], view).await?;
+    let healthy = outcome::healthy(Some((&report, &active.batch_id)));
+    let type_ = if report.outcome.passed() {
+        EventType::Normal
+    } else {
+        EventType::Warning
+    };
+    ctx.publish_event(suite, type_, report.outcome.as_str(), &healthy.message, "Validate")
+        .await;
+    // Look for the next due batch straight away.
+    Ok(Action::requeue(Duration::from_secs(1)))
+}
+
+/// Creates the Job of `active`; one that exists already is the same run.
+async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &ActiveValidation) -> Result<(), Error> {
+    let dataset = render_dataset(suite, active);
+    let job = job::build(suite, active, &dataset, &ctx.validator);
+    let api = Api::<Job>::namespaced(ctx.client.clone(), &suite.namespace().unwrap_or_default());
+    match api.create(&PostParams::default(), &job).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(Error::Write {
+            what: "the validation Job",
+            source: e,
+        }),
+    }
+}
+
+/// The dataset URI of the active batch (its templates were checked by `problems`).
+fn render_dataset(suite: &ValidationSuite, active: &ActiveValidation) -> String {
+    let at = |t: &Option<Time>| t.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+    let job_name = suite
+        .spec
+        .trigger
+        .after
+        .as_ref()
+        .map_or_else(|| suite.name_any(), |a| a.etl_job_ref.name.clone());
+    let values = BTreeMap::from([
+        ("batch.id", active.batch_id.clone()),
+        ("window.start", at(&active.window_start)),
+        ("window.end", at(&active.window_end)),
+        ("job.name", job_name),
+    ]);
+    template::render("spec.dataset.uri", &suite.spec.dataset.uri, &values)
+        .unwrap_or_else(|_| suite.spec.dataset.uri.clone())
+}
+
+fn active_run(suite: &ValidationSuite, due: &Due, now: Timestamp) -> ActiveValidation {
+    let triggered = due.triggered_at.to_string();
+    ActiveValidation {
+        batch_id: due.batch_id.clone(),
+        window_start: due.window.map(|w: Window| Time(w.start)),
+        window_end: due.window.map(|w: Window| Time(w.end)),
+        etl_run: due.etl_run.clone(),
+        triggered_at: Time(due.triggered_at),
+        job_name: job::job_name(&suite.name_any(), &due.batch_id, &triggered),
+        started_at: Time(now),
+    }
+}
+
+fn running(active: &ActiveValidation) -> Desired {
+    Desired::new(
+        "Ready",
+        Status::True,
+        "Running",
+        format!("checking batch {} in Job {}", active.batch_id, active.job_name),
+    )
+}
+
+/// A Succeeded EtlRun as the scheduler of checks sees it.
+fn finished_run(run: &EtlRun) -> Option<FinishedRun> {
+    let status = run.status.as_ref()?;
+    if status.phase != Some(RunPhase::Succeeded) {
+        return None;
+    }
+    Some(FinishedRun {
+        name: run.name_any(),
+        batch_id: run.spec.batch_id.clone(),
+        window: run.spec.window.as_ref().map(|w| Window {
+            start: w.start.0,
+            end: w.end.0,
+        }),
+        finished_at: status.finished_at.as_ref()?.0,
+    })
+}
+
+/// The report a recorded run stands for.
+fn report_of(run: &SuiteRun) -> Option<Report> {
+    Some(Report {
+        outcome: Outcome::parse(run.outcome.as_deref()?)?,
+        passed: run.passed,
+        warned: run.warned,
+        failed: run.failed,
+        failed_checks: run.failed_checks.clone(),
+        warned_checks: Vec::new(),
+        results_uri: run.results_uri.clone(),
+        message: run.message.clone(),
+    })
+}
+
+/// The status fields this controller owns.
+#[derive(Debug, Clone)]
+struct View {
+    last_run: Option<SuiteRun>,
+    active: Option<ActiveValidation>,
+    ready: Desired,
+}
+
+impl View {
+    /// The recorded runs as they are, with `ready`.
+    fn carry(status: &crate::api::v1alpha1::ValidationSuiteStatus, ready: Desired) -> Self {
+        Self {
+            last_run: status.last_run.clone(),
+            active: status.active.clone(),
+            ready,
+        }
+    }
+}
+
+/// Applies every field this controller owns (a field left out would be removed).
+async fn apply_status(ctx: &Context, suite: &ValidationSuite, problems: &[Problem], view: View) -> Result<(), Error> {
+    let existing = suite
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let last = view.last_run.as_ref();
+    let healthy = outcome::healthy(last.and_then(report_of).as_ref().zip(last.map(|l| l.batch_id.as_str())));
+    let generation = suite.metadata.generation;
+    let merged = conditions::merge(
+        existing,
+        &[status::accepted(problems), view.ready, healthy],
+        generation,
+        Timestamp::now(),
+    );
+    let mut fields = Map::new();
+    fields.insert("observedGeneration".into(), json!(generation));
+    fields.insert("conditions".into(), json!(merged));
+    if let Some(last) = &view.last_run {
+        fields.insert("lastRun".into(), json!(last));
+    }
+    if let Some(active) = &view.active {
+        fields.insert("active".into(), json!(active));
+    }
+    status::apply(ctx, suite, FIELD_MANAGER, Value::Object(fields))
+        .await
+        .map_err(write("the ValidationSuite status"))
 }
 
 /// What the schema cannot check in a ValidationSuite.
@@ -69,5 +509,47 @@ mod tests {
             got.iter().map(|p| p.reason).collect::<Vec<_>>(),
             ["InvalidSchedule", "InvalidTemplate"]
         );
+    }
+
+    #[test]
+    fn the_dataset_uri_is_rendered_for_the_batch() {
+        let suite = ValidationSuite::new(
+            "orders-quality",
+            spec(
+                "{after: {etlJobRef: {name: orders}}}",
+                "s3://lake/{{job.name}}/batch={{batch.id}}/from={{window.start}}/",
+            ),
+        );
+        let due = Due {
+            batch_id: "2026-11-25T13".into(),
+            window: Some(Window {
+                start: "2026-11-25T13:00:00Z".parse().expect("ts"),
+                end: "2026-11-25T14:00:00Z".parse().expect("ts"),
+            }),
+            etl_run: Some("orders-2026-11-25t13".into()),
+            triggered_at: "2026-11-25T14:20:00Z".parse().expect("ts"),
+        };
+        let active = active_run(&suite, &due, "2026-11-25T14:20:01Z".parse().expect("ts"));
+        assert_eq!(
+            render_dataset(&suite, &active),
+            "s3://lake/orders/batch=2026-11-25T13/from=2026-11-25T13:00:00Z/"
+        );
+        assert!(
+            active.job_name.starts_with("orders-quality-2026-11-25t13-"),
+            "{}",
+            active.job_name
+        );
+        // Same trigger, same Job; a rerun's later trigger, another Job.
+        let again = active_run(&suite, &due, "2026-11-25T15:00:00Z".parse().expect("ts"));
+        assert_eq!(again.job_name, active.job_name);
+        let rerun = active_run(
+            &suite,
+            &Due {
+                triggered_at: "2026-11-26T09:00:00Z".parse().expect("ts"),
+                ..due
+            },
+            "2026-11-26T09:00:01Z".parse().expect("ts"),
+        );
+        assert_ne!(rerun.job_name, active.job_name);
     }
 }
