@@ -72,6 +72,11 @@ pub struct Operator {
 impl Operator {
     /// Starts the operator as `identity` and waits for `/healthz`.
     pub fn start(identity: &str) -> Self {
+        Self::start_with(identity, &[])
+    }
+
+    /// [`Operator::start`] with `extra` command-line flags, e.g. `--stream-image=...`.
+    pub fn start_with(identity: &str, extra: &[&str]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("ade-e2e-{identity}-{}.log", std::process::id()));
         let out = File::create(&log).expect("creating the operator log");
@@ -87,6 +92,7 @@ impl Operator {
                 "--crd-check-interval=1s",
                 "--log-format=human",
             ])
+            .args(extra)
             .env("KUBECONFIG", service_account_kubeconfig())
             .env("ADE_LOG", "info,ade_operator=debug")
             .stdin(Stdio::null())

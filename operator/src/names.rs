@@ -24,6 +24,18 @@ pub fn job_name(run: &str, attempt: i32) -> String {
     format!("{head}{suffix}")
 }
 
+/// The children of the StreamConsumer `consumer` (Deployment, ServiceAccount,
+/// Role, RoleBinding), e.g. `app-events-stream`.
+pub fn stream_name(consumer: &str) -> String {
+    bounded(&format!("{consumer}-stream"), &format!("{consumer}\0stream"))
+}
+
+/// 16 hex digits of a stable hash of `text`, e.g. for a pod-template annotation
+/// that changes when a configuration does.
+pub fn hash(text: &str) -> String {
+    format!("{:016x}", fnv1a(text))
+}
+
 /// A label value for `text`: at most 63 characters of `[A-Za-z0-9._-]`, starting
 /// and ending with an alphanumeric.
 pub fn label_value(text: &str) -> String {
@@ -109,6 +121,18 @@ mod tests {
         // stable: the same input gives the same name on every call and every release
         assert_eq!(run_name(job, "2026-11-25T13"), a);
         assert_eq!(a, "a-very-long-job-name-that-a-data-team-picked-for-clari-81ad2ad2");
+    }
+
+    #[test]
+    fn stream_names() {
+        assert_eq!(stream_name("app-events"), "app-events-stream");
+        let long = "a".repeat(60);
+        let name = stream_name(&long);
+        assert!(name.len() <= MAX_NAME, "{name}");
+        assert_ne!(name, stream_name(&"a".repeat(61)));
+        assert_eq!(hash("x"), hash("x"));
+        assert_ne!(hash("x"), hash("y"));
+        assert_eq!(hash("x").len(), 16);
     }
 
     #[test]
