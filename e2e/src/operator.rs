@@ -75,8 +75,8 @@ impl Operator {
         Self::start_with(identity, &[])
     }
 
-    /// [`Operator::start`] with extra command-line arguments.
-    pub fn start_with(identity: &str, extra_args: &[String]) -> Self {
+    /// [`Operator::start`] with `extra` command-line flags, e.g. `--stream-image=...`.
+    pub fn start_with(identity: &str, extra: &[&str]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("ade-e2e-{identity}-{}.log", std::process::id()));
         let out = File::create(&log).expect("creating the operator log");
@@ -92,7 +92,7 @@ impl Operator {
                 "--crd-check-interval=1s",
                 "--log-format=human",
             ])
-            .args(extra_args)
+            .args(extra)
             .env("KUBECONFIG", service_account_kubeconfig())
             .env("ADE_LOG", "info,ade_operator=debug")
             .stdin(Stdio::null())

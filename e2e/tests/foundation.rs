@@ -264,9 +264,12 @@ fn printer_columns_and_explain_tell_the_story() {
         assert!(all.contains(kind), "{kind} missing from `kubectl get ade`:\n{all}");
     }
     // Short names.
-    for short in ["cpool", "etl", "etlrun", "sc", "vsuite"] {
+    for short in ["cpool", "etl", "etlrun", "scon", "vsuite"] {
         kubectl_ok(&["get", short, "-n", &ns.name]);
     }
+    // Not `sc`: that is StorageClass's, and kubectl would list those instead.
+    let consumers = kubectl_ok(&["get", "scon", "-n", &ns.name, "-o", "name"]);
+    assert!(consumers.contains("streamconsumer.ade.dev/app-events"), "{consumers}");
 
     let explain = kubectl_ok(&["explain", "etljob.spec.window"]);
     assert!(explain.contains("The data window a scheduled run covers"), "{explain}");

@@ -36,12 +36,13 @@ fn validate_bin() -> PathBuf {
 }
 
 fn start(ns: &Namespace, moto: &Moto) -> (Operator, Executor) {
+    let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());
     let operator = Operator::start_with(
         &ns.name,
         &[
-            format!("--aws-endpoint-url={}", moto.endpoint()),
-            "--aws-region=us-east-1".to_owned(),
-            "--validator-image=ghcr.io/ade-dev/ade-operator:e2e".to_owned(),
+            &endpoint,
+            "--aws-region=us-east-1",
+            "--validator-image=ghcr.io/ade-dev/ade-operator:e2e",
         ],
     );
     let binaries = BTreeMap::from([("ade-validate".to_owned(), validate_bin())]);

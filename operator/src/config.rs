@@ -67,12 +67,13 @@ pub struct Config {
 
     /// Image of the ValidationSuite Jobs: one that has `ade-validate` on its
     /// PATH. The chart sets it to the operator's own image, which does.
-    #[arg(
-        long,
-        env = "ADE_VALIDATOR_IMAGE",
-        default_value = concat!("ghcr.io/ade-dev/ade-operator:", env!("CARGO_PKG_VERSION"))
-    )]
+    #[arg(long, env = "ADE_VALIDATOR_IMAGE", default_value = DEFAULT_IMAGE)]
     pub validator_image: String,
+
+    /// Image of StreamConsumer pods (`ade-stream`) that name no image. Default:
+    /// the operator's own image, which carries `ade-stream`.
+    #[arg(long, env = "ADE_STREAM_IMAGE", default_value = DEFAULT_IMAGE)]
+    pub stream_image: String,
 
     /// How long a finished run's Job (and its Pod logs) is kept before
     /// Kubernetes deletes it. The run keeps its record in status either way.
@@ -88,6 +89,10 @@ pub struct Config {
     #[arg(long, env = "ADE_PRICE_MEMORY_GIB_HOUR", default_value_t = 0.005)]
     pub price_memory_gib_hour: f64,
 }
+
+/// The operator's own image of this version: it carries `ade-validate` and
+/// `ade-stream` too.
+pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/ade-dev/ade-operator:", env!("CARGO_PKG_VERSION"));
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +130,7 @@ mod tests {
         let config = Config::try_parse_from(["ade-operator"]).expect("defaults parse");
         assert!(config.leader_elect);
         assert_eq!(config.lease_duration, Duration::from_secs(15));
+        assert_eq!(config.stream_image, "ghcr.io/ade-dev/ade-operator:0.1.0");
         let config = Config::try_parse_from([
             "ade-operator",
             "--leader-elect=false",

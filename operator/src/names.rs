@@ -34,6 +34,18 @@ pub fn hashed_child(parent: &str, readable: &str, identity: &str) -> String {
     format!("{head}-{hash}")
 }
 
+/// The children of the StreamConsumer `consumer` (Deployment, ServiceAccount,
+/// Role, RoleBinding), e.g. `app-events-stream`.
+pub fn stream_name(consumer: &str) -> String {
+    bounded(&format!("{consumer}-stream"), &format!("{consumer}\0stream"))
+}
+
+/// 16 hex digits of a stable hash of `text`, e.g. for a pod-template annotation
+/// that changes when a configuration does.
+pub fn hash(text: &str) -> String {
+    format!("{:016x}", fnv1a(text))
+}
+
 /// A label value for `text`: at most 63 characters of `[A-Za-z0-9._-]`, starting
 /// and ending with an alphanumeric.
 pub fn label_value(text: &str) -> String {
@@ -130,6 +142,18 @@ mod tests {
         let long = hashed_child(&"s".repeat(63), "2026-11-25T13", "x");
         assert_eq!(long.len(), MAX_NAME);
         assert!(!long.contains("--"), "{long}");
+    }
+
+    #[test]
+    fn stream_names() {
+        assert_eq!(stream_name("app-events"), "app-events-stream");
+        let long = "a".repeat(60);
+        let name = stream_name(&long);
+        assert!(name.len() <= MAX_NAME, "{name}");
+        assert_ne!(name, stream_name(&"a".repeat(61)));
+        assert_eq!(hash("x"), hash("x"));
+        assert_ne!(hash("x"), hash("y"));
+        assert_eq!(hash("x").len(), 16);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod status;
 mod cluster_pool;
 pub mod etl_job;
 pub mod etl_run;
-mod stream_consumer;
+pub mod stream_consumer;
 pub mod validation_suite;
 
 use std::sync::Arc;
@@ -59,6 +59,8 @@ pub struct Context {
     pub pool_queues: Arc<cluster_pool::PoolQueues>,
     /// How ValidationSuite Jobs run `ade-validate`.
     pub validator: validation_suite::ValidatorSettings,
+    /// Image and AWS endpoint of StreamConsumer pods.
+    pub stream: stream_consumer::children::StreamSettings,
 }
 
 impl std::fmt::Debug for Context {
@@ -99,6 +101,10 @@ impl Context {
             backoff: Arc::default(),
             start_lock: Arc::default(),
             pool_queues: Arc::default(),
+            stream: stream_consumer::children::StreamSettings {
+                image: config.stream_image.clone(),
+                aws_endpoint_url: config.aws_endpoint_url.clone(),
+            },
         }
     }
 }

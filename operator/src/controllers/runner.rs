@@ -19,18 +19,8 @@ fn key<K: Resource>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// Runs `reconcile` for every object of kind `K` until `shutdown`.
-pub async fn run<K, F, Fut, E>(ctx: Arc<Context>, shutdown: CancellationToken, controller: &'static str, reconcile: F)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Action, E>> + Send + 'static,
-    E: std::error::Error + ErrorCategory + Send + Sync + 'static,
-{
-    run_with(ctx, shutdown, controller, reconcile, |c| c).await;
-}
-
-/// [`run`], with `configure` adding watches (`owns`, `watches`) to the controller.
+/// Runs `reconcile` for every object of kind `K` until `shutdown`, with
+/// `configure` adding watches (`owns`, `watches`) to the controller.
 pub async fn run_with<K, F, Fut, E>(
     ctx: Arc<Context>,
     shutdown: CancellationToken,

@@ -147,16 +147,6 @@ pub async fn report_validation<K: AdeObject>(
     })
 }
 
-/// The `Ready` condition of a kind whose work is not implemented in this release.
-pub fn not_implemented(kind: &str, what: &str) -> Desired {
-    Desired::new(
-        "Ready",
-        Status::Unknown,
-        "NotImplemented",
-        format!("this release of ade-operator validates {kind} specs but does not yet {what}"),
-    )
-}
-
 /// `Ready` False because the spec is not accepted.
 pub fn invalid_spec() -> Desired {
     Desired::new(

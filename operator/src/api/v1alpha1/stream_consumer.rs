@@ -19,7 +19,7 @@ use super::shared::{Condition, Duration, LocalObjectReference, SecretKeyRef, Tim
     kind = "StreamConsumer",
     namespaced,
     status = "StreamConsumerStatus",
-    shortname = "sc",
+    shortname = "scon",
     category = "ade",
     doc = "A Kinesis consumer that obfuscates sensitive fields and lands records in an object store as Parquet or JSON lines.",
     printcolumn(name = "Stream", type_ = "string", json_path = ".spec.source.kinesis.streamName"),

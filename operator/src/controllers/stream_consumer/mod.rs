@@ -1,21 +1,48 @@
-//! StreamConsumer controller. In this release it validates what the schema
-//! cannot (partition templates, obfuscation rules) and reports `Accepted` and
-//! `Ready` Unknown; running consumers arrives in a later release.
+//! StreamConsumer controller. Runtime `kubernetes`: a Deployment of
+//! `ade-stream` pods (with a ServiceAccount, Role and RoleBinding for their
+//! leases), scaled on the lag the pods report through their Leases, with
+//! shards, lag, throughput and `Ready` / `Degraded` in the status. Runtime
+//! `emr` is not available yet: `Ready=False, RuntimeNotAvailable`.
+//!
+//! Reconcile = read (Deployment, Leases) → decide (pure: [`scaling`],
+//! [`health`], [`leases`]) → apply (children, status, Events), every 15 s and
+//! on every relevant change of a child or a lease.
 
-use std::{collections::BTreeSet, sync::Arc};
+mod apply;
+pub mod children;
+pub mod config;
+pub mod health;
+pub mod leases;
+pub mod scaling;
 
-use kube::runtime::controller::Action;
+use std::{
+    collections::{BTreeSet, HashMap},
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::{Arc, Mutex},
+};
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    coordination::v1::Lease,
+    core::v1::ServiceAccount,
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    Api, ResourceExt,
+    runtime::{controller::Action, reflector::ObjectRef, watcher},
+};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
 use super::{
-    Context, Error,
+    Context, ErrorCategory,
     conditions::{Desired, Status},
-    runner,
+    kube_error_category, runner,
     status::{self, Problem, report_validation},
 };
 use crate::{
     api::v1alpha1::{PARTITION_TEMPLATE_VARIABLES, StreamConsumer, StreamConsumerSpec, StreamRuntime},
+    names::MAX_NAME,
     template,
 };
 
@@ -23,32 +50,167 @@ use crate::{
 pub const CONTROLLER: &str = "stream-consumer";
 const FIELD_MANAGER: &str = "ade-operator/stream-consumer";
 
+/// Errors of the StreamConsumer controller, named after the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading an object failed.
+    #[error("reading {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Applying or deleting a child failed.
+    #[error("applying {what}: {source}")]
+    Apply {
+        /// What was being written.
+        what: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the status failed.
+    #[error("applying the status of StreamConsumer {name}: {source}")]
+    ApplyStatus {
+        /// The consumer.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// The spec passed validation but cannot be turned into a configuration.
+    #[error("building the ade-stream configuration: {0}")]
+    Config(String),
+}
+
+impl ErrorCategory for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Self::Read { source, .. } | Self::Apply { source, .. } | Self::ApplyStatus { source, .. } => {
+                kube_error_category(source)
+            }
+            Self::Config(_) => "config",
+        }
+    }
+}
+
+impl From<super::Error> for Error {
+    fn from(e: super::Error) -> Self {
+        match e {
+            super::Error::ApplyStatus { name, source, .. } => Self::ApplyStatus { name, source },
+        }
+    }
+}
+
+/// What of a lease can change the consumer's status beyond its lag: the
+/// holder, an error, the open shards, a shard finishing. Heartbeats and lag
+/// updates are left to the periodic resync, so busy streams do not cause a
+/// reconcile per renewal.
+fn significant(lease: &Lease) -> u64 {
+    let mut h = DefaultHasher::new();
+    let annotations = lease.metadata.annotations.clone().unwrap_or_default();
+    for key in [
+        leases::SHARD_ID,
+        leases::PARENT_SHARDS,
+        leases::OPEN_SHARDS,
+        leases::ERROR_REASON,
+        leases::ERROR_MESSAGE,
+    ] {
+        annotations.get(key).hash(&mut h);
+    }
+    (annotations.get(leases::CHECKPOINT).map(String::as_str) == Some(leases::SHARD_END)).hash(&mut h);
+    lease.labels().get(leases::LABEL_KIND).hash(&mut h);
+    lease
+        .spec
+        .as_ref()
+        .and_then(|s| s.holder_identity.as_ref())
+        .hash(&mut h);
+    h.finish()
+}
+
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    runner::run::<StreamConsumer, _, _, _>(ctx, shutdown, CONTROLLER, reconcile).await;
+    let client = ctx.client.clone();
+    let owned = watcher::Config::default()
+        .labels("app.kubernetes.io/name=ade-stream,app.kubernetes.io/managed-by=ade-operator");
+    let seen: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
+    runner::run_with::<StreamConsumer, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
+        c.owns(Api::<Deployment>::all(client.clone()), owned.clone())
+            .owns(Api::<ServiceAccount>::all(client.clone()), owned.clone())
+            .owns(Api::<Role>::all(client.clone()), owned.clone())
+            .owns(Api::<RoleBinding>::all(client.clone()), owned)
+            .watches(
+                Api::<Lease>::all(client),
+                watcher::Config::default().labels(children::LABEL_CONSUMER),
+                move |lease: Lease| {
+                    let consumer = lease.labels().get(children::LABEL_CONSUMER)?.clone();
+                    let namespace = lease.namespace()?;
+                    let key = (namespace.clone(), lease.name_any());
+                    let hash = significant(&lease);
+                    let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    (seen.insert(key, hash) != Some(hash))
+                        .then(|| ObjectRef::<StreamConsumer>::new(&consumer).within(&namespace))
+                },
+            )
+    })
+    .await;
 }
 
 #[instrument(skip_all, fields(namespace = consumer.metadata.namespace, name = consumer.metadata.name))]
 async fn reconcile(consumer: Arc<StreamConsumer>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let problems = problems(&consumer.spec);
-    let ready = match (problems.is_empty(), consumer.spec.runtime) {
-        (false, _) => status::invalid_spec(),
-        (true, StreamRuntime::Emr) => Desired::new(
-            "Ready",
-            Status::False,
-            "RuntimeNotAvailable",
-            "runtime emr is not available in this release of ade-operator; use runtime kubernetes",
-        ),
-        (true, StreamRuntime::Kubernetes) => status::not_implemented("StreamConsumer", "run consumers"),
-    };
-    report_validation(&ctx, consumer.as_ref(), FIELD_MANAGER, &problems, ready).await
+    if consumer.metadata.deletion_timestamp.is_some() {
+        // Its children are owned by it and garbage-collected.
+        return Ok(Action::await_change());
+    }
+    let problems = problems(&consumer.name_any(), &consumer.spec);
+    match (problems.is_empty(), consumer.spec.runtime) {
+        (false, _) => Ok(report_validation(
+            &ctx,
+            consumer.as_ref(),
+            FIELD_MANAGER,
+            &problems,
+            status::invalid_spec(),
+        )
+        .await?),
+        (true, StreamRuntime::Emr) => {
+            apply::remove_deployment(&consumer, &ctx).await?;
+            let ready = Desired::new(
+                "Ready",
+                Status::False,
+                "RuntimeNotAvailable",
+                "runtime emr is not available in this release of ade-operator; use runtime kubernetes",
+            );
+            Ok(report_validation(&ctx, consumer.as_ref(), FIELD_MANAGER, &problems, ready).await?)
+        }
+        (true, StreamRuntime::Kubernetes) => apply::kubernetes(&consumer, &ctx).await,
+    }
 }
 
 /// What the schema cannot check in a StreamConsumer.
 ///
 /// Pure.
-fn problems(spec: &StreamConsumerSpec) -> Vec<Problem> {
+fn problems(name: &str, spec: &StreamConsumerSpec) -> Vec<Problem> {
     let mut out = Vec::new();
+    if name.len() > MAX_NAME {
+        out.push(Problem::new(
+            "NameTooLong",
+            format!(
+                "metadata.name: a StreamConsumer name is a label value on its pods and leases, so at most {MAX_NAME} characters; this one has {}",
+                name.len()
+            ),
+        ));
+    }
+    if config::bytes(&spec.sink.s3.flush.max_bytes.0).is_none() {
+        out.push(Problem::new(
+            "InvalidQuantity",
+            format!(
+                "spec.sink.s3.flush.maxBytes {:?} is not a size: write it like 128Mi, 64M or 1000000",
+                spec.sink.s3.flush.max_bytes.0
+            ),
+        ));
+    }
     if let Err(e) = template::check(
         "spec.sink.s3.partitionBy",
         &spec.sink.s3.partition_by,
@@ -84,13 +246,24 @@ mod tests {
 
     #[test]
     fn duplicate_rules_and_unknown_partition_variables() {
-        let got = problems(&spec(""));
+        let got = problems("c", &spec(""));
         assert_eq!(
             got.iter().map(|p| p.reason).collect::<Vec<_>>(),
             ["DuplicateObfuscation"]
         );
-        let got = problems(&spec(", partitionBy: 'dt={{day}}'"));
+        let got = problems("c", &spec(", partitionBy: 'dt={{day}}'"));
         assert_eq!(got[0].reason, "InvalidTemplate");
         assert!(got[0].message.contains("{{day}}"), "{}", got[0].message);
+    }
+
+    #[test]
+    fn long_names_and_bad_sizes() {
+        let got = problems(&"c".repeat(64), &spec(", flush: {maxBytes: lots}"));
+        assert_eq!(
+            got.iter().map(|p| p.reason).collect::<Vec<_>>(),
+            ["NameTooLong", "InvalidQuantity", "DuplicateObfuscation"]
+        );
+        assert!(got[1].message.contains("\"lots\""), "{}", got[1].message);
+        assert_eq!(problems(&"c".repeat(63), &spec("")).len(), 1);
     }
 }

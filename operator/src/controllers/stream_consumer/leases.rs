@@ -1,0 +1,192 @@
+//! What the `ade-stream` replicas say through their Leases: one per shard
+//! (owner, checkpoint, lag, throughput) and one per worker (heartbeat, open
+//! shards, the error that stops it), read into the consumer's status.
+//!
+//! A lease is live while `renewTime + leaseDurationSeconds` is in the future.
+//!
+//! Pure.
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::coordination::v1::Lease;
+
+use super::config::LEASE_DURATION_SECONDS;
+use crate::api::v1alpha1::ShardStatus;
+
+/// Label: `shard` or `worker`.
+pub const LABEL_KIND: &str = "ade.dev/lease-kind";
+/// Annotation: the shard id.
+pub const SHARD_ID: &str = "ade.dev/shard-id";
+/// Annotation: comma-separated parent shard ids.
+pub const PARENT_SHARDS: &str = "ade.dev/parent-shards";
+/// Annotation: sequence number or `SHARD_END`.
+pub const CHECKPOINT: &str = "ade.dev/checkpoint";
+/// Annotation: `MillisBehindLatest` of the shard.
+pub const MILLIS_BEHIND: &str = "ade.dev/millis-behind-latest";
+/// Annotation: records per second read from the shard.
+pub const RECORDS_PER_SECOND: &str = "ade.dev/records-per-second";
+/// Annotation: when the shard's last micro-batch was written (RFC 3339).
+pub const LAST_FLUSH: &str = "ade.dev/last-flush";
+/// Annotation: open shards of the stream, as a worker sees them.
+pub const OPEN_SHARDS: &str = "ade.dev/open-shards";
+/// Annotation: why a worker cannot work.
+pub const ERROR_REASON: &str = "ade.dev/error-reason";
+/// Annotation: the worker's error, in words.
+pub const ERROR_MESSAGE: &str = "ade.dev/error-message";
+/// The checkpoint of a finished shard.
+pub const SHARD_END: &str = "SHARD_END";
+
+/// A live worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worker {
+    /// Its pod.
+    pub pod: String,
+    /// Open shards it reports.
+    pub open_shards: Option<i32>,
+    /// Why it cannot work: (reason, message).
+    pub error: Option<(String, String)>,
+}
+
+/// The consumer's state, read from its leases.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// Every shard lease, by shard id.
+    pub shards: Vec<ShardStatus>,
+    /// Open shards: the most any live worker reports, else the shard leases not
+    /// at `SHARD_END`; `None` when there are neither.
+    pub open_shards: Option<i32>,
+    /// Largest lag of an unfinished shard, in milliseconds.
+    pub max_lag_ms: Option<i64>,
+    /// Records per second over the live shard leases.
+    pub records_per_second: Option<f64>,
+    /// Latest flush of any shard.
+    pub last_flush: Option<Timestamp>,
+    /// Live workers, by pod name.
+    pub workers: Vec<Worker>,
+}
+
+fn annotation<'a>(lease: &'a Lease, key: &str) -> Option<&'a str> {
+    lease
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+fn kind(lease: &Lease) -> Option<&str> {
+    lease.metadata.labels.as_ref()?.get(LABEL_KIND).map(String::as_str)
+}
+
+/// Whether `lease` was renewed within its duration before `now`.
+pub fn is_live(lease: &Lease, now: Timestamp) -> bool {
+    let Some(spec) = &lease.spec else { return false };
+    let Some(renewed) = &spec.renew_time else { return false };
+    let seconds = spec.lease_duration_seconds.map_or(LEASE_DURATION_SECONDS, i64::from);
+    renewed
+        .0
+        .checked_add(SignedDuration::from_secs(seconds))
+        .is_ok_and(|until| until > now)
+}
+
+fn holder(lease: &Lease) -> Option<String> {
+    lease.spec.as_ref()?.holder_identity.clone().filter(|h| !h.is_empty())
+}
+
+/// Reads `leases` (those labelled with the consumer) at `now`.
+pub fn observe(leases: &[Lease], now: Timestamp) -> Observed {
+    let mut out = Observed::default();
+    let mut unfinished = 0;
+    let mut rates = Vec::new();
+    for lease in leases {
+        let live = is_live(lease, now);
+        match kind(lease) {
+            Some("shard") => {
+                let Some(shard_id) = annotation(lease, SHARD_ID) else {
+                    continue;
+                };
+                let checkpoint = annotation(lease, CHECKPOINT).map(str::to_owned);
+                let finished = checkpoint.as_deref() == Some(SHARD_END);
+                let lag = annotation(lease, MILLIS_BEHIND).and_then(|v| v.parse::<i64>().ok());
+                if !finished {
+                    unfinished += 1;
+                    if let Some(lag) = lag {
+                        out.max_lag_ms = Some(out.max_lag_ms.map_or(lag, |m| m.max(lag)));
+                    }
+                    if live
+                        && let Some(rate) = annotation(lease, RECORDS_PER_SECOND).and_then(|v| v.parse::<f64>().ok())
+                    {
+                        rates.push(rate);
+                    }
+                }
+                if let Some(at) = annotation(lease, LAST_FLUSH).and_then(|v| v.parse::<Timestamp>().ok()) {
+                    out.last_flush = Some(out.last_flush.map_or(at, |m| m.max(at)));
+                }
+                out.shards.push(ShardStatus {
+                    shard_id: shard_id.to_owned(),
+                    owner: holder(lease).filter(|_| live),
+                    checkpoint,
+                    millis_behind_latest: lag,
+                    parents: annotation(lease, PARENT_SHARDS)
+                        .map(|p| {
+                            p.split(',')
+                                .map(str::trim)
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            Some("worker") if live => {
+                let Some(pod) = holder(lease) else { continue };
+                let error = annotation(lease, ERROR_REASON).map(|reason| {
+                    let message = annotation(lease, ERROR_MESSAGE).unwrap_or("no message").to_owned();
+                    (reason.to_owned(), message)
+                });
+                out.workers.push(Worker {
+                    pod,
+                    open_shards: annotation(lease, OPEN_SHARDS).and_then(|v| v.parse().ok()),
+                    error,
+                });
+            }
+            _ => {}
+        }
+    }
+    out.shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
+    out.workers.sort_by(|a, b| a.pod.cmp(&b.pod));
+    let reported = out.workers.iter().filter_map(|w| w.open_shards).max();
+    out.open_shards = reported.or_else(|| (!out.shards.is_empty()).then_some(unfinished));
+    out.records_per_second = (!rates.is_empty()).then(|| rates.iter().sum());
+    out
+}
+
+/// A lag as people read it: `850ms`, `1.2s`, `45s`, `2m5s`, `1h3m`.
+pub fn human_lag(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    if ms < 9_950 {
+        let tenths = (ms + 50) / 100;
+        return match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            t => format!("{}.{t}s", tenths / 10),
+        };
+    }
+    let seconds = (ms + 500) / 1000;
+    if seconds < 60 {
+        return format!("{seconds}s");
+    }
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    match (h, s) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{m}m{s}s"),
+        _ if m == 0 => format!("{h}h"),
+        _ => format!("{h}h{m}m"),
+    }
+}
+
+#[cfg(test)]
+#[path = "leases_tests.rs"]
+mod tests;
