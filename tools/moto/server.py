@@ -67,6 +67,90 @@ def set_cluster_state(body):
     return 200, {"clusterId": cluster.id, "state": cluster.state}
 
 
+def patch_kinesis_resharding():
+    """Makes moto 5.2.5's Kinesis resharding behave like Kinesis, as consumers see it.
+
+    Upstream moto (a) routes puts by hash key to the first shard covering it, closed
+    parents included, so records keep landing in a closed shard; (b) on SplitShard moves
+    the parent's records into the children (new sequence numbers, and with the data and
+    hash-key arguments swapped); (c) on MergeShards copies both parents' records into the
+    child; (d) never ends a closed shard: GetRecords always returns a NextShardIterator.
+    Kinesis keeps a closed shard's records where they are, sends new records to open
+    shards only, and answers GetRecords at the end of a closed shard without a
+    NextShardIterator (SHARD_END). These replacements do that; nothing else changes.
+    """
+    from operator import attrgetter
+
+    from moto.kinesis import models as km
+
+    def get_shard_for_key(self, partition_key, explicit_hash_key):
+        if not isinstance(partition_key, str):
+            raise km.InvalidArgumentError("partition_key")
+        if len(partition_key) > 256:
+            raise km.InvalidArgumentError("partition_key")
+        if explicit_hash_key:
+            int_key = int(explicit_hash_key)
+            if int_key >= 2**128:
+                raise km.InvalidArgumentError("explicit_hash_key")
+        else:
+            int_key = int(km.md5_hash(partition_key.encode("utf-8")).hexdigest(), 16)
+        for shard in self.shards.values():
+            if shard.is_open and shard.starting_hash <= int_key <= shard.ending_hash:
+                return shard
+        return None
+
+    def split_shard(self, shard_to_split, new_starting_hash_key):
+        new_start = int(new_starting_hash_key)
+        shard = self.shards[shard_to_split]
+        if not shard.is_open or not (shard.starting_hash < new_start < shard.ending_hash):
+            raise km.InvalidArgumentError(message=f"cannot split {shard_to_split} at {new_start}")
+        last_id = sorted(self.shards.values(), key=attrgetter("_shard_id"))[-1]._shard_id
+        for index, start, end in ((1, shard.starting_hash, new_start - 1), (2, new_start, shard.ending_hash)):
+            child = km.Shard(last_id + index, starting_hash=start, ending_hash=end, parent=shard.shard_id)
+            self.shards[child.shard_id] = child
+        shard.is_open = False
+
+    def merge_shards(self, shard_to_merge, adjacent_shard_to_merge):
+        first = self.shards[shard_to_merge]
+        second = self.shards[adjacent_shard_to_merge]
+        if first.ending_hash + 1 == second.starting_hash:
+            low, high = first, second
+        elif second.ending_hash + 1 == first.starting_hash:
+            low, high = second, first
+        else:
+            raise km.InvalidArgumentError(adjacent_shard_to_merge)
+        if not (first.is_open and second.is_open):
+            raise km.InvalidArgumentError(message="both shards must be open")
+        last_id = sorted(self.shards.values(), key=attrgetter("_shard_id"))[-1]._shard_id
+        child = km.Shard(
+            last_id + 1,
+            starting_hash=low.starting_hash,
+            ending_hash=high.ending_hash,
+            parent=first.shard_id,
+            adjacent_parent=second.shard_id,
+        )
+        self.shards[child.shard_id] = child
+        first.is_open = False
+        second.is_open = False
+
+    original_get_records = km.KinesisBackend.get_records
+
+    def get_records(self, stream_arn, shard_iterator, limit):
+        next_iterator, records, millis = original_get_records(self, stream_arn, shard_iterator, limit)
+        stream_name, shard_id, _ = km.decompose_shard_iterator(shard_iterator)
+        stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        shard = stream.get_shard(shard_id)
+        _, _, last = km.decompose_shard_iterator(next_iterator)
+        if not shard.is_open and int(last) >= shard.get_max_sequence_number():
+            next_iterator = None
+        return next_iterator, records, millis
+
+    km.Stream.get_shard_for_key = get_shard_for_key
+    km.Stream.split_shard = split_shard
+    km.Stream.merge_shards = merge_shards
+    km.KinesisBackend.get_records = get_records
+
+
 CONTROL_ROUTES = {
     "/ade-control/emr/step-state": set_step_state,
     "/ade-control/emr/cluster-state": set_cluster_state,
@@ -109,6 +193,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
+    patch_kinesis_resharding()
 
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
