@@ -11,6 +11,7 @@
 //! Tests using it must run one at a time (`--test-threads=1`): they share the
 //! operator's leader Lease.
 
+pub mod moto;
 pub mod operator;
 pub mod process;
 
@@ -19,6 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use moto::Moto;
 pub use operator::{Operator, lease_holder};
 pub use process::{CommandOutput, helm, kubectl, kubectl_ok, kubectl_with_stdin};
 

@@ -33,6 +33,7 @@ use crate::{
     metrics::Metrics,
     providers::{
         ComputeProvider,
+        emr::{AwsEmr, EmrProvider, EmrSettings},
         kubernetes::{JobSettings, KubernetesProvider},
     },
 };
@@ -50,6 +51,8 @@ pub struct Context {
     pub backoff: Arc<backoff::Backoff>,
     /// The `kubernetes` compute provider.
     pub kubernetes: Arc<dyn ComputeProvider>,
+    /// The `emr` compute provider (AWS is contacted on first use).
+    pub emr: Arc<EmrProvider>,
     /// Prices of reserved capacity, for cost estimates.
     pub prices: cost::Prices,
     /// Held while a run decides whether it may start and records that it does,
@@ -78,9 +81,19 @@ impl Context {
             spark_image: config.spark_image.clone(),
             ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
         };
+        let emr = EmrSettings {
+            operator: format!("{}/{}", config.lease_namespace, config.lease_name),
+            default_region: config.aws_region.clone(),
+            on_demand_prices: config.ec2_on_demand_prices.clone(),
+            emr_uplift: config.emr_uplift_prices.clone(),
+        };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             kubernetes: Arc::new(KubernetesProvider::new(client.clone(), settings)),
+            emr: Arc::new(EmrProvider::new(
+                Arc::new(AwsEmr::new(config.aws_endpoint_url.clone())),
+                emr,
+            )),
             prices: cost::Prices {
                 cpu_hour: config.price_cpu_hour,
                 memory_gib_hour: config.price_memory_gib_hour,
