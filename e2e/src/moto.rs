@@ -5,8 +5,8 @@
 //! test's own setup and assertions.
 
 use std::{
-    io::{BufRead, BufReader},
-    net::TcpListener,
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -78,6 +78,34 @@ impl Moto {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
+    }
+
+    /// Moves step `step` of `cluster` to `state` (moto never advances steps).
+    pub fn set_step_state(&self, cluster: &str, step: &str, state: &str) {
+        let body = format!(r#"{{"clusterId":"{cluster}","stepId":"{step}","state":"{state}"}}"#);
+        self.control("/ade-control/emr/step-state", &body);
+    }
+
+    /// Moves `cluster` to `state` with an optional state change `message`.
+    pub fn set_cluster_state(&self, cluster: &str, state: &str, message: &str) {
+        let body = format!(r#"{{"clusterId":"{cluster}","state":"{state}","message":"{message}"}}"#);
+        self.control("/ade-control/emr/cluster-state", &body);
+    }
+
+    fn control(&self, path: &str, body: &str) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("talking to moto");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("talking to moto");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "{path}: {answer}"
+        );
     }
 
     /// Runs a Python `script` with boto3 against this server (`s3` is a ready

@@ -72,11 +72,12 @@ pub struct Operator {
 impl Operator {
     /// Starts the operator as `identity` and waits for `/healthz`.
     pub fn start(identity: &str) -> Self {
-        Self::start_with(identity, &[])
+        Self::start_with(identity, &[], &[])
     }
 
-    /// [`Operator::start`] with `extra` command-line flags, e.g. `--stream-image=...`.
-    pub fn start_with(identity: &str, extra: &[&str]) -> Self {
+    /// Like [`Operator::start`], with extra command-line `args` and environment
+    /// variables `env` (e.g. an AWS endpoint override and credentials for moto).
+    pub fn start_with(identity: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("ade-e2e-{identity}-{}.log", std::process::id()));
         let out = File::create(&log).expect("creating the operator log");
@@ -92,7 +93,8 @@ impl Operator {
                 "--crd-check-interval=1s",
                 "--log-format=human",
             ])
-            .args(extra)
+            .args(args)
+            .envs(env.iter().copied())
             .env("KUBECONFIG", service_account_kubeconfig())
             .env("ADE_LOG", "info,ade_operator=debug")
             .stdin(Stdio::null())

@@ -165,6 +165,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
             &format!("--stream-image={IMAGE}"),
             &format!("--aws-endpoint-url={ENDPOINT}"),
         ],
+        &[],
     );
     kubectl_ok(&[
         "create",

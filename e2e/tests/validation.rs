@@ -44,6 +44,7 @@ fn start(ns: &Namespace, moto: &Moto) -> (Operator, Executor) {
             "--aws-region=us-east-1",
             "--validator-image=ghcr.io/ade-dev/ade-operator:e2e",
         ],
+        &[],
     );
     let binaries = BTreeMap::from([("ade-validate".to_owned(), validate_bin())]);
     let executor = Executor::start(&ns.name, "validation", binaries, moto.env());

@@ -88,6 +88,47 @@ pub struct Config {
     /// Price of one requested GiB of memory for one hour, in US dollars.
     #[arg(long, env = "ADE_PRICE_MEMORY_GIB_HOUR", default_value_t = 0.005)]
     pub price_memory_gib_hour: f64,
+
+    /// On-demand EC2 prices in US dollars per instance-hour, as
+    /// `type=price,type=price`: the cost of on-demand capacity of emr pools.
+    /// The default is a few common types at us-east-1 list prices; set the
+    /// types and region your pools use.
+    #[arg(long, env = "ADE_EC2_ON_DEMAND_PRICES", default_value = DEFAULT_ON_DEMAND, value_parser = parse_prices)]
+    pub ec2_on_demand_prices: PriceTable,
+
+    /// EMR's own fee in US dollars per instance-hour, as `type=price,...`,
+    /// charged on spot and on-demand instances alike.
+    #[arg(long, env = "ADE_EMR_UPLIFT_PRICES", default_value = DEFAULT_EMR_UPLIFT, value_parser = parse_prices)]
+    pub emr_uplift_prices: PriceTable,
+}
+
+/// us-east-1 on-demand list prices (Linux) of a few common EMR instance types.
+const DEFAULT_ON_DEMAND: &str = "m5.xlarge=0.192,m5.2xlarge=0.384,m6i.xlarge=0.192,m6i.2xlarge=0.384,\
+r5.xlarge=0.252,r5.2xlarge=0.504,r6i.xlarge=0.252,r6i.2xlarge=0.504,c5.xlarge=0.17,c5.2xlarge=0.34";
+/// us-east-1 EMR uplift of the same types.
+const DEFAULT_EMR_UPLIFT: &str = "m5.xlarge=0.048,m5.2xlarge=0.096,m6i.xlarge=0.048,m6i.2xlarge=0.096,\
+r5.xlarge=0.063,r5.2xlarge=0.126,r6i.xlarge=0.063,r6i.2xlarge=0.126,c5.xlarge=0.043,c5.2xlarge=0.085";
+
+/// US dollars per instance-hour by EC2 instance type.
+pub type PriceTable = std::collections::BTreeMap<String, f64>;
+
+fn parse_prices(s: &str) -> Result<PriceTable, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (kind, price) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?}: expected instance-type=usd-per-hour, e.g. m5.xlarge=0.192"))?;
+            let price: f64 = price
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p: &f64| p.is_finite() && *p >= 0.0)
+                .ok_or_else(|| format!("{pair:?}: the price must be a non-negative number of US dollars"))?;
+            Ok((kind.trim().to_owned(), price))
+        })
+        .collect()
 }
 
 /// The operator's own image of this version: it carries `ade-validate` and
@@ -144,5 +185,16 @@ mod tests {
         assert_eq!(config.lease_duration, Duration::from_secs(90));
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(Config::try_parse_from(["ade-operator", "--lease-duration=soon"]).is_err());
+        let config = Config::try_parse_from(["ade-operator", "--ec2-on-demand-prices=x1.large=1.5, y2.small=0.25"])
+            .expect("prices parse");
+        assert_eq!(config.ec2_on_demand_prices.get("y2.small"), Some(&0.25));
+        assert_eq!(config.ec2_on_demand_prices.len(), 2);
+        assert_eq!(config.emr_uplift_prices.get("m5.xlarge"), Some(&0.048));
+        for bad in ["m5.xlarge", "m5.xlarge=cheap", "m5.xlarge=-1"] {
+            assert!(
+                Config::try_parse_from(["ade-operator", &format!("--emr-uplift-prices={bad}")]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -44,6 +44,20 @@ pub struct RunOutcomeLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of cost metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    /// Compute provider: `kubernetes` or `emr`.
+    pub provider: &'static str,
+}
+
+/// Labels of EMR cluster lifecycle metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterEventLabels {
+    /// `spot` or `on-demand` (created), or a termination reason such as `IdleTimeout`.
+    pub reason: &'static str,
+}
+
 /// All metrics, registered once at start-up.
 #[derive(Debug)]
 pub struct Metrics {
@@ -68,6 +82,12 @@ pub struct Metrics {
     pub schedule_lag: Histogram,
     /// Runs waiting for capacity, over all pools.
     pub queue_depth: Gauge,
+    /// Estimated cost of finished EtlRuns, US dollars, by provider.
+    pub run_cost_usd: Family<ProviderLabels, Counter<f64, AtomicU64>>,
+    /// EMR clusters created, by market.
+    pub emr_clusters_created: Family<ClusterEventLabels, Counter>,
+    /// EMR clusters the operator terminated, by reason.
+    pub emr_clusters_terminated: Family<ClusterEventLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -94,6 +114,24 @@ impl Default for Metrics {
         let run_retries = Counter::default();
         let schedule_lag = Histogram::new(exponential_buckets(0.1, 2.0, 16));
         let queue_depth = Gauge::default();
+        let run_cost_usd = Family::<ProviderLabels, Counter<f64, AtomicU64>>::default();
+        let emr_clusters_created = Family::<ClusterEventLabels, Counter>::default();
+        let emr_clusters_terminated = Family::<ClusterEventLabels, Counter>::default();
+        registry.register(
+            "etl_run_cost_usd",
+            "Estimated cost of finished EtlRuns in US dollars, by compute provider",
+            run_cost_usd.clone(),
+        );
+        registry.register(
+            "emr_clusters_created",
+            "EMR clusters created, by market",
+            emr_clusters_created.clone(),
+        );
+        registry.register(
+            "emr_clusters_terminated",
+            "EMR clusters terminated by the operator, by reason",
+            emr_clusters_terminated.clone(),
+        );
         registry.register(
             "etl_run_transitions",
             "EtlRuns entering each phase",
@@ -148,6 +186,9 @@ impl Default for Metrics {
             run_retries,
             schedule_lag,
             queue_depth,
+            run_cost_usd,
+            emr_clusters_created,
+            emr_clusters_terminated,
         }
     }
 }
@@ -189,5 +230,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE ade_leader gauge"), "{text}");
+        metrics
+            .run_cost_usd
+            .get_or_create(&ProviderLabels { provider: "emr" })
+            .inc_by(0.25);
+        let text = metrics.encode().expect("encodes");
+        assert!(
+            text.contains("ade_etl_run_cost_usd_total{provider=\"emr\"} 0.25"),
+            "{text}"
+        );
     }
 }

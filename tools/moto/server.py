@@ -10,14 +10,19 @@ http://127.0.0.1:PORT), it answers:
        -> 200 {"ok": true}
   POST /ade-control/emr/step-state
        {"clusterId": "j-...", "stepId": "s-...", "state": "COMPLETED",
-        "region": "us-east-1", "accountId": "123456789012"}
+        "region": "us-east-1", "accountId": "123456789012",
+        "message": "optional state change reason"}
        -> 200 {"clusterId":..., "stepId":..., "state":...}, 404 if unknown
   POST /ade-control/emr/cluster-state
-       {"clusterId": "j-...", "state": "TERMINATED", "region": ..., "accountId": ...}
+       {"clusterId": "j-...", "state": "TERMINATED", "region": ..., "accountId": ...,
+        "message": "optional state change reason"}
+       (a terminal state also sets the cluster's end time)
        -> 200, 404 if unknown
 
-moto's EMR never advances steps (the first is RUNNING and stays so) and keeps
-clusters WAITING; tests use these endpoints to drive a lifecycle. region defaults
+moto's EMR never advances steps (the first is RUNNING and stays so, later ones
+PENDING) and keeps clusters WAITING (RUNNING once a step was added); tests use
+these endpoints to drive a lifecycle. A step created RUNNING gets its start
+time (moto leaves it empty). region defaults
 to us-east-1 and accountId to moto's default account 123456789012.
 """
 
@@ -28,6 +33,8 @@ import sys
 import threading
 import time
 import urllib.request
+
+from moto.core.utils import utcnow
 
 from moto.server import ThreadedMotoServer
 
@@ -41,6 +48,22 @@ def emr_backend(account_id, region):
     return emr_backends[account_id][region]
 
 
+def stamp_running_steps():
+    """moto creates a cluster's first step RUNNING but never sets its start
+    time; EMR does. Set it, so step durations (and costs apportioned by them)
+    are real."""
+    from moto.emr.models import Step
+
+    original = Step.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self.state == "RUNNING" and self.start_date_time is None:
+            self.start_date_time = utcnow()
+
+    Step.__init__ = init
+
+
 def set_step_state(body):
     backend = emr_backend(body.get("accountId", DEFAULT_ACCOUNT), body.get("region", DEFAULT_REGION))
     cluster = backend.clusters.get(body["clusterId"])
@@ -49,11 +72,14 @@ def set_step_state(body):
     for step in cluster.steps:
         if step.id == body["stepId"]:
             step.state = body["state"]
-            now = time.time()
-            if body["state"] == "RUNNING" and getattr(step, "start_datetime", None) is None:
-                step.start_datetime = now
+            # moto's Step keeps its timeline in start_date_time / end_date_time (datetimes).
+            now = utcnow()
+            if body["state"] in ("RUNNING", "COMPLETED", "FAILED") and step.start_date_time is None:
+                step.start_date_time = now
             if body["state"] in ("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"):
-                step.end_datetime = now
+                step.end_date_time = now
+            if "message" in body:
+                step.last_state_change_reason = body["message"]
             return 200, {"clusterId": cluster.id, "stepId": step.id, "state": step.state}
     return 404, {"error": f"no step {body['stepId']} in cluster {body['clusterId']}"}
 
@@ -64,6 +90,10 @@ def set_cluster_state(body):
     if cluster is None:
         return 404, {"error": f"no cluster {body['clusterId']}"}
     cluster.state = body["state"]
+    if body["state"] in ("TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS") and cluster.end_datetime is None:
+        cluster.end_datetime = utcnow()
+    if "message" in body:
+        cluster.last_state_change_reason = body["message"]
     return 200, {"clusterId": cluster.id, "state": cluster.state}
 
 
@@ -195,6 +225,7 @@ def main():
     args = parser.parse_args()
     patch_kinesis_resharding()
 
+    stamp_running_steps()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     # ThreadedMotoServer builds its werkzeug server in start(); wrap its WSGI app.

@@ -33,6 +33,7 @@ use crate::{
     metrics::Metrics,
     providers::{
         ComputeProvider,
+        emr::{AwsEmr, EmrProvider, EmrSettings},
         kubernetes::{JobSettings, KubernetesProvider},
     },
 };
@@ -50,6 +51,8 @@ pub struct Context {
     pub backoff: Arc<backoff::Backoff>,
     /// The `kubernetes` compute provider.
     pub kubernetes: Arc<dyn ComputeProvider>,
+    /// The `emr` compute provider (AWS is contacted on first use).
+    pub emr: Arc<EmrProvider>,
     /// Prices of reserved capacity, for cost estimates.
     pub prices: cost::Prices,
     /// Held while a run decides whether it may start and records that it does,
@@ -88,10 +91,20 @@ impl Context {
             aws_region: config.aws_region.clone(),
             aws_endpoint_url: config.aws_endpoint_url.clone(),
         };
+        let emr = EmrSettings {
+            operator: format!("{}/{}", config.lease_namespace, config.lease_name),
+            default_region: config.aws_region.clone(),
+            on_demand_prices: config.ec2_on_demand_prices.clone(),
+            emr_uplift: config.emr_uplift_prices.clone(),
+        };
         Self {
             validator,
             recorder: Recorder::new(client.clone(), reporter),
             kubernetes: Arc::new(KubernetesProvider::new(client.clone(), settings)),
+            emr: Arc::new(EmrProvider::new(
+                Arc::new(AwsEmr::new(config.aws_endpoint_url.clone())),
+                emr,
+            )),
             prices: cost::Prices {
                 cpu_hour: config.price_cpu_hour,
                 memory_gib_hour: config.price_memory_gib_hour,

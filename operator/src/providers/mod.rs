@@ -27,6 +27,9 @@ pub struct AttemptRef {
     pub run_uid: String,
     /// Attempt number, from 1.
     pub attempt: i32,
+    /// Where the attempt runs as far as the run's status knows (the EMR
+    /// cluster and step); empty before the provider placed it.
+    pub handle: AttemptHandle,
 }
 
 /// Everything a provider needs to start one attempt of one run.
@@ -59,6 +62,8 @@ pub struct AttemptHandle {
     pub step_id: Option<String>,
     /// `spot` or `on-demand`, when known.
     pub market: Option<String>,
+    /// AWS region of the cluster (emr).
+    pub region: Option<String>,
 }
 
 /// How an attempt ended badly.

@@ -529,6 +529,29 @@ pub struct ClusterPoolStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(rename = "estimatedCostUSD")]
     pub estimated_cost_usd: Option<Usd>,
+
+    /// The spot interruption circuit breaker of an emr pool: which market new
+    /// clusters buy, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerStatus>,
+}
+
+/// The state of a pool's spot interruption circuit breaker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerStatus {
+    /// `Closed` (new clusters use spot) or `Open` (on-demand until `until`).
+    pub state: String,
+    /// When it last opened (Open) or closed again (Closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Time>,
+    /// When an open breaker closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Time>,
+    /// The market of new clusters: `spot` or `on-demand`.
+    pub market: String,
+    /// Why, e.g. `1 of 4 spot instances interrupted in the last 1h ≤ 20%: spot`.
+    pub message: String,
 }
 
 /// A live cluster or node of a pool.

@@ -1,8 +1,12 @@
 //! ClusterPool controller. For `kubernetes` pools it reports `Ready` and the
 //! pool's run counts (running, and queued behind `capacity.maxConcurrentRuns`)
 //! and the estimated cost of its runs; the queue itself is enforced by the
-//! EtlRun controller. The `emr` and `eks` providers arrive in later releases,
-//! and their pools say so.
+//! EtlRun controller. For `emr` pools ([`emr`]) it also creates, adopts and
+//! terminates the pool's EMR clusters. The `eks` provider arrives in a later
+//! release, and its pools say so.
+
+mod emr;
+mod emr_status;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -45,6 +49,15 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// The compute provider failed.
+    #[error("ClusterPool {pool}: {source}")]
+    Provider {
+        /// The pool.
+        pool: String,
+        /// Why.
+        #[source]
+        source: crate::providers::ProviderError,
+    },
     /// Writing the status failed.
     #[error("applying the status of ClusterPool {pool}: {source}")]
     ApplyStatus {
@@ -60,6 +73,7 @@ impl ErrorCategory for Error {
     fn category(&self) -> &'static str {
         match self {
             Self::Read { source, .. } | Self::ApplyStatus { source, .. } => kube_error_category(source),
+            Self::Provider { source, .. } => source.category(),
         }
     }
 }
@@ -82,6 +96,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
 
 #[instrument(skip_all, fields(namespace = pool.metadata.namespace, name = pool.metadata.name))]
 async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if pool.spec.provider == Provider::Emr {
+        return emr::reconcile(&pool, &ctx).await;
+    }
     let ns = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
     let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
@@ -157,10 +174,7 @@ fn ready(spec: &ClusterPoolSpec) -> Desired {
             "Ready",
             Status::False,
             "ProviderNotAvailable",
-            format!(
-                "the {} provider is not available in this release of ade-operator; runs on this pool wait",
-                if spec.provider == Provider::Emr { "emr" } else { "eks" }
-            ),
+            "the eks provider is not available in this release of ade-operator; runs on this pool wait",
         ),
     }
 }
@@ -176,12 +190,12 @@ mod tests {
     fn ready_by_provider() {
         let k8s: ClusterPoolSpec = serde_saphyr::from_str("provider: kubernetes").expect("spec");
         assert_eq!(ready(&k8s).status, Status::True);
-        let emr: ClusterPoolSpec = serde_saphyr::from_str(
-            "provider: emr\nregion: us-east-1\nemr: {releaseLabel: emr-7.5.0, serviceRole: r, instanceProfile: p, primary: {instanceTypes: [m5.xlarge], onDemand: 1}, core: {instanceTypes: [r5.xlarge], spot: 2}}",
+        let eks: ClusterPoolSpec = serde_saphyr::from_str(
+            "provider: eks\nregion: us-east-1\neks: {clusterName: data, instanceTypes: [m5.xlarge]}",
         )
         .expect("spec");
-        let got = ready(&emr);
+        let got = ready(&eks);
         assert_eq!((got.status, got.reason), (Status::False, "ProviderNotAvailable"));
-        assert!(got.message.contains("the emr provider"), "{}", got.message);
+        assert!(got.message.contains("the eks provider"), "{}", got.message);
     }
 }

@@ -17,7 +17,8 @@ use super::{
 use crate::{
     api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time},
     controllers::{Context, conditions, status},
-    metrics::{PhaseLabels, RunOutcomeLabels},
+    metrics::{PhaseLabels, ProviderLabels, RunOutcomeLabels},
+    providers::AttemptHandle,
 };
 
 /// Performs `plan` for `run`.
@@ -45,7 +46,11 @@ pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) 
             Some(mut request) => {
                 request.target.attempt = n;
                 match inputs.provider.start(&request).await {
-                    Ok(_) => {}
+                    Ok(handle) => {
+                        if record_handle(&mut plan, n, &handle) {
+                            write_status(run, ctx, &plan).await?;
+                        }
+                    }
                     Err(source) if source.is_transient() => return Err(provider_error("starting", n, source)),
                     Err(source) => {
                         // A task that cannot be built will not build on a retry: the run fails now.
@@ -65,6 +70,37 @@ pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) 
         Some(d) => Action::requeue(d.max(Duration::from_millis(500))),
         None => Action::await_change(),
     })
+}
+
+/// Writes where the provider placed attempt `n` (EMR cluster and step) into
+/// the plan's status; whether anything changed.
+fn record_handle(plan: &mut Plan, attempt: i32, handle: &AttemptHandle) -> bool {
+    let (Some(cluster), Some(step)) = (&handle.cluster_id, &handle.step_id) else {
+        return false;
+    };
+    let Some(a) = plan.status.attempts.iter_mut().find(|a| a.attempt == attempt) else {
+        return false;
+    };
+    if a.cluster_id.as_ref() == Some(cluster) && a.step_id.as_ref() == Some(step) {
+        return false;
+    }
+    a.cluster_id = Some(cluster.clone());
+    a.step_id = Some(step.clone());
+    a.market.clone_from(&handle.market);
+    plan.status.cluster = Some(cluster.clone());
+    plan.conditions.retain(|c| c.type_ != "Scheduled");
+    plan.conditions.push(conditions::Desired::new(
+        "Scheduled",
+        conditions::Status::True,
+        "Started",
+        format!("attempt {attempt} runs as EMR step {step} on cluster {cluster}"),
+    ));
+    plan.notes.push(super::plan::Note {
+        warning: false,
+        reason: "StepAdded",
+        message: format!("attempt {attempt} runs as EMR step {step} on cluster {cluster}"),
+    });
+    true
 }
 
 fn fail_attempt(plan: &mut Plan, attempt: i32, message: &str) {
@@ -117,6 +153,23 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan) {
                 phase: phase_label(phase),
             })
             .inc();
+        if phase.is_final()
+            && let Some(usd) = plan
+                .status
+                .estimated_cost_usd
+                .as_ref()
+                .and_then(|c| c.0.parse::<f64>().ok())
+        {
+            let provider = if plan.status.attempts.iter().any(|a| a.cluster_id.is_some()) {
+                "emr"
+            } else {
+                "kubernetes"
+            };
+            ctx.metrics
+                .run_cost_usd
+                .get_or_create(&ProviderLabels { provider })
+                .inc_by(usd);
+        }
         if phase.is_final()
             && let (Some(start), Some(end)) = (&plan.status.started_at, &plan.status.finished_at)
         {

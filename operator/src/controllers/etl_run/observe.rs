@@ -12,10 +12,13 @@ use super::{
     plan::{Blocked, Observed, projected_seconds},
 };
 use crate::{
-    api::v1alpha1::{ClusterPool, EtlJob, EtlRun, Provider},
+    api::v1alpha1::{Attempt, ClusterPool, EtlJob, EtlRun, Provider},
     controllers::{Context, etl_job::cadence_of, queue},
     cost,
-    providers::{AttemptRef, AttemptRequest, ComputeProvider, task_kind},
+    providers::{
+        AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind,
+        emr::request as emr_request, task_kind,
+    },
     schedule::Window,
 };
 
@@ -49,22 +52,58 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
     };
     let window = resolve_window(run, job.as_ref());
     let status = run.status.clone().unwrap_or_default();
-    let provider = ctx.kubernetes.clone();
+    let emr_pool = pool.as_ref().filter(|p| p.spec.provider == Provider::Emr);
+    let provider: Arc<dyn ComputeProvider> = match emr_pool {
+        Some(_) => ctx.emr.clone(),
+        None => ctx.kubernetes.clone(),
+    };
+    let region = emr_pool.and_then(|p| ctx.emr.region_of(p).ok());
+    let target_of = |a: &Attempt| AttemptRef {
+        namespace: ns.clone(),
+        run: name.clone(),
+        run_uid: run.uid().unwrap_or_default(),
+        attempt: a.attempt,
+        handle: AttemptHandle {
+            job_name: a.job_name.clone(),
+            cluster_id: a.cluster_id.clone(),
+            step_id: a.step_id.clone(),
+            market: a.market.clone(),
+            region: region.clone(),
+        },
+    };
     let attempt_state = match status.attempts.iter().find(|a| a.outcome.is_none()) {
         Some(active) => {
-            let target = AttemptRef {
-                namespace: ns.clone(),
-                run: name.clone(),
-                run_uid: run.uid().unwrap_or_default(),
-                attempt: active.attempt,
-            };
+            let target = target_of(active);
             let state = provider.observe(&target).await.map_err(|source| Error::Provider {
                 step: "observing",
                 run: name.clone(),
                 attempt: active.attempt,
                 source,
             })?;
-            Some(state)
+            let timeout = job
+                .as_ref()
+                .and_then(|j| j.spec.timeout.as_ref())
+                .and_then(|t| t.to_std().ok());
+            match (emr_pool, timeout) {
+                // EMR has no step deadline: the operator enforces the job's timeout.
+                (Some(_), Some(limit)) if overdue(&state, active, limit, now) => {
+                    provider.cancel(&target).await.map_err(|source| Error::Provider {
+                        step: "cancelling",
+                        run: name.clone(),
+                        attempt: active.attempt,
+                        source,
+                    })?;
+                    Some(AttemptState::Failed {
+                        kind: FailureKind::TimedOut,
+                        message: format!(
+                            "the step ran longer than the job's timeout of {}s and was cancelled",
+                            limit.as_secs()
+                        ),
+                        finished_at: Some(now),
+                    })
+                }
+                _ => Some(state),
+            }
         }
         None => None,
     };
@@ -100,6 +139,10 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
                 run: name.clone(),
                 run_uid: run.uid().unwrap_or_default(),
                 attempt: 0,
+                handle: AttemptHandle {
+                    region: region.clone(),
+                    ..AttemptHandle::default()
+                },
             },
             job: job.name_any(),
             batch_id: run.spec.batch_id.clone(),
@@ -119,10 +162,48 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
             window: window.ok(),
             pricing: (reserved, ctx.prices),
             pool_name: pool.as_ref().map(|p| p.name_any()),
+            emr: emr_pool.is_some(),
+            provider_cost: match emr_pool {
+                Some(p) if !status.phase.is_some_and(|p| p.is_final()) => {
+                    emr_cost(ctx, p, &status.attempts, &target_of, now).await
+                }
+                _ => None,
+            },
         },
         request,
         provider,
     })
+}
+
+/// An attempt still going after `limit` since it started.
+fn overdue(state: &AttemptState, attempt: &Attempt, limit: std::time::Duration, now: Timestamp) -> bool {
+    let going = matches!(state, AttemptState::Running { .. } | AttemptState::Provisioning);
+    let started = attempt.started_at.as_ref().map(|t| t.0);
+    going && started.is_some_and(|s| now.duration_since(s).as_secs_f64() > limit.as_secs_f64())
+}
+
+/// The run's share of the EMR clusters its attempts ran on, US dollars;
+/// `None` when some share cannot be estimated (the last estimate is kept).
+async fn emr_cost(
+    ctx: &Context,
+    pool: &ClusterPool,
+    attempts: &[Attempt],
+    target_of: &impl Fn(&Attempt) -> AttemptRef,
+    now: Timestamp,
+) -> Option<f64> {
+    let mut total = 0.0;
+    for a in attempts {
+        let Some(cluster) = &a.cluster_id else { continue };
+        let step = emr_request::step_name(&target_of(a));
+        match ctx.emr.attempt_cost(pool, cluster, &step, now).await {
+            Ok(share) => total += share.unwrap_or(0.0),
+            Err(error) => {
+                tracing::warn!(%error, cluster, "estimating the cost of an EMR attempt failed");
+                return None;
+            }
+        }
+    }
+    Some(total)
 }
 
 /// The window of `run`'s batch: from its spec, else from its job's cadence.
@@ -170,20 +251,39 @@ fn blocker(
             ),
         ));
     };
-    if pool.spec.provider != Provider::Kubernetes {
-        return Some(Blocked::wait(
-            "ProviderNotAvailable",
-            format!("ClusterPool {pool_name} uses a provider this release of ade-operator cannot run yet"),
-        ));
-    }
     let kind = task_kind(&job.spec.task);
-    if !matches!(kind, "container" | "sparkSubmit") {
-        return Some(Blocked::invalid(
-            "TaskNotSupported",
-            format!("a {kind} task cannot run on ClusterPool {pool_name} (provider kubernetes); use an emr pool"),
-        ));
+    match pool.spec.provider {
+        Provider::Eks => {
+            return Some(Blocked::wait(
+                "ProviderNotAvailable",
+                format!(
+                    "ClusterPool {pool_name} uses the eks provider, which this release of ade-operator cannot run yet"
+                ),
+            ));
+        }
+        Provider::Kubernetes if !matches!(kind, "container" | "sparkSubmit") => {
+            return Some(Blocked::invalid(
+                "TaskNotSupported",
+                format!("a {kind} task cannot run on ClusterPool {pool_name} (provider kubernetes); use an emr pool"),
+            ));
+        }
+        Provider::Emr if kind == "container" => {
+            return Some(Blocked::invalid(
+                "TaskNotSupported",
+                format!(
+                    "a container task cannot run on ClusterPool {pool_name} (provider emr); use a sparkSubmit, hive or trino task, or a kubernetes pool"
+                ),
+            ));
+        }
+        _ => {}
     }
-    if let Some(budget) = &job.spec.budget {
+    // The budget projection prices reserved Pod resources: kubernetes pools only.
+    if let Some(budget) = job
+        .spec
+        .budget
+        .as_ref()
+        .filter(|_| pool.spec.provider == Provider::Kubernetes)
+    {
         let projected = cost::cost(pricing.0, pricing.1, projected_seconds(&job.spec));
         let limit: f64 = budget.max_cost_per_run_usd.0.parse().unwrap_or(f64::MAX);
         if projected > limit {

@@ -79,6 +79,12 @@ pub struct Observed {
     pub pricing: (cost::Reserved, cost::Prices),
     /// Where runs of this pool execute, for `status.cluster`.
     pub pool_name: Option<String>,
+    /// The pool is an emr pool: attempts are EMR steps, `status.cluster` is
+    /// the EMR cluster and the cost comes from the provider.
+    pub emr: bool,
+    /// The run's cost as the provider estimates it (emr); `None` keeps the
+    /// last estimate on emr pools.
+    pub provider_cost: Option<f64>,
 }
 
 /// The one external effect of a reconcile.
@@ -187,13 +193,7 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
         });
     } else if let Some(i) = active {
         let number = status.attempts[i].attempt;
-        let job_name = status.attempts[i].job_name.clone().unwrap_or_default();
-        scheduled = Desired::new(
-            "Scheduled",
-            Status::True,
-            "Started",
-            format!("attempt {number} runs as Job {job_name}"),
-        );
+        scheduled = started(&status.attempts[i], observed);
         match observed.attempt_state.clone().unwrap_or(AttemptState::Missing) {
             AttemptState::Missing => {
                 // The intent is recorded but nothing exists: (re)create it, idempotently.
@@ -318,7 +318,7 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
                     attempt: number,
                     cluster_id: None,
                     step_id: None,
-                    job_name: Some(job_name.clone()),
+                    job_name: (!observed.emr).then(|| job_name.clone()),
                     market: None,
                     started_at: Some(Time(now)),
                     finished_at: None,
@@ -330,16 +330,18 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
                 status.started_at.get_or_insert(Time(now));
                 effect = Effect::Start(number);
                 requeue = Some(POLL);
-                scheduled = Desired::new(
-                    "Scheduled",
-                    Status::True,
-                    "Started",
-                    format!("attempt {number} runs as Job {job_name}"),
-                );
+                scheduled = started(&status.attempts[status.attempts.len() - 1], observed);
                 notes.push(Note {
                     warning: false,
                     reason: "Started",
-                    message: format!("attempt {number} started as Job {job_name}"),
+                    message: if observed.emr {
+                        format!(
+                            "attempt {number} started: an EMR step on ClusterPool {}",
+                            observed.pool_name.clone().unwrap_or_default()
+                        )
+                    } else {
+                        format!("attempt {number} started as Job {job_name}")
+                    },
                 });
             }
         }
@@ -348,9 +350,15 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
     status.attempt_count = i32::try_from(status.attempts.len()).unwrap_or(i32::MAX);
     if let Some(pool) = &observed.pool_name {
         status.pool.get_or_insert_with(|| pool.clone());
-        status.cluster.get_or_insert_with(|| pool.clone());
+        if !observed.emr {
+            status.cluster.get_or_insert_with(|| pool.clone());
+        }
     }
-    status.estimated_cost_usd = Some(Usd(cost::usd(run_cost(&status.attempts, observed, now))));
+    match (observed.emr, observed.provider_cost) {
+        (_, Some(usd)) => status.estimated_cost_usd = Some(Usd(cost::usd(usd))),
+        (true, None) => {}
+        (false, None) => status.estimated_cost_usd = Some(Usd(cost::usd(run_cost(&status.attempts, observed, now)))),
+    }
     let ready = ready_condition(status.phase, &status.attempts);
     Plan {
         conditions: vec![accepted, scheduled, ready],
@@ -358,6 +366,34 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
         effect,
         requeue,
         notes,
+    }
+}
+
+/// The `Scheduled` condition of a started attempt: where it runs, or what it waits for.
+fn started(attempt: &Attempt, observed: &Observed) -> Desired {
+    let number = attempt.attempt;
+    match (&attempt.job_name, &attempt.cluster_id, &attempt.step_id) {
+        (Some(job), _, _) => Desired::new(
+            "Scheduled",
+            Status::True,
+            "Started",
+            format!("attempt {number} runs as Job {job}"),
+        ),
+        (None, Some(cluster), Some(step)) => Desired::new(
+            "Scheduled",
+            Status::True,
+            "Started",
+            format!("attempt {number} runs as EMR step {step} on cluster {cluster}"),
+        ),
+        _ => Desired::new(
+            "Scheduled",
+            Status::False,
+            "WaitingForCluster",
+            format!(
+                "attempt {number} waits for a cluster of ClusterPool {} with a free slot",
+                observed.pool_name.clone().unwrap_or_default()
+            ),
+        ),
     }
 }
 

@@ -52,6 +52,8 @@ fn observed(state: Option<AttemptState>, blocked: Option<Blocked>, limit: i32) -
             },
         ),
         pool_name: Some("p".into()),
+        emr: false,
+        provider_cost: None,
     }
 }
 
@@ -306,4 +308,45 @@ fn plan_of_final(phase: RunPhase) -> Plan {
     let mut status = running_status(1);
     status.phase = Some(phase);
     plan(&run(Some(status), true), &observed(None, None, 3), 0.5)
+}
+
+#[test]
+fn on_an_emr_pool_an_attempt_is_a_step_that_waits_for_a_cluster_and_is_costed_by_the_provider() {
+    let mut emr = observed(None, None, 3);
+    emr.emr = true;
+    let first = plan(&run(None, false), &emr, 0.5);
+    assert_eq!(first.effect, Effect::Start(1));
+    assert_eq!(
+        first.status.attempts[0].job_name, None,
+        "no Kubernetes Job on emr pools"
+    );
+    assert_eq!(first.status.cluster, None, "the cluster is the EMR cluster, once known");
+    let scheduled = condition(&first, "Scheduled");
+    assert_eq!(
+        (scheduled.status, scheduled.reason),
+        (Status::False, "WaitingForCluster")
+    );
+    assert_eq!(
+        first.status.estimated_cost_usd, None,
+        "no estimate before the provider gives one"
+    );
+
+    // Placed: the step and cluster are in the attempt; the provider's cost is used.
+    let mut status = first.status.clone();
+    status.attempts[0].cluster_id = Some("j-1".into());
+    status.attempts[0].step_id = Some("s-1".into());
+    status.estimated_cost_usd = Some(Usd("0.5000".into()));
+    emr.attempt_state = Some(AttemptState::Running {
+        started_at: Some(at(5)),
+    });
+    emr.provider_cost = Some(1.25);
+    let running = plan(&run(Some(status.clone()), false), &emr, 0.5);
+    assert_eq!(running.status.phase, Some(RunPhase::Running));
+    assert_eq!(running.status.estimated_cost_usd, Some(Usd("1.2500".into())));
+    let scheduled = condition(&running, "Scheduled");
+    assert_eq!(scheduled.message, "attempt 1 runs as EMR step s-1 on cluster j-1");
+    // No estimate this time (EMR unreachable): the last one stays.
+    emr.provider_cost = None;
+    let kept = plan(&run(Some(status), false), &emr, 0.5);
+    assert_eq!(kept.status.estimated_cost_usd, Some(Usd("0.5000".into())));
 }

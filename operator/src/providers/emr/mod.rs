@@ -15,18 +15,39 @@
 //! - **Decisions are pure, effects are thin.** What to create, reuse or
 //!   terminate ([`planner`]), whether new capacity buys spot or on-demand
 //!   ([`breaker`]) and what a cluster and each of its runs cost ([`pricing`])
-//!   are pure functions of observed state, table-tested without AWS. The
-//!   adapter that observes clusters and steps through the AWS SDK and carries
-//!   out a plan comes later; so far this module holds only the pure planning.
+//!   are pure functions of observed state, table-tested without AWS, and so
+//!   are the requests ([`request`]) and the reading of EMR's answers
+//!   ([`observe`]).
+//! - **Effects go through one small trait.** [`api::EmrApi`] names the EMR and
+//!   EC2 calls in domain types; [`aws::AwsEmr`] implements it on the AWS SDK
+//!   (the only module that sees SDK types), tests implement it in memory.
+//!   [`EmrProvider`] runs attempts as steps ([`provider`]) and a pool's
+//!   capacity ([`capacity`]) on top of it.
 //!
 //! A reconcile of an emr pool composes them: observe clusters, steps and spot
 //! outcomes → [`breaker::evaluate`] picks the market → [`planner::plan`] says
 //! which runs go where and which clusters to create or terminate →
 //! the adapter applies that → [`pricing`] turns fleet usage into cost.
 
+pub mod api;
+pub mod aws;
 pub mod breaker;
+pub mod capacity;
+pub mod observe;
 pub mod planner;
 pub mod pricing;
+pub mod provider;
+pub mod request;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod provider_tests;
+
+pub use self::{
+    aws::AwsEmr,
+    provider::{EmrProvider, EmrSettings},
+};
 
 use std::{fmt, time::Duration};
 

@@ -25,6 +25,7 @@ fn request(task: &str, pool: &str) -> AttemptRequest {
             run: "orders-2026-11-25t13".into(),
             run_uid: "run-uid".into(),
             attempt: 2,
+            handle: Default::default(),
         },
         job: "orders".into(),
         batch_id: "2026-11-25T13".into(),

@@ -1,0 +1,181 @@
+//! A ClusterPool on the emr provider against moto (real AWS SDK in the
+//! operator, `--aws-endpoint-url` pointing at moto on 127.0.0.1) and the real
+//! control plane: an EtlJob's run gets an EMR cluster and a step, succeeds
+//! when the step completes (moved there through tools/moto's control
+//! endpoint: moto never advances steps), is costed, and the idle cluster is
+//! terminated after the pool's idleTimeout. Deleting the pool runs its
+//! finalizer.
+//!
+//! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
+
+use std::{sync::Once, time::Duration};
+
+use ade_e2e::{Moto, Namespace, Operator, condition, get_json, install_chart, kubectl, kubectl_with_stdin, wait_for};
+use serde_json::Value;
+
+fn setup() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(install_chart);
+}
+
+fn apply(ns: &str, yaml: &str) {
+    let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], yaml);
+    assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
+}
+
+const POOL: &str = "apiVersion: ade.dev/v1alpha1
+kind: ClusterPool
+metadata: {name: spark-spot}
+spec:
+  provider: emr
+  region: us-east-1
+  capacity: {maxClusters: 2, maxRunsPerCluster: 2, idleTimeout: 20s}
+  emr:
+    releaseLabel: emr-7.5.0
+    applications: [Spark]
+    serviceRole: EMR_DefaultRole
+    instanceProfile: EMR_EC2_DefaultRole
+    logUri: s3://logs/emr/
+    primary: {instanceTypes: [m5.xlarge], onDemand: 1}
+    core: {instanceTypes: [r5.xlarge], spot: 2}
+";
+
+const JOB: &str = "apiVersion: ade.dev/v1alpha1
+kind: EtlJob
+metadata: {name: orders}
+spec:
+  poolRef: {name: spark-spot}
+  window: {size: 1h}
+  backfill: {from: '2026-11-01T00:00:00Z', to: '2026-11-01T01:00:00Z'}
+  task:
+    sparkSubmit:
+      mainApplicationFile: s3://code/jobs/orders.py
+      args: ['--batch', '{{batch.id}}']
+";
+
+#[test]
+fn an_emr_run_succeeds_is_costed_and_its_idle_cluster_is_terminated() {
+    setup();
+    let ns = Namespace::create("emr");
+    let moto = Moto::start();
+    let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());
+    let operator = Operator::start_with(
+        "emr",
+        &[&endpoint],
+        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
+    );
+    apply(&ns.name, POOL);
+    apply(&ns.name, JOB);
+
+    // The run gets a cluster (created for it) and a step on it.
+    let run = wait_for("the run's EMR step", Duration::from_secs(120), || {
+        let run = get_json(&ns.name, &["etlrun/orders-2026-11-01t00"])?;
+        run["status"]["attempts"][0]["stepId"].is_string().then_some(run)
+    });
+    let attempt = &run["status"]["attempts"][0];
+    let cluster = attempt["clusterId"].as_str().expect("cluster id").to_owned();
+    let step = attempt["stepId"].as_str().expect("step id").to_owned();
+    assert_eq!(run["status"]["cluster"], cluster.as_str(), "{run}");
+    assert_eq!(attempt["market"], "spot", "{run}");
+    let pool = get_json(&ns.name, &["clusterpool/spark-spot"]).expect("pool");
+    assert_eq!(
+        pool["metadata"]["finalizers"],
+        serde_json::json!(["ade.dev/emr-clusters"]),
+        "{pool}"
+    );
+
+    // moto's first step is RUNNING and stays so: complete it.
+    wait_for("the run to be Running", Duration::from_secs(60), || {
+        let run = get_json(&ns.name, &["etlrun/orders-2026-11-01t00"])?;
+        (run["status"]["phase"] == "Running").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    moto.set_step_state(&cluster, &step, "COMPLETED");
+    let run = wait_for("the run to succeed", Duration::from_secs(60), || {
+        let run = get_json(&ns.name, &["etlrun/orders-2026-11-01t00"])?;
+        (run["status"]["phase"] == "Succeeded").then_some(run)
+    });
+    let cost: f64 = run["status"]["estimatedCostUSD"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .expect("a cost estimate");
+    assert!(cost > 0.0, "{run}");
+    assert_eq!(condition(&run, "Ready").expect("Ready")["reason"], "Succeeded");
+    eprintln!(
+        "EtlRun status:\n{}",
+        serde_json::to_string_pretty(&run["status"]).unwrap_or_default()
+    );
+
+    // The pool shows the live, now idle cluster with its cost.
+    let live = wait_for("the pool's cluster entry", Duration::from_secs(30), || {
+        let pool = get_json(&ns.name, &["clusterpool/spark-spot"])?;
+        let entry = pool["status"]["clusters"].as_array()?.first()?.clone();
+        (entry["id"] == cluster.as_str() && entry["idleSince"].is_string() && entry["estimatedCostUSD"].is_string())
+            .then_some(pool)
+    });
+    assert_eq!(live["status"]["clusterCount"], 1, "{live}");
+    assert_eq!(live["status"]["clusters"][0]["market"], "spot", "{live}");
+    assert_eq!(
+        condition(&live, "Ready").expect("Ready")["reason"],
+        "ClustersReady",
+        "{live}"
+    );
+    eprintln!(
+        "ClusterPool status with its idle cluster:\n{}",
+        serde_json::to_string_pretty(&live["status"]).unwrap_or_default()
+    );
+
+    // Idle for idleTimeout (20s): the cluster is terminated and the status says why.
+    let mut seen_reason = None;
+    let pool = wait_for("the idle cluster to be terminated", Duration::from_secs(120), || {
+        let pool = get_json(&ns.name, &["clusterpool/spark-spot"])?;
+        for c in pool["status"]["clusters"].as_array().into_iter().flatten() {
+            if let Some(reason) = c["terminationReason"].as_str() {
+                seen_reason = Some(reason.to_owned());
+            }
+        }
+        (pool["status"]["clusterCount"] == 0).then_some(pool)
+    });
+    let events = kubectl(&["get", "events", "-n", &ns.name, "-o", "json"]);
+    let events: Value = serde_json::from_str(&events.stdout).unwrap_or_default();
+    let notes: Vec<String> = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["reason"] == "ClusterTerminated" || e["reason"] == "ClusterCreated")
+        .filter_map(|e| e["note"].as_str().or(e["message"].as_str()).map(str::to_owned))
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&format!("terminated EMR cluster {cluster}")) && n.contains("idle for")),
+        "events: {notes:?}; last terminationReason seen: {seen_reason:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&format!("created EMR cluster {cluster} (spot)"))),
+        "{notes:?}"
+    );
+    assert_eq!(condition(&pool, "Ready").expect("Ready")["status"], "True", "{pool}");
+    assert_eq!(pool["status"]["breaker"]["state"], "Closed", "{pool}");
+    eprintln!(
+        "ClusterPool status:\n{}",
+        serde_json::to_string_pretty(&pool["status"]).unwrap_or_default()
+    );
+    let created = operator.metric("ade_emr_clusters_created_total{reason=\"spot\"}");
+    assert_eq!(created, Some(1.0));
+    let run_cost = operator.metric("ade_etl_run_cost_usd_total{provider=\"emr\"}");
+    assert!(run_cost.is_some_and(|c| c > 0.0), "{run_cost:?}");
+
+    // Deleting the pool: its finalizer runs and lets it go.
+    let out = kubectl(&[
+        "delete",
+        "clusterpool/spark-spot",
+        "-n",
+        &ns.name,
+        "--wait=true",
+        "--timeout=60s",
+    ]);
+    assert!(out.success, "{}", out.stderr);
+}

@@ -1,0 +1,303 @@
+//! A pool's capacity: observe its clusters and their steps, let the breaker
+//! pick the market and the planner decide, create and terminate clusters, and
+//! estimate what every cluster (and each run on it) costs.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
+
+use jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+
+use super::{
+    Market,
+    api::{ClusterInfo, StepInfo},
+    breaker::{self, BreakerState, Decision},
+    observe,
+    planner::{self, Limits, Placement, Termination, Waiting},
+    pricing::{self, PriceBook, SpotPrice},
+    provider::{EmrProvider, emr_of, provider_error},
+    request,
+};
+use crate::{api::v1alpha1::ClusterPool, providers::ProviderError};
+
+/// Spot prices are asked for again after this long.
+const SPOT_PRICES_TTL: Duration = Duration::from_secs(600);
+
+/// Spot price history of one region, as last fetched.
+#[derive(Debug, Clone)]
+pub struct SpotCache {
+    fetched_at: Timestamp,
+    since: Timestamp,
+    types: BTreeSet<String>,
+    prices: Vec<SpotPrice>,
+}
+
+/// What the pool needs capacity for, by run identity (the step name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Demand {
+    /// Attempts without a step yet, first come first.
+    pub queued: Vec<String>,
+    /// Attempts whose step is on a cluster.
+    pub placed: Vec<Placement>,
+}
+
+/// One cluster of the pool, for its status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterReport {
+    /// What EMR says of it.
+    pub info: ClusterInfo,
+    /// How its capacity was bought.
+    pub market: Market,
+    /// Runs (step names) executing on it.
+    pub running: Vec<String>,
+    /// Since when it has run nothing.
+    pub idle_since: Option<Timestamp>,
+    /// Estimated cost so far, US dollars, when every price is known.
+    pub cost_usd: Option<f64>,
+    /// Why the operator terminated it in this reconcile.
+    pub terminated: Option<Termination>,
+}
+
+/// What one reconcile of a pool's capacity saw and did.
+#[derive(Debug, Clone)]
+pub struct PoolReport {
+    /// Every cluster seen: live ones and those terminated within the breaker window.
+    pub clusters: Vec<ClusterReport>,
+    /// The breaker's decision: the market of new clusters.
+    pub breaker: Decision,
+    /// Clusters created now: id and the runs they were created for.
+    pub created: Vec<(String, Vec<String>)>,
+    /// Runs still waiting for a slot.
+    pub waiting: Vec<Waiting>,
+    /// Why some cost could not be estimated.
+    pub cost_error: Option<String>,
+}
+
+impl EmrProvider {
+    /// Observes `pool`'s clusters, plans for `demand` and carries the plan out:
+    /// creates clusters (on the breaker's market) and terminates those the pool
+    /// no longer wants.
+    pub async fn reconcile_pool(
+        &self,
+        pool: &ClusterPool,
+        breaker_state: BreakerState,
+        demand: &Demand,
+        now: Timestamp,
+    ) -> Result<PoolReport, ProviderError> {
+        let emr = emr_of(pool)?;
+        let region = self.region_of(pool)?;
+        let invalid = |e: crate::api::v1alpha1::DurationError| ProviderError::Api {
+            action: "reading the pool's durations",
+            category: "invalid-spec",
+            source: Box::new(e),
+        };
+        let limits = Limits::from_capacity(&pool.spec.capacity).map_err(invalid)?;
+        let settings = breaker::Settings::from_spec(&emr.interruptions).map_err(invalid)?;
+        let since = now
+            .checked_sub(SignedDuration::try_from(settings.window).unwrap_or(SignedDuration::ZERO))
+            .unwrap_or(now);
+
+        let _placing = self.placing.lock().await;
+        let clusters = self.pool_clusters(pool, Some(since)).await?;
+        let live: Vec<ClusterInfo> = clusters.iter().filter(|c| c.state.is_live()).cloned().collect();
+        let steps = self.steps_of(&region, &live).await?;
+        let no_steps = Vec::new();
+        let steps_of = |id: &str| steps.get(id).unwrap_or(&no_steps);
+        let decision = breaker::evaluate(&settings, &observe::spot_events(&clusters), breaker_state, now);
+        let planned: Vec<planner::Cluster> = clusters
+            .iter()
+            .map(|c| observe::planner_cluster(c, steps_of(&c.id)))
+            .collect();
+        let plan = planner::plan(&limits, now, &planned, &demand.queued, &demand.placed);
+
+        let mut created = Vec::new();
+        for (i, new) in plan.create.iter().enumerate() {
+            let nonce = format!("{}/{}/{i}", pool.uid().unwrap_or_default(), now.as_nanosecond());
+            let spec = request::cluster_spec(pool, emr, decision.market, &self.settings.operator, &nonce);
+            let id = self.api.run_job_flow(&region, &spec).await.map_err(provider_error)?;
+            tracing::info!(cluster = %id, name = %spec.name, market = %decision.market, "created an EMR cluster");
+            created.push((id, new.runs.clone()));
+        }
+        let doomed: Vec<String> = plan.terminate.iter().map(|t| t.cluster.clone()).collect();
+        self.api.terminate(&region, &doomed).await.map_err(provider_error)?;
+
+        let (costs, cost_error) = self.cluster_costs(&region, emr, &clusters, now).await;
+        let reports = clusters
+            .iter()
+            .zip(planned)
+            .map(|(c, p)| ClusterReport {
+                info: c.clone(),
+                market: p.market,
+                running: p.running,
+                idle_since: p.idle_since,
+                cost_usd: costs.get(&c.id).copied(),
+                terminated: plan.terminate.iter().find(|t| t.cluster == c.id).cloned(),
+            })
+            .collect();
+        Ok(PoolReport {
+            clusters: reports,
+            breaker: decision,
+            created,
+            waiting: plan.waiting,
+            cost_error,
+        })
+    }
+
+    /// Terminates every live cluster of `pool` (the pool is being deleted): their ids.
+    pub async fn terminate_pool(&self, pool: &ClusterPool) -> Result<Vec<String>, ProviderError> {
+        let region = self.region_of(pool)?;
+        let _placing = self.placing.lock().await;
+        let ids: Vec<String> = self
+            .pool_clusters(pool, None)
+            .await?
+            .into_iter()
+            .filter(|c| c.state.is_live())
+            .map(|c| c.id)
+            .collect();
+        self.api.terminate(&region, &ids).await.map_err(provider_error)?;
+        Ok(ids)
+    }
+
+    /// The share of cluster `cluster_id`'s cost that the step named `step_name`
+    /// used, US dollars: the cluster's cost so far (`now` for a live one) split
+    /// among its steps by run-seconds. `None` when a price is missing or the
+    /// step has not started.
+    pub async fn attempt_cost(
+        &self,
+        pool: &ClusterPool,
+        cluster_id: &str,
+        step_name: &str,
+        now: Timestamp,
+    ) -> Result<Option<f64>, ProviderError> {
+        let emr = emr_of(pool)?;
+        let region = self.region_of(pool)?;
+        let Some(cluster) = self
+            .api
+            .describe_cluster(&region, cluster_id)
+            .await
+            .map_err(provider_error)?
+        else {
+            return Ok(None);
+        };
+        let steps = self.api.list_steps(&region, cluster_id).await.map_err(provider_error)?;
+        let (costs, _) = self
+            .cluster_costs(&region, emr, std::slice::from_ref(&cluster), now)
+            .await;
+        let Some(total) = costs.get(cluster_id) else {
+            return Ok(None);
+        };
+        let shares = pricing::apportion(*total, &run_times(&steps, cluster.ended_at.unwrap_or(now)));
+        Ok(shares.runs.iter().find(|r| r.run == step_name).map(|r| r.usd))
+    }
+
+    /// The estimated cost of each cluster, and why some could not be estimated.
+    async fn cluster_costs(
+        &self,
+        region: &str,
+        emr: &crate::api::v1alpha1::EmrPool,
+        clusters: &[ClusterInfo],
+        now: Timestamp,
+    ) -> (BTreeMap<String, f64>, Option<String>) {
+        let usage: Vec<(String, Vec<pricing::FleetUsage>)> = clusters
+            .iter()
+            .map(|c| (c.id.clone(), observe::fleet_usage(emr, c, now)))
+            .collect();
+        let spot_types: BTreeSet<String> = usage
+            .iter()
+            .flat_map(|(_, u)| {
+                u.iter()
+                    .filter(|f| f.market == Market::Spot)
+                    .map(|f| f.instance_type.clone())
+            })
+            .collect();
+        let earliest = usage
+            .iter()
+            .flat_map(|(_, u)| u.iter().map(|f| f.from))
+            .min()
+            .unwrap_or(now);
+        let mut errors = Vec::new();
+        let spot = if spot_types.is_empty() {
+            Vec::new()
+        } else {
+            match self.spot_prices(region, &spot_types, earliest, now).await {
+                Ok(prices) => prices,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    Vec::new()
+                }
+            }
+        };
+        let book = PriceBook {
+            on_demand: self.settings.on_demand_prices.clone(),
+            emr_uplift: self.settings.emr_uplift.clone(),
+            spot,
+        };
+        let mut out = BTreeMap::new();
+        for (id, u) in usage {
+            match pricing::cluster_cost(&u, &book) {
+                Ok(cost) => {
+                    out.insert(id, cost.total());
+                }
+                Err(missing) => errors.push(format!("cluster {id}: {missing}")),
+            }
+        }
+        errors.dedup();
+        (out, (!errors.is_empty()).then(|| errors.join("; ")))
+    }
+
+    /// Spot price history of `types` from `since`, cached per region.
+    async fn spot_prices(
+        &self,
+        region: &str,
+        types: &BTreeSet<String>,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<SpotPrice>, ProviderError> {
+        let fresh = |c: &SpotCache| {
+            now.duration_since(c.fetched_at) < SignedDuration::try_from(SPOT_PRICES_TTL).unwrap_or_default()
+                && c.since <= since
+                && types.is_subset(&c.types)
+        };
+        if let Some(cached) = self
+            .spot_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(region)
+            .filter(|c| fresh(c))
+        {
+            return Ok(cached.prices.clone());
+        }
+        let list: Vec<String> = types.iter().cloned().collect();
+        let prices = self
+            .api
+            .spot_prices(region, &list, since)
+            .await
+            .map_err(provider_error)?;
+        self.spot_cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            region.to_owned(),
+            SpotCache {
+                fetched_at: now,
+                since,
+                types: types.clone(),
+                prices: prices.clone(),
+            },
+        );
+        Ok(prices)
+    }
+}
+
+/// The run-seconds of every step that started, ending at `now` when still running.
+fn run_times(steps: &[StepInfo], now: Timestamp) -> Vec<pricing::RunTime> {
+    steps
+        .iter()
+        .filter_map(|s| {
+            Some(pricing::RunTime {
+                run: s.name.clone(),
+                from: s.started_at?,
+                to: s.ended_at.unwrap_or(now),
+            })
+        })
+        .collect()
+}

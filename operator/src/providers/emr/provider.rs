@@ -1,0 +1,263 @@
+//! [`EmrProvider`]: run attempts as EMR steps on a pool's clusters. A step is
+//! found by its name (the attempt's identity) on any cluster of the pool
+//! before one is added, so a retried or restarted start adopts it.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use futures::{FutureExt, future::BoxFuture};
+use jiff::Timestamp;
+use kube::ResourceExt;
+
+use super::{
+    api::{ApiError, ClusterInfo, EmrApi, StepInfo},
+    observe,
+    planner::{self, Limits},
+    request::{self, TAG_POOL_UID},
+};
+use crate::{
+    api::v1alpha1::{ClusterPool, EmrPool},
+    providers::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, ProviderError},
+};
+
+/// Settings of the emr provider from the operator's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EmrSettings {
+    /// The operator's identity, tagged on every cluster (`ade.dev/managed-by`).
+    pub operator: String,
+    /// Region of pools that name none.
+    pub default_region: Option<String>,
+    /// On-demand US dollars per instance-hour, by instance type.
+    pub on_demand_prices: BTreeMap<String, f64>,
+    /// EMR's fee in US dollars per instance-hour, by instance type.
+    pub emr_uplift: BTreeMap<String, f64>,
+}
+
+/// The `emr` compute provider.
+pub struct EmrProvider {
+    pub(super) api: Arc<dyn EmrApi>,
+    pub(super) settings: EmrSettings,
+    /// Held while a step is placed or clusters are planned, so that two
+    /// reconciles never pick the same last slot or retire a cluster being used.
+    pub(super) placing: tokio::sync::Mutex<()>,
+    pub(super) spot_cache: std::sync::Mutex<BTreeMap<String, super::capacity::SpotCache>>,
+}
+
+impl std::fmt::Debug for EmrProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmrProvider")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An [`ApiError`] as a provider error.
+pub(super) fn provider_error(e: ApiError) -> ProviderError {
+    ProviderError::Api {
+        action: e.action,
+        category: e.category,
+        source: Box::new(e),
+    }
+}
+
+/// The `spec.emr` of a pool, or why there is none.
+pub(super) fn emr_of(pool: &ClusterPool) -> Result<&EmrPool, ProviderError> {
+    pool.spec.emr.as_ref().ok_or(ProviderError::Unsupported {
+        task: "any",
+        provider: "emr",
+        hint: "the ClusterPool has provider emr but no spec.emr",
+    })
+}
+
+impl EmrProvider {
+    /// A provider calling `api`.
+    pub fn new(api: Arc<dyn EmrApi>, settings: EmrSettings) -> Self {
+        Self {
+            api,
+            settings,
+            placing: tokio::sync::Mutex::new(()),
+            spot_cache: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The region of `pool`: its own, else the operator's default.
+    pub fn region_of(&self, pool: &ClusterPool) -> Result<String, ProviderError> {
+        pool.spec
+            .region
+            .clone()
+            .or_else(|| self.settings.default_region.clone())
+            .ok_or(ProviderError::Unsupported {
+                task: "any",
+                provider: "emr",
+                hint: "set spec.region on the ClusterPool or --aws-region on the operator",
+            })
+    }
+
+    /// The pool's clusters: every active one and, with `terminated_since`, the
+    /// terminated ones created after it. Found by name prefix, confirmed by the
+    /// pool-uid tag (a pool recreated under the same name does not adopt the
+    /// clusters of the old one).
+    pub async fn pool_clusters(
+        &self,
+        pool: &ClusterPool,
+        terminated_since: Option<Timestamp>,
+    ) -> Result<Vec<ClusterInfo>, ProviderError> {
+        let region = self.region_of(pool)?;
+        let prefix = request::cluster_name_prefix(&pool.namespace().unwrap_or_default(), &pool.name_any());
+        let uid = pool.uid().unwrap_or_default();
+        let mut summaries = self
+            .api
+            .list_clusters(&region, true, None)
+            .await
+            .map_err(provider_error)?;
+        if let Some(since) = terminated_since {
+            summaries.extend(
+                self.api
+                    .list_clusters(&region, false, Some(since))
+                    .await
+                    .map_err(provider_error)?,
+            );
+        }
+        let mut out: Vec<ClusterInfo> = Vec::new();
+        for s in summaries.iter().filter(|s| s.name.starts_with(&prefix)) {
+            if out.iter().any(|c| c.id == s.id) {
+                continue;
+            }
+            let info = self
+                .api
+                .describe_cluster(&region, &s.id)
+                .await
+                .map_err(provider_error)?;
+            if let Some(info) = info.filter(|c| c.tags.get(TAG_POOL_UID) == Some(&uid)) {
+                out.push(info);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    /// The steps of each cluster.
+    pub(super) async fn steps_of(
+        &self,
+        region: &str,
+        clusters: &[ClusterInfo],
+    ) -> Result<BTreeMap<String, Vec<StepInfo>>, ProviderError> {
+        let mut out = BTreeMap::new();
+        for c in clusters {
+            let steps = self.api.list_steps(region, &c.id).await.map_err(provider_error)?;
+            out.insert(c.id.clone(), steps);
+        }
+        Ok(out)
+    }
+
+    async fn start_step(&self, request: &AttemptRequest) -> Result<AttemptHandle, ProviderError> {
+        let step = request::step_spec(request)?;
+        let pool = &request.pool;
+        let region = self.region_of(pool)?;
+        let _placing = self.placing.lock().await;
+        let clusters = self.pool_clusters(pool, None).await?;
+        let steps = self.steps_of(&region, &clusters).await?;
+        let handle = |cluster: &ClusterInfo, step_id: String| AttemptHandle {
+            cluster_id: Some(cluster.id.clone()),
+            step_id: Some(step_id),
+            market: Some(observe::market_of(cluster).as_str().to_owned()),
+            region: Some(region.clone()),
+            ..AttemptHandle::default()
+        };
+        // Adopt: a step with this attempt's name exists on one of the pool's clusters.
+        for c in &clusters {
+            if let Some(existing) = steps.get(&c.id).into_iter().flatten().find(|s| s.name == step.name) {
+                tracing::info!(cluster = %c.id, step = %existing.id, name = %step.name, "adopted the existing EMR step of this attempt");
+                return Ok(handle(c, existing.id.clone()));
+            }
+        }
+        // Place: the planner's choice among live clusters with a free slot.
+        let limits = Limits::from_capacity(&pool.spec.capacity).map_err(|e| ProviderError::Api {
+            action: "reading spec.capacity.idleTimeout",
+            category: "invalid-spec",
+            source: Box::new(e),
+        })?;
+        let planned: Vec<planner::Cluster> = clusters
+            .iter()
+            .map(|c| observe::planner_cluster(c, steps.get(&c.id).map(Vec::as_slice).unwrap_or_default()))
+            .collect();
+        let plan = planner::plan(
+            &limits,
+            Timestamp::now(),
+            &planned,
+            std::slice::from_ref(&step.name),
+            &[],
+        );
+        let Some(place) = plan.place.first() else {
+            // No cluster has room yet: the ClusterPool controller creates one.
+            return Ok(AttemptHandle {
+                region: Some(region.clone()),
+                ..AttemptHandle::default()
+            });
+        };
+        let Some(cluster) = clusters.iter().find(|c| c.id == place.cluster) else {
+            return Ok(AttemptHandle::default());
+        };
+        let id = self
+            .api
+            .add_step(&region, &cluster.id, &step)
+            .await
+            .map_err(provider_error)?;
+        tracing::info!(cluster = %cluster.id, step = %id, name = %step.name, "added the EMR step of this attempt");
+        Ok(handle(cluster, id))
+    }
+
+    async fn observe_step(&self, attempt: &AttemptRef) -> Result<AttemptState, ProviderError> {
+        let h = &attempt.handle;
+        let (Some(cluster_id), Some(step_id), Some(region)) = (&h.cluster_id, &h.step_id, &h.region) else {
+            return Ok(AttemptState::Missing);
+        };
+        let cluster = self
+            .api
+            .describe_cluster(region, cluster_id)
+            .await
+            .map_err(provider_error)?;
+        let steps = match &cluster {
+            Some(_) => self.api.list_steps(region, cluster_id).await.map_err(provider_error)?,
+            None => Vec::new(),
+        };
+        let step = steps.iter().find(|s| &s.id == step_id);
+        if step.is_none() && cluster.is_none() {
+            // The step's cluster is gone from EMR's memory: capacity was lost.
+            return Ok(AttemptState::Failed {
+                kind: crate::providers::FailureKind::Interrupted,
+                message: format!("EMR cluster {cluster_id} no longer exists"),
+                finished_at: None,
+            });
+        }
+        Ok(observe::attempt_state(step, cluster.as_ref()))
+    }
+
+    async fn cancel_step(&self, attempt: &AttemptRef) -> Result<(), ProviderError> {
+        let h = &attempt.handle;
+        let (Some(cluster_id), Some(step_id), Some(region)) = (&h.cluster_id, &h.step_id, &h.region) else {
+            return Ok(());
+        };
+        let steps = self.api.list_steps(region, cluster_id).await.map_err(provider_error)?;
+        if steps.iter().any(|s| &s.id == step_id && s.state.is_active()) {
+            self.api
+                .cancel_step(region, cluster_id, step_id)
+                .await
+                .map_err(provider_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl ComputeProvider for EmrProvider {
+    fn start<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptHandle, ProviderError>> {
+        self.start_step(request).boxed()
+    }
+
+    fn observe<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<AttemptState, ProviderError>> {
+        self.observe_step(attempt).boxed()
+    }
+
+    fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.cancel_step(attempt).boxed()
+    }
+}
