@@ -335,12 +335,12 @@ fn conditions(
             "PoolNotFound",
             format!("ClusterPool {pool_name} not found: runs wait until it exists"),
         )
-    } else if pool.is_some_and(|p| p.spec.provider != Provider::Kubernetes) {
+    } else if pool.is_some_and(|p| p.spec.provider == Provider::Eks) {
         Desired::new(
             "Ready",
             Status::False,
             "ProviderNotAvailable",
-            format!("ClusterPool {pool_name} uses a provider this release cannot run yet: runs wait"),
+            format!("ClusterPool {pool_name} uses the eks provider, which this release cannot run yet: runs wait"),
         )
     } else if spec.suspend {
         Desired::new("Ready", Status::True, "Suspended", "suspended: no new runs are created")
