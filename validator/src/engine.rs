@@ -72,8 +72,9 @@ pub async fn scan(
         DatasetFormat::Parquet => Some(footer::read(dataset).await?),
         _ => None,
     };
+    let partitions = partitions(options.threads, footer.as_ref().map(|f| f.row_groups));
     let config = SessionConfig::new()
-        .with_target_partitions(options.threads.max(1))
+        .with_target_partitions(partitions)
         .with_batch_size(8192);
     let ctx = SessionContext::new_with_config(config);
     ctx.register_object_store(&dataset.location.store_url, dataset.location.store.clone());
@@ -170,6 +171,22 @@ pub async fn scan(
     })
 }
 
+/// How many partitions to scan with `threads` workers. DataFusion gives each
+/// partition a byte range of the files and each row group to the range holding its
+/// middle, so with about as many row groups as threads the split is uneven (5 row
+/// groups on 2 threads: 3 and 2). Up to four row groups per thread, each gets its own
+/// partition; the runtime interleaves the partitions batch by batch, so every worker
+/// stays busy until the end (each open partition holds its row group's column
+/// chunks in memory). With more row groups, one partition per thread already
+/// balances within a row group.
+pub fn partitions(threads: usize, row_groups: Option<usize>) -> usize {
+    let threads = threads.max(1);
+    match row_groups {
+        Some(groups) if groups > threads && groups <= 4 * threads => groups,
+        _ => threads,
+    }
+}
+
 /// Fills in min/max the scan skipped because the footers answer them (view 0 only).
 fn apply_footer(compiled: &Compiled, state: &mut ScanAccumulator, footer: &FooterStats) {
     let (Some(view), Some(acc)) = (compiled.scan.views.first(), state.views.first_mut()) else {
@@ -182,6 +199,33 @@ fn apply_footer(compiled: &Compiled, state: &mut ScanAccumulator, footer: &Foote
         if let Some(f) = footer.columns.get(&plan.name) {
             column.min = Scalar::min_of(column.min.take(), f.min.clone());
             column.max = Scalar::max_of(column.max.take(), f.max.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partitions;
+
+    #[test]
+    fn partitions_follow_row_groups_when_few() {
+        // (threads, row groups, partitions)
+        let cases = [
+            (2, None, 2),
+            (2, Some(1), 2),
+            (2, Some(2), 2),
+            (2, Some(5), 5),
+            (2, Some(8), 8),
+            (2, Some(9), 2),
+            (0, Some(3), 3),
+            (4, Some(40), 4),
+        ];
+        for (threads, groups, want) in cases {
+            assert_eq!(
+                partitions(threads, groups),
+                want,
+                "{threads} threads, {groups:?} row groups"
+            );
         }
     }
 }

@@ -21,6 +21,8 @@ use crate::source::Dataset;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FooterStats {
     pub rows: u64,
+    /// Row groups in all files (the scan balances its partitions by them).
+    pub row_groups: usize,
     pub columns: HashMap<String, ColumnFooter>,
 }
 
@@ -65,6 +67,7 @@ pub async fn read(dataset: &Dataset) -> Result<FooterStats, FooterError> {
     };
     for file in files {
         total.rows += file.rows;
+        total.row_groups += file.row_groups;
         total.columns.retain(|name, column| {
             let Some(other) = file.columns.get(name) else {
                 return false;
@@ -143,6 +146,7 @@ fn file_stats(metadata: &ParquetMetaData) -> Result<FooterStats, parquet::errors
     }
     Ok(FooterStats {
         rows: file_metadata.num_rows().max(0) as u64,
+        row_groups: groups.len(),
         columns,
     })
 }

@@ -3,6 +3,7 @@
 //! and partitions, so a column is summarized in one pass without holding it.
 //! Pure apart from Arrow compute kernels: no I/O.
 
+pub mod few;
 pub mod infer;
 
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -17,6 +18,7 @@ use crate::sketch::hash::{hash_bytes, hash_f64, hash_u64};
 use crate::sketch::hll::{HllState, HyperLogLog};
 use crate::sketch::kll::{Kll, KllState};
 use crate::sketch::moments::Moments;
+use few::{FewValues, char_len};
 use infer::TypeInference;
 
 /// How many frequent values a profile reports.
@@ -113,6 +115,7 @@ pub struct ColumnAccumulator {
     inference: TypeInference,
     true_count: u64,
     scratch: Vec<f64>,
+    few: Option<Box<FewValues>>,
 }
 
 impl ColumnAccumulator {
@@ -135,6 +138,7 @@ impl ColumnAccumulator {
             inference: TypeInference::default(),
             true_count: 0,
             scratch: Vec::new(),
+            few: None,
         }
     }
 
@@ -159,6 +163,27 @@ impl ColumnAccumulator {
         Ok(())
     }
 
+    /// Whether the frequent-values summary still holds every distinct value seen. While
+    /// it does, the HyperLogLog is fed the summary's keys once per batch instead of every
+    /// value (the same registers: an insert is idempotent), see [`Self::feed_hll_after`].
+    fn few_distinct(&self) -> bool {
+        self.options.top && self.top.exact_distinct().is_some()
+    }
+
+    /// Completes the HyperLogLog after a batch counted with [`Self::few_distinct`] true:
+    /// from the summary's keys if it is still exact, else from every value of the batch.
+    fn feed_hll_after(&mut self, batch_hashes: impl Iterator<Item = u64>) {
+        if self.top.exact_distinct().is_some() {
+            for h in self.top.hashes() {
+                self.hll.insert_hash(h);
+            }
+        } else {
+            for h in batch_hashes {
+                self.hll.insert_hash(h);
+            }
+        }
+    }
+
     fn update_integer(&mut self, array: &ArrayRef) {
         let a = array.as_primitive::<Int64Type>();
         if self.options.min_max {
@@ -166,13 +191,16 @@ impl ColumnAccumulator {
             self.max = Scalar::max_of(self.max.take(), compute::max(a).map(Scalar::Int));
         }
         let (numeric, top) = (self.options.numeric, self.options.top);
+        let few = self.few_distinct();
         self.scratch.clear();
         for (row, v) in a.values().iter().enumerate() {
             if a.is_null(row) {
                 continue;
             }
             let h = hash_u64(*v as u64);
-            self.hll.insert_hash(h);
+            if !few {
+                self.hll.insert_hash(h);
+            }
             if top {
                 self.top.insert(h, row as u32);
             }
@@ -182,6 +210,9 @@ impl ColumnAccumulator {
             }
         }
         self.moments.insert_slice(&self.scratch);
+        if few {
+            self.feed_hll_after(a.iter().flatten().map(|v| hash_u64(v as u64)));
+        }
         if top {
             self.top.seal(|row| Scalar::Int(a.value(row as usize)));
         }
@@ -216,30 +247,53 @@ impl ColumnAccumulator {
             self.min = Scalar::min_of(self.min.take(), min);
             self.max = Scalar::max_of(self.max.take(), max);
         }
-        let top = self.options.top;
         let mut length_min = self.length_min.unwrap_or(u64::MAX);
-        for row in 0..a.len() {
-            if a.is_null(row) {
-                continue;
-            }
-            let s = a.value(row);
-            let h = hash_bytes(s.as_bytes());
-            self.hll.insert_hash(h);
-            if top {
-                self.top.insert(h, row as u32);
-            }
-            let len = if s.is_ascii() { s.len() } else { s.chars().count() } as u64;
-            length_min = length_min.min(len);
-            self.length_max = self.length_max.max(len);
-            self.length_sum += len;
-            if self.inference.open() {
-                self.inference.observe(s);
+        if self.few_distinct() {
+            // Few distinct values so far: count the batch by view, then fold the counts in.
+            let mut few = self.few.take().unwrap_or_default();
+            let inference = &mut self.inference;
+            let (top, length_max, length_sum) = (&mut self.top, &mut self.length_max, &mut self.length_sum);
+            few.count(
+                a,
+                |s| {
+                    if inference.open() {
+                        inference.observe(s);
+                    }
+                },
+                |c| {
+                    top.insert_n(c.hash, c.row, c.count);
+                    length_min = length_min.min(c.chars);
+                    *length_max = (*length_max).max(c.chars);
+                    *length_sum += c.chars * c.count;
+                },
+            );
+            self.few = Some(few);
+            self.feed_hll_after(a.iter().flatten().map(|s| hash_bytes(s.as_bytes())));
+        } else {
+            let top = self.options.top;
+            for row in 0..a.len() {
+                if a.is_null(row) {
+                    continue;
+                }
+                let s = a.value(row);
+                let h = hash_bytes(s.as_bytes());
+                self.hll.insert_hash(h);
+                if top {
+                    self.top.insert(h, row as u32);
+                }
+                let len = char_len(s);
+                length_min = length_min.min(len);
+                self.length_max = self.length_max.max(len);
+                self.length_sum += len;
+                if self.inference.open() {
+                    self.inference.observe(s);
+                }
             }
         }
         if length_min != u64::MAX {
             self.length_min = Some(length_min);
         }
-        if top {
+        if self.options.top {
             self.top.seal(|row| Scalar::Text(a.value(row as usize).to_owned()));
         }
     }
@@ -501,6 +555,66 @@ mod tests {
         );
         assert_eq!(p.inferred_type, "string");
         assert_eq!(p.mean, None);
+    }
+
+    /// Unit test: the few-distinct-values paths (HyperLogLog fed from the summary's
+    /// keys, text counted by view) give the same sketch and profile as feeding every
+    /// value, across batches, partitions and the switch to many distinct values mid-batch.
+    #[test]
+    fn few_distinct_paths_match_per_value_feeding() {
+        let text = |i: usize| {
+            if i < 3_000 {
+                format!("s{}", i % 7)
+            } else {
+                format!("long value {i}")
+            }
+        };
+        let batches: Vec<Vec<usize>> = vec![(0..1000).collect(), (1000..3000).collect(), (3000..6000).collect()];
+        let mut parts = [
+            ColumnAccumulator::new(ColumnKind::Text, ColumnOptions::FULL),
+            ColumnAccumulator::new(ColumnKind::Integer, ColumnOptions::FULL),
+        ];
+        let (mut text_hll, mut int_hll) = (HyperLogLog::new(), HyperLogLog::new());
+        for batch in &batches {
+            let strings: ArrayRef = Arc::new(StringArray::from_iter_values(batch.iter().map(|&i| text(i))));
+            let ints: ArrayRef = Arc::new(arrow::array::Int64Array::from_iter_values(
+                batch.iter().map(|&i| if i < 3_000 { (i % 5) as i64 } else { i as i64 }),
+            ));
+            parts[0].update(&strings).unwrap();
+            parts[1].update(&ints).unwrap();
+            for &i in batch {
+                text_hll.insert_hash(hash_bytes(text(i).as_bytes()));
+                int_hll.insert_hash(hash_u64(if i < 3_000 { (i % 5) as u64 } else { i as u64 }));
+            }
+        }
+        let [t, n] = &parts;
+        assert_eq!((t.hll.clone(), n.hll.clone()), (text_hll, int_hll));
+        let p = t.finish("t", &DataType::Utf8, &[]);
+        // "s0" occurs 429 times; the long tail made the summary purge, within its bound.
+        let max_error = p.top_max_error.unwrap();
+        assert!(max_error > 0 && max_error <= 6_000 / 64);
+        assert!(p.top[0].count <= 429 && p.top[0].count + max_error >= 429);
+        assert_eq!((p.min_length, p.max_length), (Some(2), Some(15)));
+        let chars: u64 = (0..6_000).map(|i| text(i).len() as u64).sum();
+        assert_eq!(p.mean_length, Some(chars as f64 / 6_000.0));
+
+        // While few, distinct counts and top counts stay exact across merged partitions.
+        let mut a = ColumnAccumulator::new(ColumnKind::Text, ColumnOptions::FULL);
+        let mut b = a.clone();
+        a.update(&(Arc::new(StringArray::from(vec!["x", "y", "x"])) as ArrayRef))
+            .unwrap();
+        b.update(&(Arc::new(StringArray::from(vec![Some("x"), None, Some("z")])) as ArrayRef))
+            .unwrap();
+        a.merge(&b);
+        let p = a.finish("t", &DataType::Utf8, &[]);
+        assert_eq!((p.distinct, p.top_max_error), (3, Some(0)));
+        assert_eq!(
+            p.top[0],
+            TopValue {
+                value: Scalar::Text("x".into()),
+                count: 3
+            }
+        );
     }
 
     #[test]
