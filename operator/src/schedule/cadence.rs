@@ -51,6 +51,9 @@ pub enum CadenceError {
     /// Neither a schedule nor a window size: batches have no shape.
     #[error("the job has neither a schedule nor window.size, so its batches have no window; set one of them")]
     NoWindow,
+    /// More back-to-back windows than a count can hold.
+    #[error("the range holds more than 2^31 windows; use a shorter range or a longer window")]
+    TooManyBatches,
     /// A batch id that this cadence does not produce.
     #[error(
         "batch id {0:?} is not a window start of this job (expected e.g. 2026-11-25, 2026-11-25T13 or 2026-11-25T1305)"
@@ -58,7 +61,8 @@ pub enum CadenceError {
     UnknownBatchId(String),
 }
 
-/// Most ticks examined in one call: bounds the work of a misconfigured job.
+/// Most ticks the test-only walks examine.
+#[cfg(test)]
 const MAX_TICKS: usize = 100_000;
 
 impl Cadence {
@@ -83,7 +87,9 @@ impl Cadence {
         self.cron.as_ref()?.next_after(after, &self.tz)
     }
 
-    /// Ticks in `(after, until]`, oldest first.
+    /// Ticks in `(after, until]`, oldest first: a walk over every tick, for
+    /// tests to check the bounded look-ups against.
+    #[cfg(test)]
     pub fn ticks_between(&self, after: Timestamp, until: Timestamp) -> Vec<Timestamp> {
         let mut out = Vec::new();
         let mut cursor = after;
@@ -97,16 +103,163 @@ impl Cadence {
         out
     }
 
-    /// The last tick strictly before `before`.
-    fn previous_tick(&self, before: Timestamp) -> Option<Timestamp> {
-        for days in [1i64, 8, 32, 367, 5 * 366] {
-            let from = before.checked_sub(SignedDuration::from_hours(24 * days)).ok()?;
-            let ticks = self.ticks_between(from, before);
-            if let Some(last) = ticks.into_iter().rev().find(|t| *t < before) {
-                return Some(last);
+    /// The last tick strictly before `before`, or `None` when there is none
+    /// in the five years before it.
+    ///
+    /// A bisection on [`Cadence::next_tick`]: about 30 look-ups whatever the
+    /// schedule, never a walk over the ticks in between.
+    pub fn previous_tick(&self, before: Timestamp) -> Option<Timestamp> {
+        let horizon = SignedDuration::from_hours(24 * 5 * 366);
+        let before_tick = |t: Timestamp| self.next_tick(t).filter(|tick| *tick < before);
+        // Widen the look-back until it holds a tick.
+        let mut span = SignedDuration::from_mins(1);
+        let mut lo = loop {
+            let from = before.checked_sub(span).ok()?;
+            if before_tick(from).is_some() {
+                break from;
+            }
+            if span >= horizon {
+                return None;
+            }
+            span = span.checked_mul(2)?;
+        };
+        // Invariant: a tick lies in (lo, before), none in (hi, before).
+        let mut hi = before;
+        while hi.duration_since(lo) > SignedDuration::from_secs(1) {
+            let mid = lo.checked_add(hi.duration_since(lo) / 2).ok()?;
+            if before_tick(mid).is_some() {
+                lo = mid;
+            } else {
+                hi = mid;
             }
         }
-        None
+        // Ticks fall on whole seconds: (lo, hi] holds exactly one.
+        before_tick(lo)
+    }
+
+    /// The newest tick at or before `at`.
+    pub fn latest_tick(&self, at: Timestamp) -> Option<Timestamp> {
+        self.previous_tick(at.checked_add(SignedDuration::from_nanos(1)).ok()?)
+    }
+
+    /// The tick whose window is `window` (schedules only): `delay` after its
+    /// end with an explicit window size, its end without one.
+    fn tick_of(&self, window: &Window) -> Option<Timestamp> {
+        self.cron.as_ref()?;
+        match self.size {
+            Some(_) => window.end.checked_add(self.delay).ok(),
+            None => Some(window.end),
+        }
+    }
+
+    /// The batch right after `batch` in time: the next tick's, or with no
+    /// schedule the window that starts where this one ends.
+    pub fn batch_after(&self, batch: &Batch) -> Option<Batch> {
+        match self.tick_of(&batch.window) {
+            Some(tick) => self.batch_for_tick(self.next_tick(tick)?),
+            None => self.sized_batch(batch.window.end),
+        }
+    }
+
+    /// The batch right before `batch` in time.
+    pub fn batch_before(&self, batch: &Batch) -> Option<Batch> {
+        match self.tick_of(&batch.window) {
+            Some(tick) => self.batch_for_tick(self.previous_tick(tick)?),
+            None => self.sized_batch(batch.window.start.checked_sub(self.size?).ok()?),
+        }
+    }
+
+    /// The batch whose window starts at `start`, if this cadence has one.
+    pub fn batch_starting_at(&self, start: Timestamp) -> Option<Batch> {
+        let batch = match (&self.cron, self.size) {
+            (Some(_), Some(size)) => self.batch_for_tick(start.checked_add(size).ok()?.checked_add(self.delay).ok()?),
+            (Some(_), None) => self.batch_for_tick(self.next_tick(start)?),
+            (None, Some(_)) => self.sized_batch(start),
+            (None, None) => None,
+        };
+        batch.filter(|b| b.window.start == start)
+    }
+
+    /// The back-to-back window of `size` starting at `start`, as a batch.
+    fn sized_batch(&self, start: Timestamp) -> Option<Batch> {
+        let window = Window {
+            start,
+            end: start.checked_add(self.size?).ok()?,
+        };
+        Some(Batch {
+            id: self.batch_id(&window),
+            window,
+        })
+    }
+
+    /// The oldest whole batch inside `[from, to)`, in a bounded number of
+    /// look-ups (see [`Cadence::batches_in`] for which windows count).
+    pub fn first_batch_in(&self, from: Timestamp, to: Timestamp) -> Result<Option<Batch>, CadenceError> {
+        let tick = |t: Timestamp| {
+            t.checked_sub(SignedDuration::from_nanos(1))
+                .ok()
+                .and_then(|t| self.next_tick(t))
+        };
+        let batch = match (&self.cron, self.size) {
+            // A tick's window starts `delay + size` before it.
+            (Some(_), Some(size)) => from
+                .checked_add(self.delay)
+                .and_then(|t| t.checked_add(size))
+                .ok()
+                .and_then(tick)
+                .and_then(|t| self.batch_for_tick(t)),
+            // The window of a tick starts at the tick before it.
+            (Some(_), None) => tick(from)
+                .and_then(|first| self.next_tick(first))
+                .and_then(|t| self.batch_for_tick(t)),
+            (None, Some(_)) => self.sized_batch(from),
+            (None, None) => return Err(CadenceError::NoWindow),
+        };
+        Ok(batch.filter(|b| b.window.start >= from && b.window.end <= to))
+    }
+
+    /// The newest whole batch inside `[from, to)`.
+    pub fn last_batch_in(&self, from: Timestamp, to: Timestamp) -> Result<Option<Batch>, CadenceError> {
+        let batch = match (&self.cron, self.size) {
+            // A tick's window ends `delay` before it (with a window size).
+            (Some(_), Some(_)) => to
+                .checked_add(self.delay)
+                .ok()
+                .and_then(|t| self.latest_tick(t))
+                .and_then(|t| self.batch_for_tick(t)),
+            (Some(_), None) => self.latest_tick(to).and_then(|t| self.batch_for_tick(t)),
+            (None, Some(size)) => {
+                let whole = to.duration_since(from).as_nanos() / size.as_nanos().max(1);
+                match i32::try_from(whole) {
+                    Ok(n) if n >= 1 => from
+                        .checked_add(size * (n - 1))
+                        .ok()
+                        .and_then(|start| self.sized_batch(start)),
+                    Ok(_) => None,
+                    Err(_) => return Err(CadenceError::TooManyBatches),
+                }
+            }
+            (None, None) => return Err(CadenceError::NoWindow),
+        };
+        Ok(batch.filter(|b| b.window.start >= from && b.window.end <= to))
+    }
+
+    /// How many batches lie from `first` to `last`, both included: a count
+    /// of ticks by whole days (see [`Cron::count_between`]), not a walk.
+    pub fn batches_from_to(&self, first: &Batch, last: &Batch) -> u64 {
+        if last.window.start < first.window.start {
+            return 0;
+        }
+        match (&self.cron, self.tick_of(&first.window), self.tick_of(&last.window)) {
+            (Some(cron), Some(a), Some(b)) => a
+                .checked_sub(SignedDuration::from_nanos(1))
+                .map_or(0, |a| cron.count_between(a, b, &self.tz)),
+            _ => {
+                let size = self.size.map_or(1, |s| s.as_nanos().max(1));
+                let span = last.window.start.duration_since(first.window.start).as_nanos();
+                u64::try_from(span / size).unwrap_or(u64::MAX).saturating_add(1)
+            }
+        }
     }
 
     /// The window a tick covers.
@@ -138,6 +291,8 @@ impl Cadence {
     /// Every whole window inside `[from, to)`, oldest first: the schedule's
     /// windows when there is a schedule (so a backfill batch is the same batch a
     /// scheduled run would have been), else back-to-back windows of `size` from `from`.
+    /// A walk over every tick, for tests to check the bounded look-ups against.
+    #[cfg(test)]
     pub fn batches_in(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Batch>, CadenceError> {
         let mut out = Vec::new();
         if self.cron.is_some() {
@@ -257,211 +412,5 @@ fn parse_batch_start(id: &str) -> Option<DateTime> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ts(s: &str) -> Timestamp {
-        s.parse().expect("timestamp")
-    }
-
-    fn cadence(cron: Option<&str>, tz: &str, size: Option<u64>, delay: u64) -> Cadence {
-        Cadence::new(
-            cron.map(|c| c.parse().expect("cron")),
-            TimeZone::get(tz).expect("zone"),
-            size.map(std::time::Duration::from_secs),
-            std::time::Duration::from_secs(delay),
-        )
-    }
-
-    const H: u64 = 3600;
-
-    #[test]
-    fn batch_for_tick_table() {
-        let cases = [
-            // cron, zone, size, delay, tick, id, start, end
-            (
-                Some("5 * * * *"),
-                "UTC",
-                Some(H),
-                300,
-                "2026-11-25T14:05:00Z",
-                "2026-11-25T13",
-                "2026-11-25T13:00:00Z",
-                "2026-11-25T14:00:00Z",
-            ),
-            (
-                Some("0 * * * *"),
-                "UTC",
-                None,
-                0,
-                "2026-11-25T14:00:00Z",
-                "2026-11-25T13",
-                "2026-11-25T13:00:00Z",
-                "2026-11-25T14:00:00Z",
-            ),
-            (
-                Some("@daily"),
-                "UTC",
-                Some(24 * H),
-                2 * H,
-                "2026-11-26T00:00:00Z",
-                "2026-11-24T22",
-                "2026-11-24T22:00:00Z",
-                "2026-11-25T22:00:00Z",
-            ),
-            (
-                Some("0 2 * * *"),
-                "UTC",
-                Some(24 * H),
-                2 * H,
-                "2026-11-26T02:00:00Z",
-                "2026-11-25",
-                "2026-11-25T00:00:00Z",
-                "2026-11-26T00:00:00Z",
-            ),
-            (
-                Some("* * * * *"),
-                "UTC",
-                None,
-                0,
-                "2026-11-26T06:35:00Z",
-                "2026-11-26T0634",
-                "2026-11-26T06:34:00Z",
-                "2026-11-26T06:35:00Z",
-            ),
-            // month end: the monthly window of November
-            (
-                Some("0 0 1 * *"),
-                "UTC",
-                None,
-                0,
-                "2026-12-01T00:00:00Z",
-                "2026-11-01",
-                "2026-11-01T00:00:00Z",
-                "2026-12-01T00:00:00Z",
-            ),
-            // Berlin daily across spring forward: a 23-hour local day keeps a date id
-            (
-                Some("0 0 * * *"),
-                "Europe/Berlin",
-                None,
-                0,
-                "2026-03-29T22:00:00Z",
-                "2026-03-29",
-                "2026-03-28T23:00:00Z",
-                "2026-03-29T22:00:00Z",
-            ),
-            // Berlin daily across autumn: a 25-hour day
-            (
-                Some("0 0 * * *"),
-                "Europe/Berlin",
-                None,
-                0,
-                "2026-10-25T23:00:00Z",
-                "2026-10-25",
-                "2026-10-24T22:00:00Z",
-                "2026-10-25T23:00:00Z",
-            ),
-        ];
-        for (cron, tz, size, delay, tick, id, start, end) in cases {
-            let c = cadence(cron, tz, size, delay);
-            let batch = c.batch_for_tick(ts(tick)).expect("a batch");
-            assert_eq!(batch.id, id, "{cron:?} {tz} tick {tick}");
-            assert_eq!(
-                batch.window,
-                Window {
-                    start: ts(start),
-                    end: ts(end)
-                },
-                "{cron:?} {tz} tick {tick}"
-            );
-        }
-    }
-
-    #[test]
-    fn hourly_batches_across_the_autumn_fold_have_distinct_ids() {
-        let c = cadence(Some("0 * * * *"), "Europe/Berlin", Some(H), 0);
-        let batches = c
-            .batches_in(ts("2026-10-24T23:00:00Z"), ts("2026-10-25T03:00:00Z"))
-            .expect("batches");
-        let ids: Vec<_> = batches.iter().map(|b| b.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            ["2026-10-25T01", "2026-10-25T02", "2026-10-25T02.2", "2026-10-25T03"]
-        );
-        for b in &batches {
-            assert_eq!(c.window_for_batch(&b.id).expect("round trip"), b.window, "{}", b.id);
-        }
-    }
-
-    #[test]
-    fn hourly_batches_across_the_spring_gap() {
-        let c = cadence(Some("0 * * * *"), "Europe/Berlin", Some(H), 0);
-        let batches = c
-            .batches_in(ts("2026-03-29T00:00:00Z"), ts("2026-03-29T02:00:00Z"))
-            .expect("batches");
-        let ids: Vec<_> = batches.iter().map(|b| b.id.as_str()).collect();
-        // 02:00 local does not exist: 01:00 CET is followed by 03:00 CEST.
-        assert_eq!(ids, ["2026-03-29T01", "2026-03-29T03"]);
-    }
-
-    #[test]
-    fn backfill_windows_without_schedule_are_back_to_back() {
-        let c = cadence(None, "UTC", Some(H), 0);
-        let batches = c
-            .batches_in(ts("2026-11-01T00:00:00Z"), ts("2026-11-01T06:00:00Z"))
-            .expect("batches");
-        assert_eq!(batches.len(), 6);
-        assert_eq!(batches[0].id, "2026-11-01T00");
-        assert_eq!(batches[5].id, "2026-11-01T05");
-        // a partial last window is not a batch
-        let partial = c
-            .batches_in(ts("2026-11-01T00:00:00Z"), ts("2026-11-01T01:30:00Z"))
-            .expect("batches");
-        assert_eq!(partial.len(), 1);
-        assert_eq!(
-            cadence(None, "UTC", None, 0).batches_in(ts("2026-11-01T00:00:00Z"), ts("2026-11-02T00:00:00Z")),
-            Err(CadenceError::NoWindow)
-        );
-    }
-
-    #[test]
-    fn backfill_with_schedule_uses_the_schedule_grid() {
-        let c = cadence(Some("5 * * * *"), "UTC", Some(H), 300);
-        let batches = c
-            .batches_in(ts("2026-11-01T00:00:00Z"), ts("2026-11-01T03:00:00Z"))
-            .expect("batches");
-        let ids: Vec<_> = batches.iter().map(|b| b.id.as_str()).collect();
-        assert_eq!(ids, ["2026-11-01T00", "2026-11-01T01", "2026-11-01T02"]);
-    }
-
-    #[test]
-    fn batch_ids_parse_back_to_windows() {
-        let c = cadence(Some("0 0 * * *"), "Europe/Berlin", None, 0);
-        assert_eq!(
-            c.window_for_batch("2026-11-25").expect("window"),
-            Window {
-                start: ts("2026-11-24T23:00:00Z"),
-                end: ts("2026-11-25T23:00:00Z")
-            }
-        );
-        let minutes = cadence(None, "UTC", Some(900), 0);
-        assert_eq!(
-            minutes.window_for_batch("2026-11-25T1315").expect("window"),
-            Window {
-                start: ts("2026-11-25T13:15:00Z"),
-                end: ts("2026-11-25T13:30:00Z")
-            }
-        );
-        for bad in ["yesterday", "2026-11-25T1", "2026-13-01", "2026-11-25T13"] {
-            assert!(c.window_for_batch(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn ticks_between_is_half_open() {
-        let c = cadence(Some("0 * * * *"), "UTC", None, 0);
-        let ticks = c.ticks_between(ts("2026-11-25T13:00:00Z"), ts("2026-11-25T15:00:00Z"));
-        assert_eq!(ticks, [ts("2026-11-25T14:00:00Z"), ts("2026-11-25T15:00:00Z")]);
-    }
-}
+#[path = "cadence_tests.rs"]
+mod tests;

@@ -559,8 +559,12 @@ pub struct BackfillStatus {
     pub to: Time,
     /// Batches in the backfill range.
     pub total: i32,
-    /// Batches whose EtlRun has been created, in backfill order: the cursor.
+    /// Batches whose EtlRun has been created, in backfill order.
     pub created: i32,
+    /// Window start of the last batch counted in `created`: the next batch
+    /// of the backfill is the one after it (before it with `NewestFirst`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Time>,
     /// Batches that succeeded.
     pub succeeded: i32,
     /// Batches that failed.

@@ -3,9 +3,10 @@
 //! Reconcile = observe (pool, runs) → validate and plan (pure) → apply.
 
 pub mod apply;
+mod backfill;
 mod gates;
 mod guards;
-mod plan;
+pub mod plan;
 mod validate;
 
 use std::sync::Arc;

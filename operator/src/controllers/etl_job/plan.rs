@@ -8,17 +8,22 @@
 //! the backfill through a cursor in `status.backfill`, so deleting old runs
 //! never brings their batches back.
 //!
+//! A plan's cost does not grow with time: it looks up the newest due tick
+//! (and for `catchUp: all` at most `limit` before it) and the next backfill
+//! batches from the cursor (see [`super::backfill`]), never every tick since
+//! the last schedule time or the backfill's start.
+//!
 //! Pure: no clock (the caller passes `now`), no I/O.
 
-use std::{cmp::Reverse, time::Duration};
+use std::{cmp::Reverse, collections::HashSet, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::validate::cadence_of;
+use super::{backfill, validate::cadence_of};
 use crate::{
     api::v1alpha1::{
-        ActiveRun, BackfillOrder, BackfillStatus, CatchUpPolicy, ClusterPool, ConcurrencyPolicy, EtlJob, EtlJobStatus,
-        EtlRun, Provider, RunPhase, RunReason, Time,
+        ActiveRun, CatchUpPolicy, ClusterPool, ConcurrencyPolicy, EtlJob, EtlJobStatus, EtlRun, Provider, RunPhase,
+        RunReason, Time,
     },
     controllers::{
         conditions::{Desired, Status},
@@ -84,8 +89,8 @@ fn window_start(run: &EtlRun) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// Plans `job` at `now`, given its runs, its pool and the spec problems found.
-#[cfg(test)]
+/// Plans `job` at `now`, given its runs, its pool and the spec problems found,
+/// for a job that no upstream holds (the tests and `benches/plan.rs`).
 pub fn plan(job: &EtlJob, runs: &[EtlRun], pool: Option<&ClusterPool>, problems: &[Problem], now: Timestamp) -> Plan {
     let not_held = Desired::new("Held", Status::False, "UpstreamHealthy", "");
     plan_held(job, runs, pool, problems, &not_held, now)
@@ -131,10 +136,18 @@ pub fn plan_held(
             .map(|t| t.0)
             .or_else(|| job.metadata.creation_timestamp.as_ref().map(|t| t.0))
             .unwrap_or(now);
-        let due = cadence.ticks_between(last, now);
-        if let Some(&latest) = due.last() {
+        // Only the newest due tick, and for `all` the `limit` before it, are
+        // looked up: never every tick since `last`, however long ago it was.
+        if let Some(latest) = cadence.latest_tick(now).filter(|t| *t > last) {
+            let live_scheduled: Vec<&EtlRun> = runs
+                .iter()
+                .filter(|r| is_live(r) && matches!(r.spec.reason, RunReason::Schedule | RunReason::CatchUp))
+                .collect();
             let limit = usize::try_from(spec.catch_up.limit.max(1)).unwrap_or(1);
+            // Forbid with a batch still running decides nothing: no older tick is looked up.
+            let held_by_forbid = spec.concurrency_policy == ConcurrencyPolicy::Forbid && !live_scheduled.is_empty();
             let chosen: Vec<Timestamp> = match spec.catch_up.policy {
+                _ if held_by_forbid => vec![],
                 CatchUpPolicy::None => {
                     if now.duration_since(latest) <= STARTING_DEADLINE {
                         vec![latest]
@@ -143,14 +156,22 @@ pub fn plan_held(
                     }
                 }
                 CatchUpPolicy::Latest => vec![latest],
-                CatchUpPolicy::All => due[due.len().saturating_sub(limit)..].to_vec(),
+                CatchUpPolicy::All => {
+                    let mut ticks = vec![latest];
+                    while ticks.len() < limit
+                        && let Some(tick) = ticks
+                            .last()
+                            .and_then(|t| cadence.previous_tick(*t))
+                            .filter(|t| *t > last)
+                    {
+                        ticks.push(tick);
+                    }
+                    ticks.reverse();
+                    ticks
+                }
             };
-            let live_scheduled: Vec<&EtlRun> = runs
-                .iter()
-                .filter(|r| is_live(r) && matches!(r.spec.reason, RunReason::Schedule | RunReason::CatchUp))
-                .collect();
             let (to_create, consumed): (Vec<Timestamp>, Option<Timestamp>) = match spec.concurrency_policy {
-                ConcurrencyPolicy::Forbid if !live_scheduled.is_empty() => (vec![], None),
+                ConcurrencyPolicy::Forbid if held_by_forbid => (vec![], None),
                 ConcurrencyPolicy::Forbid => match chosen.first() {
                     Some(&first) => (vec![first], Some(if chosen.len() == 1 { latest } else { first })),
                     None => (vec![], Some(latest)),
@@ -192,58 +213,21 @@ pub fn plan_held(
         }
 
         // Backfill.
-        if let Some(backfill) = &spec.backfill
-            && let Ok(mut batches) = cadence.batches_in(backfill.from.0, backfill.to.0)
-        {
-            if backfill.order == BackfillOrder::NewestFirst {
-                batches.reverse();
-            }
-            let same_range = previous
-                .backfill
-                .as_ref()
-                .is_some_and(|b| b.from == backfill.from && b.to == backfill.to);
-            let mut cursor = if same_range {
-                previous
-                    .backfill
-                    .as_ref()
-                    .map_or(0, |b| usize::try_from(b.created).unwrap_or(0))
-            } else {
-                0
-            };
+        if let Some(backfill) = &spec.backfill {
+            let mut taken: HashSet<String> = runs.iter().map(|r| name(r).to_owned()).collect();
+            taken.extend(create.iter().map(|c| c.name.clone()));
             let live = runs
                 .iter()
                 .filter(|r| is_live(r) && r.spec.reason == RunReason::Backfill)
                 .count();
-            let mut slots = usize::try_from(backfill.parallelism).unwrap_or(1).saturating_sub(live);
-            while slots > 0 && cursor < batches.len() {
-                let batch = batches[cursor].clone();
-                let run_name = names::run_name(&job_name, &batch.id);
-                if !exists(&create, &run_name) {
-                    create.push(NewRun {
-                        name: run_name,
-                        batch,
-                        reason: RunReason::Backfill,
-                        due: None,
-                    });
-                    slots -= 1;
-                }
-                cursor += 1;
-            }
-            let names_in_range: Vec<String> = batches.iter().map(|b| names::run_name(&job_name, &b.id)).collect();
-            let count = |p: RunPhase| {
-                runs.iter()
-                    .filter(|r| phase(r) == Some(p) && names_in_range.iter().any(|n| n == name(r)))
-                    .count()
+            let recorded = backfill::Recorded {
+                progress: previous.backfill.as_ref(),
+                current: previous.observed_generation == job.metadata.generation,
             };
-            let as_i32 = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-            status.backfill = Some(BackfillStatus {
-                from: backfill.from.clone(),
-                to: backfill.to.clone(),
-                total: as_i32(batches.len()),
-                created: as_i32(cursor),
-                succeeded: as_i32(count(RunPhase::Succeeded)),
-                failed: as_i32(count(RunPhase::Failed)),
-            });
+            if let Ok(step) = backfill::plan(cadence, backfill, recorded, &job_name, runs, &taken, live) {
+                create.extend(step.create);
+                status.backfill = Some(step.status);
+            }
         }
     }
     if spec.backfill.is_none() {

@@ -4,7 +4,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use super::*;
-use crate::api::v1alpha1::{EtlJobSpec, EtlRunSpec, EtlRunStatus, LocalObjectReference, RunWindow};
+use crate::api::v1alpha1::{
+    BackfillOrder, BackfillStatus, EtlJobSpec, EtlRunSpec, EtlRunStatus, LocalObjectReference, RunWindow,
+};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
@@ -267,6 +269,7 @@ fn the_backfill_cursor_survives_deleted_runs_and_restarts_on_a_new_range() {
             to: Time(ts("2026-11-01T06:00:00Z")),
             total: 6,
             created: 6,
+            cursor: None,
             succeeded: 6,
             failed: 0,
         }),

@@ -72,10 +72,7 @@ pub fn next_after_job(runs: &[FinishedRun], last: Option<Mark<'_>>) -> Option<Du
 /// the last checked tick, or the suite's creation.
 pub fn next_on_schedule(cron: &Cron, since: Timestamp, now: Timestamp) -> Option<Due> {
     let cadence = Cadence::new(Some(cron.clone()), TimeZone::UTC, None, std::time::Duration::ZERO);
-    let tick = cadence
-        .ticks_between(since, now)
-        .into_iter()
-        .rfind(|t| *t > since && *t <= now)?;
+    let tick = cadence.latest_tick(now).filter(|t| *t > since)?;
     let batch = cadence.batch_for_tick(tick)?;
     Some(Due {
         batch_id: batch.id,
