@@ -7,7 +7,7 @@ use std::{fmt::Debug, future::Future, sync::Arc, time::Instant};
 use futures::StreamExt;
 use kube::{
     Api, Resource, ResourceExt,
-    runtime::{Controller, controller::Action, watcher},
+    runtime::{Controller, WatchStreamExt, controller::Action, predicates, reflector, watcher},
 };
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,17 @@ use crate::metrics::{ControllerLabels, FailureLabels};
 
 fn key<K: Resource>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Which changes of the controller's own objects trigger a reconciliation
+/// (changes of watched and owned objects always do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Every change, status included.
+    EveryChange,
+    /// A change of `metadata.generation` (the spec, or deletion): the
+    /// controller's own status writes do not wake it again.
+    SpecChange,
 }
 
 /// Runs `reconcile` for every object of kind `K` until `shutdown`, with
@@ -33,11 +44,40 @@ pub async fn run_with<K, F, Fut, E>(
     Fut: Future<Output = Result<Action, E>> + Send + 'static,
     E: std::error::Error + ErrorCategory + Send + Sync + 'static,
 {
+    run_triggered(ctx, shutdown, controller, Trigger::EveryChange, reconcile, configure).await;
+}
+
+/// [`run_with`], woken by the changes `trigger` names.
+pub async fn run_triggered<K, F, Fut, E>(
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+    controller: &'static str,
+    trigger: Trigger,
+    reconcile: F,
+    configure: impl FnOnce(Controller<K>) -> Controller<K>,
+) where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+    E: std::error::Error + ErrorCategory + Send + Sync + 'static,
+{
     let api = Api::<K>::all(ctx.client.clone());
     let labels = ControllerLabels { controller };
     let reconcile = Arc::new(reconcile);
     tracing::info!(controller, "controller started");
-    configure(Controller::new(api, watcher::Config::default().any_semantic()))
+    let base = match trigger {
+        Trigger::EveryChange => Controller::new(api, watcher::Config::default().any_semantic()),
+        Trigger::SpecChange => {
+            let (reader, writer) = reflector::store();
+            let objects = watcher(api, watcher::Config::default().any_semantic())
+                .default_backoff()
+                .reflect(writer)
+                .applied_objects()
+                .predicate_filter(predicates::generation, Default::default());
+            Controller::for_stream(objects, reader)
+        }
+    };
+    configure(base)
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(
             move |obj: Arc<K>, ctx: Arc<Context>| {

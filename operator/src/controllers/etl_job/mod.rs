@@ -21,7 +21,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
 pub use self::validate::cadence_of;
-use super::{Context, ErrorCategory, kube_error_category, runner};
+use super::{
+    Context, ErrorCategory, kube_error_category,
+    runner::{self, Trigger},
+};
 use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun};
 
 /// Controller name: metric label and field-manager suffix.
@@ -95,7 +98,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let runs = Api::<EtlRun>::all(ctx.client.clone());
     // Every run of the job, including those a person created, which it does
     // not own; and the runs of the jobs it depends on (a quarantine holds it).
-    runner::run_with::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
+    // Its own status writes do not wake a job: it looks again at its next
+    // tick (the requeue) and when one of its runs changes.
+    runner::run_triggered::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, Trigger::SpecChange, reconcile, move |c| {
         let store = c.store();
         c.watches(runs, watcher::Config::default(), move |run: EtlRun| {
             let ns = run.namespace();
