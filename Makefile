@@ -3,7 +3,7 @@
 # Build output lives outside the clone so fresh clones (and CI) reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ade/target
 
-.PHONY: help generate lint unit cluster-up cluster-down e2e test demo
+.PHONY: help generate lint unit cluster-up cluster-down e2e test demo bench-plan bench-etl-cpu
 
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -35,3 +35,10 @@ test: ## everything: lint, unit and integration tests, end-to-end suite
 
 demo: ## the operator end to end on the local control plane
 	hack/demo.sh
+
+bench-plan: ## the EtlJob planner's cost against how far back a backfill starts (release)
+	cargo bench --locked --workspace --bench plan
+
+bench-etl-cpu: ## operator CPU: a backfill beside a minute schedule, and 50 idle jobs (local control plane)
+	cargo build --locked --workspace --bins
+	hack/bench-etl-cpu.sh

@@ -1,0 +1,97 @@
+//! A large backfill beside a minute schedule, against the real control plane:
+//! every window of the range gets exactly one run, at most `parallelism` at
+//! once, and the job's `status.backfill` matches the runs at the end. (A
+//! reconcile used to walk every tick of the range and of the day before each
+//! window, so a backfill like this one stalled after its first wave.)
+//!
+//! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
+
+use std::{collections::BTreeSet, time::Duration};
+
+use ade_e2e::{Namespace, Operator, get_json, install_chart, kubectl_with_stdin, wait_for};
+use serde_json::Value;
+
+fn phase(run: &Value) -> &str {
+    run["status"]["phase"].as_str().unwrap_or("")
+}
+
+#[test]
+fn a_backfill_of_sixty_windows_beside_a_minute_schedule_completes() {
+    install_chart();
+    let ns = Namespace::create("backfill60");
+    let _operator = Operator::start("backfill60");
+    let yaml = "apiVersion: ade.dev/v1alpha1
+kind: ClusterPool
+metadata: {name: batch}
+spec: {provider: kubernetes}
+---
+apiVersion: ade.dev/v1alpha1
+kind: EtlJob
+metadata: {name: minutes}
+spec:
+  poolRef: {name: batch}
+  schedule: '* * * * *'
+  timeZone: UTC
+  catchUp: {policy: none}
+  historyLimit: {succeeded: 200, failed: 200}
+  backfill: {from: '2026-01-01T00:00:00Z', to: '2026-01-01T01:00:00Z', parallelism: 20}
+  task:
+    container:
+      image: busybox
+      args: ['--batch={{batch.id}}']
+      podMetadata: {annotations: {e2e.ade.dev/duration: 1s}}
+";
+    let out = kubectl_with_stdin(&["apply", "-n", &ns.name, "-f", "-"], yaml);
+    assert!(out.success, "kubectl apply failed:\n{}", out.stderr);
+
+    let backfill_runs = |all: &[Value]| -> Vec<Value> {
+        all.iter()
+            .filter(|r| r["spec"]["reason"] == "backfill")
+            .cloned()
+            .collect()
+    };
+    let mut most_live = 0;
+    let done = wait_for("sixty backfill runs to succeed", Duration::from_secs(300), || {
+        let all = get_json(&ns.name, &["etlruns"])?["items"].as_array()?.clone();
+        let backfill = backfill_runs(&all);
+        let live = backfill
+            .iter()
+            .filter(|r| !matches!(phase(r), "Succeeded" | "Failed" | "Cancelled"))
+            .count();
+        most_live = most_live.max(live);
+        (backfill.len() == 60 && backfill.iter().all(|r| phase(r) == "Succeeded")).then_some(backfill)
+    });
+    assert!(most_live <= 20, "{most_live} backfill runs were live at once");
+    let ids: BTreeSet<String> = done
+        .iter()
+        .filter_map(|r| r["spec"]["batchId"].as_str().map(str::to_owned))
+        .collect();
+    let want: BTreeSet<String> = (0..60).map(|m| format!("2026-01-01T00{m:02}")).collect();
+    assert_eq!(ids, want, "one run for every window of the range");
+    // The job's status catches up with its runs.
+    let job = wait_for(
+        "the job's backfill status to match its runs",
+        Duration::from_secs(60),
+        || {
+            let job = get_json(&ns.name, &["etljob/minutes"])?;
+            (job["status"]["backfill"]["succeeded"] == 60).then_some(job)
+        },
+    );
+    let progress = &job["status"]["backfill"];
+    assert_eq!(progress["total"], 60, "{progress}");
+    assert_eq!(progress["created"], 60, "{progress}");
+    assert_eq!(progress["failed"], 0, "{progress}");
+    assert_eq!(progress["cursor"], "2026-01-01T00:59:00Z", "{progress}");
+    // The schedule ran beside the backfill.
+    let scheduled = wait_for("a scheduled run to succeed", Duration::from_secs(150), || {
+        let all = get_json(&ns.name, &["etlruns"])?["items"].as_array()?.clone();
+        all.into_iter()
+            .find(|r| r["spec"]["reason"] == "schedule" && phase(r) == "Succeeded")
+    });
+    assert!(
+        scheduled["spec"]["batchId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("2026-")),
+        "{scheduled}"
+    );
+}
