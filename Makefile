@@ -37,7 +37,7 @@ demo: ## the operator end to end on the local control plane
 	hack/demo.sh
 
 bench-plan: ## the EtlJob planner's cost against how far back a backfill starts (release)
-	cargo bench --locked --workspace --bench plan
+	cargo bench --locked -p ade-operator --bench plan
 
 bench-etl-cpu: ## operator CPU: a backfill beside a minute schedule, and 50 idle jobs (local control plane)
 	cargo build --locked --workspace --bins
