@@ -74,9 +74,14 @@ reconciles() {
     | awk '/^ade_reconciliations_total\{controller="etl-job"\}/ { print $2; found=1 } END { if (!found) print 0 }'
 }
 calc() { python3 -c "print(round($1, ${2:-3}))"; }
+# A namespace left by an earlier run may still be terminating.
+fresh_namespace() {
+  for _ in $(seq 1 120); do kubectl get namespace "$1" >/dev/null 2>&1 || break; sleep 1; done
+  kubectl create namespace "$1" >/dev/null
+}
 
 if [[ $scenarios == *" 1 "* ]]; then
-kubectl create namespace bench-one >/dev/null
+fresh_namespace bench-one
 cpu0=$(cpu); t0=$(date +%s.%N)
 kubectl apply -n bench-one -f - >/dev/null <<YAML
 apiVersion: ade.dev/v1alpha1
@@ -126,7 +131,7 @@ kubectl delete namespace bench-one --wait=true --timeout=120s >/dev/null
 fi
 
 if [[ $scenarios == *" 2 "* ]]; then
-kubectl create namespace bench-many >/dev/null
+fresh_namespace bench-many
 hour=$(( ($(date -u +%-H) + 12) % 24 ))
 for i in $(seq 1 "$jobs"); do
   cat <<YAML
