@@ -49,17 +49,7 @@ helm upgrade --install ade-operator charts/ade-operator --namespace ade-system -
   --set replicas=1 >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/etljobs.ade.dev crd/etlruns.ade.dev >/dev/null
 
-token=$(kubectl create token ade-operator -n ade-system --duration=1h)
-server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
-ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-cat > "$state/bench-kubeconfig" <<KUBECONFIG
-apiVersion: v1
-kind: Config
-clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: ade-operator, user: {token: "$token"}}]
-contexts: [{name: local, context: {cluster: local, user: ade-operator}}]
-current-context: local
-KUBECONFIG
+hack/operator-kubeconfig.sh "$state/bench-kubeconfig"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 KUBECONFIG="$state/bench-kubeconfig" ADE_LOG=warn "$binary" --http-addr="127.0.0.1:$port" \
   --lease-namespace=ade-system --lease-name=ade-operator --identity=bench --log-format=human \

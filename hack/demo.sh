@@ -31,7 +31,7 @@ helm_home=${ADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ade}/helm
 export HELM_CACHE_HOME="$helm_home/cache" HELM_CONFIG_HOME="$helm_home/config" HELM_DATA_HOME="$helm_home/data"
 
 say "building the operator"
-cargo build --quiet --locked -p ade-operator --bin ade-operator
+cargo build --quiet --locked --workspace --bins
 
 say "helm upgrade --install ade-operator charts/ade-operator"
 helm upgrade --install ade-operator charts/ade-operator --namespace ade-system --create-namespace \
@@ -40,17 +40,7 @@ kubectl wait --for=condition=Established --timeout=60s \
   crd/clusterpools.ade.dev crd/etljobs.ade.dev crd/etlruns.ade.dev crd/streamconsumers.ade.dev crd/validationsuites.ade.dev
 
 say "running the operator locally as the chart's ServiceAccount (token from the TokenRequest API)"
-token=$(kubectl create token ade-operator -n ade-system --duration=1h)
-server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
-ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-cat > "$state/operator-kubeconfig" <<KUBECONFIG
-apiVersion: v1
-kind: Config
-clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: ade-operator, user: {token: "$token"}}]
-contexts: [{name: local, context: {cluster: local, user: ade-operator}}]
-current-context: local
-KUBECONFIG
+hack/operator-kubeconfig.sh "$state/operator-kubeconfig"
 KUBECONFIG="$state/operator-kubeconfig" "$CARGO_TARGET_DIR/debug/ade-operator" \
   --http-addr=127.0.0.1:0 --lease-namespace=ade-system --lease-name=ade-operator --identity=demo \
   --log-format=human >"$state/logs/operator-demo.log" 2>&1 &
