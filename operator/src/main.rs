@@ -99,7 +99,10 @@ async fn run_as_leader(
     let mut controllers = tokio::spawn(controllers::run_all(ctx, controllers_stop.clone()));
     let mut last_renewal = Instant::now();
     let lost = loop {
+        // Biased: on SIGTERM the controllers stop too, and when both are
+        // ready (the signal came during a renewal) the stop is not a loss.
         tokio::select! {
+            biased;
             () = shutdown.cancelled() => break None,
             _ = &mut controllers => break Some("controllers stopped unexpectedly".to_owned()),
             () = tokio::time::sleep(config.lease_renew_interval) => {}
