@@ -8,10 +8,7 @@
 use std::time::{Duration, Instant};
 
 use ade_operator::{
-    api::v1alpha1::{
-        EtlJob, EtlJobSpec, EtlJobStatus, EtlRun, EtlRunSpec, EtlRunStatus, LocalObjectReference, RunPhase, RunWindow,
-        Time,
-    },
+    api::v1alpha1::{EtlJob, EtlJobSpec, EtlJobStatus, EtlRun, EtlRunStatus, RunPhase, Time},
     controllers::etl_job::plan::{Plan, plan},
 };
 use jiff::{SignedDuration, Timestamp};
@@ -40,19 +37,7 @@ fn finished(plan: &Plan) -> Vec<EtlRun> {
     plan.create
         .iter()
         .map(|c| {
-            let mut run = EtlRun::new(
-                &c.name,
-                EtlRunSpec {
-                    job_ref: LocalObjectReference { name: "orders".into() },
-                    batch_id: c.batch.id.clone(),
-                    window: Some(RunWindow {
-                        start: Time(c.batch.window.start),
-                        end: Time(c.batch.window.end),
-                    }),
-                    reason: c.reason,
-                    cancel: false,
-                },
-            );
+            let mut run = EtlRun::new(&c.name, c.spec("orders"));
             run.status = Some(EtlRunStatus {
                 phase: Some(RunPhase::Succeeded),
                 ..EtlRunStatus::default()

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::{Error, FIELD_MANAGER, plan::Plan};
 use crate::{
-    api::v1alpha1::{EtlJob, EtlRun, EtlRunSpec, LocalObjectReference, RunWindow, Time},
+    api::v1alpha1::{EtlJob, EtlRun},
     controllers::{Context, conditions, status},
     names,
 };
@@ -42,16 +42,7 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
                 owner_references: Some(vec![owner(job)]),
                 ..ObjectMeta::default()
             },
-            spec: EtlRunSpec {
-                job_ref: LocalObjectReference { name: job.name_any() },
-                batch_id: new.batch.id.clone(),
-                window: Some(RunWindow {
-                    start: Time(new.batch.window.start),
-                    end: Time(new.batch.window.end),
-                }),
-                reason: new.reason,
-                cancel: false,
-            },
+            spec: new.spec(&job.name_any()),
             status: None,
         };
         match runs.create(&PostParams::default(), &run).await {

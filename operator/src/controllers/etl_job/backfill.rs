@@ -12,6 +12,8 @@
 
 use std::collections::HashSet;
 
+use jiff::Timestamp;
+
 use super::plan::NewRun;
 use crate::{
     api::v1alpha1::{Backfill, BackfillOrder, BackfillStatus, EtlRun, RunPhase, RunReason, Time},
@@ -45,20 +47,21 @@ pub struct Recorded<'a> {
 
 /// Plans `spec` for the job `job_name` from what status `recorded`: `runs`
 /// are the job's runs, `taken` the names of runs that exist or are being
-/// created, `live` the backfill runs not yet finished.
+/// created (the runs this step creates are added), `live` the backfill runs
+/// not yet finished.
 pub fn plan(
     cadence: &Cadence,
     spec: &Backfill,
     recorded: Recorded<'_>,
     job_name: &str,
     runs: &[EtlRun],
-    taken: &HashSet<String>,
+    taken: &mut HashSet<String>,
     live: usize,
 ) -> Result<Step, CadenceError> {
     let previous = recorded.progress;
     let (from, to) = (spec.from.0, spec.to.0);
     let newest_first = spec.order == BackfillOrder::NewestFirst;
-    let in_range = |b: &Batch| b.window.start >= from && b.window.end <= to;
+    let in_range = |start: Timestamp, end: Timestamp| start >= from && end <= to;
     let same_range = previous.filter(|b| b.from == spec.from && b.to == spec.to);
     let first = cadence.first_batch_in(from, to)?;
     let last = cadence.last_batch_in(from, to)?;
@@ -74,7 +77,7 @@ pub fn plan(
             Some(b) if newest_first => cadence.batch_before(b),
             Some(b) => cadence.batch_after(b),
         };
-        batch.filter(in_range)
+        batch.filter(|b| in_range(b.window.start, b.window.end))
     };
 
     let mut created = same_range.map_or(0, |b| u64::try_from(b.created).unwrap_or(0));
@@ -106,7 +109,7 @@ pub fn plan(
     while slots > 0 && created < total {
         let Some(batch) = next(cursor.as_ref()) else { break };
         let run = names::run_name(job_name, &batch.id);
-        if !taken.contains(&run) && !create.iter().any(|c: &NewRun| c.name == run) {
+        if taken.insert(run.clone()) {
             create.push(NewRun {
                 name: run,
                 batch: batch.clone(),
@@ -125,15 +128,10 @@ pub fn plan(
         let n = runs
             .iter()
             .filter(|r| r.status.as_ref().and_then(|s| s.phase) == Some(p))
-            .filter(|r| {
-                r.spec
-                    .window
-                    .as_ref()
-                    .is_some_and(|w| w.start.0 >= from && w.end.0 <= to)
-            })
+            .filter(|r| r.spec.window.as_ref().is_some_and(|w| in_range(w.start.0, w.end.0)))
             .filter(|r| r.metadata.name.as_deref() == Some(names::run_name(job_name, &r.spec.batch_id).as_str()))
             .count();
-        as_i32(u64::try_from(n).unwrap_or(u64::MAX))
+        i32::try_from(n).unwrap_or(i32::MAX)
     };
     Ok(Step {
         create,

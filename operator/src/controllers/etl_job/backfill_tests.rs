@@ -6,8 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::{
     api::v1alpha1::{
-        BackfillOrder, ClusterPool, EtlJob, EtlJobSpec, EtlJobStatus, EtlRun, EtlRunSpec, EtlRunStatus,
-        LocalObjectReference, RunPhase, RunWindow, Time,
+        BackfillOrder, ClusterPool, EtlJob, EtlJobSpec, EtlJobStatus, EtlRun, EtlRunStatus, RunPhase, Time,
     },
     controllers::etl_job::{plan::plan, validate::cadence_of},
     names,
@@ -35,19 +34,7 @@ fn pool() -> ClusterPool {
 }
 
 fn finished(job: &str, new: &super::NewRun) -> EtlRun {
-    let mut run = EtlRun::new(
-        &new.name,
-        EtlRunSpec {
-            job_ref: LocalObjectReference { name: job.into() },
-            batch_id: new.batch.id.clone(),
-            window: Some(RunWindow {
-                start: Time(new.batch.window.start),
-                end: Time(new.batch.window.end),
-            }),
-            reason: new.reason,
-            cancel: false,
-        },
-    );
+    let mut run = EtlRun::new(&new.name, new.spec(job));
     run.status = Some(EtlRunStatus {
         phase: Some(RunPhase::Succeeded),
         ..EtlRunStatus::default()

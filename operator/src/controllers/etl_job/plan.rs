@@ -22,8 +22,8 @@ use jiff::{SignedDuration, Timestamp};
 use super::{backfill, validate::cadence_of};
 use crate::{
     api::v1alpha1::{
-        ActiveRun, CatchUpPolicy, ClusterPool, ConcurrencyPolicy, EtlJob, EtlJobStatus, EtlRun, Provider, RunPhase,
-        RunReason, Time,
+        ActiveRun, CatchUpPolicy, ClusterPool, ConcurrencyPolicy, EtlJob, EtlJobStatus, EtlRun, EtlRunSpec,
+        LocalObjectReference, Provider, RunPhase, RunReason, RunWindow, Time,
     },
     controllers::{
         conditions::{Desired, Status},
@@ -49,6 +49,22 @@ pub struct NewRun {
     pub reason: RunReason,
     /// The schedule time it is due at, for scheduled and catch-up runs.
     pub due: Option<Timestamp>,
+}
+
+impl NewRun {
+    /// The spec of this run of the job `job`.
+    pub fn spec(&self, job: &str) -> EtlRunSpec {
+        EtlRunSpec {
+            job_ref: LocalObjectReference { name: job.to_owned() },
+            batch_id: self.batch.id.clone(),
+            window: Some(RunWindow {
+                start: Time(self.batch.window.start),
+                end: Time(self.batch.window.end),
+            }),
+            reason: self.reason,
+            cancel: false,
+        }
+    }
 }
 
 /// What the job's reconcile does.
@@ -125,7 +141,8 @@ pub fn plan_held(
     } else {
         None
     };
-    let exists = |create: &[NewRun], n: &str| runs.iter().any(|r| name(r) == n) || create.iter().any(|c| c.name == n);
+    // Names of the runs that exist or are planned: a batch never gets two.
+    let mut taken: HashSet<String> = runs.iter().map(|r| name(r).to_owned()).collect();
     let mut requeue = RESYNC;
 
     if let Some(cadence) = cadence.as_ref().filter(|_| !spec.suspend && !is_held) {
@@ -187,7 +204,7 @@ pub fn plan_held(
                     continue;
                 };
                 let run_name = names::run_name(&job_name, &batch.id);
-                if !exists(&create, &run_name) {
+                if taken.insert(run_name.clone()) {
                     let reason = if tick == latest {
                         RunReason::Schedule
                     } else {
@@ -214,8 +231,6 @@ pub fn plan_held(
 
         // Backfill.
         if let Some(backfill) = &spec.backfill {
-            let mut taken: HashSet<String> = runs.iter().map(|r| name(r).to_owned()).collect();
-            taken.extend(create.iter().map(|c| c.name.clone()));
             let live = runs
                 .iter()
                 .filter(|r| is_live(r) && r.spec.reason == RunReason::Backfill)
@@ -224,7 +239,7 @@ pub fn plan_held(
                 progress: previous.backfill.as_ref(),
                 current: previous.observed_generation == job.metadata.generation,
             };
-            if let Ok(step) = backfill::plan(cadence, backfill, recorded, &job_name, runs, &taken, live) {
+            if let Ok(step) = backfill::plan(cadence, backfill, recorded, &job_name, runs, &mut taken, live) {
                 create.extend(step.create);
                 status.backfill = Some(step.status);
             }
