@@ -342,7 +342,12 @@ spec:
             (c["reason"] == "Queued").then(|| c["message"].as_str().unwrap_or_default().to_owned())
         })
     });
-    assert!(queued.contains("ClusterPool batch: 1 of 1 runs active"), "{queued}");
+    // The first queued run may be reconciled before any run is active: then it
+    // waits behind the one ahead of it ("0 of 1 runs active, 1 waiting ahead").
+    assert!(
+        queued.starts_with("waiting for capacity in ClusterPool batch: ") && queued.contains(" of 1 runs active, "),
+        "{queued}"
+    );
     wait_for("the pool to count a queued run", Duration::from_secs(40), || {
         let pool = get_json(&ns.name, &["clusterpool/batch"])?;
         (pool["status"]["queuedRuns"].as_i64()? >= 1 && pool["status"]["runningRuns"] == 1).then_some(())
