@@ -9,12 +9,14 @@ help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 generate: ## regenerate crds/, the chart's CRDs and manifests/install.yaml from the Rust types
-	cargo run --quiet --bin crdgen
+	cargo build --quiet --locked --workspace --bins
+	$(CARGO_TARGET_DIR)/debug/crdgen
 	hack/with-tools.sh hack/render-manifests.sh
 
-lint: ## rustfmt, clippy (warnings are errors), helm lint and the generated-files checks
+lint: ## rustfmt, clippy (warnings are errors), one cargo package selection, helm lint, generated files
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	hack/check-cargo-selection.sh
 	hack/with-tools.sh helm lint --strict charts/ade-operator
 	hack/with-tools.sh hack/render-manifests.sh --check
 
@@ -37,7 +39,7 @@ demo: ## the operator end to end on the local control plane
 	hack/demo.sh
 
 bench-plan: ## the EtlJob planner's cost against how far back a backfill starts (release)
-	cargo bench --locked -p ade-operator --bench plan
+	cargo bench --locked --workspace --bench plan
 
 bench-etl-cpu: ## operator CPU: a backfill beside a minute schedule, and 50 idle jobs (local control plane)
 	cargo build --locked --workspace --bins

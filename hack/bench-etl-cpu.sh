@@ -29,7 +29,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
 binary=${1:-$CARGO_TARGET_DIR/debug/ade-operator}
 windows=${WINDOWS:-30} parallelism=${PARALLELISM:-10} jobs=${JOBS:-50} idle=${IDLE_SECONDS:-60}
 scenarios=" ${SCENARIOS:-1 2} "
-[[ -x $binary ]] || { echo "no operator binary at $binary (cargo build --bin ade-operator)" >&2; exit 1; }
+[[ -x $binary ]] || { echo "no operator binary at $binary (make bench-etl-cpu builds it)" >&2; exit 1; }
 
 started=0
 if ! e2e/cluster status >/dev/null 2>&1; then e2e/cluster up >/dev/null; started=1; fi

@@ -1,11 +1,41 @@
 #!/usr/bin/env bash
-# The end-to-end suite: starts the local control plane (unless it is already
-# up), builds the operator, runs the e2e crate's tests one at a time, and stops
-# the control plane again if it started it (keep it with ADE_KEEP_CLUSTER=1).
+# The end-to-end suite: builds the binaries and the e2e crate's tests, starts
+# the local control plane (unless it is already up), runs the tests one at a
+# time, and stops the control plane again if it started it (keep it with
+# ADE_KEEP_CLUSTER=1).
+#
+# ADE_E2E_NO_DEPENDENCY_BUILDS=1 (set by hack/test.sh, after `make unit`) makes
+# the build step fail when it compiles any third-party crate: it would mean a
+# cargo command here resolves other features than `make unit`, and the AWS and
+# DataFusion stack is compiled twice.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
+
+# The same package selection as `make lint` and `make unit` (--workspace), so
+# cargo resolves the same features (hack/check-cargo-selection.sh); the test
+# targets are the e2e crate's.
+tests=()
+for f in e2e/tests/*.rs; do tests+=(--test "$(basename "$f" .rs)"); done
+build_log=$(mktemp)
+trap 'rm -f "$build_log"' EXIT
+start=$(date +%s)
+{
+  cargo build --locked --workspace --bins
+  cargo test --locked --workspace "${tests[@]}" --no-run
+} 2>&1 | tee "$build_log"
+# Crates of the workspace print their path: `Compiling ade-e2e v0.1.0 (/…/e2e)`.
+third_party=$(grep -cE '^ *Compiling [^ ]+ v[^ ]+$' "$build_log" || true)
+echo "e2e build took $(($(date +%s) - start))s and compiled $third_party third-party crates"
+if [[ ${ADE_E2E_NO_DEPENDENCY_BUILDS:-0} == 1 && $third_party != 0 ]]; then
+  echo "error: the e2e build compiled dependencies again after make unit; a cargo command resolves other features (see hack/check-cargo-selection.sh):" >&2
+  grep -E '^ *Compiling [^ ]+ v[^ ]+$' "$build_log" | head -20 >&2
+  exit 1
+fi
+export ADE_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ade-operator"
+# Validation Pods are run on the host by the e2e executor (e2e/src/executor.rs).
+export ADE_VALIDATE_BIN="$CARGO_TARGET_DIR/debug/ade-validate"
 
 started=0
 if ! e2e/cluster status >/dev/null 2>&1; then
@@ -13,6 +43,7 @@ if ! e2e/cluster status >/dev/null 2>&1; then
   started=1
 fi
 cleanup() {
+  rm -f "$build_log"
   if [[ $started == 1 && ${ADE_KEEP_CLUSTER:-0} != 1 ]]; then
     e2e/cluster down
   fi
@@ -23,10 +54,6 @@ eval "$(e2e/cluster env)"
 helm_home=${ADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ade}/helm
 export HELM_CACHE_HOME="$helm_home/cache" HELM_CONFIG_HOME="$helm_home/config" HELM_DATA_HOME="$helm_home/data"
 
-cargo build --locked -p ade-operator --bin ade-operator -p ade-validator --bin ade-validate
-export ADE_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ade-operator"
-# Validation Pods are run on the host by the e2e executor (e2e/src/executor.rs).
-export ADE_VALIDATE_BIN="$CARGO_TARGET_DIR/debug/ade-validate"
 start=$(date +%s)
-cargo test --locked -p ade-e2e -- --test-threads=1
-echo "e2e suite took $(( $(date +%s) - start ))s"
+cargo test --locked --workspace "${tests[@]}" -- --test-threads=1
+echo "e2e suite took $(($(date +%s) - start))s"

@@ -4,7 +4,7 @@
 //! and MB/s of payload per core against Kinesis' 2 MB/s per-shard read limit
 //! and the 5 MB/s per core target.
 //!
-//! Run: `cargo run --release -p ade-streamer --bin ade-stream-bench -- [records] [batch]`
+//! Run: `streamer/bench/run.sh [records] [batch]`
 //! (see streamer/bench/run.sh).
 
 use std::time::Instant;

@@ -4,5 +4,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
-cargo build --release --locked -q -p ade-streamer --bin ade-stream-bench
-"${CARGO_TARGET_DIR:-$root/target}/release/ade-stream-bench" "$@"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
+cargo build --release --locked -q --workspace --bin ade-stream-bench
+"$CARGO_TARGET_DIR/release/ade-stream-bench" "$@"

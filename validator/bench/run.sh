@@ -15,7 +15,7 @@ rows="${1:-5000000}"
 repeat="${REPEAT:-3}"
 cache="${ADE_CACHE_DIR:-$HOME/.cache/ade}"
 work="$cache/bench-validator"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target-validator}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 mkdir -p "$work"
 
 if ! [[ -x /usr/bin/time ]]; then
@@ -23,7 +23,7 @@ if ! [[ -x /usr/bin/time ]]; then
 fi
 
 echo "== building (release)" >&2
-(cd "$root" && cargo build --release -q -p ade-validator)
+(cd "$root" && cargo build --release --locked -q --workspace --bin ade-validate --bin ade-bench-scan)
 bin="$CARGO_TARGET_DIR/release"
 
 data="$work/bench-$rows.parquet"
