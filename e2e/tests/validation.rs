@@ -10,7 +10,9 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Once, time::Duration};
 
-use ade_e2e::{Executor, Moto, Namespace, Operator, condition, get_json, install_chart, kubectl_with_stdin, wait_for};
+use ade_e2e::{
+    Executor, Moto, Namespace, Operator, S3, condition, get_json, install_chart, kubectl_with_stdin, wait_for,
+};
 use serde_json::Value;
 
 fn setup() {

@@ -9,10 +9,9 @@
 //! src/providers/emr/provider_tests.rs).
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::{collections::BTreeMap, sync::Arc};
 
+use ade_moto::Moto;
 use ade_operator::{
     api::v1alpha1::{ClusterPool, Task},
     providers::{
@@ -29,7 +28,6 @@ use ade_operator::{
 };
 use aws_sdk_emr::config::{BehaviorVersion, Credentials, Region};
 use jiff::{SignedDuration, Timestamp};
-use support::Moto;
 
 const POOL: &str = r#"
 provider: emr

@@ -20,6 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use ade_moto::Moto;
 use ade_streamer::{
     config::Config,
     kinesis::Kinesis,
@@ -29,7 +30,7 @@ use ade_streamer::{
     transform::Obfuscator,
     worker::{self, EventKind, EventLog, Faults, Options, Shared},
 };
-use support::{Moto, all_objects, read_output};
+use support::{all_objects, bucket, location, read_output, sdk};
 use tokio_util::sync::CancellationToken;
 
 const STREAM: &str = "app-events";
@@ -121,8 +122,8 @@ async fn start(
     options.fault = faults;
     let store = DynamoStore::connect(aws, "events-leases").await.expect("lease table");
     let sink = Sink::with_locations(
-        moto.location(BUCKET, "raw/events"),
-        moto.location(BUCKET, "raw/events_dead_letter"),
+        location(moto, BUCKET, "raw/events"),
+        location(moto, BUCKET, "raw/events_dead_letter"),
         PartitionTemplate::parse("dt={{date}}/hour={{hour}}").expect("template"),
         config.sink.format,
     );
@@ -159,7 +160,7 @@ async fn wait_for<T, F: Future<Output = Option<T>>>(what: &str, timeout: Duratio
 async fn two_consumers_a_crash_and_resharding_give_every_record_once() {
     let moto = Moto::start();
     moto.create_bucket(BUCKET);
-    let aws = moto.sdk().await;
+    let aws = sdk(&moto).await;
     let k = aws_sdk_kinesis::Client::new(&aws);
     k.create_stream()
         .stream_name(STREAM)
@@ -245,7 +246,7 @@ async fn two_consumers_a_crash_and_resharding_give_every_record_once() {
     // A restarted replica joins.
     let c = start(&moto, &aws, "consumer-c", &events, None).await;
 
-    let bucket = moto.bucket(BUCKET);
+    let bucket = bucket(&moto, BUCKET);
     let want = expected.len();
     wait_for("every record in the output", Duration::from_secs(180), || {
         let bucket = bucket.clone();

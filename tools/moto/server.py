@@ -1,6 +1,6 @@
 """Runs moto's server on 127.0.0.1 with a small control API for what moto cannot do.
 
-Usage: python server.py --port PORT [--host 127.0.0.1]
+Usage: python server.py [--port PORT] [--host 127.0.0.1]
 
 Prints "ready <port>" on stdout once the server answers, then serves until
 SIGTERM/SIGINT. Besides every AWS API moto emulates (point the SDK at
@@ -220,7 +220,7 @@ class ControlMiddleware:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0 (the default): a free port, reported in the ready line")
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     patch_kinesis_resharding()
@@ -231,8 +231,9 @@ def main():
     # ThreadedMotoServer builds its werkzeug server in start(); wrap its WSGI app.
     wsgi_server = server._server
     wsgi_server.app = ControlMiddleware(wsgi_server.app)
+    port = server.get_host_and_port()[1]
 
-    url = f"http://{args.host}:{args.port}/ade-control/health"
+    url = f"http://{args.host}:{port}/ade-control/health"
     for _ in range(200):
         try:
             with urllib.request.urlopen(url, timeout=1) as r:
@@ -244,7 +245,7 @@ def main():
         print("moto did not become ready", file=sys.stderr)
         server.stop()
         sys.exit(1)
-    print(f"ready {args.port}", flush=True)
+    print(f"ready {port}", flush=True)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

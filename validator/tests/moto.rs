@@ -3,9 +3,10 @@
 
 mod support;
 
+use ade_moto::Moto;
 use ade_validator::store::{Location, StoreConfig};
 use serde_json::{Value, json};
-use support::{HttpRecorder, Moto, ade_validate, orders_batch};
+use support::{HttpRecorder, ade_validate, orders_batch};
 
 #[test]
 fn s3_dataset_results_history_and_sns_alert() {

@@ -1,132 +1,47 @@
-//! Test helpers: the moto AWS emulator on 127.0.0.1 (started through
-//! tools/moto, killed on drop), AWS clients pointed at it, and readers of
-//! everything the consumer wrote to the bucket.
+//! Test helpers: AWS clients pointed at the moto emulator (`ade_moto`), and
+//! readers of everything the consumer wrote to the bucket.
 // Test helpers panic on failure, like the tests that call them (see clippy.toml).
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::{TcpListener, TcpStream},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
+use ade_moto::Moto;
 use ade_streamer::sink::store::Location;
 use object_store::{ObjectStore, ObjectStoreExt, aws::AmazonS3Builder};
 
-/// A moto server on 127.0.0.1, stopped when dropped.
-pub struct Moto {
-    child: Child,
-    pub port: u16,
+/// The AWS SDK configuration for `moto` (static credentials).
+pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await
 }
 
-impl Moto {
-    /// Installs moto if needed (tools/moto/ensure.sh) and starts it on a free port.
-    pub fn start() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let ensure = root.join("tools/moto/ensure.sh");
-        let out = Command::new("bash")
-            .arg(&ensure)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", ensure.display()));
-        assert!(
-            out.status.success(),
-            "moto could not be installed by {} (needs python3 with venv and PyPI access)",
-            ensure.display()
-        );
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned());
-        let port = free_port();
-        let mut child = Command::new(bin.join("python"))
-            .arg(root.join("tools/moto/server.py"))
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto server.py");
-        let stdout = child.stdout.take().expect("moto stdout");
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !line.starts_with("ready") {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("moto server did not start");
-            }
-        }
-        Self { child, port }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Creates an S3 bucket (moto accepts an unsigned PUT).
-    pub fn create_bucket(&self, bucket: &str) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "CreateBucket failed: {answer}");
-    }
-
-    /// The AWS SDK configuration for moto (static credentials).
-    pub async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
-                "test", "test", None, None, "static",
-            ))
-            .load()
-            .await
-    }
-
-    /// An object_store client on `bucket`.
-    pub fn bucket(&self, bucket: &str) -> Arc<dyn ObjectStore> {
-        Arc::new(
-            AmazonS3Builder::new()
-                .with_endpoint(self.endpoint())
-                .with_allow_http(true)
-                .with_region("us-east-1")
-                .with_bucket_name(bucket)
-                .with_access_key_id("test")
-                .with_secret_access_key("test")
-                .build()
-                .unwrap(),
-        )
-    }
-
-    /// A sink location under `prefix` of `bucket`.
-    pub fn location(&self, bucket: &str, prefix: &str) -> Location {
-        Location {
-            store: self.bucket(bucket),
-            prefix: prefix.to_owned(),
-        }
-    }
+/// An object_store client on `bucket` of `moto`.
+pub fn bucket(moto: &Moto, bucket: &str) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        AmazonS3Builder::new()
+            .with_endpoint(moto.endpoint())
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_bucket_name(bucket)
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap(),
+    )
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A sink location under `prefix` of `bucket` on `moto`.
+pub fn location(moto: &Moto, name: &str, prefix: &str) -> Location {
+    Location {
+        store: bucket(moto, name),
+        prefix: prefix.to_owned(),
     }
-}
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Every object of a bucket: (key, bytes).

@@ -1,78 +1,13 @@
-//! Test helpers: the moto AWS emulator (started through tools/moto, killed on
-//! drop), a tiny HTTP server that records requests, and dataset writers.
+//! Test helpers: a tiny HTTP server that records requests, the ade-validate
+//! binary, and dataset writers.
 // Test helpers panic on failure, like the tests that call them (see clippy.toml).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// A moto server on 127.0.0.1, stopped when dropped.
-pub struct Moto {
-    child: Child,
-    pub port: u16,
-}
-
-impl Moto {
-    /// Installs moto if needed (tools/moto/ensure.sh) and starts it on a free port.
-    pub fn start() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let ensure = root.join("tools/moto/ensure.sh");
-        let out = Command::new("bash")
-            .arg(&ensure)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", ensure.display()));
-        assert!(
-            out.status.success(),
-            "moto could not be installed by {} (needs python3 with venv and PyPI access); see the output above",
-            ensure.display()
-        );
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned());
-        let port = free_port();
-        let mut child = Command::new(bin.join("python"))
-            .arg(root.join("tools/moto/server.py"))
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto server.py");
-        let stdout = child.stdout.take().expect("moto stdout");
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !line.starts_with("ready") {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("moto server did not start");
-            }
-        }
-        Self { child, port }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// One request the [`HttpRecorder`] received.
 #[derive(Clone, Debug)]

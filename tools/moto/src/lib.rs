@@ -1,0 +1,174 @@
+//! The moto AWS emulator for ADE's tests: `tools/moto/server.py` (a
+//! `ThreadedMotoServer` with state-control endpoints, see the README beside
+//! it) from the pinned virtualenv `tools/moto/ensure.sh` installs, on
+//! 127.0.0.1, killed when the [`Moto`] is dropped.
+//!
+//! The server binds port 0 itself and reports the port it got, so two tests
+//! starting emulators at once never race for a port.
+// Test support panics on failure, like the tests that call it.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+/// How long moto may take to answer its health check after it was spawned.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A moto server on 127.0.0.1, killed when dropped.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl Moto {
+    /// Installs moto if needed (`tools/moto/ensure.sh`), starts it on a port
+    /// of its own choosing, and waits until it answers.
+    pub fn start() -> Self {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ensure = here.join("ensure.sh");
+        let out = Command::new("bash")
+            .arg(&ensure)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", ensure.display()));
+        assert!(
+            out.status.success(),
+            "moto could not be installed by {} (needs python3 with venv and PyPI access); see the output above",
+            ensure.display()
+        );
+        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let mut child = Command::new(bin.join("python"))
+            .arg(here.join("server.py"))
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", here.join("server.py").display()));
+        let stdout = child.stdout.take().expect("moto's stdout is piped");
+        // server.py prints `ready <port>` once it answers. A thread reads it (and
+        // then drains the pipe, so the server never writes into a closed one);
+        // the wait has a deadline even if the server hangs without a word.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if let Some(port) = line.strip_prefix("ready ") {
+                    let _ = tx.send(port.trim().parse::<u16>().ok());
+                }
+                line.clear();
+            }
+        });
+        let port = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(Some(port)) => port,
+            outcome => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                panic!("moto did not become ready within {READY_TIMEOUT:?} ({outcome:?}, server {status})");
+            }
+        };
+        Self { child, bin, port }
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>`, the endpoint for AWS clients.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Environment for AWS clients in other processes (static test credentials).
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_DEFAULT_REGION", "us-east-1".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The Python of moto's virtualenv (it has boto3), for a test's own setup.
+    pub fn python(&self) -> PathBuf {
+        self.bin.join("python")
+    }
+
+    /// Moves step `step` of `cluster` to `state` (moto never advances steps).
+    pub fn set_step_state(&self, cluster: &str, step: &str, state: &str) {
+        let body = format!(r#"{{"clusterId":"{cluster}","stepId":"{step}","state":"{state}"}}"#);
+        self.request("POST", "/ade-control/emr/step-state", &body);
+    }
+
+    /// Moves `cluster` to `state` with a state change `message` (may be empty).
+    pub fn set_cluster_state(&self, cluster: &str, state: &str, message: &str) {
+        let body = format!(r#"{{"clusterId":"{cluster}","state":"{state}","message":"{message}"}}"#);
+        self.request("POST", "/ade-control/emr/cluster-state", &body);
+    }
+
+    /// Creates an S3 bucket (moto accepts an unsigned PUT).
+    pub fn create_bucket(&self, bucket: &str) {
+        self.request("PUT", &format!("/{bucket}"), "");
+    }
+
+    /// One plain HTTP/1.1 request; panics unless moto answers 200.
+    fn request(&self, method: &str, path: &str, body: &str) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )
+        .expect("write to moto");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read moto's answer");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "{method} {path}: {answer}"
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_servers_start_at_once_on_ports_of_their_own_and_stop_on_drop() {
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(Moto::start);
+            let b = s.spawn(Moto::start);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_ne!(a.port(), b.port());
+        a.create_bucket("one");
+        b.create_bucket("one");
+        let port = a.port();
+        drop(a);
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "moto still answers on {port} after drop"
+        );
+    }
+}
