@@ -26,6 +26,7 @@ use ade_operator::{
     },
     schedule::Window,
 };
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, error::CredentialsError};
 use aws_sdk_emr::config::{BehaviorVersion, Credentials, Region};
 use jiff::{SignedDuration, Timestamp};
 
@@ -369,5 +370,46 @@ async fn spot_price_history_from_ec2() {
             .iter()
             .all(|p| p.instance_type == "m5.xlarge" && p.usd_per_hour > 0.0),
         "{prices:?}"
+    );
+}
+
+/// A credential chain that found nothing, as the default one does on a
+/// machine without AWS configuration.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
+            "no credentials in the environment, the profile files or instance metadata",
+        )))
+    }
+}
+
+#[tokio::test]
+async fn a_call_without_credentials_says_so_in_one_sentence() {
+    let moto = Moto::start();
+    let api = AwsEmr::with_credentials(Some(moto.endpoint()), SharedCredentialsProvider::new(NoCredentials));
+    let err = api.list_clusters("us-east-1", true, None).await.unwrap_err();
+    assert_eq!(err.category, "credentials");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("ListClusters: no AWS credentials: the default chain"),
+        "{message}"
+    );
+    assert!(
+        message.contains("no credentials in the environment, the profile files or instance metadata"),
+        "{message}"
+    );
+    assert!(
+        message.contains("IRSA") && message.contains("AWS_ACCESS_KEY_ID"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("dispatch failure") && !message.contains('{'),
+        "the SDK's layers and Debug dump stay out: {message}"
     );
 }

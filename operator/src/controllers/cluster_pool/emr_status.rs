@@ -136,7 +136,7 @@ pub fn ready(report: &Result<PoolReport, String>, max_clusters: i32) -> Desired 
                 "Ready",
                 Status::False,
                 "ProviderError",
-                format!("EMR could not be reached or refused: {e}"),
+                format!("an EMR call failed: {e}"),
             );
         }
     };

@@ -193,7 +193,7 @@ pub struct ApiError {
     pub action: &'static str,
     /// What AWS said.
     pub message: String,
-    /// A bounded category: `throttled`, `access-denied`, `invalid-request`, `not-found`, `aws-api`.
+    /// A bounded category: `throttled`, `access-denied`, `invalid-request`, `not-found`, `credentials`, `aws-unreachable`, `aws-api`.
     pub category: &'static str,
 }
 

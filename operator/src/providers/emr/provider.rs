@@ -50,12 +50,12 @@ impl std::fmt::Debug for EmrProvider {
     }
 }
 
-/// An [`ApiError`] as a provider error.
+/// An [`ApiError`] as a provider error (which names the action itself).
 pub(super) fn provider_error(e: ApiError) -> ProviderError {
     ProviderError::Api {
         action: e.action,
         category: e.category,
-        source: Box::new(e),
+        source: e.message.into(),
     }
 }
 

@@ -7,19 +7,19 @@
 use std::{collections::BTreeMap, sync::Mutex};
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_ec2 as ec2;
 use aws_sdk_emr as emr;
-use aws_sdk_emr::{
-    error::{DisplayErrorContext, ProvideErrorMetadata},
-    types as t,
-};
+use aws_sdk_emr::{error::ProvideErrorMetadata, types as t};
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
 use tokio::sync::OnceCell;
 
 mod convert;
+mod error;
 
 use self::convert::{configuration, datetime, instances, step_state, timestamp};
+use self::error::api_error;
 use super::{
     api::{ApiError, ApiResult, ClusterInfo, ClusterSpec, ClusterSummary, EmrApi, StepInfo, StepSpec},
     observe::cluster_state,
@@ -38,7 +38,7 @@ const ACTIVE: [t::ClusterState; 5] = [
 /// The real EMR and EC2 APIs.
 pub struct AwsEmr {
     endpoint: Option<String>,
-    static_credentials: Option<(String, String)>,
+    credentials: Option<SharedCredentialsProvider>,
     base: OnceCell<SdkConfig>,
     clients: Mutex<BTreeMap<String, (emr::Client, ec2::Client)>>,
 }
@@ -57,7 +57,7 @@ impl AwsEmr {
     pub fn new(endpoint: Option<String>) -> Self {
         Self {
             endpoint,
-            static_credentials: None,
+            credentials: None,
             base: OnceCell::new(),
             clients: Mutex::default(),
         }
@@ -65,8 +65,14 @@ impl AwsEmr {
 
     /// Fixed credentials instead of the default chain: for emulators and tests.
     pub fn with_static_credentials(endpoint: Option<String>, access_key: &str, secret_key: &str) -> Self {
+        let credentials = emr::config::Credentials::new(access_key, secret_key, None, None, "ade-static");
+        Self::with_credentials(endpoint, SharedCredentialsProvider::new(credentials))
+    }
+
+    /// `credentials` instead of the default chain.
+    pub fn with_credentials(endpoint: Option<String>, credentials: SharedCredentialsProvider) -> Self {
         Self {
-            static_credentials: Some((access_key.to_owned(), secret_key.to_owned())),
+            credentials: Some(credentials),
             ..Self::new(endpoint)
         }
     }
@@ -79,14 +85,8 @@ impl AwsEmr {
                 if let Some(url) = &self.endpoint {
                     loader = loader.endpoint_url(url);
                 }
-                if let Some((key, secret)) = &self.static_credentials {
-                    loader = loader.credentials_provider(emr::config::Credentials::new(
-                        key,
-                        secret,
-                        None,
-                        None,
-                        "ade-static",
-                    ));
+                if let Some(credentials) = &self.credentials {
+                    loader = loader.credentials_provider(credentials.clone());
                 }
                 loader.load().await
             })
@@ -104,25 +104,6 @@ impl AwsEmr {
                 (emr::Client::from_conf(emr_conf), ec2::Client::from_conf(ec2_conf))
             })
             .clone()
-    }
-}
-
-/// An SDK error (`SdkError<…>`) of `action`, categorized by its AWS error code.
-fn api_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    action: &'static str,
-) -> impl FnOnce(E) -> ApiError {
-    move |e| {
-        let category = match e.code() {
-            Some("ThrottlingException" | "Throttling" | "RequestLimitExceeded") => "throttled",
-            Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => "access-denied",
-            Some("InvalidRequestException" | "ValidationException" | "InvalidParameterValue") => "invalid-request",
-            _ => "aws-api",
-        };
-        ApiError {
-            action,
-            message: DisplayErrorContext(&e).to_string(),
-            category,
-        }
     }
 }
 
