@@ -85,13 +85,16 @@ pub fn accepted(problems: &[Problem]) -> Desired {
     }
 }
 
-/// Applies `status` (a JSON object of status fields) to `obj` as `manager`.
-pub async fn apply<K: AdeObject>(
+/// Applies `status` (the kind's status type) to `obj` as `manager`. A status
+/// that cannot be serialized is an error, never an empty status applied with
+/// force (which would clear every field this manager owns).
+pub async fn apply<K: AdeObject, S: Serialize>(
     ctx: &Context,
     obj: &K,
     manager: &str,
-    status: serde_json::Value,
+    status: &S,
 ) -> Result<(), kube::Error> {
+    let status = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let patch = json!({
         "apiVersion": K::api_version(&()),
@@ -105,6 +108,14 @@ pub async fn apply<K: AdeObject>(
     )
     .await?;
     Ok(())
+}
+
+/// The status fields [`report_validation`] owns, common to every kind.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidationStatus<'a> {
+    observed_generation: Option<i64>,
+    conditions: &'a [Condition],
 }
 
 /// Writes `observedGeneration`, `Accepted` (from `problems`) and `ready`, and
@@ -128,8 +139,11 @@ pub async fn report_validation<K: AdeObject>(
         generation,
         Timestamp::now(),
     );
-    let status = json!({ "observedGeneration": generation, "conditions": merged });
-    apply(ctx, obj, manager, status)
+    let status = ValidationStatus {
+        observed_generation: generation,
+        conditions: &merged,
+    };
+    apply(ctx, obj, manager, &status)
         .await
         .map_err(|source| Error::ApplyStatus {
             kind: K::KIND,

@@ -168,7 +168,7 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context) -> Result<Action, Erro
         body["runningRuns"] = json!(report.clusters.iter().map(|c| c.running.len()).sum::<usize>());
         body["breaker"] = json!(emr_status::breaker_status(report));
     }
-    status::apply(ctx, pool, FIELD_MANAGER, body)
+    status::apply(ctx, pool, FIELD_MANAGER, &body)
         .await
         .map_err(|source| Error::ApplyStatus { pool: name, source })?;
     let busy = report.as_ref().map_or(true, |r| {

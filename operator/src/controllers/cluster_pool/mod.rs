@@ -145,7 +145,7 @@ async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, 
         "queuedRuns": as_i32(counts.queued),
         "estimatedCostUSD": cost::usd(cost),
     });
-    status::apply(&ctx, pool.as_ref(), FIELD_MANAGER, body)
+    status::apply(&ctx, pool.as_ref(), FIELD_MANAGER, &body)
         .await
         .map_err(|source| Error::ApplyStatus { pool: name, source })?;
     Ok(Action::requeue(RESYNC))

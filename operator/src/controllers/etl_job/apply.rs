@@ -82,14 +82,9 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
         }
     }
     let existing = job.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    let mut body = serde_json::to_value(&plan.status).unwrap_or_else(|_| json!({}));
-    body["conditions"] = json!(conditions::merge(
-        existing,
-        &plan.conditions,
-        job.metadata.generation,
-        now
-    ));
-    status::apply(ctx, job, FIELD_MANAGER, body)
+    let mut status = plan.status.clone();
+    status.conditions = conditions::merge(existing, &plan.conditions, job.metadata.generation, now);
+    status::apply(ctx, job, FIELD_MANAGER, &status)
         .await
         .map_err(|source| Error::ApplyStatus {
             job: job.name_any(),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
-use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
@@ -125,14 +124,9 @@ fn fail_attempt(plan: &mut Plan, attempt: i32, message: &str) {
 
 async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Error> {
     let existing = run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    let mut body = serde_json::to_value(&plan.status).unwrap_or_else(|_| json!({}));
-    body["conditions"] = json!(conditions::merge(
-        existing,
-        &plan.conditions,
-        run.metadata.generation,
-        Timestamp::now()
-    ));
-    status::apply(ctx, run, FIELD_MANAGER, body)
+    let mut status = plan.status.clone();
+    status.conditions = conditions::merge(existing, &plan.conditions, run.metadata.generation, Timestamp::now());
+    status::apply(ctx, run, FIELD_MANAGER, &status)
         .await
         .map_err(|source| Error::ApplyStatus {
             run: run.name_any(),

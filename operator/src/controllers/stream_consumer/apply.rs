@@ -16,7 +16,6 @@ use kube::{
     runtime::{controller::Action, events::EventType},
 };
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
@@ -229,9 +228,9 @@ async fn write_status(
         consumer.metadata.generation,
         Timestamp::now(),
     );
-    let mut value = serde_json::to_value(&body).unwrap_or_else(|_| json!({}));
-    value["conditions"] = json!(merged);
-    status::apply(ctx, consumer, FIELD_MANAGER, value)
+    let mut body = body;
+    body.conditions = merged;
+    status::apply(ctx, consumer, FIELD_MANAGER, &body)
         .await
         .map_err(|source| Error::ApplyStatus {
             name: consumer.name_any(),

@@ -472,7 +472,7 @@ async fn apply_status(ctx: &Context, suite: &ValidationSuite, problems: &[Proble
     if let Some(active) = &view.active {
         fields.insert("active".into(), json!(active));
     }
-    status::apply(ctx, suite, FIELD_MANAGER, Value::Object(fields))
+    status::apply(ctx, suite, FIELD_MANAGER, &Value::Object(fields))
         .await
         .map_err(write("the ValidationSuite status"))
 }
