@@ -9,6 +9,7 @@ pub mod config;
 pub mod controllers;
 pub mod cost;
 pub mod crdgen;
+pub mod error_category;
 pub mod http;
 pub mod leader;
 pub mod metrics;

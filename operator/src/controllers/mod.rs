@@ -27,6 +27,7 @@ use kube::{
 };
 use tokio_util::sync::CancellationToken;
 
+pub use crate::error_category::kube_error_category;
 use crate::{
     config::Config,
     cost,
@@ -181,22 +182,6 @@ impl ErrorCategory for Error {
         match self {
             Self::ApplyStatus { source, .. } => kube_error_category(source),
         }
-    }
-}
-
-/// A bounded category for a Kubernetes API error.
-pub fn kube_error_category(error: &kube::Error) -> &'static str {
-    match error {
-        kube::Error::Api(status) => match status.code {
-            403 => "forbidden",
-            404 => "not-found",
-            409 => "conflict",
-            422 => "invalid",
-            429 => "throttled",
-            500..=599 => "server-error",
-            _ => "kube-api",
-        },
-        _ => "kube-client",
     }
 }
 

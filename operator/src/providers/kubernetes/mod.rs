@@ -13,7 +13,7 @@ use kube::{
 
 pub use self::job::JobSettings;
 use super::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, ProviderError};
-use crate::{controllers::kube_error_category, names};
+use crate::{error_category::kube_error_category, names};
 
 /// Runs attempts as Jobs in the operator's own cluster.
 #[derive(Clone)]
