@@ -17,22 +17,19 @@ use kube::{
 
 use super::{Checkpoint, PendingFlush, ShardLease, StoreError, WorkerLease, names, store::LeaseStore};
 
-/// Label naming the consumer.
-pub const LABEL_CONSUMER: &str = "ade.dev/stream-consumer";
-/// Label `shard` or `worker`.
-pub const LABEL_KIND: &str = "ade.dev/lease-kind";
-const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+// The contract with the operator, written once in ade-api.
+use ade_api::{
+    labels::MANAGED_BY as LABEL_MANAGED_BY,
+    lease::{
+        CHECKPOINT as ANN_CHECKPOINT, ERROR_MESSAGE as ANN_ERROR_MESSAGE, ERROR_REASON as ANN_ERROR_REASON, KIND_SHARD,
+        KIND_WORKER, LAST_FLUSH as ANN_LAST_FLUSH, MILLIS_BEHIND as ANN_LAG, OPEN_SHARDS as ANN_OPEN_SHARDS,
+        PARENT_SHARDS as ANN_PARENTS, PENDING_FLUSH as ANN_PENDING, RECORDS_PER_SECOND as ANN_RATE,
+        SHARD_ID as ANN_SHARD,
+    },
+};
+pub use ade_api::{labels::STREAM_CONSUMER as LABEL_CONSUMER, lease::KIND as LABEL_KIND};
+
 const MANAGER: &str = "ade-stream";
-const ANN_SHARD: &str = "ade.dev/shard-id";
-const ANN_PARENTS: &str = "ade.dev/parent-shards";
-const ANN_CHECKPOINT: &str = "ade.dev/checkpoint";
-const ANN_PENDING: &str = "ade.dev/pending-flush";
-const ANN_LAG: &str = "ade.dev/millis-behind-latest";
-const ANN_RATE: &str = "ade.dev/records-per-second";
-const ANN_LAST_FLUSH: &str = "ade.dev/last-flush";
-const ANN_OPEN_SHARDS: &str = "ade.dev/open-shards";
-const ANN_ERROR_REASON: &str = "ade.dev/error-reason";
-const ANN_ERROR_MESSAGE: &str = "ade.dev/error-message";
 
 /// Leases of one StreamConsumer as Kubernetes Lease objects.
 #[derive(Clone)]
@@ -108,7 +105,7 @@ impl KubeStore {
         Lease {
             metadata: self.meta(
                 names::shard_lease(&self.consumer, &l.shard_id),
-                "shard",
+                KIND_SHARD,
                 ann,
                 &l.version,
             ),
@@ -135,7 +132,7 @@ impl KubeStore {
         Lease {
             metadata: self.meta(
                 names::worker_lease(&self.consumer, &w.worker_id),
-                "worker",
+                KIND_WORKER,
                 ann,
                 &w.version,
             ),
@@ -213,7 +210,7 @@ impl LeaseStore for KubeStore {
     async fn list_shards(&self) -> Result<Vec<ShardLease>, StoreError> {
         let list = self
             .api
-            .list(&self.selector("shard"))
+            .list(&self.selector(KIND_SHARD))
             .await
             .map_err(|e| map_err("list", e))?;
         Ok(list.items.iter().filter_map(from_lease).collect())
@@ -251,7 +248,7 @@ impl LeaseStore for KubeStore {
     async fn list_workers(&self) -> Result<Vec<WorkerLease>, StoreError> {
         let list = self
             .api
-            .list(&self.selector("worker"))
+            .list(&self.selector(KIND_WORKER))
             .await
             .map_err(|e| map_err("list", e))?;
         Ok(list.items.iter().filter_map(worker_from_lease).collect())

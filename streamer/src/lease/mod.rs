@@ -28,7 +28,7 @@ impl Checkpoint {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Sequence(s) => s,
-            Self::ShardEnd => "SHARD_END",
+            Self::ShardEnd => ade_api::lease::SHARD_END,
         }
     }
 
@@ -36,7 +36,7 @@ impl Checkpoint {
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "" => None,
-            "SHARD_END" => Some(Self::ShardEnd),
+            ade_api::lease::SHARD_END => Some(Self::ShardEnd),
             s => Some(Self::Sequence(s.to_owned())),
         }
     }

@@ -27,7 +27,7 @@ use super::config::{self, StreamConfig};
 use crate::{api::v1alpha1::StreamConsumer, names};
 
 /// Label (and lease label) naming the consumer.
-pub const LABEL_CONSUMER: &str = "ade.dev/stream-consumer";
+pub const LABEL_CONSUMER: &str = ade_api::labels::STREAM_CONSUMER;
 /// Pod-template annotation: hash of the configuration, so a change rolls the pods.
 pub const ANNOTATION_CONFIG_HASH: &str = "ade.dev/config-hash";
 /// The container's name.

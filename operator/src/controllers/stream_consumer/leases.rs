@@ -12,28 +12,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 use super::config::LEASE_DURATION_SECONDS;
 use crate::api::v1alpha1::ShardStatus;
 
-/// Label: `shard` or `worker`.
-pub const LABEL_KIND: &str = "ade.dev/lease-kind";
-/// Annotation: the shard id.
-pub const SHARD_ID: &str = "ade.dev/shard-id";
-/// Annotation: comma-separated parent shard ids.
-pub const PARENT_SHARDS: &str = "ade.dev/parent-shards";
-/// Annotation: sequence number or `SHARD_END`.
-pub const CHECKPOINT: &str = "ade.dev/checkpoint";
-/// Annotation: `MillisBehindLatest` of the shard.
-pub const MILLIS_BEHIND: &str = "ade.dev/millis-behind-latest";
-/// Annotation: records per second read from the shard.
-pub const RECORDS_PER_SECOND: &str = "ade.dev/records-per-second";
-/// Annotation: when the shard's last micro-batch was written (RFC 3339).
-pub const LAST_FLUSH: &str = "ade.dev/last-flush";
-/// Annotation: open shards of the stream, as a worker sees them.
-pub const OPEN_SHARDS: &str = "ade.dev/open-shards";
-/// Annotation: why a worker cannot work.
-pub const ERROR_REASON: &str = "ade.dev/error-reason";
-/// Annotation: the worker's error, in words.
-pub const ERROR_MESSAGE: &str = "ade.dev/error-message";
-/// The checkpoint of a finished shard.
-pub const SHARD_END: &str = "SHARD_END";
+// The contract with ade-stream, written once in ade-api.
+pub use ade_api::lease::{
+    CHECKPOINT, ERROR_MESSAGE, ERROR_REASON, KIND as LABEL_KIND, KIND_SHARD, KIND_WORKER, LAST_FLUSH, MILLIS_BEHIND,
+    OPEN_SHARDS, PARENT_SHARDS, RECORDS_PER_SECOND, SHARD_END, SHARD_ID,
+};
 
 /// A live worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +84,7 @@ pub fn observe(leases: &[Lease], now: Timestamp) -> Observed {
     for lease in leases {
         let live = is_live(lease, now);
         match kind(lease) {
-            Some("shard") => {
+            Some(KIND_SHARD) => {
                 let Some(shard_id) = annotation(lease, SHARD_ID) else {
                     continue;
                 };
@@ -138,7 +121,7 @@ pub fn observe(leases: &[Lease], now: Timestamp) -> Observed {
                         .unwrap_or_default(),
                 });
             }
-            Some("worker") if live => {
+            Some(KIND_WORKER) if live => {
                 let Some(pod) = holder(lease) else { continue };
                 let error = annotation(lease, ERROR_REASON).map(|reason| {
                     let message = annotation(lease, ERROR_MESSAGE).unwrap_or("no message").to_owned();
