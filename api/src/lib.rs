@@ -2,8 +2,9 @@
 //! validator (`ade-validate`), the stream consumer (`ade-stream`) and the e2e
 //! suite all use these definitions instead of their own copies.
 //!
-//! Today: the shared labels and the Lease contract between `ade-stream` and
-//! the operator.
+//! Today: the shared labels, the Lease contract between `ade-stream` and the
+//! operator, and the validation summary `ade-validate` hands the operator.
 
 pub mod labels;
 pub mod lease;
+pub mod validation;

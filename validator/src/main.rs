@@ -214,7 +214,7 @@ fn validate_and_summarize(args: RunArgs) -> (i32, RunSummary) {
                 "{}: {:?} (passed {}, warned {}, failed {}, skipped {})",
                 doc.suite, doc.outcome, doc.summary.passed, doc.summary.warned, doc.summary.failed, doc.summary.skipped
             );
-            (run::exit_code(doc.outcome), RunSummary::of(&doc))
+            (run::exit_code(doc.outcome), ade_validator::summary::of(&doc))
         }
         Err(e) => {
             eprintln!("error: {e}");

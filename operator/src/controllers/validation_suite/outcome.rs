@@ -7,8 +7,8 @@
 //!
 //! Pure.
 
+use ade_api::validation::{RunSummary, SummaryOutcome};
 use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
-use serde::Deserialize;
 
 use crate::controllers::conditions::{Desired, Status};
 
@@ -83,25 +83,6 @@ pub struct Report {
     pub message: Option<String>,
 }
 
-/// The summary document `ade-validate --summary-file` writes.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Summary {
-    outcome: String,
-    #[serde(default)]
-    passed: i32,
-    #[serde(default)]
-    warned: i32,
-    #[serde(default)]
-    failed: i32,
-    #[serde(default)]
-    failed_checks: Vec<String>,
-    #[serde(default)]
-    warned_checks: Vec<String>,
-    results_uri: Option<String>,
-    message: Option<String>,
-}
-
 /// The report of `job` (with its `pods`), or None while it runs.
 pub fn read(job: &Job, pods: &[Pod]) -> Option<Report> {
     let conditions = job.status.as_ref()?.conditions.as_deref().unwrap_or_default();
@@ -122,14 +103,15 @@ pub fn read(job: &Job, pods: &[Pod]) -> Option<Report> {
             .find_map(|s| s.state.as_ref()?.terminated.clone())
     });
     let message = terminated.as_ref().and_then(|t| t.message.clone()).unwrap_or_default();
-    if let Ok(summary) = serde_json::from_str::<Summary>(message.trim())
-        && let Some(outcome) = summary_outcome(&summary.outcome)
-    {
+    // The summary `ade-validate --summary-file` wrote (ade-api); anything else
+    // there is a log tail, read by exit code below.
+    if let Ok(summary) = RunSummary::parse(&message) {
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         return Some(Report {
-            outcome,
-            passed: summary.passed,
-            warned: summary.warned,
-            failed: summary.failed,
+            outcome: summary_outcome(summary.outcome),
+            passed: count(summary.passed),
+            warned: count(summary.warned),
+            failed: count(summary.failed),
             failed_checks: summary.failed_checks,
             warned_checks: summary.warned_checks,
             results_uri: summary.results_uri,
@@ -174,15 +156,14 @@ pub fn read(job: &Job, pods: &[Pod]) -> Option<Report> {
     })
 }
 
-fn summary_outcome(word: &str) -> Option<Outcome> {
-    Some(match word {
-        "passed" => Outcome::Passed,
-        "warned" => Outcome::Warned,
-        "failed" => Outcome::Failed,
-        "invalidInput" => Outcome::InvalidInput,
-        "publishFailed" => Outcome::PublishFailed,
-        _ => return None,
-    })
+fn summary_outcome(outcome: SummaryOutcome) -> Outcome {
+    match outcome {
+        SummaryOutcome::Passed => Outcome::Passed,
+        SummaryOutcome::Warned => Outcome::Warned,
+        SummaryOutcome::Failed => Outcome::Failed,
+        SummaryOutcome::InvalidInput => Outcome::InvalidInput,
+        SummaryOutcome::PublishFailed => Outcome::PublishFailed,
+    }
 }
 
 /// The last non-empty line of a log tail (FallbackToLogsOnError puts the log there).
