@@ -218,6 +218,18 @@ fn problems(name: &str, spec: &StreamConsumerSpec) -> Vec<Problem> {
     ) {
         out.push(Problem::new("InvalidTemplate", e.to_string()));
     }
+    // Durations the pods and the scaler use; the schema's pattern admits some
+    // that do not parse (e.g. one too large), which would otherwise fail every
+    // reconcile instead of saying so once.
+    for (field, duration) in [
+        ("spec.sink.s3.flush.maxInterval", &spec.sink.s3.flush.max_interval),
+        ("spec.checkpoint.interval", &spec.checkpoint.interval),
+        ("spec.scaling.targetLag", &spec.scaling.target_lag),
+    ] {
+        if let Err(e) = duration.to_std() {
+            out.push(Problem::new("InvalidDuration", format!("{field}: {e}")));
+        }
+    }
     let mut seen = BTreeSet::new();
     for rule in &spec.transform.obfuscate {
         if !seen.insert(rule.field.as_str()) {
@@ -254,6 +266,22 @@ mod tests {
         let got = problems("c", &spec(", partitionBy: 'dt={{day}}'"));
         assert_eq!(got[0].reason, "InvalidTemplate");
         assert!(got[0].message.contains("{{day}}"), "{}", got[0].message);
+    }
+
+    #[test]
+    fn durations_that_do_not_parse_are_spec_problems_not_retried_errors() {
+        let mut bad = spec("");
+        bad.scaling.target_lag = crate::api::v1alpha1::Duration("soon".into());
+        bad.checkpoint.interval = crate::api::v1alpha1::Duration("99999999999999999999h".into());
+        let got = problems("c", &bad);
+        let durations: Vec<_> = got.iter().filter(|p| p.reason == "InvalidDuration").collect();
+        assert_eq!(durations.len(), 2, "{got:?}");
+        assert!(
+            durations[0].message.starts_with("spec.checkpoint.interval: "),
+            "{got:?}"
+        );
+        assert!(durations[1].message.starts_with("spec.scaling.targetLag: "), "{got:?}");
+        assert!(!problems("c", &spec("")).iter().any(|p| p.reason == "InvalidDuration"));
     }
 
     #[test]
