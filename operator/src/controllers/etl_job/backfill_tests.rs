@@ -5,32 +5,18 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::{
-    api::v1alpha1::{
-        BackfillOrder, ClusterPool, EtlJob, EtlJobSpec, EtlJobStatus, EtlRun, EtlRunStatus, RunPhase, Time,
+    api::v1alpha1::{BackfillOrder, EtlJob, EtlJobStatus, EtlRun, EtlRunStatus, RunPhase, Time},
+    controllers::etl_job::{
+        fixtures::{self, pool, ts},
+        plan::plan,
+        validate::cadence_of,
     },
-    controllers::etl_job::{plan::plan, validate::cadence_of},
     names,
     schedule::cron,
 };
 
-fn ts(s: &str) -> Timestamp {
-    s.parse().expect("timestamp")
-}
-
 fn job(extra: &str) -> EtlJob {
-    let spec: EtlJobSpec = serde_saphyr::from_str(&format!(
-        "poolRef: {{name: p}}\ntask: {{container: {{image: busybox}}}}\n{extra}"
-    ))
-    .expect("job spec");
-    let mut job = EtlJob::new("orders", spec);
-    job.metadata.uid = Some("job-uid".into());
-    job.metadata.generation = Some(1);
-    job.metadata.creation_timestamp = Some(Time(ts("2026-11-29T00:00:00Z")));
-    job
-}
-
-fn pool() -> ClusterPool {
-    ClusterPool::new("p", serde_saphyr::from_str("provider: kubernetes").expect("pool spec"))
+    fixtures::job(extra, "2026-11-29T00:00:00Z", None)
 }
 
 fn finished(job: &str, new: &super::NewRun) -> EtlRun {

@@ -4,6 +4,8 @@
 
 pub mod apply;
 mod backfill;
+#[cfg(test)]
+mod fixtures;
 mod gates;
 mod guards;
 pub mod plan;
@@ -100,7 +102,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     // not own; and the runs of the jobs it depends on (a quarantine holds it).
     // Its own status writes do not wake a job: it looks again at its next
     // tick (the requeue) and when one of its runs changes.
-    runner::run_triggered::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, Trigger::SpecChange, reconcile, move |c| {
+    runner::run_with::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, Trigger::SpecChange, reconcile, move |c| {
         let store = c.store();
         c.watches(runs, watcher::Config::default(), move |run: EtlRun| {
             let ns = run.namespace();

@@ -4,33 +4,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use super::*;
-use crate::api::v1alpha1::{
-    BackfillOrder, BackfillStatus, EtlJobSpec, EtlRunSpec, EtlRunStatus, LocalObjectReference, RunWindow,
-};
+use crate::api::v1alpha1::{BackfillOrder, BackfillStatus, EtlRunSpec, EtlRunStatus, LocalObjectReference, RunWindow};
 
-fn ts(s: &str) -> Timestamp {
-    s.parse().expect("timestamp")
-}
-
-fn job(extra: &str, created: &str, last: Option<&str>) -> EtlJob {
-    let spec: EtlJobSpec = serde_saphyr::from_str(&format!(
-        "poolRef: {{name: p}}\ntask: {{container: {{image: busybox}}}}\n{extra}"
-    ))
-    .expect("job spec");
-    let mut job = EtlJob::new("orders", spec);
-    job.metadata.uid = Some("job-uid".into());
-    job.metadata.generation = Some(1);
-    job.metadata.creation_timestamp = Some(Time(ts(created)));
-    job.status = last.map(|l| EtlJobStatus {
-        last_schedule_time: Some(Time(ts(l))),
-        ..EtlJobStatus::default()
-    });
-    job
-}
-
-fn pool() -> ClusterPool {
-    ClusterPool::new("p", serde_saphyr::from_str("provider: kubernetes").expect("pool spec"))
-}
+use crate::controllers::etl_job::fixtures::{job, pool, ts};
 
 fn run(batch: &str, start: &str, reason: RunReason, phase: Option<RunPhase>) -> EtlRun {
     let start = ts(start);
