@@ -26,11 +26,11 @@ start=$(date +%s)
   cargo test --locked --workspace "${tests[@]}" --no-run
 } 2>&1 | tee "$build_log"
 # Crates of the workspace print their path: `Compiling ade-e2e v0.1.0 (/…/e2e)`.
-third_party=$(grep -cE '^ *Compiling [^ ]+ v[^ ]+$' "$build_log" || true)
-echo "e2e build took $(($(date +%s) - start))s and compiled $third_party third-party crates"
-if [[ ${ADE_E2E_NO_DEPENDENCY_BUILDS:-0} == 1 && $third_party != 0 ]]; then
+mapfile -t third_party < <(grep -E '^ *Compiling [^ ]+ v[^ ]+$' "$build_log" || true)
+echo "e2e build took $(($(date +%s) - start))s and compiled ${#third_party[@]} third-party crates"
+if [[ ${ADE_E2E_NO_DEPENDENCY_BUILDS:-0} == 1 && ${#third_party[@]} != 0 ]]; then
   echo "error: the e2e build compiled dependencies again after make unit; a cargo command resolves other features (see hack/check-cargo-selection.sh):" >&2
-  grep -E '^ *Compiling [^ ]+ v[^ ]+$' "$build_log" | head -20 >&2
+  printf '%s\n' "${third_party[@]:0:20}" >&2
   exit 1
 fi
 export ADE_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ade-operator"

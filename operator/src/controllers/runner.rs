@@ -30,25 +30,10 @@ pub enum Trigger {
     SpecChange,
 }
 
-/// Runs `reconcile` for every object of kind `K` until `shutdown`, with
-/// `configure` adding watches (`owns`, `watches`) to the controller.
+/// Runs `reconcile` for every object of kind `K` until `shutdown`, woken by
+/// the changes `trigger` names, with `configure` adding watches (`owns`,
+/// `watches`) to the controller.
 pub async fn run_with<K, F, Fut, E>(
-    ctx: Arc<Context>,
-    shutdown: CancellationToken,
-    controller: &'static str,
-    reconcile: F,
-    configure: impl FnOnce(Controller<K>) -> Controller<K>,
-) where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Action, E>> + Send + 'static,
-    E: std::error::Error + ErrorCategory + Send + Sync + 'static,
-{
-    run_triggered(ctx, shutdown, controller, Trigger::EveryChange, reconcile, configure).await;
-}
-
-/// [`run_with`], woken by the changes `trigger` names.
-pub async fn run_triggered<K, F, Fut, E>(
     ctx: Arc<Context>,
     shutdown: CancellationToken,
     controller: &'static str,

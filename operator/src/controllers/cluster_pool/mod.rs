@@ -81,16 +81,23 @@ impl ErrorCategory for Error {
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let runs = Api::<EtlRun>::all(ctx.client.clone());
-    runner::run_with::<ClusterPool, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
-        c.watches(runs, watcher::Config::default(), |run: EtlRun| {
-            let pool = run
-                .status
-                .as_ref()
-                .and_then(|s| s.pool.clone())
-                .or_else(|| run.labels().get(LABEL_POOL).cloned())?;
-            Some(ObjectRef::new(&pool).within(&run.namespace()?))
-        })
-    })
+    runner::run_with::<ClusterPool, _, _, _>(
+        ctx,
+        shutdown,
+        CONTROLLER,
+        runner::Trigger::EveryChange,
+        reconcile,
+        move |c| {
+            c.watches(runs, watcher::Config::default(), |run: EtlRun| {
+                let pool = run
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.pool.clone())
+                    .or_else(|| run.labels().get(LABEL_POOL).cloned())?;
+                Some(ObjectRef::new(&pool).within(&run.namespace()?))
+            })
+        },
+    )
     .await;
 }
 

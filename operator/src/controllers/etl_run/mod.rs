@@ -75,21 +75,28 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let jobs = Api::<Job>::all(ctx.client.clone());
     let runs = Api::<EtlRun>::all(ctx.client.clone());
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=ade-operator");
-    runner::run_with::<EtlRun, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
-        // When a run finishes it frees a slot: wake the runs waiting in its namespace.
-        let store = c.store();
-        c.owns(jobs, owned)
-            .watches(runs, watcher::Config::default(), move |run: EtlRun| {
-                let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
-                let ns = run.namespace();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|other| finished && other.namespace() == ns && waiting(other))
-                    .map(|other| ObjectRef::from_obj(other.as_ref()))
-                    .collect::<Vec<_>>()
-            })
-    })
+    runner::run_with::<EtlRun, _, _, _>(
+        ctx,
+        shutdown,
+        CONTROLLER,
+        runner::Trigger::EveryChange,
+        reconcile,
+        move |c| {
+            // When a run finishes it frees a slot: wake the runs waiting in its namespace.
+            let store = c.store();
+            c.owns(jobs, owned)
+                .watches(runs, watcher::Config::default(), move |run: EtlRun| {
+                    let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
+                    let ns = run.namespace();
+                    store
+                        .state()
+                        .into_iter()
+                        .filter(|other| finished && other.namespace() == ns && waiting(other))
+                        .map(|other| ObjectRef::from_obj(other.as_ref()))
+                        .collect::<Vec<_>>()
+                })
+        },
+    )
     .await;
 }
 

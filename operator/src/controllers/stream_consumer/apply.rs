@@ -213,7 +213,7 @@ pub async fn kubernetes(consumer: &StreamConsumer, ctx: &Context) -> Result<Acti
 async fn write_status(
     consumer: &StreamConsumer,
     ctx: &Context,
-    body: StreamConsumerStatus,
+    mut body: StreamConsumerStatus,
     desired: [Desired; 2],
 ) -> Result<(), Error> {
     let existing = consumer
@@ -228,7 +228,6 @@ async fn write_status(
         consumer.metadata.generation,
         Timestamp::now(),
     );
-    let mut body = body;
     body.conditions = merged;
     status::apply(ctx, consumer, FIELD_MANAGER, &body)
         .await

@@ -136,25 +136,32 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let owned = watcher::Config::default()
         .labels("app.kubernetes.io/name=ade-stream,app.kubernetes.io/managed-by=ade-operator");
     let seen: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
-    runner::run_with::<StreamConsumer, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
-        c.owns(Api::<Deployment>::all(client.clone()), owned.clone())
-            .owns(Api::<ServiceAccount>::all(client.clone()), owned.clone())
-            .owns(Api::<Role>::all(client.clone()), owned.clone())
-            .owns(Api::<RoleBinding>::all(client.clone()), owned)
-            .watches(
-                Api::<Lease>::all(client),
-                watcher::Config::default().labels(children::LABEL_CONSUMER),
-                move |lease: Lease| {
-                    let consumer = lease.labels().get(children::LABEL_CONSUMER)?.clone();
-                    let namespace = lease.namespace()?;
-                    let key = (namespace.clone(), lease.name_any());
-                    let hash = significant(&lease);
-                    let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    (seen.insert(key, hash) != Some(hash))
-                        .then(|| ObjectRef::<StreamConsumer>::new(&consumer).within(&namespace))
-                },
-            )
-    })
+    runner::run_with::<StreamConsumer, _, _, _>(
+        ctx,
+        shutdown,
+        CONTROLLER,
+        runner::Trigger::EveryChange,
+        reconcile,
+        move |c| {
+            c.owns(Api::<Deployment>::all(client.clone()), owned.clone())
+                .owns(Api::<ServiceAccount>::all(client.clone()), owned.clone())
+                .owns(Api::<Role>::all(client.clone()), owned.clone())
+                .owns(Api::<RoleBinding>::all(client.clone()), owned)
+                .watches(
+                    Api::<Lease>::all(client),
+                    watcher::Config::default().labels(children::LABEL_CONSUMER),
+                    move |lease: Lease| {
+                        let consumer = lease.labels().get(children::LABEL_CONSUMER)?.clone();
+                        let namespace = lease.namespace()?;
+                        let key = (namespace.clone(), lease.name_any());
+                        let hash = significant(&lease);
+                        let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        (seen.insert(key, hash) != Some(hash))
+                            .then(|| ObjectRef::<StreamConsumer>::new(&consumer).within(&namespace))
+                    },
+                )
+        },
+    )
     .await;
 }
 

@@ -100,26 +100,33 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         "app.kubernetes.io/managed-by=ade-operator,app.kubernetes.io/component={}",
         job::COMPONENT
     ));
-    runner::run_with::<ValidationSuite, _, _, _>(ctx, shutdown, CONTROLLER, reconcile, move |c| {
-        // A run that succeeds wakes the suites that check its job's batches.
-        let store = c.store();
-        c.owns(jobs, owned)
-            .watches(runs, watcher::Config::default(), move |run: EtlRun| {
-                let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
-                let ns = run.namespace();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|suite| {
-                        succeeded
-                            && suite.namespace() == ns
-                            && suite.spec.trigger.after.as_ref().map(|a| &a.etl_job_ref.name)
-                                == Some(&run.spec.job_ref.name)
-                    })
-                    .map(|suite| ObjectRef::from_obj(suite.as_ref()))
-                    .collect::<Vec<_>>()
-            })
-    })
+    runner::run_with::<ValidationSuite, _, _, _>(
+        ctx,
+        shutdown,
+        CONTROLLER,
+        runner::Trigger::EveryChange,
+        reconcile,
+        move |c| {
+            // A run that succeeds wakes the suites that check its job's batches.
+            let store = c.store();
+            c.owns(jobs, owned)
+                .watches(runs, watcher::Config::default(), move |run: EtlRun| {
+                    let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
+                    let ns = run.namespace();
+                    store
+                        .state()
+                        .into_iter()
+                        .filter(|suite| {
+                            succeeded
+                                && suite.namespace() == ns
+                                && suite.spec.trigger.after.as_ref().map(|a| &a.etl_job_ref.name)
+                                    == Some(&run.spec.job_ref.name)
+                        })
+                        .map(|suite| ObjectRef::from_obj(suite.as_ref()))
+                        .collect::<Vec<_>>()
+                })
+        },
+    )
     .await;
 }
 
