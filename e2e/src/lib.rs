@@ -11,6 +11,7 @@
 //! Tests using it must run one at a time (`--test-threads=1`): they share the
 //! operator's leader Lease.
 
+pub mod apiserver_metrics;
 pub mod executor;
 pub mod moto;
 pub mod operator;

@@ -4,11 +4,15 @@
 //! reconcile used to walk every tick of the range and of the day before each
 //! window, so a backfill like this one stalled after its first wave.)
 //!
+//! It also measures the operator's API traffic: the LIST requests it makes on
+//! ade.dev resources (from the kube-apiserver's `apiserver_request_total`)
+//! must not grow with the number of runs.
+//!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
 use std::{collections::BTreeSet, time::Duration};
 
-use ade_e2e::{Namespace, Operator, get_json, install_chart, kubectl_with_stdin, wait_for};
+use ade_e2e::{Namespace, apiserver_metrics, Operator, get_json, install_chart, kubectl_with_stdin, wait_for};
 use serde_json::Value;
 
 fn phase(run: &Value) -> &str {
@@ -19,7 +23,10 @@ fn phase(run: &Value) -> &str {
 fn a_backfill_of_sixty_windows_beside_a_minute_schedule_completes() {
     install_chart();
     let ns = Namespace::create("backfill60");
-    let _operator = Operator::start("backfill60");
+    let lists_before = apiserver_metrics::list_requests("ade.dev");
+    // This test's own `kubectl get etlruns` calls are LISTs too: counted here.
+    let mut own_run_lists = 0u64;
+    let operator = Operator::start("backfill60");
     let yaml = "apiVersion: ade.dev/v1alpha1
 kind: ClusterPool
 metadata: {name: batch}
@@ -52,6 +59,7 @@ spec:
     };
     let mut most_live = 0;
     let done = wait_for("sixty backfill runs to succeed", Duration::from_secs(300), || {
+        own_run_lists += 1;
         let all = get_json(&ns.name, &["etlruns"])?["items"].as_array()?.clone();
         let backfill = backfill_runs(&all);
         let live = backfill
@@ -84,6 +92,7 @@ spec:
     assert_eq!(progress["cursor"], "2026-01-01T00:59:00Z", "{progress}");
     // The schedule ran beside the backfill.
     let scheduled = wait_for("a scheduled run to succeed", Duration::from_secs(150), || {
+        own_run_lists += 1;
         let all = get_json(&ns.name, &["etlruns"])?["items"].as_array()?.clone();
         all.into_iter()
             .find(|r| r["spec"]["reason"] == "schedule" && phase(r) == "Succeeded")
@@ -93,5 +102,17 @@ spec:
             .as_str()
             .is_some_and(|id| id.starts_with("2026-")),
         "{scheduled}"
+    );
+    drop(operator);
+    let mut lists = apiserver_metrics::difference(&lists_before, &apiserver_metrics::list_requests("ade.dev"));
+    if let Some(runs) = lists.get_mut("etlruns") {
+        *runs = runs.saturating_sub(own_run_lists);
+    }
+    let runs = get_json(&ns.name, &["etlruns"]).map_or(0, |l| l["items"].as_array().map_or(0, Vec::len));
+    println!("operator LIST requests on ade.dev resources for {runs} runs: {lists:?}");
+    let total: u64 = lists.values().sum();
+    assert!(
+        total < 60,
+        "the operator listed ade.dev resources {total} times for {runs} runs ({lists:?}): reconciles must read the watch caches"
     );
 }

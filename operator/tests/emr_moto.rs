@@ -97,6 +97,7 @@ fn request(pool: &ClusterPool, run: &str) -> AttemptRequest {
             run_uid: format!("{run}-uid"),
             attempt: 1,
             handle: AttemptHandle::default(),
+            pool: Some(pool.clone()),
         },
         job: "orders".into(),
         batch_id: "2026-11-25T13".into(),
@@ -117,6 +118,16 @@ fn demand(runs: &[&AttemptRequest]) -> Demand {
     Demand {
         queued: runs.iter().map(|r| step_name(&r.target)).collect(),
         placed: Vec::new(),
+    }
+}
+
+/// The cluster and step of a placed attempt.
+fn placed(handle: &AttemptHandle) -> (String, String) {
+    match handle {
+        AttemptHandle::EmrStep {
+            cluster_id, step_id, ..
+        } => (cluster_id.clone(), step_id.clone()),
+        other => panic!("not placed: {other:?}"),
     }
 }
 
@@ -228,14 +239,14 @@ async fn steps_are_adopted_by_name_and_follow_their_state() {
         .unwrap();
 
     let ha = emr.start(&a).await.unwrap();
-    let cluster = ha.cluster_id.clone().unwrap();
+    let (cluster, step_a) = placed(&ha);
     assert_eq!(emr.start(&a).await.unwrap(), ha, "started twice: adopted");
     assert_eq!(provider(&moto).start(&a).await.unwrap(), ha, "after a restart: adopted");
     let client = raw(&moto).await;
     let steps = client.list_steps().cluster_id(&cluster).send().await.unwrap();
     assert_eq!(steps.steps().len(), 1, "one step for one attempt");
     let step = &steps.steps()[0];
-    assert_eq!(step.name(), Some("ade:analytics/a#1"));
+    assert_eq!(step.name(), Some("ade:analytics/a#1 a-uid"));
     let args = step.config().unwrap();
     assert_eq!(args.jar(), Some("command-runner.jar"));
     assert_eq!(
@@ -254,19 +265,16 @@ async fn steps_are_adopted_by_name_and_follow_their_state() {
         emr.observe(&target(&a, &ha)).await.unwrap(),
         AttemptState::Running { .. }
     ));
-    moto.set_step_state(&cluster, ha.step_id.as_deref().unwrap(), "COMPLETED");
+    moto.set_step_state(&cluster, &step_a, "COMPLETED");
     assert!(matches!(
         emr.observe(&target(&a, &ha)).await.unwrap(),
         AttemptState::Succeeded { finished_at: Some(_) }
     ));
 
     let hb = emr.start(&b).await.unwrap();
-    assert_eq!(
-        hb.cluster_id.as_deref(),
-        Some(cluster.as_str()),
-        "the cluster has room for more runs"
-    );
-    moto.set_step_state(&cluster, hb.step_id.as_deref().unwrap(), "FAILED");
+    let (cluster_b, step_b) = placed(&hb);
+    assert_eq!(cluster_b, cluster, "the cluster has room for more runs");
+    moto.set_step_state(&cluster, &step_b, "FAILED");
     let AttemptState::Failed { kind, .. } = emr.observe(&target(&b, &hb)).await.unwrap() else {
         panic!("a failed step fails the attempt");
     };
@@ -311,7 +319,7 @@ async fn no_duplicate_cluster_after_restart_and_idle_teardown() {
 
     // Its run finishes; 6 minutes later (idleTimeout 5m) the cluster goes.
     let h = restarted.start(&req).await.unwrap();
-    moto.set_step_state(&id, h.step_id.as_deref().unwrap(), "COMPLETED");
+    moto.set_step_state(&id, &placed(&h).1, "COMPLETED");
     let soon = Timestamp::now().checked_add(SignedDuration::from_mins(1)).unwrap();
     let kept = restarted
         .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), soon)

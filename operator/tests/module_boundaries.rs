@@ -1,7 +1,8 @@
 //! The seam between controllers and providers: nothing under `src/providers/`
 //! uses the controllers, and a controller reaches a provider only through the
-//! types at `providers/mod.rs` (the `ComputeProvider` trait, attempts, errors),
-//! never through a provider's own modules (`providers::emr::…`,
+//! types at `providers/` (the `ComputeProvider` and `PoolCapacity` traits,
+//! attempts, errors, the `Providers` registry), never through a provider's own
+//! modules (a folder per provider: `providers::emr::…`,
 //! `providers::kubernetes::…`).
 
 use std::{
@@ -9,18 +10,6 @@ use std::{
     fs,
     path::{Path, PathBuf},
 };
-
-/// Controller files that still reach into a provider's modules. The core
-/// redesign (issue 11, item 5: providers behind `for_pool`, costs and EMR
-/// status through the trait) empties this list; the test fails when a file
-/// joins it, and when one leaves it without being struck from it.
-const KNOWN_LEAKS: [&str; 5] = [
-    "controllers/cluster_pool/emr.rs",
-    "controllers/cluster_pool/emr_status.rs",
-    "controllers/cluster_pool/emr_status_tests.rs",
-    "controllers/etl_run/observe.rs",
-    "controllers/mod.rs",
-];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -104,12 +93,12 @@ fn providers_do_not_use_the_controllers() {
 
 #[test]
 fn controllers_use_providers_only_through_their_shared_types() {
+    // A provider is a folder; the files beside them are the shared seam.
     let providers: BTreeSet<String> = fs::read_dir(src().join("providers"))
         .expect("src/providers")
         .filter_map(|e| {
             let path = e.expect("directory entry").path();
-            let stem = path.file_stem()?.to_str()?.to_owned();
-            (path.is_dir() || stem != "mod").then_some(stem)
+            path.is_dir().then(|| path.file_name()?.to_str().map(str::to_owned))?
         })
         .collect();
     assert!(
@@ -121,14 +110,10 @@ fn controllers_use_providers_only_through_their_shared_types() {
         .filter(|f| provider_segments(&code(f)).iter().any(|s| providers.contains(s)))
         .map(|f| f.display().to_string())
         .collect();
-    let known: BTreeSet<String> = KNOWN_LEAKS.iter().map(|s| (*s).to_owned()).collect();
-    let new: Vec<_> = leaking.difference(&known).collect();
-    let gone: Vec<_> = known.difference(&leaking).collect();
     assert!(
-        new.is_empty(),
-        "controllers reach into a provider's modules; use the ComputeProvider trait instead: {new:?}"
+        leaking.is_empty(),
+        "controllers reach into a provider's modules; use the ComputeProvider and PoolCapacity traits instead: {leaking:?}"
     );
-    assert!(gone.is_empty(), "no longer leaking, strike from KNOWN_LEAKS: {gone:?}");
 }
 
 #[test]

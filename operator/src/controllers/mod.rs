@@ -9,6 +9,7 @@
 
 pub mod backoff;
 pub mod conditions;
+mod finalizer;
 pub mod queue;
 mod runner;
 mod status;
@@ -32,11 +33,7 @@ use crate::{
     config::Config,
     cost,
     metrics::Metrics,
-    providers::{
-        ComputeProvider,
-        emr::{AwsEmr, EmrProvider, EmrSettings},
-        kubernetes::{JobSettings, KubernetesProvider},
-    },
+    providers::Providers,
 };
 
 /// What every reconciliation may use. Built once at start-up.
@@ -50,10 +47,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Per-object retry backoff.
     pub backoff: Arc<backoff::Backoff>,
-    /// The `kubernetes` compute provider.
-    pub kubernetes: Arc<dyn ComputeProvider>,
-    /// The `emr` compute provider (AWS is contacted on first use).
-    pub emr: Arc<EmrProvider>,
+    /// The compute providers.
+    pub providers: Providers,
     /// Prices of reserved capacity, for cost estimates.
     pub prices: cost::Prices,
     /// Held while a run decides whether it may start and records that it does,
@@ -82,30 +77,16 @@ impl Context {
             controller: "ade-operator".into(),
             instance: Some(identity),
         };
-        let settings = JobSettings {
-            spark_image: config.spark_image.clone(),
-            ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
-        };
         let validator = validation_suite::ValidatorSettings {
             image: config.validator_image.clone(),
-            ttl_seconds_after_finished: settings.ttl_seconds_after_finished,
+            ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
             aws_region: config.aws_region.clone(),
             aws_endpoint_url: config.aws_endpoint_url.clone(),
-        };
-        let emr = EmrSettings {
-            operator: format!("{}/{}", config.lease_namespace, config.lease_name),
-            default_region: config.aws_region.clone(),
-            on_demand_prices: config.ec2_on_demand_prices.clone(),
-            emr_uplift: config.emr_uplift_prices.clone(),
         };
         Self {
             validator,
             recorder: Recorder::new(client.clone(), reporter),
-            kubernetes: Arc::new(KubernetesProvider::new(client.clone(), settings)),
-            emr: Arc::new(EmrProvider::new(
-                Arc::new(AwsEmr::new(config.aws_endpoint_url.clone())),
-                emr,
-            )),
+            providers: Providers::new(client.clone(), config),
             prices: cost::Prices {
                 cpu_hour: config.price_cpu_hour,
                 memory_gib_hour: config.price_memory_gib_hour,

@@ -7,17 +7,20 @@
 
 pub mod emr;
 pub mod kubernetes;
+pub mod pool;
+mod registry;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 
+pub use self::registry::Providers;
 use crate::{
-    api::v1alpha1::{ClusterPool, Task},
+    api::v1alpha1::{Attempt, ClusterPool, Task},
     schedule::Window,
 };
 
 /// The identity of one attempt: what providers name and tag their resources by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AttemptRef {
     /// Namespace of the run.
     pub namespace: String,
@@ -27,9 +30,12 @@ pub struct AttemptRef {
     pub run_uid: String,
     /// Attempt number, from 1.
     pub attempt: i32,
-    /// Where the attempt runs as far as the run's status knows (the EMR
-    /// cluster and step); empty before the provider placed it.
+    /// Where the attempt runs as far as the run's status knows;
+    /// [`AttemptHandle::Unplaced`] before the provider placed it.
     pub handle: AttemptHandle,
+    /// The run's pool, when it exists (a provider reads its region and
+    /// prices from it).
+    pub pool: Option<ClusterPool>,
 }
 
 /// Everything a provider needs to start one attempt of one run.
@@ -53,18 +59,101 @@ pub struct AttemptRequest {
 
 /// Where an attempt runs, as recorded in the run's status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AttemptHandle {
-    /// Kubernetes Job (kubernetes, eks).
-    pub job_name: Option<String>,
-    /// EMR cluster (emr).
-    pub cluster_id: Option<String>,
-    /// EMR step (emr).
-    pub step_id: Option<String>,
-    /// `spot` or `on-demand`, when known.
-    pub market: Option<String>,
-    /// AWS region of the cluster (emr).
-    pub region: Option<String>,
+pub enum AttemptHandle {
+    /// Not placed yet (an EMR attempt waiting for a cluster with a free slot).
+    #[default]
+    Unplaced,
+    /// A Kubernetes Job (kubernetes, eks).
+    Job {
+        /// Its name.
+        name: String,
+    },
+    /// An EMR step on an EMR cluster (emr).
+    EmrStep {
+        /// The cluster.
+        cluster_id: String,
+        /// The step.
+        step_id: String,
+        /// `spot` or `on-demand`, when known.
+        market: Option<String>,
+    },
 }
+
+impl AttemptHandle {
+    /// The handle recorded in `attempt`'s status.
+    pub fn of(attempt: &Attempt) -> Self {
+        match (&attempt.job_name, &attempt.cluster_id, &attempt.step_id) {
+            (Some(name), _, _) => Self::Job { name: name.clone() },
+            (None, Some(cluster), Some(step)) => Self::EmrStep {
+                cluster_id: cluster.clone(),
+                step_id: step.clone(),
+                market: attempt.market.clone(),
+            },
+            _ => Self::Unplaced,
+        }
+    }
+
+    /// Records the handle in `attempt`'s status; whether anything changed.
+    pub fn record(&self, attempt: &mut Attempt) -> bool {
+        let before = attempt.clone();
+        match self {
+            Self::Unplaced => {}
+            Self::Job { name } => attempt.job_name = Some(name.clone()),
+            Self::EmrStep {
+                cluster_id,
+                step_id,
+                market,
+            } => {
+                attempt.cluster_id = Some(cluster_id.clone());
+                attempt.step_id = Some(step_id.clone());
+                attempt.market.clone_from(market);
+            }
+        }
+        *attempt != before
+    }
+
+    /// The cluster the attempt runs on, when it is not the operator's own.
+    pub fn cluster(&self) -> Option<&str> {
+        match self {
+            Self::EmrStep { cluster_id, .. } => Some(cluster_id),
+            Self::Unplaced | Self::Job { .. } => None,
+        }
+    }
+
+    /// Where the attempt runs, for a person: `Job x`, `EMR step s on cluster c`;
+    /// `None` before it is placed.
+    pub fn describe(&self) -> Option<String> {
+        match self {
+            Self::Unplaced => None,
+            Self::Job { name } => Some(format!("Job {name}")),
+            Self::EmrStep {
+                cluster_id, step_id, ..
+            } => Some(format!("EMR step {step_id} on cluster {cluster_id}")),
+        }
+    }
+}
+
+/// What a provider is like, for the run state machine and its controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    /// The provider's name: `kubernetes`, `emr` (metric label).
+    pub name: &'static str,
+    /// Attempts run in the operator's own cluster: the pool is where they run.
+    pub in_cluster: bool,
+    /// The provider estimates an attempt's cost ([`ComputeProvider::cost`]);
+    /// otherwise the run's reserved Pod resources are priced.
+    pub prices_attempts: bool,
+    /// The provider enforces no deadline of its own: the operator cancels an
+    /// attempt that runs past the job's timeout.
+    pub needs_deadline: bool,
+    /// Attempts hold resources outside Kubernetes that no garbage collector
+    /// removes: a run carries [`ATTEMPT_FINALIZER`] while one is active.
+    pub holds_external: bool,
+}
+
+/// The finalizer on an EtlRun whose attempt holds resources outside
+/// Kubernetes (an EMR step): deleting the run cancels them first.
+pub const ATTEMPT_FINALIZER: &str = "ade.dev/attempt";
 
 /// How an attempt ended badly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,12 +251,25 @@ impl ProviderError {
 
 /// A compute provider.
 pub trait ComputeProvider: Send + Sync {
+    /// What the provider is like.
+    fn profile(&self) -> Profile;
+    /// Where attempt `target` will run, as far as it is known before it
+    /// starts (a Job's name is; an EMR step's id is not).
+    fn intent(&self, target: &AttemptRef) -> AttemptHandle;
     /// Starts the attempt, or adopts it when it already exists.
     fn start<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptHandle, ProviderError>>;
     /// Observes the attempt.
     fn observe<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<AttemptState, ProviderError>>;
     /// Stops the attempt; nothing to do when it does not exist.
     fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// What `attempts` (one run's) cost so far, US dollars, when the provider
+    /// prices them ([`Profile::prices_attempts`]); `None` when some share
+    /// cannot be estimated yet.
+    fn cost<'a>(
+        &'a self,
+        attempts: &'a [AttemptRef],
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>>;
 }
 
 /// The name of a task's kind, for messages.

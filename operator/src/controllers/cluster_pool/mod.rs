@@ -1,12 +1,11 @@
 //! ClusterPool controller. For `kubernetes` pools it reports `Ready` and the
 //! pool's run counts (running, and queued behind `capacity.maxConcurrentRuns`)
 //! and the estimated cost of its runs; the queue itself is enforced by the
-//! EtlRun controller. For `emr` pools ([`emr`]) it also creates, adopts and
-//! terminates the pool's EMR clusters. The `eks` provider arrives in a later
-//! release, and its pools say so.
+//! EtlRun controller. For pools whose provider holds capacity ([`capacity`]:
+//! emr) the provider also creates, adopts and terminates the pool's clusters.
+//! The `eks` provider arrives in a later release, and its pools say so.
 
-mod emr;
-mod emr_status;
+mod capacity;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -16,7 +15,6 @@ use kube::{
     api::ListParams,
     runtime::{controller::Action, reflector::ObjectRef, watcher},
 };
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
@@ -26,7 +24,7 @@ use super::{
     kube_error_category, queue, runner, status,
 };
 use crate::{
-    api::v1alpha1::{ClusterPool, ClusterPoolSpec, EtlJob, EtlRun, Provider},
+    api::v1alpha1::{ClusterPool, ClusterPoolSpec, ClusterPoolStatus, EtlJob, EtlRun, Provider, Usd},
     controllers::etl_job::apply::LABEL_POOL,
     cost,
 };
@@ -103,39 +101,14 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
 
 #[instrument(skip_all, fields(namespace = pool.metadata.namespace, name = pool.metadata.name))]
 async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if pool.spec.provider == Provider::Emr {
-        return emr::reconcile(&pool, &ctx).await;
+    if let Some(provider) = ctx.providers.capacity_for(&pool) {
+        return capacity::reconcile(&pool, &ctx, provider).await;
     }
     let ns = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
-    let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|source| Error::Read {
-            what: "the EtlRuns",
-            source,
-        })?;
-    let jobs = Api::<EtlJob>::namespaced(ctx.client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|source| Error::Read {
-            what: "the EtlJobs",
-            source,
-        })?;
-    let infos = queue::summarize(&runs.items, &jobs.items);
-    let counts = queue::pool_counts(&infos, &name, Timestamp::now());
-    let cost: f64 = runs
-        .items
-        .iter()
-        .filter(|r| {
-            infos.iter().any(|i| {
-                Some(i.name.as_str()) == r.metadata.name.as_deref() && i.pool.as_deref() == Some(name.as_str())
-            })
-        })
-        .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.0.parse::<f64>().ok())
-        .sum();
-    record_queue(&ctx, &format!("{ns}/{name}"), counts.queued);
-
+    let now = Timestamp::now();
+    let runs = PoolRuns::read(&ctx, &pool, now).await?;
+    record_queue(&ctx, &format!("{ns}/{name}"), runs.counts.queued);
     let existing = pool
         .status
         .as_ref()
@@ -143,19 +116,68 @@ async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, 
         .unwrap_or_default();
     let desired = [status::accepted(&[]), ready(&pool.spec)];
     let as_i32 = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-    let body = json!({
-        "observedGeneration": pool.metadata.generation,
-        "conditions": conditions::merge(existing, &desired, pool.metadata.generation, Timestamp::now()),
-        "clusterCount": 0,
-        "idleClusters": 0,
-        "runningRuns": as_i32(counts.running),
-        "queuedRuns": as_i32(counts.queued),
-        "estimatedCostUSD": cost::usd(cost),
-    });
-    status::apply(&ctx, pool.as_ref(), FIELD_MANAGER, &body)
+    let status = ClusterPoolStatus {
+        observed_generation: pool.metadata.generation,
+        conditions: conditions::merge(existing, &desired, pool.metadata.generation, now),
+        running_runs: as_i32(runs.counts.running),
+        queued_runs: as_i32(runs.counts.queued),
+        estimated_cost_usd: Some(Usd(cost::usd(runs.cost_usd))),
+        ..ClusterPoolStatus::default()
+    };
+    status::apply(&ctx, pool.as_ref(), FIELD_MANAGER, &status)
         .await
         .map_err(|source| Error::ApplyStatus { pool: name, source })?;
     Ok(Action::requeue(RESYNC))
+}
+
+/// The runs of a pool's namespace, and what the pool's status says of its own.
+struct PoolRuns {
+    /// Every run of the namespace (a provider picks the pool's own).
+    all: Vec<Arc<EtlRun>>,
+    /// The pool's runs running and queued behind `maxConcurrentRuns`.
+    counts: queue::PoolCounts,
+    /// The estimated cost of the pool's runs, US dollars.
+    cost_usd: f64,
+}
+
+impl PoolRuns {
+    async fn read(ctx: &Context, pool: &ClusterPool, now: Timestamp) -> Result<Self, Error> {
+        let ns = pool.namespace().unwrap_or_default();
+        let name = pool.name_any();
+        let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+            .map_err(|source| Error::Read {
+                what: "the EtlRuns",
+                source,
+            })?;
+        let jobs = Api::<EtlJob>::namespaced(ctx.client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+            .map_err(|source| Error::Read {
+                what: "the EtlJobs",
+                source,
+            })?;
+        let infos = queue::summarize(&runs.items, &jobs.items);
+        let counts = queue::pool_counts(&infos, &name, now);
+        let mine = |r: &EtlRun| {
+            r.status.as_ref().and_then(|s| s.pool.as_deref()) == Some(name.as_str())
+                || infos.iter().any(|i| {
+                    Some(i.name.as_str()) == r.metadata.name.as_deref() && i.pool.as_deref() == Some(name.as_str())
+                })
+        };
+        let cost_usd = runs
+            .items
+            .iter()
+            .filter(|r| mine(r))
+            .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.0.parse::<f64>().ok())
+            .sum();
+        Ok(Self {
+            all: runs.items.into_iter().map(Arc::new).collect(),
+            counts,
+            cost_usd,
+        })
+    }
 }
 
 /// Updates the queue-depth gauge: the sum over all pools.

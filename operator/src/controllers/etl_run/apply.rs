@@ -15,9 +15,9 @@ use super::{
 };
 use crate::{
     api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time},
-    controllers::{Context, conditions, status},
+    controllers::{Context, conditions, finalizer, status},
     metrics::{PhaseLabels, ProviderLabels, RunOutcomeLabels},
-    providers::AttemptHandle,
+    providers::{ATTEMPT_FINALIZER, AttemptHandle},
 };
 
 /// Performs `plan` for `run`.
@@ -38,6 +38,11 @@ pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) 
             .cancel(&request.target)
             .await
             .map_err(|e| provider_error("cancelling", n, e))?;
+    }
+    let profile = inputs.provider.profile();
+    if profile.holds_external && matches!(plan.effect, Effect::Start(_)) {
+        // Before the attempt can exist: deleting the run must find and cancel it.
+        set_finalizer(run, ctx, true).await?;
     }
     write_status(run, ctx, &plan).await?;
     if let Effect::Start(n) = plan.effect {
@@ -64,40 +69,44 @@ pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) 
             }
         }
     }
-    record(run, ctx, &plan).await;
+    if plan.status.phase.is_some_and(RunPhase::is_final) {
+        // Nothing of the run is left running.
+        set_finalizer(run, ctx, false).await?;
+    }
+    record(run, ctx, &plan, profile.name).await;
     Ok(match plan.requeue {
         Some(d) => Action::requeue(d.max(Duration::from_millis(500))),
         None => Action::await_change(),
     })
 }
 
-/// Writes where the provider placed attempt `n` (EMR cluster and step) into
-/// the plan's status; whether anything changed.
+/// Writes where the provider placed attempt `n` (e.g. the EMR cluster and
+/// step) into the plan's status; whether anything changed.
 fn record_handle(plan: &mut Plan, attempt: i32, handle: &AttemptHandle) -> bool {
-    let (Some(cluster), Some(step)) = (&handle.cluster_id, &handle.step_id) else {
+    let Some(place) = handle.describe() else {
         return false;
     };
     let Some(a) = plan.status.attempts.iter_mut().find(|a| a.attempt == attempt) else {
         return false;
     };
-    if a.cluster_id.as_ref() == Some(cluster) && a.step_id.as_ref() == Some(step) {
+    if !handle.record(a) {
         return false;
     }
-    a.cluster_id = Some(cluster.clone());
-    a.step_id = Some(step.clone());
-    a.market.clone_from(&handle.market);
-    plan.status.cluster = Some(cluster.clone());
+    if let Some(cluster) = handle.cluster() {
+        plan.status.cluster = Some(cluster.to_owned());
+    }
+    let message = format!("attempt {attempt} runs as {place}");
     plan.conditions.retain(|c| c.type_ != "Scheduled");
     plan.conditions.push(conditions::Desired::new(
         "Scheduled",
         conditions::Status::True,
         "Started",
-        format!("attempt {attempt} runs as EMR step {step} on cluster {cluster}"),
+        message.clone(),
     ));
     plan.notes.push(super::plan::Note {
         warning: false,
-        reason: "StepAdded",
-        message: format!("attempt {attempt} runs as EMR step {step} on cluster {cluster}"),
+        reason: "Placed",
+        message,
     });
     true
 }
@@ -122,6 +131,15 @@ fn fail_attempt(plan: &mut Plan, attempt: i32, message: &str) {
     ));
 }
 
+async fn set_finalizer(run: &EtlRun, ctx: &Context, present: bool) -> Result<(), Error> {
+    finalizer::set(ctx, run, ATTEMPT_FINALIZER, present)
+        .await
+        .map_err(|source| Error::Finalizer {
+            run: run.name_any(),
+            source,
+        })
+}
+
 async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Error> {
     let existing = run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut status = plan.status.clone();
@@ -135,7 +153,7 @@ async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Er
 }
 
 /// Events and metrics of what changed.
-async fn record(run: &EtlRun, ctx: &Context, plan: &Plan) {
+async fn record(run: &EtlRun, ctx: &Context, plan: &Plan, provider: &'static str) {
     let before = run.status.as_ref().and_then(|s| s.phase);
     let after = plan.status.phase;
     if before != after
@@ -154,11 +172,6 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan) {
                 .as_ref()
                 .and_then(|c| c.0.parse::<f64>().ok())
         {
-            let provider = if plan.status.attempts.iter().any(|a| a.cluster_id.is_some()) {
-                "emr"
-            } else {
-                "kubernetes"
-            };
             ctx.metrics
                 .run_cost_usd
                 .get_or_create(&ProviderLabels { provider })

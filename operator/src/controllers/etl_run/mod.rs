@@ -4,6 +4,7 @@
 //! apply (status first, then the provider call).
 
 mod apply;
+mod finalize;
 mod observe;
 pub mod plan;
 
@@ -46,6 +47,15 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Adding or removing the run's finalizer failed.
+    #[error("updating the finalizers of EtlRun {run}: {source}")]
+    Finalizer {
+        /// The run.
+        run: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// The compute provider failed.
     #[error("{step} attempt {attempt} of EtlRun {run}: {source}")]
     Provider {
@@ -64,7 +74,9 @@ pub enum Error {
 impl ErrorCategory for Error {
     fn category(&self) -> &'static str {
         match self {
-            Self::Read { source, .. } | Self::ApplyStatus { source, .. } => kube_error_category(source),
+            Self::Read { source, .. } | Self::ApplyStatus { source, .. } | Self::Finalizer { source, .. } => {
+                kube_error_category(source)
+            }
             Self::Provider { source, .. } => source.category(),
         }
     }
@@ -110,8 +122,9 @@ fn waiting(run: &EtlRun) -> bool {
 #[instrument(skip_all, fields(namespace = run.metadata.namespace, name = run.metadata.name))]
 async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     if run.metadata.deletion_timestamp.is_some() {
-        // Deleting a run cancels it: its Job is owned by it and garbage-collected.
-        return Ok(Action::await_change());
+        // Deleting a run cancels it: a Job is owned by it and garbage-collected;
+        // an attempt outside Kubernetes is cancelled under the run's finalizer.
+        return finalize::finalize(&run, &ctx).await;
     }
     let status = run.status.clone().unwrap_or_default();
     let may_start = !status.phase.is_some_and(|p| p.is_final()) && status.attempts.iter().all(|a| a.outcome.is_some());

@@ -15,10 +15,7 @@ use crate::{
     api::v1alpha1::{Attempt, ClusterPool, EtlJob, EtlRun, Provider},
     controllers::{Context, etl_job::cadence_of, queue},
     cost,
-    providers::{
-        AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind,
-        emr::request as emr_request, task_kind,
-    },
+    providers::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, task_kind},
     schedule::Window,
 };
 
@@ -52,51 +49,43 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
     };
     let window = resolve_window(run, job.as_ref());
     let status = run.status.clone().unwrap_or_default();
-    let emr_pool = pool.as_ref().filter(|p| p.spec.provider == Provider::Emr);
-    let provider: Arc<dyn ComputeProvider> = match emr_pool {
-        Some(_) => ctx.emr.clone(),
-        None => ctx.kubernetes.clone(),
-    };
-    let region = emr_pool.and_then(|p| ctx.emr.region_of(p).ok());
-    let target_of = |a: &Attempt| AttemptRef {
+    let placed: Vec<AttemptHandle> = status.attempts.iter().map(AttemptHandle::of).collect();
+    let provider = ctx.providers.for_run(pool.as_ref(), &placed);
+    let profile = provider.profile();
+    let target = |attempt: i32, handle: AttemptHandle| AttemptRef {
         namespace: ns.clone(),
         run: name.clone(),
         run_uid: run.uid().unwrap_or_default(),
-        attempt: a.attempt,
-        handle: AttemptHandle {
-            job_name: a.job_name.clone(),
-            cluster_id: a.cluster_id.clone(),
-            step_id: a.step_id.clone(),
-            market: a.market.clone(),
-            region: region.clone(),
-        },
+        attempt,
+        handle,
+        pool: pool.clone(),
     };
     let attempt_state = match status.attempts.iter().find(|a| a.outcome.is_none()) {
         Some(active) => {
-            let target = target_of(active);
-            let state = provider.observe(&target).await.map_err(|source| Error::Provider {
-                step: "observing",
-                run: name.clone(),
-                attempt: active.attempt,
-                source,
-            })?;
+            let target = target(active.attempt, AttemptHandle::of(active));
+            let provider_error = |step| {
+                let name = name.clone();
+                move |source| Error::Provider {
+                    step,
+                    run: name,
+                    attempt: active.attempt,
+                    source,
+                }
+            };
+            let state = provider.observe(&target).await.map_err(provider_error("observing"))?;
             let timeout = job
                 .as_ref()
                 .and_then(|j| j.spec.timeout.as_ref())
-                .and_then(|t| t.to_std().ok());
-            match (emr_pool, timeout) {
-                // EMR has no step deadline: the operator enforces the job's timeout.
-                (Some(_), Some(limit)) if overdue(&state, active, limit, now) => {
-                    provider.cancel(&target).await.map_err(|source| Error::Provider {
-                        step: "cancelling",
-                        run: name.clone(),
-                        attempt: active.attempt,
-                        source,
-                    })?;
+                .and_then(|t| t.to_std().ok())
+                .filter(|_| profile.needs_deadline);
+            match timeout {
+                // The provider has no deadline of its own: the operator enforces the job's timeout.
+                Some(limit) if overdue(&state, active, limit, now) => {
+                    provider.cancel(&target).await.map_err(provider_error("cancelling"))?;
                     Some(AttemptState::Failed {
                         kind: FailureKind::TimedOut,
                         message: format!(
-                            "the step ran longer than the job's timeout of {}s and was cancelled",
+                            "the attempt ran longer than the job's timeout of {}s and was cancelled",
                             limit.as_secs()
                         ),
                         finished_at: Some(now),
@@ -132,18 +121,11 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
     } else {
         None
     };
+    let next = i32::try_from(status.attempts.len()).unwrap_or(i32::MAX - 1) + 1;
+    let intent = provider.intent(&target(next, AttemptHandle::Unplaced));
     let request = match (&job, &pool, &window) {
         (Some(job), Some(pool), Ok(window)) => Some(AttemptRequest {
-            target: AttemptRef {
-                namespace: ns.clone(),
-                run: name.clone(),
-                run_uid: run.uid().unwrap_or_default(),
-                attempt: 0,
-                handle: AttemptHandle {
-                    region: region.clone(),
-                    ..AttemptHandle::default()
-                },
-            },
+            target: target(0, AttemptHandle::Unplaced),
             job: job.name_any(),
             batch_id: run.spec.batch_id.clone(),
             window: *window,
@@ -152,6 +134,23 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
             pool: pool.clone(),
         }),
         _ => None,
+    };
+    let provider_cost = if profile.prices_attempts && !status.phase.is_some_and(|p| p.is_final()) {
+        let attempts: Vec<AttemptRef> = status
+            .attempts
+            .iter()
+            .map(|a| target(a.attempt, AttemptHandle::of(a)))
+            .collect();
+        match provider.cost(&attempts, now).await {
+            Ok(usd) => usd,
+            Err(error) => {
+                // The last estimate is kept.
+                tracing::warn!(%error, "estimating the cost of the run's attempts failed");
+                None
+            }
+        }
+    } else {
+        None
     };
     Ok(Inputs {
         observed: Observed {
@@ -162,13 +161,9 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
             window: window.ok(),
             pricing: (reserved, ctx.prices),
             pool_name: pool.as_ref().map(|p| p.name_any()),
-            emr: emr_pool.is_some(),
-            provider_cost: match emr_pool {
-                Some(p) if !status.phase.is_some_and(|p| p.is_final()) => {
-                    emr_cost(ctx, p, &status.attempts, &target_of, now).await
-                }
-                _ => None,
-            },
+            profile,
+            intent,
+            provider_cost,
         },
         request,
         provider,
@@ -180,30 +175,6 @@ fn overdue(state: &AttemptState, attempt: &Attempt, limit: std::time::Duration, 
     let going = matches!(state, AttemptState::Running { .. } | AttemptState::Provisioning);
     let started = attempt.started_at.as_ref().map(|t| t.0);
     going && started.is_some_and(|s| now.duration_since(s).as_secs_f64() > limit.as_secs_f64())
-}
-
-/// The run's share of the EMR clusters its attempts ran on, US dollars;
-/// `None` when some share cannot be estimated (the last estimate is kept).
-async fn emr_cost(
-    ctx: &Context,
-    pool: &ClusterPool,
-    attempts: &[Attempt],
-    target_of: &impl Fn(&Attempt) -> AttemptRef,
-    now: Timestamp,
-) -> Option<f64> {
-    let mut total = 0.0;
-    for a in attempts {
-        let Some(cluster) = &a.cluster_id else { continue };
-        let step = emr_request::step_name(&target_of(a));
-        match ctx.emr.attempt_cost(pool, cluster, &step, now).await {
-            Ok(share) => total += share.unwrap_or(0.0),
-            Err(error) => {
-                tracing::warn!(%error, cluster, "estimating the cost of an EMR attempt failed");
-                return None;
-            }
-        }
-    }
-    Some(total)
 }
 
 /// The window of `run`'s batch: from its spec, else from its job's cadence.

@@ -20,8 +20,8 @@ use crate::{
         backoff,
         conditions::{Desired, Status},
     },
-    cost, names,
-    providers::{AttemptState, FailureKind},
+    cost,
+    providers::{AttemptHandle, AttemptState, FailureKind, Profile},
     schedule::Window,
 };
 
@@ -79,11 +79,14 @@ pub struct Observed {
     pub pricing: (cost::Reserved, cost::Prices),
     /// Where runs of this pool execute, for `status.cluster`.
     pub pool_name: Option<String>,
-    /// The pool is an emr pool: attempts are EMR steps, `status.cluster` is
-    /// the EMR cluster and the cost comes from the provider.
-    pub emr: bool,
-    /// The run's cost as the provider estimates it (emr); `None` keeps the
-    /// last estimate on emr pools.
+    /// What the run's provider is like: whether attempts run in this cluster
+    /// (then `status.cluster` is the pool) and who prices them.
+    pub profile: Profile,
+    /// Where the next attempt will run as far as it is known before it starts
+    /// (a Job's name), recorded with the attempt's intent.
+    pub intent: AttemptHandle,
+    /// The run's cost as the provider estimates it (when it prices attempts);
+    /// `None` keeps the last estimate.
     pub provider_cost: Option<f64>,
 }
 
@@ -313,18 +316,19 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
             }
             (None, None) => {
                 let number = i32::try_from(status.attempts.len()).unwrap_or(i32::MAX - 1) + 1;
-                let job_name = names::job_name(&run.metadata.name.clone().unwrap_or_default(), number);
-                status.attempts.push(Attempt {
+                let mut attempt = Attempt {
                     attempt: number,
                     cluster_id: None,
                     step_id: None,
-                    job_name: (!observed.emr).then(|| job_name.clone()),
+                    job_name: None,
                     market: None,
                     started_at: Some(Time(now)),
                     finished_at: None,
                     outcome: None,
                     message: None,
-                });
+                };
+                observed.intent.record(&mut attempt);
+                status.attempts.push(attempt);
                 status.phase = Some(RunPhase::Provisioning);
                 status.next_attempt_at = None;
                 status.started_at.get_or_insert(Time(now));
@@ -334,13 +338,12 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
                 notes.push(Note {
                     warning: false,
                     reason: "Started",
-                    message: if observed.emr {
-                        format!(
-                            "attempt {number} started: an EMR step on ClusterPool {}",
+                    message: match observed.intent.describe() {
+                        Some(place) => format!("attempt {number} started as {place}"),
+                        None => format!(
+                            "attempt {number} started: it waits for a place on ClusterPool {}",
                             observed.pool_name.clone().unwrap_or_default()
-                        )
-                    } else {
-                        format!("attempt {number} started as Job {job_name}")
+                        ),
                     },
                 });
             }
@@ -350,11 +353,11 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
     status.attempt_count = i32::try_from(status.attempts.len()).unwrap_or(i32::MAX);
     if let Some(pool) = &observed.pool_name {
         status.pool.get_or_insert_with(|| pool.clone());
-        if !observed.emr {
+        if observed.profile.in_cluster {
             status.cluster.get_or_insert_with(|| pool.clone());
         }
     }
-    match (observed.emr, observed.provider_cost) {
+    match (observed.profile.prices_attempts, observed.provider_cost) {
         (_, Some(usd)) => status.estimated_cost_usd = Some(Usd(cost::usd(usd))),
         (true, None) => {}
         (false, None) => status.estimated_cost_usd = Some(Usd(cost::usd(run_cost(&status.attempts, observed, now)))),
@@ -372,20 +375,14 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
 /// The `Scheduled` condition of a started attempt: where it runs, or what it waits for.
 fn started(attempt: &Attempt, observed: &Observed) -> Desired {
     let number = attempt.attempt;
-    match (&attempt.job_name, &attempt.cluster_id, &attempt.step_id) {
-        (Some(job), _, _) => Desired::new(
+    match AttemptHandle::of(attempt).describe() {
+        Some(place) => Desired::new(
             "Scheduled",
             Status::True,
             "Started",
-            format!("attempt {number} runs as Job {job}"),
+            format!("attempt {number} runs as {place}"),
         ),
-        (None, Some(cluster), Some(step)) => Desired::new(
-            "Scheduled",
-            Status::True,
-            "Started",
-            format!("attempt {number} runs as EMR step {step} on cluster {cluster}"),
-        ),
-        _ => Desired::new(
+        None => Desired::new(
             "Scheduled",
             Status::False,
             "WaitingForCluster",

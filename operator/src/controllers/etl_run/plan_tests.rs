@@ -4,6 +4,7 @@ use super::*;
 use crate::{
     api::v1alpha1::{EtlRunSpec, LocalObjectReference, RunReason},
     controllers::conditions::Status,
+    names,
 };
 
 fn at(secs: i64) -> Timestamp {
@@ -52,7 +53,16 @@ fn observed(state: Option<AttemptState>, blocked: Option<Blocked>, limit: i32) -
             },
         ),
         pool_name: Some("p".into()),
-        emr: false,
+        profile: Profile {
+            name: "kubernetes",
+            in_cluster: true,
+            prices_attempts: false,
+            needs_deadline: false,
+            holds_external: false,
+        },
+        intent: AttemptHandle::Job {
+            name: "orders-2026-11-25t13-1".into(),
+        },
         provider_cost: None,
     }
 }
@@ -313,7 +323,14 @@ fn plan_of_final(phase: RunPhase) -> Plan {
 #[test]
 fn on_an_emr_pool_an_attempt_is_a_step_that_waits_for_a_cluster_and_is_costed_by_the_provider() {
     let mut emr = observed(None, None, 3);
-    emr.emr = true;
+    emr.profile = Profile {
+        name: "emr",
+        in_cluster: false,
+        prices_attempts: true,
+        needs_deadline: true,
+        holds_external: true,
+    };
+    emr.intent = AttemptHandle::Unplaced;
     let first = plan(&run(None, false), &emr, 0.5);
     assert_eq!(first.effect, Effect::Start(1));
     assert_eq!(

@@ -20,7 +20,10 @@ use super::{
     provider::{EmrProvider, emr_of, provider_error},
     request,
 };
-use crate::{api::v1alpha1::ClusterPool, providers::ProviderError};
+use crate::{
+    api::v1alpha1::ClusterPool,
+    providers::{AttemptHandle, AttemptRef, ProviderError},
+};
 
 /// Spot prices are asked for again after this long.
 const SPOT_PRICES_TTL: Duration = Duration::from_secs(600);
@@ -160,11 +163,32 @@ impl EmrProvider {
         Ok(ids)
     }
 
+    /// What one run's `attempts` cost so far, US dollars: for each attempt
+    /// with a step, its cluster's cost so far (`now` for a live one) split
+    /// among the cluster's steps by run-seconds. `None` when a price is
+    /// missing or the attempts have no pool.
+    pub async fn run_cost(&self, attempts: &[AttemptRef], now: Timestamp) -> Result<Option<f64>, ProviderError> {
+        let mut total = 0.0;
+        for attempt in attempts {
+            let AttemptHandle::EmrStep { cluster_id, .. } = &attempt.handle else {
+                continue;
+            };
+            let Some(pool) = &attempt.pool else { return Ok(None) };
+            if let Some(share) = self
+                .attempt_cost(pool, cluster_id, &request::step_name(attempt), now)
+                .await?
+            {
+                total += share;
+            }
+        }
+        Ok(Some(total))
+    }
+
     /// The share of cluster `cluster_id`'s cost that the step named `step_name`
     /// used, US dollars: the cluster's cost so far (`now` for a live one) split
     /// among its steps by run-seconds. `None` when a price is missing or the
     /// step has not started.
-    pub async fn attempt_cost(
+    async fn attempt_cost(
         &self,
         pool: &ClusterPool,
         cluster_id: &str,

@@ -35,6 +35,8 @@ pub mod breaker;
 pub mod capacity;
 pub mod observe;
 pub mod planner;
+mod pool;
+pub mod pool_status;
 pub mod pricing;
 pub mod provider;
 pub mod request;
@@ -45,6 +47,7 @@ mod fake;
 mod provider_tests;
 
 pub use self::{
+    api::EmrApi,
     aws::AwsEmr,
     provider::{EmrProvider, EmrSettings},
 };

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     api::v1alpha1::{ClusterPool, EmrPool},
-    providers::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, ProviderError},
+    providers::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, Profile, ProviderError},
 };
 
 /// Settings of the emr provider from the operator's configuration.
@@ -81,9 +81,12 @@ impl EmrProvider {
 
     /// The region of `pool`: its own, else the operator's default.
     pub fn region_of(&self, pool: &ClusterPool) -> Result<String, ProviderError> {
-        pool.spec
-            .region
-            .clone()
+        self.region_for(Some(pool))
+    }
+
+    /// The region of an attempt's pool, else (the pool is gone) the operator's default.
+    fn region_for(&self, pool: Option<&ClusterPool>) -> Result<String, ProviderError> {
+        pool.and_then(|p| p.spec.region.clone())
             .or_else(|| self.settings.default_region.clone())
             .ok_or(ProviderError::Unsupported {
                 task: "any",
@@ -156,14 +159,14 @@ impl EmrProvider {
         let _placing = self.placing.lock().await;
         let clusters = self.pool_clusters(pool, None).await?;
         let steps = self.steps_of(&region, &clusters).await?;
-        let handle = |cluster: &ClusterInfo, step_id: String| AttemptHandle {
-            cluster_id: Some(cluster.id.clone()),
-            step_id: Some(step_id),
+        let handle = |cluster: &ClusterInfo, step_id: String| AttemptHandle::EmrStep {
+            cluster_id: cluster.id.clone(),
+            step_id,
             market: Some(observe::market_of(cluster).as_str().to_owned()),
-            region: Some(region.clone()),
-            ..AttemptHandle::default()
         };
-        // Adopt: a step with this attempt's name exists on one of the pool's clusters.
+        // Adopt: a step with this attempt's name exists on one of the pool's
+        // clusters. The name carries the run's uid, so a run re-created under
+        // an old name never adopts the old run's step.
         for c in &clusters {
             if let Some(existing) = steps.get(&c.id).into_iter().flatten().find(|s| s.name == step.name) {
                 tracing::info!(cluster = %c.id, step = %existing.id, name = %step.name, "adopted the existing EMR step of this attempt");
@@ -189,13 +192,10 @@ impl EmrProvider {
         );
         let Some(place) = plan.place.first() else {
             // No cluster has room yet: the ClusterPool controller creates one.
-            return Ok(AttemptHandle {
-                region: Some(region.clone()),
-                ..AttemptHandle::default()
-            });
+            return Ok(AttemptHandle::Unplaced);
         };
         let Some(cluster) = clusters.iter().find(|c| c.id == place.cluster) else {
-            return Ok(AttemptHandle::default());
+            return Ok(AttemptHandle::Unplaced);
         };
         let id = self
             .api
@@ -207,10 +207,13 @@ impl EmrProvider {
     }
 
     async fn observe_step(&self, attempt: &AttemptRef) -> Result<AttemptState, ProviderError> {
-        let h = &attempt.handle;
-        let (Some(cluster_id), Some(step_id), Some(region)) = (&h.cluster_id, &h.step_id, &h.region) else {
+        let AttemptHandle::EmrStep {
+            cluster_id, step_id, ..
+        } = &attempt.handle
+        else {
             return Ok(AttemptState::Missing);
         };
+        let region = &self.region_for(attempt.pool.as_ref())?;
         let cluster = self
             .api
             .describe_cluster(region, cluster_id)
@@ -233,14 +236,42 @@ impl EmrProvider {
     }
 
     async fn cancel_step(&self, attempt: &AttemptRef) -> Result<(), ProviderError> {
-        let h = &attempt.handle;
-        let (Some(cluster_id), Some(step_id), Some(region)) = (&h.cluster_id, &h.step_id, &h.region) else {
-            return Ok(());
+        let region = self.region_for(attempt.pool.as_ref())?;
+        let (cluster_id, step_id) = match &attempt.handle {
+            AttemptHandle::EmrStep {
+                cluster_id, step_id, ..
+            } => (cluster_id.clone(), Some(step_id.clone())),
+            // Not recorded: a start may have added the step before it could
+            // say so. Look for it by name on the pool's clusters.
+            AttemptHandle::Unplaced | AttemptHandle::Job { .. } => {
+                let Some(pool) = &attempt.pool else { return Ok(()) };
+                let clusters = self.pool_clusters(pool, None).await?;
+                let steps = self.steps_of(&region, &clusters).await?;
+                let name = request::step_name(attempt);
+                let found = steps
+                    .iter()
+                    .find_map(|(cluster, steps)| Some((cluster.clone(), steps.iter().find(|s| s.name == name)?)));
+                match found {
+                    Some((cluster, step)) => (cluster, Some(step.id.clone())),
+                    None => return Ok(()),
+                }
+            }
         };
-        let steps = self.api.list_steps(region, cluster_id).await.map_err(provider_error)?;
-        if steps.iter().any(|s| &s.id == step_id && s.state.is_active()) {
+        let Some(step_id) = step_id else { return Ok(()) };
+        // A cluster EMR has forgotten, or one that ended, runs nothing.
+        let live = self
+            .api
+            .describe_cluster(&region, &cluster_id)
+            .await
+            .map_err(provider_error)?
+            .is_some_and(|c| c.state.is_live());
+        if !live {
+            return Ok(());
+        }
+        let steps = self.api.list_steps(&region, &cluster_id).await.map_err(provider_error)?;
+        if steps.iter().any(|s| s.id == step_id && s.state.is_active()) {
             self.api
-                .cancel_step(region, cluster_id, step_id)
+                .cancel_step(&region, &cluster_id, &step_id)
                 .await
                 .map_err(provider_error)?;
         }
@@ -249,6 +280,23 @@ impl EmrProvider {
 }
 
 impl ComputeProvider for EmrProvider {
+    fn profile(&self) -> Profile {
+        Profile {
+            name: "emr",
+            in_cluster: false,
+            prices_attempts: true,
+            // EMR steps have no deadline.
+            needs_deadline: true,
+            // Steps live on EMR clusters, outside any garbage collector.
+            holds_external: true,
+        }
+    }
+
+    fn intent(&self, _target: &AttemptRef) -> AttemptHandle {
+        // The step's id and cluster are known once it is added.
+        AttemptHandle::Unplaced
+    }
+
     fn start<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptHandle, ProviderError>> {
         self.start_step(request).boxed()
     }
@@ -259,5 +307,13 @@ impl ComputeProvider for EmrProvider {
 
     fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
         self.cancel_step(attempt).boxed()
+    }
+
+    fn cost<'a>(
+        &'a self,
+        attempts: &'a [AttemptRef],
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>> {
+        self.run_cost(attempts, now).boxed()
     }
 }

@@ -50,6 +50,7 @@ fn request(pool: &ClusterPool, run: &str) -> AttemptRequest {
             run_uid: format!("{run}-uid"),
             attempt: 1,
             handle: AttemptHandle::default(),
+            pool: Some(pool.clone()),
         },
         job: "orders".into(),
         batch_id: "b1".into(),
@@ -70,6 +71,16 @@ fn attempt(request: &AttemptRequest, handle: &AttemptHandle) -> AttemptRef {
     }
 }
 
+/// The cluster and step of a placed attempt.
+fn placed(handle: &AttemptHandle) -> (String, String) {
+    match handle {
+        AttemptHandle::EmrStep {
+            cluster_id, step_id, ..
+        } => (cluster_id.clone(), step_id.clone()),
+        other => panic!("not placed: {other:?}"),
+    }
+}
+
 fn queued(runs: &[&AttemptRequest]) -> Demand {
     Demand {
         queued: runs.iter().map(|r| step_name(&r.target)).collect(),
@@ -86,7 +97,7 @@ async fn a_run_waits_gets_a_cluster_and_a_step_once() {
 
     // No cluster: the start waits, nothing is added.
     let handle = emr.start(&req).await.unwrap();
-    assert_eq!((handle.cluster_id.as_deref(), handle.step_id.as_deref()), (None, None));
+    assert_eq!(handle, AttemptHandle::Unplaced);
     assert_eq!(
         emr.observe(&attempt(&req, &handle)).await.unwrap(),
         AttemptState::Missing
@@ -116,19 +127,30 @@ async fn a_run_waits_gets_a_cluster_and_a_step_once() {
     // The start now adds the step; starting again (or after a restart) adopts it.
     let handle = emr.start(&req).await.unwrap();
     let cluster = fake.cluster_ids()[0].clone();
-    assert_eq!(handle.cluster_id.as_deref(), Some(cluster.as_str()));
-    assert_eq!(handle.market.as_deref(), Some("spot"));
-    assert_eq!(handle.region.as_deref(), Some("us-east-1"));
+    let AttemptHandle::EmrStep {
+        cluster_id,
+        step_id: step,
+        market,
+    } = handle.clone()
+    else {
+        panic!("{handle:?}")
+    };
+    assert_eq!(cluster_id, cluster);
+    assert_eq!(market.as_deref(), Some("spot"));
     assert_eq!(emr.start(&req).await.unwrap(), handle);
     assert_eq!(restarted.start(&req).await.unwrap(), handle);
     assert_eq!(fake.calls("AddJobFlowSteps"), 1, "one step per attempt");
+    // The same run name re-created (another uid) does not adopt the old step.
+    let mut stranger = req.clone();
+    stranger.target.run_uid = "recreated-uid".into();
+    assert_ne!(emr.start(&stranger).await.unwrap(), handle);
+    assert_eq!(fake.calls("AddJobFlowSteps"), 2, "a step of its own");
 
     let target = attempt(&req, &handle);
     assert!(matches!(
         emr.observe(&target).await.unwrap(),
         AttemptState::Running { .. }
     ));
-    let step = handle.step_id.clone().unwrap();
     fake.set_step_state(&cluster, &step, StepState::Completed);
     assert!(matches!(
         emr.observe(&target).await.unwrap(),
@@ -150,7 +172,7 @@ async fn runs_share_a_cluster_up_to_max_runs_per_cluster() {
     assert_eq!(report.created.iter().map(|c| c.1.len()).collect::<Vec<_>>(), vec![3, 1]);
     let mut on = Vec::new();
     for r in &reqs {
-        on.push(emr.start(r).await.unwrap().cluster_id.unwrap());
+        on.push(placed(&emr.start(r).await.unwrap()).0);
     }
     let ids = fake.cluster_ids();
     assert_eq!(on, vec![ids[0].clone(), ids[0].clone(), ids[0].clone(), ids[1].clone()]);
@@ -166,17 +188,14 @@ async fn lost_clusters_interrupt_and_failed_steps_fail() {
         .await
         .unwrap();
     let (ha, hb) = (emr.start(&a).await.unwrap(), emr.start(&b).await.unwrap());
-    fake.set_step_state(
-        ha.cluster_id.as_deref().unwrap(),
-        ha.step_id.as_deref().unwrap(),
-        StepState::Failed,
-    );
+    let (cluster, step) = placed(&ha);
+    fake.set_step_state(&cluster, &step, StepState::Failed);
     let AttemptState::Failed { kind, message, .. } = emr.observe(&attempt(&a, &ha)).await.unwrap() else {
         panic!("a failed step fails the attempt");
     };
     assert_eq!(kind, FailureKind::Failed, "{message}");
     fake.set_cluster_state(
-        hb.cluster_id.as_deref().unwrap(),
+        &placed(&hb).0,
         "TERMINATED_WITH_ERRORS",
         Some("Spot instance interruption"),
     );
@@ -212,7 +231,6 @@ async fn idle_clusters_are_terminated_after_idle_timeout() {
         .await
         .unwrap();
     let h = emr.start(&r).await.unwrap();
-    let cluster = h.cluster_id.clone().unwrap();
     let later = |m: i64| Timestamp::now().checked_add(SignedDuration::from_mins(m)).unwrap();
     // busy: kept however long
     let report = emr
@@ -220,7 +238,8 @@ async fn idle_clusters_are_terminated_after_idle_timeout() {
         .await
         .unwrap();
     assert!(report.clusters.iter().all(|c| c.terminated.is_none()));
-    fake.set_step_state(&cluster, h.step_id.as_deref().unwrap(), StepState::Completed);
+    let (cluster, step) = placed(&h);
+    fake.set_step_state(&cluster, &step, StepState::Completed);
     // idle, but not for 5 minutes yet
     let report = emr
         .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), later(4))
@@ -306,7 +325,6 @@ async fn cost_is_estimated_and_apportioned_by_step_seconds() {
         .await
         .unwrap();
     let h = emr.start(&r).await.unwrap();
-    let cluster = h.cluster_id.clone().unwrap();
     let in_an_hour = Timestamp::now().checked_add(SignedDuration::from_hours(1)).unwrap();
     let report = emr
         .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), in_an_hour)
@@ -318,17 +336,16 @@ async fn cost_is_estimated_and_apportioned_by_step_seconds() {
     assert_eq!(report.cost_error, None);
     // the only step ran the whole time: it carries the whole cost
     let share = emr
-        .attempt_cost(&pool, &cluster, &step_name(&r.target), in_an_hour)
+        .cost(std::slice::from_ref(&attempt(&r, &h)), in_an_hour)
         .await
         .unwrap()
         .expect("share");
     assert!((share - usd).abs() < 0.05, "{share} vs {usd}");
-    assert_eq!(
-        emr.attempt_cost(&pool, &cluster, "ade:other/x#1", in_an_hour)
-            .await
-            .unwrap(),
-        None
-    );
+    // A run with no step on the cluster has no share of it.
+    let mut other = request(&pool, "other");
+    other.target.handle = h.clone();
+    let none = emr.cost(std::slice::from_ref(&other.target), in_an_hour).await.unwrap();
+    assert_eq!(none, Some(0.0));
     // the spot history was fetched once and cached
     assert_eq!(fake.calls("DescribeSpotPriceHistory"), 1);
 }

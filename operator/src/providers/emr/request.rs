@@ -29,10 +29,18 @@ pub const TAG_MANAGED_BY: &str = "ade.dev/managed-by";
 /// Tag: `spot` or `on-demand`, how the cluster's capacity was asked for.
 pub const TAG_MARKET: &str = "ade.dev/market";
 
-/// The step name of an attempt, e.g. `ade:analytics/orders-2026-11-25t13#2`:
+/// The step name of an attempt, e.g. `ade:analytics/orders-2026-11-25t13#2 <run uid>`:
 /// the identity a step is found by (`AddJobFlowSteps` takes no client token).
+/// The run's uid makes a run re-created under an old name a stranger to the
+/// old run's steps. EMR takes names of up to 256 characters: a long run name
+/// is cut, never the attempt or the uid.
 pub fn step_name(target: &AttemptRef) -> String {
-    format!("ade:{}/{}#{}", target.namespace, target.run, target.attempt)
+    let identity = format!("#{} {}", target.attempt, target.run_uid);
+    let who: String = format!("ade:{}/{}", target.namespace, target.run)
+        .chars()
+        .take(256 - identity.len().min(256))
+        .collect();
+    format!("{who}{}", identity.trim_end())
 }
 
 /// The prefix of every cluster name of a pool: `ade-<namespace>-<pool>-`.

@@ -178,6 +178,7 @@ fn request(task: &str) -> AttemptRequest {
             run_uid: "run-uid".into(),
             attempt: 2,
             handle: AttemptHandle::default(),
+            pool: None,
         },
         job: "orders".into(),
         batch_id: "2026-11-25T13".into(),
@@ -236,7 +237,7 @@ fn steps_by_task_kind() {
     ];
     for (task, want) in table {
         let got = step_spec(&request(task)).expect(task);
-        assert_eq!(got.name, "ade:analytics/orders-2026-11-25t13#2");
+        assert_eq!(got.name, "ade:analytics/orders-2026-11-25t13#2 run-uid");
         assert_eq!(got.args, want, "{task}");
     }
     let err = step_spec(&request("container: {image: busybox}")).expect_err("container on emr");
@@ -246,4 +247,16 @@ fn steps_by_task_kind() {
     );
     let err = step_spec(&request("trino: {query: '{{nope}}'}")).expect_err("unknown variable");
     assert!(err.to_string().contains("unknown template variable {{nope}}"), "{err}");
+}
+
+#[test]
+fn a_step_name_carries_the_run_uid_and_fits_emr() {
+    let mut target = request("sparkSubmit: {mainApplicationFile: s3://code/a.py}").target;
+    let old = step_name(&target);
+    target.run_uid = "another-uid".into();
+    assert_ne!(step_name(&target), old, "a re-created run is a stranger to the old run's steps");
+    target.run = "r".repeat(253);
+    let long = step_name(&target);
+    assert_eq!(long.chars().count(), 256, "{long}");
+    assert!(long.ends_with("#2 another-uid"), "{long}");
 }

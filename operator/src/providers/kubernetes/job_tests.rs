@@ -26,6 +26,7 @@ fn request(task: &str, pool: &str) -> AttemptRequest {
             run_uid: "run-uid".into(),
             attempt: 2,
             handle: Default::default(),
+            pool: None,
         },
         job: "orders".into(),
         batch_id: "2026-11-25T13".into(),

@@ -5,6 +5,7 @@
 pub mod job;
 
 use futures::{FutureExt, future::BoxFuture};
+use jiff::Timestamp;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
 use kube::{
     Api, Client,
@@ -12,7 +13,7 @@ use kube::{
 };
 
 pub use self::job::JobSettings;
-use super::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, ProviderError};
+use super::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, Profile, ProviderError};
 use crate::{error_category::kube_error_category, names};
 
 /// Runs attempts as Jobs in the operator's own cluster.
@@ -75,10 +76,7 @@ impl KubernetesProvider {
             }
             Err(e) => return Err(api_error("creating the Job", e)),
         }
-        Ok(AttemptHandle {
-            job_name: Some(name),
-            ..AttemptHandle::default()
-        })
+        Ok(AttemptHandle::Job { name })
     }
 
     async fn observe_job(&self, request: &AttemptRef) -> Result<AttemptState, ProviderError> {
@@ -139,6 +137,25 @@ impl KubernetesProvider {
 }
 
 impl ComputeProvider for KubernetesProvider {
+    fn profile(&self) -> Profile {
+        Profile {
+            name: "kubernetes",
+            in_cluster: true,
+            // Priced by the run's reserved Pod resources (crate::cost).
+            prices_attempts: false,
+            // A Job's activeDeadlineSeconds is the job's timeout.
+            needs_deadline: false,
+            // Jobs are owned by their run and garbage-collected with it.
+            holds_external: false,
+        }
+    }
+
+    fn intent(&self, target: &AttemptRef) -> AttemptHandle {
+        AttemptHandle::Job {
+            name: names::job_name(&target.run, target.attempt),
+        }
+    }
+
     fn start<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptHandle, ProviderError>> {
         self.start_job(request).boxed()
     }
@@ -149,5 +166,13 @@ impl ComputeProvider for KubernetesProvider {
 
     fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
         self.cancel_job(attempt).boxed()
+    }
+
+    fn cost<'a>(
+        &'a self,
+        _attempts: &'a [AttemptRef],
+        _now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>> {
+        futures::future::ready(Ok(None)).boxed()
     }
 }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::{
-    api::v1alpha1::{Attempt, AttemptOutcome, ClusterPoolStatus, EtlRunStatus, RunPhase},
+    api::v1alpha1::{AttemptOutcome, ClusterPoolStatus, EtlRunStatus, RunPhase},
     providers::emr::{
         Market,
         api::ClusterInfo,
@@ -70,6 +70,7 @@ fn demand_is_active_attempts_of_this_pool_oldest_first() {
     ];
     let got = demand("spark", &runs);
     assert_eq!(got.queued, vec!["ade:analytics/early#2", "ade:analytics/late#1"]);
+    assert_eq!(got, demand("spark", runs.iter()), "any iterator of runs");
     assert_eq!(
         got.placed,
         vec![Placement {
@@ -146,26 +147,32 @@ fn entries_counts_and_ready() {
     });
     let entries = cluster_entries(&r);
     assert_eq!(entries.len(), 2, "live and just-terminated clusters: {entries:?}");
-    assert_eq!(entries[0]["runningRuns"], 1);
-    assert_eq!(entries[0]["estimatedCostUSD"], "1.5000");
-    assert_eq!(entries[1]["state"], "TERMINATING");
-    assert_eq!(entries[1]["terminationReason"], "IdleTimeout: idle for 10m");
+    assert_eq!(entries[0].running_runs, 1);
+    assert_eq!(entries[0].estimated_cost_usd, Some(Usd("1.5000".into())));
+    assert_eq!(entries[1].state, "TERMINATING");
+    assert_eq!(
+        entries[1].termination_reason.as_deref(),
+        Some("IdleTimeout: idle for 10m")
+    );
     assert_eq!(counts(&r), (1, 0));
+    let events = events(&r, BreakerState::default());
+    assert_eq!(
+        events.iter().map(|e| (e.reason, e.warning)).collect::<Vec<_>>(),
+        [("ClusterTerminated", false), ("BreakerOpened", true)]
+    );
+    assert_eq!(events[0].counter, Some(ClusterCounter::Terminated("IdleTimeout")));
 
-    let got = ready(&Ok(r), 3);
-    assert_eq!((got.status, got.reason), (Status::True, "ClustersReady"));
+    let got = ready(&r, 3);
+    assert_eq!((got.ready, got.reason), (true, "ClustersReady"));
     assert!(
         got.message
             .starts_with("1 of 3 clusters ready (j-1); new clusters buy on-demand"),
         "{}",
         got.message
     );
-    let got = ready(&Ok(report(&[("j-9", "STARTING")], Market::Spot)), 3);
+    let got = ready(&report(&[("j-9", "STARTING")], Market::Spot), 3);
     assert_eq!(got.reason, "ClusterStarting");
     assert!(got.message.contains("j-9 STARTING"), "{}", got.message);
-    let got = ready(&Ok(report(&[], Market::Spot)), 3);
+    let got = ready(&report(&[], Market::Spot), 3);
     assert_eq!(got.reason, "ScalesOnDemand");
-    let got = ready(&Err("ListClusters: access denied".into()), 3);
-    assert_eq!((got.status, got.reason), (Status::False, "ProviderError"));
-    assert!(got.message.contains("access denied"));
 }

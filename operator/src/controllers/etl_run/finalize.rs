@@ -1,0 +1,76 @@
+//! A deleted EtlRun (or one whose EtlJob was deleted) whose attempt holds
+//! resources outside Kubernetes (an EMR step): the attempt is cancelled, and
+//! an Event says so, before the run's finalizer is removed and the object goes.
+
+use kube::{Api, ResourceExt, runtime::controller::Action, runtime::events::EventType};
+
+use super::Error;
+use crate::{
+    api::v1alpha1::{ClusterPool, EtlRun},
+    controllers::{Context, finalizer},
+    providers::{ATTEMPT_FINALIZER, AttemptHandle, AttemptRef},
+};
+
+/// Cancels the active attempt of the deleted `run`, then lets the run go.
+pub async fn finalize(run: &EtlRun, ctx: &Context) -> Result<Action, Error> {
+    if !finalizer::has(run, ATTEMPT_FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let ns = run.namespace().unwrap_or_default();
+    let status = run.status.clone().unwrap_or_default();
+    if let Some(active) = status.attempts.iter().find(|a| a.outcome.is_none()) {
+        let pool = match &status.pool {
+            Some(name) => Api::<ClusterPool>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(name)
+                .await
+                .map_err(|source| Error::Read {
+                    what: "the ClusterPool",
+                    source,
+                })?,
+            None => None,
+        };
+        let placed: Vec<AttemptHandle> = status.attempts.iter().map(AttemptHandle::of).collect();
+        let provider = ctx.providers.for_run(pool.as_ref(), &placed);
+        let handle = AttemptHandle::of(active);
+        let target = AttemptRef {
+            namespace: ns,
+            run: run.name_any(),
+            run_uid: run.uid().unwrap_or_default(),
+            attempt: active.attempt,
+            handle: handle.clone(),
+            pool,
+        };
+        let what = match handle.describe() {
+            Some(place) => format!("attempt {} ({place})", active.attempt),
+            None => format!("attempt {} (not placed yet)", active.attempt),
+        };
+        match provider.cancel(&target).await {
+            Ok(()) => {
+                let note = format!("the run was deleted: cancelled {what}");
+                ctx.publish_event(run, EventType::Normal, "Cancelled", &note, "Delete")
+                    .await;
+            }
+            Err(source) if source.is_transient() => {
+                return Err(Error::Provider {
+                    step: "cancelling",
+                    run: run.name_any(),
+                    attempt: active.attempt,
+                    source,
+                });
+            }
+            Err(error) => {
+                // Retrying cannot help (e.g. no region is configured): say so and let the run go.
+                let note = format!("the run was deleted but {what} could not be cancelled and may still run: {error}");
+                ctx.publish_event(run, EventType::Warning, "CancelFailed", &note, "Delete")
+                    .await;
+            }
+        }
+    }
+    finalizer::set(ctx, run, ATTEMPT_FINALIZER, false)
+        .await
+        .map_err(|source| Error::Finalizer {
+            run: run.name_any(),
+            source,
+        })?;
+    Ok(Action::await_change())
+}

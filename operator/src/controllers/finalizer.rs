@@ -1,0 +1,39 @@
+//! Adding and removing one finalizer of an object, guarded by the
+//! resourceVersion the reconcile read (a concurrent change makes the patch
+//! fail with a conflict and the reconcile runs again on fresh data).
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::Context;
+
+/// Whether `obj` carries `finalizer`.
+pub fn has<K: Resource>(obj: &K, finalizer: &str) -> bool {
+    obj.finalizers().iter().any(|f| f == finalizer)
+}
+
+/// Adds (`present`) or removes `finalizer` on `obj`; nothing to do when it
+/// already is as asked.
+pub async fn set<K>(ctx: &Context, obj: &K, finalizer: &str, present: bool) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    if has(obj, finalizer) == present {
+        return Ok(());
+    }
+    let mut finalizers: Vec<String> = obj.finalizers().to_vec();
+    finalizers.retain(|f| f != finalizer);
+    if present {
+        finalizers.push(finalizer.to_owned());
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}

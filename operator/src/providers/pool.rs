@@ -1,0 +1,93 @@
+//! The capacity side of a provider: what a pool holds outside Kubernetes
+//! (EMR clusters now, EKS nodes next), kept for the pool's runs and
+//! released when the pool is deleted. The ClusterPool controller calls only
+//! this trait; what a provider reports comes back as the pool's status
+//! fields, its `Ready` condition and Events.
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+
+use super::ProviderError;
+use crate::api::v1alpha1::{BreakerStatus, ClusterPool, EtlRun, PoolCluster};
+
+/// The pool's `Ready` condition as the provider sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// Whether runs can be given to the pool.
+    pub ready: bool,
+    /// CamelCase reason.
+    pub reason: &'static str,
+    /// What capacity there is, for a person.
+    pub message: String,
+}
+
+/// A change to count in the operator's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCounter {
+    /// A cluster was created, on this market.
+    Created(&'static str),
+    /// A cluster was terminated, for this reason.
+    Terminated(&'static str),
+}
+
+/// An Event to publish on the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolEvent {
+    /// Warning or Normal.
+    pub warning: bool,
+    /// CamelCase reason.
+    pub reason: &'static str,
+    /// Text.
+    pub note: String,
+    /// What to count.
+    pub counter: Option<ClusterCounter>,
+}
+
+/// What one reconcile of a pool's capacity saw and did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityReport {
+    /// `status.clusters`: live clusters, and those terminated now (with why).
+    pub clusters: Vec<PoolCluster>,
+    /// Live clusters after this reconcile.
+    pub cluster_count: i32,
+    /// Live clusters that run nothing.
+    pub idle_clusters: i32,
+    /// Runs executing on the pool's clusters.
+    pub running_runs: i32,
+    /// Runs waiting for capacity.
+    pub queued_runs: i32,
+    /// The spot-interruption breaker, when the provider has one.
+    pub breaker: Option<BreakerStatus>,
+    /// The `Ready` condition.
+    pub readiness: Readiness,
+    /// Events (and metrics) of what changed.
+    pub events: Vec<PoolEvent>,
+    /// Whether the pool has live capacity or demand (look again soon).
+    pub busy: bool,
+}
+
+/// What releasing a deleted pool's capacity did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// What to tell (a Warning when something was left running on purpose).
+    pub event: PoolEvent,
+    /// Clusters terminated.
+    pub terminated: usize,
+}
+
+/// A provider that holds capacity for a pool.
+pub trait PoolCapacity: Send + Sync {
+    /// What its calls are, for a message: `an EMR call`.
+    fn calls(&self) -> &'static str;
+    /// Plans the pool's capacity for `runs` (those of its namespace) and
+    /// carries the plan out: creates, adopts and terminates capacity.
+    fn reconcile<'a>(
+        &'a self,
+        pool: &'a ClusterPool,
+        runs: &'a [std::sync::Arc<EtlRun>],
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CapacityReport, ProviderError>>;
+    /// The pool is being deleted: terminates its capacity (or keeps it, as
+    /// its `reclaimPolicy` says).
+    fn release<'a>(&'a self, pool: &'a ClusterPool) -> BoxFuture<'a, Result<Released, ProviderError>>;
+}
