@@ -4,13 +4,15 @@
 //! when the step completes (moved there through tools/moto's control
 //! endpoint: moto never advances steps), is costed, and the idle cluster is
 //! terminated after the pool's idleTimeout. Deleting the pool runs its
-//! finalizer.
+//! finalizer; deleting a running run cancels its step.
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
 use std::{sync::Once, time::Duration};
 
-use ade_e2e::{Moto, Namespace, Operator, condition, get_json, install_chart, kubectl, kubectl_with_stdin, wait_for};
+use ade_e2e::{
+    Moto, Namespace, Operator, S3, condition, get_json, install_chart, kubectl, kubectl_with_stdin, wait_for,
+};
 use serde_json::Value;
 
 fn setup() {
@@ -178,4 +180,68 @@ fn an_emr_run_succeeds_is_costed_and_its_idle_cluster_is_terminated() {
         "--timeout=60s",
     ]);
     assert!(out.success, "{}", out.stderr);
+}
+
+/// Deleting a run whose EMR step is running cancels the step (through the
+/// run's `ade.dev/attempt` finalizer) before the run goes, and says so.
+#[test]
+fn deleting_a_running_emr_run_cancels_its_step() {
+    setup();
+    let ns = Namespace::create("emr-delete");
+    let moto = Moto::start();
+    let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());
+    let _operator = Operator::start_with(
+        "emr-delete",
+        &[&endpoint],
+        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
+    );
+    apply(&ns.name, POOL);
+    apply(&ns.name, JOB);
+    let run = wait_for("the run to run as an EMR step", Duration::from_secs(120), || {
+        let run = get_json(&ns.name, &["etlrun/orders-2026-11-01t00"])?;
+        (run["status"]["phase"] == "Running" && run["status"]["attempts"][0]["stepId"].is_string()).then_some(run)
+    });
+    let attempt = &run["status"]["attempts"][0];
+    let cluster = attempt["clusterId"].as_str().expect("cluster id").to_owned();
+    let step = attempt["stepId"].as_str().expect("step id").to_owned();
+    assert_eq!(
+        run["metadata"]["finalizers"],
+        serde_json::json!(["ade.dev/attempt"]),
+        "a run whose step may run carries the finalizer: {run}"
+    );
+    let step_state = || {
+        moto.boto3(&format!(
+            "emr = boto3.client('emr')\n\
+             print(emr.describe_step(ClusterId={cluster:?}, StepId={step:?})['Step']['Status']['State'])\n"
+        ))
+        .trim()
+        .to_owned()
+    };
+    assert_eq!(step_state(), "RUNNING");
+
+    let out = kubectl(&[
+        "delete",
+        "etlrun/orders-2026-11-01t00",
+        "-n",
+        &ns.name,
+        "--wait=true",
+        "--timeout=60s",
+    ]);
+    assert!(out.success, "the run goes once its step is cancelled: {}", out.stderr);
+    assert_eq!(step_state(), "CANCELLED", "the step of the deleted run");
+    let events = kubectl(&["get", "events", "-n", &ns.name, "-o", "json"]);
+    let events: Value = serde_json::from_str(&events.stdout).unwrap_or_default();
+    let notes: Vec<String> = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["reason"] == "Cancelled")
+        .filter_map(|e| e["note"].as_str().or(e["message"].as_str()).map(str::to_owned))
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the run was deleted") && n.contains(&step)),
+        "{notes:?}"
+    );
 }

@@ -19,6 +19,8 @@ http://127.0.0.1:PORT), it answers:
        (a terminal state also sets the cluster's end time)
        -> 200, 404 if unknown
 
+CancelSteps, which moto lacks, is added (patch_emr_cancel_steps).
+
 moto's EMR never advances steps (the first is RUNNING and stays so, later ones
 PENDING) and keeps clusters WAITING (RUNNING once a step was added); tests use
 these endpoints to drive a lifecycle. A step created RUNNING gets its start
@@ -95,6 +97,31 @@ def set_cluster_state(body):
     if "message" in body:
         cluster.last_state_change_reason = body["message"]
     return 200, {"clusterId": cluster.id, "state": cluster.state}
+
+
+def patch_emr_cancel_steps():
+    """moto has no CancelSteps. EMR's: PENDING steps are cancelled; RUNNING ones
+    too with SEND_INTERRUPT (the default on EMR 5.28+, and what ADE sends);
+    each step gets a CancelStepsInfo (SUBMITTED, or FAILED with a reason)."""
+    from moto.emr.responses import ActionResult, ElasticMapReduceResponse
+
+    def cancel_steps(self):
+        cluster = self.backend.clusters.get(self._get_param("ClusterId"))
+        interrupt = self._get_param("StepCancellationOption", "SEND_INTERRUPT") == "SEND_INTERRUPT"
+        infos = []
+        for step_id in self._get_param("StepIds", []):
+            step = next((s for s in (cluster.steps if cluster else []) if s.id == step_id), None)
+            if step is None:
+                infos.append({"StepId": step_id, "Status": "FAILED", "Reason": "no such step"})
+            elif step.state == "PENDING" or (step.state == "RUNNING" and interrupt):
+                step.state = "CANCELLED"
+                step.end_date_time = utcnow()
+                infos.append({"StepId": step_id, "Status": "SUBMITTED", "Reason": ""})
+            else:
+                infos.append({"StepId": step_id, "Status": "FAILED", "Reason": f"step is {step.state}"})
+        return ActionResult({"CancelStepsInfoList": infos})
+
+    ElasticMapReduceResponse.cancel_steps = cancel_steps
 
 
 def patch_kinesis_resharding():
@@ -224,6 +251,7 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     patch_kinesis_resharding()
+    patch_emr_cancel_steps()
 
     stamp_running_steps()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)

@@ -1,6 +1,7 @@
-//! Adding and removing one finalizer of an object, guarded by the
-//! resourceVersion the reconcile read (a concurrent change makes the patch
-//! fail with a conflict and the reconcile runs again on fresh data).
+//! Adding and removing one finalizer of an object, guarded by the finalizers
+//! the reconcile read: a JSON patch whose `test` fails (422) when another
+//! writer changed them meanwhile, so the reconcile runs again on fresh data.
+//! (A resourceVersion guard would fail after the reconcile's own status write.)
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::{
@@ -32,8 +33,15 @@ where
         finalizers.push(finalizer.to_owned());
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    let patch = match &obj.meta().finalizers {
+        Some(current) => json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": current},
+            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
+        ]),
+        None => json!([{"op": "add", "path": "/metadata/finalizers", "value": finalizers}]),
+    };
+    let patch: json_patch::Patch = serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Json::<()>(patch))
         .await?;
     Ok(())
 }

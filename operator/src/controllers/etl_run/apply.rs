@@ -69,11 +69,11 @@ pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) 
             }
         }
     }
+    record(run, ctx, &plan, profile.name).await;
     if plan.status.phase.is_some_and(RunPhase::is_final) {
         // Nothing of the run is left running.
         set_finalizer(run, ctx, false).await?;
     }
-    record(run, ctx, &plan, profile.name).await;
     Ok(match plan.requeue {
         Some(d) => Action::requeue(d.max(Duration::from_millis(500))),
         None => Action::await_change(),

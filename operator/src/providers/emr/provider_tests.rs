@@ -1,6 +1,6 @@
 //! Unit tests of the provider's logic on the in-memory fake ([`super::fake`]),
-//! not AWS: placement, adoption, state mapping, cancel (moto lacks
-//! CancelSteps), teardown, breaker and cost. The same calls against the real
+//! not AWS: placement, adoption, state mapping, cancel, teardown, breaker
+//! and cost. The same calls against the real
 //! SDK and moto are in operator/tests/emr_moto.rs.
 #![allow(clippy::unwrap_used)]
 
