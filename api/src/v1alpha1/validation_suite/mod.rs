@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::v1alpha1::{LocalObjectReference, SecretKeyRef};
 
+mod check_kind;
 mod checks;
 mod status;
 
+pub use check_kind::*;
 pub use checks::*;
 pub use status::*;
 
