@@ -7,9 +7,11 @@
 //!   behind the `kube` feature, which only the operator enables.
 //! - [`labels`]: the labels ADE's processes put on what they create.
 //! - [`lease`]: the Leases `ade-stream` writes and the operator reads.
+//! - [`stream`]: the configuration document the operator hands `ade-stream`.
 //! - [`validation`]: the summary `ade-validate` hands the operator.
 
 pub mod labels;
 pub mod lease;
+pub mod stream;
 pub mod v1alpha1;
 pub mod validation;

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use ade_streamer::{
-    config::{Config, LeaseStoreKind},
+    config::{self, CheckpointStore, Config},
     http,
     kinesis::Kinesis,
     lease::{LeaseStore, dynamo::DynamoStore, kube::KubeStore},
@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     if rustls::crypto::ring::default_provider().install_default().is_err() {
         tracing::debug!("a TLS crypto provider was already installed");
     }
-    let config = Config::load(args.config.as_deref()).context("loading the configuration")?;
+    let config = config::load(args.config.as_deref()).context("loading the configuration")?;
     let me = worker_id(&args);
     tracing::info!(worker = %me, consumer = %config.consumer, stream = %config.stream.name, "starting");
 
@@ -79,14 +79,14 @@ async fn main() -> anyhow::Result<()> {
     options.idle_poll = std::time::Duration::from_millis(args.idle_poll_ms);
     options.shard_sync = std::time::Duration::from_secs(args.shard_sync_seconds.max(1));
     match config.checkpoint.store {
-        LeaseStoreKind::Kubernetes => {
+        CheckpointStore::Kubernetes => {
             let client = kube::Client::try_default()
                 .await
                 .context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
             let store = KubeStore::new(client, &config.namespace, &config.consumer, &config.consumer_uid);
             run(config, options, store, &aws, metrics, shutdown.clone()).await;
         }
-        LeaseStoreKind::Dynamodb => {
+        CheckpointStore::Dynamodb => {
             let table = config.checkpoint.dynamodb_table.clone().unwrap_or_default();
             let store = DynamoStore::connect(&aws, &table)
                 .await

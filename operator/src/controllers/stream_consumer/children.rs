@@ -23,7 +23,9 @@ use k8s_openapi::{
     },
 };
 
-use super::config::{self, StreamConfig};
+use ade_api::stream::{self, Config as StreamConfig};
+
+use super::config;
 use crate::{api::v1alpha1::StreamConsumer, names};
 
 /// Label (and lease label) naming the consumer.
@@ -196,7 +198,7 @@ pub fn deployment(
         .unzip();
 
     let mut env_vars = vec![
-        env("ADE_STREAM_CONFIG", document.clone()),
+        env(stream::ENV, document.clone()),
         EnvVar {
             name: "POD_NAME".into(),
             value: None,
