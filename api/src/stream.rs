@@ -1,3 +1,7 @@
+//! What the operator and `ade-stream` agree on besides the Leases
+//! ([`crate::lease`]): the environment of the pods ([`ENV`], [`WORKER_ID_ENV`]),
+//! the health port, and the configuration document.
+//!
 //! The configuration document of `ade-stream`: the StreamConsumer controller
 //! builds it from the StreamConsumer and puts it in the pods' [`ENV`]
 //! variable; `ade-stream` parses it (or the same JSON from `--config <file>`)
@@ -23,6 +27,18 @@ pub use crate::v1alpha1::{CheckpointStore, ObfuscationMethod, StartingPosition};
 
 /// The environment variable that holds the document.
 pub const ENV: &str = "ADE_STREAM_CONFIG";
+
+/// The environment variable that holds the worker's identity: the operator
+/// sets it to the pod's name (downward API); ade-stream names its worker
+/// Lease and holds shard Leases with it.
+pub const WORKER_ID_ENV: &str = "POD_NAME";
+
+/// The port of ade-stream's `/metrics` and [`HEALTH_PATH`] (its default
+/// `--metrics-addr`, and the port the operator's probes and scrapers use).
+pub const METRICS_PORT: u16 = 9090;
+
+/// The liveness and readiness path ade-stream serves.
+pub const HEALTH_PATH: &str = "/healthz";
 
 /// Seconds a lease (shard or worker) stays valid without renewal: what the
 /// operator writes, and what `ade-stream` assumes when the field is absent.

@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
+use ade_api::stream;
 use ade_streamer::{
     config::{self, CheckpointStore, Config},
     http,
@@ -25,10 +26,10 @@ struct Args {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Address of /metrics and /healthz.
-    #[arg(long, default_value = "0.0.0.0:9090")]
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], stream::METRICS_PORT)))]
     metrics_addr: SocketAddr,
     /// Worker identity (default: POD_NAME, else the host name).
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = stream::WORKER_ID_ENV)]
     worker_id: Option<String>,
     /// Milliseconds to wait after an empty GetRecords.
     #[arg(long, default_value_t = 1000)]
