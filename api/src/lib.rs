@@ -2,9 +2,16 @@
 //! validator (`ade-validate`), the stream consumer (`ade-stream`) and the e2e
 //! suite all use these definitions instead of their own copies.
 //!
-//! Today: the shared labels, the Lease contract between `ade-stream` and the
-//! operator, and the validation summary `ade-validate` hands the operator.
+//! - [`v1alpha1`]: the five custom resources' spec and status types (what the
+//!   API server stores). The kube and schemars derives that make them CRDs are
+//!   behind the `kube` feature, which only the operator enables.
+//! - [`labels`]: the labels ADE's processes put on what they create.
+//! - [`lease`]: the Leases `ade-stream` writes and the operator reads.
+//! - [`stream`]: the configuration document the operator hands `ade-stream`.
+//! - [`validation`]: the summary `ade-validate` hands the operator.
 
 pub mod labels;
 pub mod lease;
+pub mod stream;
+pub mod v1alpha1;
 pub mod validation;

@@ -7,8 +7,7 @@
 //!
 //! No `ade-stream` process runs here: the test plays the consumer and writes
 //! the shard and worker Leases exactly as `ade-stream` does (the contract in
-//! operator/src/controllers/stream_consumer/leases.rs), renewing them while
-//! it waits.
+//! `ade_api::lease`, whose names it uses), renewing them while it waits.
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
@@ -17,6 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use ade_api::{labels::STREAM_CONSUMER, lease, stream};
 use ade_e2e::{
     Namespace, Operator, condition, get_json, install_chart, kubectl, kubectl_ok, kubectl_with_stdin, repo_root,
     wait_for,
@@ -61,7 +61,7 @@ impl PlayedConsumer {
             "kind": "Lease",
             "metadata": {
                 "name": name,
-                "labels": {"ade.dev/stream-consumer": CONSUMER, "ade.dev/lease-kind": kind},
+                "labels": {STREAM_CONSUMER: CONSUMER, lease::KIND: kind},
                 "annotations": annotations,
             },
             "spec": spec,
@@ -72,46 +72,51 @@ impl PlayedConsumer {
     fn renew(&mut self) {
         let pod = self.pod.as_str();
         let flush = "2026-11-25T12:59:40Z";
-        let mut worker = json!({"ade.dev/open-shards": "3"});
+        let mut worker = json!({lease::OPEN_SHARDS: "3"});
         if let Some((reason, message)) = self.error {
-            worker["ade.dev/error-reason"] = json!(reason);
-            worker["ade.dev/error-message"] = json!(message);
+            worker[lease::ERROR_REASON] = json!(reason);
+            worker[lease::ERROR_MESSAGE] = json!(message);
         }
         let lag = self.lag_ms.to_string();
         let items = vec![
             self.lease(
                 "app-events-shardid-000000000000",
-                "shard",
+                lease::KIND_SHARD,
                 None,
-                json!({"ade.dev/shard-id": "shardId-000000000000", "ade.dev/parent-shards": "",
-                       "ade.dev/checkpoint": "SHARD_END", "ade.dev/millis-behind-latest": "0",
-                       "ade.dev/records-per-second": "0", "ade.dev/last-flush": "2026-11-25T12:00:00Z"}),
+                json!({lease::SHARD_ID: "shardId-000000000000", lease::PARENT_SHARDS: "",
+                       lease::CHECKPOINT: lease::SHARD_END, lease::MILLIS_BEHIND: "0",
+                       lease::RECORDS_PER_SECOND: "0", lease::LAST_FLUSH: "2026-11-25T12:00:00Z"}),
             ),
             self.lease(
                 "app-events-shardid-000000000001",
-                "shard",
+                lease::KIND_SHARD,
                 Some(pod),
-                json!({"ade.dev/shard-id": "shardId-000000000001", "ade.dev/parent-shards": "shardId-000000000000",
-                       "ade.dev/checkpoint": "49590338271490256608559692538361571095921575989136588801",
-                       "ade.dev/millis-behind-latest": lag, "ade.dev/records-per-second": "12.5",
-                       "ade.dev/last-flush": flush}),
+                json!({lease::SHARD_ID: "shardId-000000000001", lease::PARENT_SHARDS: "shardId-000000000000",
+                       lease::CHECKPOINT: "49590338271490256608559692538361571095921575989136588801",
+                       lease::MILLIS_BEHIND: lag, lease::RECORDS_PER_SECOND: "12.5",
+                       lease::LAST_FLUSH: flush}),
             ),
             self.lease(
                 "app-events-shardid-000000000002",
-                "shard",
+                lease::KIND_SHARD,
                 Some(pod),
-                json!({"ade.dev/shard-id": "shardId-000000000002", "ade.dev/parent-shards": "shardId-000000000000",
-                       "ade.dev/millis-behind-latest": "1000", "ade.dev/records-per-second": "7.5"}),
+                json!({lease::SHARD_ID: "shardId-000000000002", lease::PARENT_SHARDS: "shardId-000000000000",
+                       lease::MILLIS_BEHIND: "1000", lease::RECORDS_PER_SECOND: "7.5"}),
             ),
             self.lease(
                 "app-events-shardid-000000000003",
-                "shard",
+                lease::KIND_SHARD,
                 Some(pod),
-                json!({"ade.dev/shard-id": "shardId-000000000003", "ade.dev/parent-shards": "",
-                       "ade.dev/checkpoint": "49590338271490256608559692538361571095921575989136588900",
-                       "ade.dev/millis-behind-latest": "2000", "ade.dev/records-per-second": "5"}),
+                json!({lease::SHARD_ID: "shardId-000000000003", lease::PARENT_SHARDS: "",
+                       lease::CHECKPOINT: "49590338271490256608559692538361571095921575989136588900",
+                       lease::MILLIS_BEHIND: "2000", lease::RECORDS_PER_SECOND: "5"}),
             ),
-            self.lease(&format!("app-events-worker-{pod}"), "worker", Some(pod), worker),
+            self.lease(
+                &format!("app-events-worker-{pod}"),
+                lease::KIND_WORKER,
+                Some(pod),
+                worker,
+            ),
         ];
         apply_json(&self.ns, &json!({"apiVersion": "v1", "kind": "List", "items": items}));
         self.renewed = Some(Instant::now());
@@ -205,7 +210,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     assert_eq!(owner["controller"], true);
     let labels = &d["metadata"]["labels"];
     assert_eq!(labels["app.kubernetes.io/name"], "ade-stream");
-    assert_eq!(labels["ade.dev/stream-consumer"], CONSUMER);
+    assert_eq!(labels[STREAM_CONSUMER], CONSUMER);
     assert!(labels.get("argocd.argoproj.io/instance").is_none(), "{labels}");
     let pod = &d["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], CHILDREN);
@@ -217,7 +222,8 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     assert_eq!(env["AWS_REGION"]["value"], "us-east-1");
     assert_eq!(env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
     let config: Value =
-        serde_json::from_str(env["ADE_STREAM_CONFIG"]["value"].as_str().expect("config")).expect("config is JSON");
+        serde_json::from_str(env[stream::ENV]["value"].as_str().expect("config")).expect("config is JSON");
+    serde_json::from_value::<stream::Config>(config.clone()).expect("ade-stream reads the document");
     assert_eq!(config["consumer"], CONSUMER);
     assert_eq!(config["consumerUid"], uid.as_str());
     assert_eq!(config["namespace"], ns.name.as_str());
@@ -294,7 +300,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
         "-n",
         &ns.name,
         "-l",
-        "ade.dev/stream-consumer=app-events",
+        &format!("{STREAM_CONSUMER}={CONSUMER}"),
         "-o",
         "jsonpath={.items[0].metadata.name}",
     ]);

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use ade_api::{labels::STREAM_CONSUMER, lease};
 use ade_e2e::{Namespace, get_json, install_chart, kubeconfig, kubectl_ok, kubectl_with_stdin};
 use ade_streamer::{
     held::{HeldLease, UpdateError},
@@ -108,15 +109,12 @@ async fn shard_leases_take_renew_steal_and_hand_off_on_real_leases() {
     let name = names::shard_lease(CONSUMER, "shardId-000000000004");
     assert_eq!(name, "app-events-shardid-000000000004");
     let obj = get_json(&ns.name, &["lease", &name]).expect("lease object");
-    assert_eq!(obj["metadata"]["labels"]["ade.dev/stream-consumer"], CONSUMER);
-    assert_eq!(obj["metadata"]["labels"]["ade.dev/lease-kind"], "shard");
+    assert_eq!(obj["metadata"]["labels"][STREAM_CONSUMER], CONSUMER);
+    assert_eq!(obj["metadata"]["labels"][lease::KIND], lease::KIND_SHARD);
     assert_eq!(obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "ade-stream");
+    assert_eq!(obj["metadata"]["annotations"][lease::SHARD_ID], "shardId-000000000004");
     assert_eq!(
-        obj["metadata"]["annotations"]["ade.dev/shard-id"],
-        "shardId-000000000004"
-    );
-    assert_eq!(
-        obj["metadata"]["annotations"]["ade.dev/parent-shards"],
+        obj["metadata"]["annotations"][lease::PARENT_SHARDS],
         "shardId-000000000000,shardId-000000000001"
     );
     let owner = &obj["metadata"]["ownerReferences"][0];
@@ -156,7 +154,7 @@ async fn shard_leases_take_renew_steal_and_hand_off_on_real_leases() {
     let obj = get_json(&ns.name, &["lease", &names::shard_lease(CONSUMER, &renewed.shard_id)]).expect("lease");
     assert_eq!(obj["spec"]["holderIdentity"], "pod-a");
     assert_eq!(obj["spec"]["leaseTransitions"], 1);
-    assert_eq!(obj["metadata"]["annotations"]["ade.dev/millis-behind-latest"], "1500");
+    assert_eq!(obj["metadata"]["annotations"][lease::MILLIS_BEHIND], "1500");
 
     // pod-a takes every parent; pod-b then steals one of them.
     let mut held_by_a = vec![HeldLease::new(renewed, "pod-a")];
@@ -233,7 +231,7 @@ async fn shard_leases_take_renew_steal_and_hand_off_on_real_leases() {
     }
     let leases = store.list_shards().await.expect("list");
     let obj = get_json(&ns.name, &["lease", &names::shard_lease(CONSUMER, shard_ids[0])]).expect("lease");
-    assert_eq!(obj["metadata"]["annotations"]["ade.dev/checkpoint"], "SHARD_END");
+    assert_eq!(obj["metadata"]["annotations"][lease::CHECKPOINT], lease::SHARD_END);
     assert!(obj["spec"]["holderIdentity"].is_null());
     let plan_b = plan::plan(
         "pod-b",
@@ -256,15 +254,15 @@ async fn shard_leases_take_renew_steal_and_hand_off_on_real_leases() {
     assert!(matches!(store.put_worker(&b_stored).await, Err(StoreError::Conflict)));
     let wname = names::worker_lease(CONSUMER, "pod-b");
     let obj = get_json(&ns.name, &["lease", &wname]).expect("worker lease");
-    assert_eq!(obj["metadata"]["labels"]["ade.dev/lease-kind"], "worker");
+    assert_eq!(obj["metadata"]["labels"][lease::KIND], lease::KIND_WORKER);
     assert_eq!(obj["spec"]["holderIdentity"], "pod-b");
-    assert_eq!(obj["metadata"]["annotations"]["ade.dev/open-shards"], "4");
-    assert_eq!(obj["metadata"]["annotations"]["ade.dev/error-reason"], "StreamNotFound");
+    assert_eq!(obj["metadata"]["annotations"][lease::OPEN_SHARDS], "4");
+    assert_eq!(obj["metadata"]["annotations"][lease::ERROR_REASON], "StreamNotFound");
     let mut recovered = b_next.clone();
     recovered.error = None;
     store.put_worker(&recovered).await.expect("recover");
     let obj = get_json(&ns.name, &["lease", &wname]).expect("worker lease");
-    assert!(obj["metadata"]["annotations"].get("ade.dev/error-reason").is_none());
+    assert!(obj["metadata"]["annotations"].get(lease::ERROR_REASON).is_none());
     store.delete_worker("pod-b").await.expect("delete");
     store.delete_worker("pod-b").await.expect("deleting twice is fine");
     let left: Vec<String> = store

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use ade_streamer::{
-    config::ObfuscateMethod,
+    config::ObfuscationMethod,
     kinesis::KinesisRecord,
     processor::to_entry,
     sink::{DataRecord, Entry, encode},
@@ -71,18 +71,18 @@ fn main() -> anyhow::Result<()> {
     let obfuscator = Obfuscator::from_keys(&[
         (
             "email".into(),
-            ObfuscateMethod::HmacSha256,
+            ObfuscationMethod::HmacSha256,
             Some(b"bench-key-email".to_vec()),
         ),
         (
             "full_name".into(),
-            ObfuscateMethod::HmacSha256,
+            ObfuscationMethod::HmacSha256,
             Some(b"bench-key-name".to_vec()),
         ),
-        ("ssn".into(), ObfuscateMethod::Drop, None),
+        ("ssn".into(), ObfuscationMethod::Drop, None),
         (
             "phone".into(),
-            ObfuscateMethod::Token,
+            ObfuscationMethod::Token,
             Some(b"bench-key-phone".to_vec()),
         ),
     ])?;

@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, shutdown: CancellationToken) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(|| async { "ok" }))
+        .route(ade_api::stream::HEALTH_PATH, get(|| async { "ok" }))
         .with_state(metrics);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /metrics and /healthz");

@@ -3,8 +3,9 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
+use ade_api::stream;
 use ade_streamer::{
-    config::{Config, LeaseStoreKind},
+    config::{self, CheckpointStore, Config},
     http,
     kinesis::Kinesis,
     lease::{LeaseStore, dynamo::DynamoStore, kube::KubeStore},
@@ -25,10 +26,10 @@ struct Args {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Address of /metrics and /healthz.
-    #[arg(long, default_value = "0.0.0.0:9090")]
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], stream::METRICS_PORT)))]
     metrics_addr: SocketAddr,
     /// Worker identity (default: POD_NAME, else the host name).
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = stream::WORKER_ID_ENV)]
     worker_id: Option<String>,
     /// Milliseconds to wait after an empty GetRecords.
     #[arg(long, default_value_t = 1000)]
@@ -65,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     if rustls::crypto::ring::default_provider().install_default().is_err() {
         tracing::debug!("a TLS crypto provider was already installed");
     }
-    let config = Config::load(args.config.as_deref()).context("loading the configuration")?;
+    let config = config::load(args.config.as_deref()).context("loading the configuration")?;
     let me = worker_id(&args);
     tracing::info!(worker = %me, consumer = %config.consumer, stream = %config.stream.name, "starting");
 
@@ -79,14 +80,14 @@ async fn main() -> anyhow::Result<()> {
     options.idle_poll = std::time::Duration::from_millis(args.idle_poll_ms);
     options.shard_sync = std::time::Duration::from_secs(args.shard_sync_seconds.max(1));
     match config.checkpoint.store {
-        LeaseStoreKind::Kubernetes => {
+        CheckpointStore::Kubernetes => {
             let client = kube::Client::try_default()
                 .await
                 .context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
             let store = KubeStore::new(client, &config.namespace, &config.consumer, &config.consumer_uid);
             run(config, options, store, &aws, metrics, shutdown.clone()).await;
         }
-        LeaseStoreKind::Dynamodb => {
+        CheckpointStore::Dynamodb => {
             let table = config.checkpoint.dynamodb_table.clone().unwrap_or_default();
             let store = DynamoStore::connect(&aws, &table)
                 .await

@@ -22,7 +22,7 @@ use std::{
 
 use ade_moto::Moto;
 use ade_streamer::{
-    config::Config,
+    config::{self, Config},
     kinesis::Kinesis,
     lease::{Checkpoint, LeaseStore, dynamo::DynamoStore},
     metrics::Metrics,
@@ -37,7 +37,7 @@ const STREAM: &str = "app-events";
 const BUCKET: &str = "lake";
 
 fn config() -> Config {
-    Config::from_json(
+    config::from_json(
         r#"{"namespace":"ns","consumer":"events","consumerUid":"",
             "stream":{"name":"app-events","region":"us-east-1","startingPosition":"TRIM_HORIZON"},
             "obfuscate":[{"field":"email","method":"hmac-sha256","keyFile":"/unused"},
@@ -53,7 +53,7 @@ fn config() -> Config {
 }
 
 fn obfuscator() -> Obfuscator {
-    use ade_streamer::config::ObfuscateMethod::{Drop, HmacSha256, Token};
+    use ade_streamer::config::ObfuscationMethod::{Drop, HmacSha256, Token};
     Obfuscator::from_keys(&[
         ("email".into(), HmacSha256, Some(b"email-key".to_vec())),
         ("name".into(), HmacSha256, Some(b"name-key".to_vec())),

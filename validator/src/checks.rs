@@ -5,12 +5,11 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::history::{self, AnomalyVerdict, Current, MetricsRecord};
-use crate::plan::kind_name;
 use crate::profile::ColumnAccumulator;
 use crate::result::{CheckOutcome, CheckResult, CheckStatus};
 use crate::rowcheck::RowCheckAccumulator;
 use crate::scalar::Scalar;
-use crate::spec::{Check, CheckKind, HistoryMetric, parse_duration};
+use ade_api::v1alpha1::{Check, CheckKind, HistoryMetric};
 
 /// What the scan produced for one check.
 #[derive(Clone, Copy, Debug)]
@@ -124,7 +123,7 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
         Some(CheckKind::Freshness(f)) => {
             let newest = observed.column.and_then(|c| c.max.clone());
             let reference = ctx.current.window_end.unwrap_or(ctx.now);
-            let max_age = parse_duration(&f.max_age).unwrap_or_default();
+            let max_age = f.max_age.to_std().unwrap_or_default();
             match newest {
                 Some(Scalar::Time(us)) => {
                     let age_s = (reference.as_microsecond() - us) as f64 / 1e6;
@@ -224,7 +223,7 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
     );
     let result = CheckResult {
         name: check.name.clone(),
-        kind: check.kind().map_or("invalid", kind_name),
+        kind: check.kind().map_or("invalid", CheckKind::name),
         column: check.column.clone(),
         severity: check.severity,
         where_: check.where_.clone(),
@@ -247,7 +246,7 @@ mod tests {
     use crate::profile::ColumnOptions;
     use crate::result::Outcome;
     use crate::scalar::ColumnKind;
-    use crate::spec::Severity;
+    use ade_api::v1alpha1::Severity;
     use std::collections::BTreeMap;
 
     fn check(json: serde_json::Value) -> Check {

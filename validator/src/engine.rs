@@ -23,7 +23,7 @@ use crate::plan::{self, Compiled, PlanError, PlanInput};
 use crate::scalar::Scalar;
 use crate::scan::ScanAccumulator;
 use crate::source::Dataset;
-use crate::spec::{DatasetFormat, SuiteSpec};
+use ade_api::v1alpha1::{DatasetFormat, ValidationSuiteSpec};
 
 /// Tuning.
 #[derive(Clone, Copy, Debug)]
@@ -62,7 +62,7 @@ pub enum EngineError {
 
 /// Profiles and row-checks the dataset in one pass.
 pub async fn scan(
-    spec: &SuiteSpec,
+    spec: &ValidationSuiteSpec,
     dataset: &Dataset,
     has_window: bool,
     options: EngineOptions,

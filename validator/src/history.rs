@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::result::Outcome;
 use crate::sketch::hll::HllState;
 use crate::sketch::kll::KllState;
-use crate::spec::{HistoryMetric, Seasonality};
 use crate::store::{Location, StoreError};
+use ade_api::v1alpha1::{HistoryMetric, Seasonality};
 
 /// Version tag of a history record.
 pub const METRICS_API_VERSION: &str = "ade.dev/validation-metrics/v1";

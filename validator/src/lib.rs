@@ -2,7 +2,8 @@
 //! one scan; keeps metrics history; publishes results and alerts. The binary
 //! `ade-validate` (src/main.rs) is the command-line front end the operator runs.
 //!
-//! Layout: `spec` (the suite types), `sketch` (mergeable summaries), `profile` and
+//! The suite types are `ade_api::v1alpha1`'s (`ValidationSuiteSpec`: what the
+//! API server stores, without kube). Layout: `sketch` (mergeable summaries), `profile` and
 //! `rowcheck` (per-column and per-check accumulators), `scan` (views over one
 //! pass), `plan` (spec + schema → scan), `engine` (DataFusion), `source`, `store`
 //! and `footer` (I/O), `checks` and `history` (pure decisions), `result`,
@@ -24,6 +25,5 @@ pub mod scalar;
 pub mod scan;
 pub mod sketch;
 pub mod source;
-pub mod spec;
 pub mod store;
 pub mod summary;

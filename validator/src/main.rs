@@ -8,13 +8,13 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
+use ade_api::v1alpha1::{Alerts, Dataset, DatasetFormat, Profile, Publish, Trigger, ValidationSuiteSpec};
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
 use ade_validator::engine::EngineOptions;
 use ade_validator::run::{self, RunConfig};
-use ade_validator::spec::{DatasetFormat, SuiteSpec};
 use ade_validator::store::StoreConfig;
 use ade_validator::summary::RunSummary;
 
@@ -61,7 +61,7 @@ struct RunArgs {
     dataset: Option<String>,
     /// Dataset format; overrides the spec's.
     #[arg(long, value_enum)]
-    format: Option<DatasetFormat>,
+    format: Option<Format>,
     /// Metrics history location (local folder or s3://bucket/prefix).
     #[arg(long)]
     history: Option<String>,
@@ -98,6 +98,48 @@ struct RunArgs {
     summary_file: Option<PathBuf>,
 }
 
+/// `--format`: the spec's [`DatasetFormat`] as a command-line value (clap's
+/// derive stays out of ade-api).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Format {
+    /// Apache Parquet.
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// JSON lines.
+    Json,
+}
+
+impl From<Format> for DatasetFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Parquet => Self::Parquet,
+            Format::Csv => Self::Csv,
+            Format::Json => Self::Json,
+        }
+    }
+}
+
+/// The suite of `--dataset` without `--suite-spec`: profile only, no checks.
+/// (A spec always has a trigger; an ad-hoc run has none.)
+fn profile_only(uri: String) -> ValidationSuiteSpec {
+    ValidationSuiteSpec {
+        dataset: Dataset {
+            uri,
+            format: DatasetFormat::default(),
+        },
+        trigger: Trigger {
+            after: None,
+            schedule: None,
+        },
+        profile: Profile::default(),
+        checks: Vec::new(),
+        publish: Publish::default(),
+        alerts: Alerts::default(),
+        service_account_name: None,
+    }
+}
+
 fn secret(file: Option<&PathBuf>, env: &str) -> anyhow::Result<Option<String>> {
     match file {
         Some(path) => {
@@ -109,7 +151,7 @@ fn secret(file: Option<&PathBuf>, env: &str) -> anyhow::Result<Option<String>> {
 }
 
 fn config(args: RunArgs) -> anyhow::Result<RunConfig> {
-    let spec: SuiteSpec = match &args.suite_spec {
+    let spec: ValidationSuiteSpec = match &args.suite_spec {
         Some(s) if s.trim_start().starts_with('{') => serde_json::from_str(s).context("invalid --suite-spec JSON")?,
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --suite-spec {path}"))?;
@@ -120,7 +162,7 @@ fn config(args: RunArgs) -> anyhow::Result<RunConfig> {
                 .dataset
                 .clone()
                 .context("pass --suite-spec, or --dataset to profile without checks")?;
-            serde_json::from_value(serde_json::json!({ "dataset": { "uri": uri } }))?
+            profile_only(uri)
         }
     };
     Ok(RunConfig {
@@ -130,7 +172,7 @@ fn config(args: RunArgs) -> anyhow::Result<RunConfig> {
         window_end: args.window_end,
         spec,
         dataset: args.dataset,
-        format: args.format,
+        format: args.format.map(DatasetFormat::from),
         history: args.history,
         results: args.results,
         output: args.output,

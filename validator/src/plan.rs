@@ -18,7 +18,7 @@ use crate::profile::ColumnOptions;
 use crate::rowcheck::{RowCheck, RowTest};
 use crate::scalar::ColumnKind;
 use crate::scan::{ColumnPlan, ScanPlan, ViewPlan};
-use crate::spec::{CheckKind, HistoryMetric, Seasonality, SuiteSpec, parse_duration};
+use ade_api::v1alpha1::{CheckKind, HistoryMetric, Seasonality, ValidationSuiteSpec};
 
 /// Where a check's numbers are after the scan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub enum PlanError {
 /// Inputs to [`compile`].
 #[derive(Clone, Copy, Debug)]
 pub struct PlanInput<'a> {
-    pub spec: &'a SuiteSpec,
+    pub spec: &'a ValidationSuiteSpec,
     pub schema: &'a DFSchema,
     /// Columns whose min and max Parquet footers answer (view 0 then skips computing them).
     pub footer: Option<&'a FooterStats>,
@@ -280,7 +280,7 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                 }
             }
         }
-        let kind_name = kind_name(kind);
+        let kind_name = kind.name();
         let needs_column = !matches!(
             kind,
             CheckKind::RowCount(_) | CheckKind::Sql(_) | CheckKind::Anomaly(_) | CheckKind::Change(_)
@@ -402,10 +402,10 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                 }
             }
             CheckKind::Freshness(f) => {
-                if parse_duration(&f.max_age).is_none() {
+                if let Err(e) = f.max_age.to_std() {
                     errors.push(PlanError::InvalidValue {
                         check: name.into(),
-                        message: format!("invalid maxAge {:?}: write it like 90s, 15m, 2h or 1h30m", f.max_age),
+                        message: format!("maxAge: {e}"),
                     });
                 }
                 if col_kind != Some(ColumnKind::Temporal) {
@@ -548,20 +548,4 @@ fn column_refs(expr: &Expr) -> Vec<String> {
     refs.sort();
     refs.dedup();
     refs
-}
-
-/// The spec's name of a check kind.
-pub fn kind_name(kind: CheckKind<'_>) -> &'static str {
-    match kind {
-        CheckKind::RowCount(_) => "rowCount",
-        CheckKind::NotNull(_) => "notNull",
-        CheckKind::Unique => "unique",
-        CheckKind::InSet(_) => "inSet",
-        CheckKind::Range(_) => "range",
-        CheckKind::Regex(_) => "regex",
-        CheckKind::Sql(_) => "sql",
-        CheckKind::Freshness(_) => "freshness",
-        CheckKind::Anomaly(_) => "anomaly",
-        CheckKind::Change(_) => "change",
-    }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::profile::ColumnProfile;
-use crate::spec::{DatasetFormat, Severity};
+use ade_api::v1alpha1::{DatasetFormat, Severity};
 
 /// Version tag of the result document.
 pub const RESULT_API_VERSION: &str = "ade.dev/validation-result/v1";

@@ -18,8 +18,8 @@ use crate::result::{
 };
 use crate::scalar::Scalar;
 use crate::source::{self, SourceError};
-use crate::spec::{DatasetFormat, SuiteSpec};
 use crate::store::{Location, StoreConfig, StoreError};
+use ade_api::v1alpha1::{DatasetFormat, Seasonality, ValidationSuiteSpec};
 
 /// Everything a run needs, parsed by the CLI.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub struct RunConfig {
     pub batch_id: String,
     pub window_start: Option<Timestamp>,
     pub window_end: Option<Timestamp>,
-    pub spec: SuiteSpec,
+    pub spec: ValidationSuiteSpec,
     /// Overrides the spec's dataset URI (the controller renders templates).
     pub dataset: Option<String>,
     pub format: Option<DatasetFormat>,
@@ -191,7 +191,7 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
         .collect();
 
     // Publication targets are decided before anything is written, so the stored document lists them.
-    let previous = history::comparable(&records, current, crate::spec::Seasonality::None)
+    let previous = history::comparable(&records, current, Seasonality::None)
         .first()
         .map(|r| r.outcome);
     let alert = publish::should_alert(cfg.spec.alerts.notify_on, previous, outcome) && !cfg.no_publish;

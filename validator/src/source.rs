@@ -7,8 +7,8 @@
 
 use object_store::ObjectMeta;
 
-use crate::spec::DatasetFormat;
 use crate::store::{Location, StoreConfig, StoreError};
+use ade_api::v1alpha1::DatasetFormat;
 
 /// The files of a dataset.
 #[derive(Clone, Debug)]

@@ -1,7 +1,10 @@
-//! The suite types read the JSON of the sample manifest's spec (converted from
+//! The suite types (ade-api's, as ade-validate reads them) read the JSON of the
+//! sample manifest's spec (converted from
 //! manifests/samples/validationsuite-sessions.yaml) exactly.
 
-use ade_validator::spec::{AlertOn, CheckKind, DatasetFormat, HistoryMetric, Seasonality, Severity, SuiteSpec};
+use ade_api::v1alpha1::{
+    AlertOn, CheckKind, DatasetFormat, HistoryMetric, Seasonality, Severity, ValidationSuiteSpec as SuiteSpec,
+};
 
 #[test]
 fn sample_manifest_spec_deserializes() {
@@ -10,11 +13,7 @@ fn sample_manifest_spec_deserializes() {
     assert_eq!(spec.dataset.uri, "s3://acme-lake/model/sessions/dt={{batch.id}}/");
     assert_eq!(spec.dataset.format, DatasetFormat::Parquet);
     assert_eq!(spec.profile.quantiles, vec![0.5, 0.9, 0.99]);
-    let kinds: Vec<&str> = spec
-        .checks
-        .iter()
-        .map(|c| ade_validator::plan::kind_name(c.kind().unwrap()))
-        .collect();
+    let kinds: Vec<&str> = spec.checks.iter().map(|c| c.kind().unwrap().name()).collect();
     assert_eq!(
         kinds,
         [

@@ -11,10 +11,15 @@ use std::path::Path;
 use serde_json::{Value, json};
 use support::{HttpRecorder, ade_validate, files_under, orders_batch, write_csv, write_json, write_parquet};
 
+/// Every spec has a trigger (the CRD requires one); ade-validate ignores it.
+fn trigger() -> Value {
+    json!({"schedule": "0 6 * * *"})
+}
+
 fn suite(dataset: &str, format: &str) -> Value {
     json!({
         "dataset": {"uri": dataset, "format": format},
-        "trigger": {"schedule": "0 6 * * *"},
+        "trigger": trigger(),
         "checks": [
             {"name": "has-rows", "rowCount": {"min": 1}},
             {"name": "email-present", "column": "email", "notNull": {"minRatio": 0.99}, "severity": "warn"},
@@ -173,7 +178,7 @@ fn globs_and_partition_folders_cover_every_file() {
         write_parquet(&root.join(dt).join("part-0.parquet"), &orders_batch(300));
     }
     std::fs::write(root.join("dt=1/_SUCCESS"), "").unwrap();
-    let spec = json!({"dataset": {"uri": "x"}, "checks": [
+    let spec = json!({"dataset": {"uri": "x"}, "trigger": trigger(), "checks": [
         {"name": "rows", "rowCount": {"min": 600, "max": 600}},
         {"name": "ids", "column": "order_id", "unique": {}}
     ]});
@@ -197,7 +202,7 @@ fn globs_and_partition_folders_cover_every_file() {
 fn history_drives_anomaly_and_change_checks_and_reruns_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let history = dir.path().join("history");
-    let spec = json!({"dataset": {"uri": "x"}, "profile": {"columns": ["order_id"]}, "checks": [
+    let spec = json!({"dataset": {"uri": "x"}, "trigger": trigger(), "profile": {"columns": ["order_id"]}, "checks": [
         {"name": "rows-weekly", "anomaly": {"metric": "rowCount", "stddevs": 2, "history": 10, "minHistory": 3, "seasonality": "weekly"}},
         {"name": "rows-change", "change": {"metric": "rowCount", "maxRelative": 0.2}},
         {"name": "mean-id", "column": "order_id", "anomaly": {"metric": "mean", "stddevs": 3, "minHistory": 2}}
@@ -332,7 +337,7 @@ fn data_file() -> (tempfile::TempDir, String) {
 }
 
 fn one_check(check: Value) -> Value {
-    json!({"dataset": {"uri": "x"}, "checks": [{"name": "ok", "rowCount": {"min": 1}}, check]})
+    json!({"dataset": {"uri": "x"}, "trigger": trigger(), "checks": [{"name": "ok", "rowCount": {"min": 1}}, check]})
 }
 
 #[test]
@@ -413,7 +418,7 @@ fn opensearch_and_slack_publishers() {
     write_parquet(&data, &orders_batch(200));
     let search = HttpRecorder::start(r#"{"took": 1, "errors": false, "items": []}"#);
     let slack = HttpRecorder::start("ok");
-    let spec = json!({"dataset": {"uri": data}, "profile": {"columns": ["order_id", "status"]},
+    let spec = json!({"dataset": {"uri": data}, "trigger": trigger(), "profile": {"columns": ["order_id", "status"]},
         "checks": [{"name": "status-known", "column": "status", "inSet": {"values": ["new", "paid", "shipped"]}}],
         "publish": {"opensearch": {"url": search.url, "index": "ade-quality", "credentialsSecretRef": {"name": "os", "key": "auth"}}},
         "alerts": {"slack": {"webhookSecretRef": {"name": "slack", "key": "url"}}, "notifyOn": "failure"}});

@@ -10,7 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ObfuscateMethod, ObfuscateRule};
+use crate::config::{ObfuscateRule, ObfuscationMethod};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -74,7 +74,7 @@ impl Obfuscator {
         let mut keyed = Vec::new();
         for rule in rules {
             let key = match (&rule.key_file, rule.method) {
-                (_, ObfuscateMethod::Drop) => None,
+                (_, ObfuscationMethod::Drop) => None,
                 (Some(path), _) => {
                     let raw = std::fs::read(path).map_err(|source| TransformError::Key {
                         field: rule.field.clone(),
@@ -93,7 +93,7 @@ impl Obfuscator {
     }
 
     /// Compiles rules given as (field, method, key bytes).
-    pub fn from_keys(rules: &[(String, ObfuscateMethod, Option<Vec<u8>>)]) -> Result<Self, TransformError> {
+    pub fn from_keys(rules: &[(String, ObfuscationMethod, Option<Vec<u8>>)]) -> Result<Self, TransformError> {
         let mut compiled = Vec::new();
         let mut digest_key = None;
         for (field, method, key) in rules {
@@ -106,9 +106,9 @@ impl Obfuscator {
                 }
             };
             let action = match method {
-                ObfuscateMethod::Drop => Action::Drop,
-                ObfuscateMethod::HmacSha256 => Action::Hmac(mac()?),
-                ObfuscateMethod::Token => Action::Token(mac()?),
+                ObfuscationMethod::Drop => Action::Drop,
+                ObfuscationMethod::HmacSha256 => Action::Hmac(mac()?),
+                ObfuscationMethod::Token => Action::Token(mac()?),
             };
             if digest_key.is_none()
                 && let Action::Hmac(m) | Action::Token(m) = &action
@@ -237,10 +237,10 @@ mod tests {
 
     fn obfuscator() -> Obfuscator {
         Obfuscator::from_keys(&[
-            ("email".into(), ObfuscateMethod::HmacSha256, Some(b"k1".to_vec())),
-            ("ssn".into(), ObfuscateMethod::Drop, None),
-            ("phone".into(), ObfuscateMethod::Token, Some(b"k2".to_vec())),
-            ("user.name".into(), ObfuscateMethod::HmacSha256, Some(b"k1".to_vec())),
+            ("email".into(), ObfuscationMethod::HmacSha256, Some(b"k1".to_vec())),
+            ("ssn".into(), ObfuscationMethod::Drop, None),
+            ("phone".into(), ObfuscationMethod::Token, Some(b"k2".to_vec())),
+            ("user.name".into(), ObfuscationMethod::HmacSha256, Some(b"k1".to_vec())),
         ])
         .expect("rules")
     }
@@ -296,11 +296,11 @@ mod tests {
     fn digest_is_keyed_when_a_key_exists() {
         let keyed = obfuscator().digest(b"payload");
         assert!(keyed.1);
-        let plain = Obfuscator::from_keys(&[("ssn".into(), ObfuscateMethod::Drop, None)])
+        let plain = Obfuscator::from_keys(&[("ssn".into(), ObfuscationMethod::Drop, None)])
             .expect("rules")
             .digest(b"payload");
         assert!(!plain.1);
         assert_ne!(keyed.0, plain.0);
-        assert!(Obfuscator::from_keys(&[("e".into(), ObfuscateMethod::Token, Some(vec![]))]).is_err());
+        assert!(Obfuscator::from_keys(&[("e".into(), ObfuscationMethod::Token, Some(vec![]))]).is_err());
     }
 }

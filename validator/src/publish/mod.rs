@@ -7,7 +7,7 @@ pub mod slack;
 pub mod sns;
 
 use crate::result::{Outcome, ResultDocument};
-use crate::spec::AlertOn;
+use ade_api::v1alpha1::AlertOn;
 
 /// Whether to alert, given when the suite wants alerts and the previous batch's outcome.
 ///

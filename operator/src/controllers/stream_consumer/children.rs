@@ -23,7 +23,9 @@ use k8s_openapi::{
     },
 };
 
-use super::config::{self, StreamConfig};
+use ade_api::stream::{self, Config as StreamConfig};
+
+use super::config;
 use crate::{api::v1alpha1::StreamConsumer, names};
 
 /// Label (and lease label) naming the consumer.
@@ -32,8 +34,6 @@ pub const LABEL_CONSUMER: &str = ade_api::labels::STREAM_CONSUMER;
 pub const ANNOTATION_CONFIG_HASH: &str = "ade.dev/config-hash";
 /// The container's name.
 pub const CONTAINER: &str = "ade-stream";
-/// Port of `/metrics` and `/healthz`.
-pub const METRICS_PORT: i32 = 9090;
 /// Seconds a stopping pod gets to flush, checkpoint and hand its leases off.
 pub const TERMINATION_GRACE_SECONDS: i64 = 60;
 /// Verbs `ade-stream` needs on leases (the operator must hold them too, to grant them).
@@ -53,7 +53,7 @@ pub fn labels(consumer: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), "ade-stream".to_owned()),
         ("app.kubernetes.io/instance".to_owned(), consumer.to_owned()),
-        ("app.kubernetes.io/managed-by".to_owned(), "ade-operator".to_owned()),
+        (ade_api::labels::MANAGED_BY.to_owned(), "ade-operator".to_owned()),
         (LABEL_CONSUMER.to_owned(), consumer.to_owned()),
     ])
 }
@@ -128,7 +128,7 @@ fn env(name: &str, value: String) -> EnvVar {
 fn probe(period: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
-            path: Some("/healthz".into()),
+            path: Some(stream::HEALTH_PATH.into()),
             port: IntOrString::String("metrics".into()),
             ..HTTPGetAction::default()
         }),
@@ -196,9 +196,9 @@ pub fn deployment(
         .unzip();
 
     let mut env_vars = vec![
-        env("ADE_STREAM_CONFIG", document.clone()),
+        env(stream::ENV, document.clone()),
         EnvVar {
-            name: "POD_NAME".into(),
+            name: stream::WORKER_ID_ENV.into(),
             value: None,
             value_from: Some(EnvVarSource {
                 field_ref: Some(ObjectFieldSelector {
@@ -222,7 +222,7 @@ pub fn deployment(
         env: Some(env_vars),
         ports: Some(vec![ContainerPort {
             name: Some("metrics".into()),
-            container_port: METRICS_PORT,
+            container_port: i32::from(stream::METRICS_PORT),
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),

@@ -159,7 +159,7 @@ fn the_deployment_runs_ade_stream_with_its_config_and_keys() {
 
     let env = env_of(&d);
     let document: serde_json::Value =
-        serde_json::from_str(env["ADE_STREAM_CONFIG"].value.as_deref().expect("config")).expect("json");
+        serde_json::from_str(env[stream::ENV].value.as_deref().expect("config")).expect("json");
     assert_eq!(document["consumer"], "app-events");
     assert_eq!(document["obfuscate"][0]["keyFile"], "/var/run/ade/keys/0/hmac");
     assert_eq!(

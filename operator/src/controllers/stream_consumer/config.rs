@@ -1,111 +1,18 @@
-//! The configuration `ade-stream` reads from its `ADE_STREAM_CONFIG`
-//! environment variable: a JSON document in the exact shape both sides agree
-//! on (camelCase; absent optional values are `null`, except `keyFile`, which
-//! is left out for `drop`).
+//! The configuration of a StreamConsumer's `ade-stream` pods: the document
+//! of [`ade_api::stream`] (written once, read by `ade-stream` with the same
+//! types), built from the consumer's spec, and where its keys are mounted.
 //!
 //! Pure.
 
-use serde::Serialize;
+use ade_api::stream::{self, Config as StreamConfig};
 
 use crate::{
-    api::v1alpha1::{CheckpointStore, ObfuscationMethod, SinkFormat, StartingPosition, StreamConsumer},
+    api::v1alpha1::{ObfuscationMethod, StreamConsumer},
     cost,
 };
 
-/// Seconds a lease (shard or worker) stays valid without renewal.
-pub const LEASE_DURATION_SECONDS: i64 = 30;
-
 /// Directory under which obfuscation keys are mounted, one folder per rule index.
 pub const KEYS_DIR: &str = "/var/run/ade/keys";
-
-/// The whole document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamConfig {
-    /// Namespace of the consumer (and of its leases).
-    pub namespace: String,
-    /// Name of the StreamConsumer.
-    pub consumer: String,
-    /// Its uid.
-    pub consumer_uid: String,
-    /// The stream.
-    pub stream: Stream,
-    /// Obfuscation rules, in spec order.
-    pub obfuscate: Vec<Obfuscate>,
-    /// The sink.
-    pub sink: Sink,
-    /// Checkpointing.
-    pub checkpoint: Checkpoint,
-    /// Lease validity without renewal.
-    pub lease_duration_seconds: i64,
-}
-
-/// The stream to read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Stream {
-    /// Stream name.
-    pub name: String,
-    /// AWS region.
-    pub region: String,
-    /// `TRIM_HORIZON`, `LATEST` or `AT_TIMESTAMP`.
-    pub starting_position: &'static str,
-    /// RFC 3339 start time for `AT_TIMESTAMP`, else null.
-    pub timestamp: Option<String>,
-}
-
-/// One obfuscation rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Obfuscate {
-    /// Dotted field path.
-    pub field: String,
-    /// `hmac-sha256`, `token` or `drop`.
-    pub method: &'static str,
-    /// Where the key is mounted; absent for `drop`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<String>,
-}
-
-/// Where records land.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Sink {
-    /// Prefix of the objects.
-    pub uri: String,
-    /// `parquet` or `json`.
-    pub format: &'static str,
-    /// Partition template.
-    pub partition_by: String,
-    /// Dead-letter prefix, or null for the default under `uri`.
-    pub dead_letter_uri: Option<String>,
-    /// Flush limits.
-    pub flush: Flush,
-}
-
-/// Flush limits.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Flush {
-    /// Most records per object.
-    pub max_records: i64,
-    /// Most bytes per object.
-    pub max_bytes: u64,
-    /// Longest a record waits, in seconds.
-    pub max_interval_seconds: u64,
-}
-
-/// Checkpointing.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Checkpoint {
-    /// Lease renewal and checkpoint interval, in seconds.
-    pub interval_seconds: u64,
-    /// `kubernetes` or `dynamodb`.
-    pub store: &'static str,
-    /// The lease table for `dynamodb`, else null.
-    pub dynamodb_table: Option<String>,
-}
 
 /// Why a spec cannot be turned into a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,6 +20,9 @@ pub enum ConfigError {
     /// A quantity that is not a whole positive number of bytes.
     #[error("spec.sink.s3.flush.maxBytes {0:?} is not a size: write it like 128Mi, 64M or 1000000")]
     MaxBytes(String),
+    /// A record count below one (the schema normally prevents it).
+    #[error("spec.sink.s3.flush.maxRecords {0} is not a positive number")]
+    MaxRecords(i64),
     /// A duration that does not parse (the schema normally prevents it).
     #[error("{field}: {message}")]
     Duration {
@@ -155,21 +65,21 @@ pub fn build(consumer: &StreamConsumer) -> Result<StreamConfig, ConfigError> {
     let kinesis = &spec.source.kinesis;
     let s3 = &spec.sink.s3;
     let max_bytes = bytes(&s3.flush.max_bytes.0).ok_or_else(|| ConfigError::MaxBytes(s3.flush.max_bytes.0.clone()))?;
+    let max_records = u64::try_from(s3.flush.max_records)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(ConfigError::MaxRecords(s3.flush.max_records))?;
     let obfuscate = spec
         .transform
         .obfuscate
         .iter()
         .enumerate()
-        .map(|(i, rule)| Obfuscate {
+        .map(|(i, rule)| stream::ObfuscateRule {
             field: rule.field.clone(),
-            method: match rule.method {
-                ObfuscationMethod::Drop => "drop",
-                ObfuscationMethod::HmacSha256 => "hmac-sha256",
-                ObfuscationMethod::Token => "token",
-            },
+            method: rule.method,
             key_file: match rule.method {
                 ObfuscationMethod::Drop => None,
-                _ => rule.key_secret_ref.as_ref().map(|r| key_file(i, &r.key)),
+                _ => rule.key_secret_ref.as_ref().map(|r| key_file(i, &r.key).into()),
             },
         })
         .collect();
@@ -177,40 +87,30 @@ pub fn build(consumer: &StreamConsumer) -> Result<StreamConfig, ConfigError> {
         namespace: consumer.metadata.namespace.clone().unwrap_or_default(),
         consumer: consumer.metadata.name.clone().unwrap_or_default(),
         consumer_uid: consumer.metadata.uid.clone().unwrap_or_default(),
-        stream: Stream {
+        stream: stream::StreamConfig {
             name: kinesis.stream_name.clone(),
             region: kinesis.region.clone(),
-            starting_position: match kinesis.starting_position {
-                StartingPosition::TrimHorizon => "TRIM_HORIZON",
-                StartingPosition::Latest => "LATEST",
-                StartingPosition::AtTimestamp => "AT_TIMESTAMP",
-            },
-            timestamp: kinesis.timestamp.as_ref().map(|t| t.0.to_string()),
+            starting_position: kinesis.starting_position,
+            timestamp: kinesis.timestamp.as_ref().map(|t| t.0),
         },
         obfuscate,
-        sink: Sink {
+        sink: stream::SinkConfig {
             uri: s3.uri.clone(),
-            format: match s3.format {
-                SinkFormat::Parquet => "parquet",
-                SinkFormat::Jsonl => "json",
-            },
+            format: s3.format.into(),
             partition_by: s3.partition_by.clone(),
             dead_letter_uri: s3.dead_letter_uri.clone(),
-            flush: Flush {
-                max_records: s3.flush.max_records,
+            flush: stream::FlushConfig {
+                max_records,
                 max_bytes,
                 max_interval_seconds: seconds("spec.sink.s3.flush.maxInterval", &s3.flush.max_interval)?,
             },
         },
-        checkpoint: Checkpoint {
+        checkpoint: stream::CheckpointConfig {
             interval_seconds: seconds("spec.checkpoint.interval", &spec.checkpoint.interval)?,
-            store: match spec.checkpoint.store {
-                CheckpointStore::Kubernetes => "kubernetes",
-                CheckpointStore::Dynamodb => "dynamodb",
-            },
+            store: spec.checkpoint.store,
             dynamodb_table: spec.checkpoint.dynamodb.as_ref().map(|d| d.table_name.clone()),
         },
-        lease_duration_seconds: LEASE_DURATION_SECONDS,
+        lease_duration_seconds: stream::LEASE_DURATION_SECONDS,
     })
 }
 
@@ -219,7 +119,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::api::v1alpha1::StreamConsumerSpec;
+    use crate::api::v1alpha1::{CheckpointStore, StartingPosition, StreamConsumerSpec};
 
     pub(super) fn consumer(spec: &str) -> StreamConsumer {
         let spec: StreamConsumerSpec = serde_saphyr::from_str(spec).expect("spec");
@@ -241,7 +141,11 @@ transform:
 sink: {s3: {uri: 's3://lake/raw/', flush: {maxRecords: 500, maxBytes: 64Mi, maxInterval: 1m30s}}}
 ",
         );
-        let got = serde_json::to_value(build(&c).expect("builds")).expect("json");
+        let built = build(&c).expect("builds");
+        let got = serde_json::to_value(&built).expect("json");
+        // ade-stream reads it back as it was built.
+        let read: StreamConfig = serde_json::from_value(got.clone()).expect("ade-stream parses it");
+        assert_eq!(read, built);
         assert_eq!(
             got,
             json!({
@@ -270,13 +174,19 @@ checkpoint: {interval: 5s, store: dynamodb, dynamodb: {tableName: leases}}
 ",
         );
         let got = build(&c).expect("builds");
-        assert_eq!(got.stream.starting_position, "AT_TIMESTAMP");
-        assert_eq!(got.stream.timestamp.as_deref(), Some("2026-11-25T13:00:00Z"));
-        assert_eq!(got.sink.format, "json");
+        assert_eq!(got.stream.starting_position, StartingPosition::AtTimestamp);
+        assert_eq!(
+            got.stream.timestamp.map(|t| t.to_string()).as_deref(),
+            Some("2026-11-25T13:00:00Z")
+        );
+        assert_eq!(got.sink.format, stream::SinkFormat::Json);
         assert_eq!(got.sink.dead_letter_uri.as_deref(), Some("s3://lake/dlq/"));
         assert_eq!(got.sink.flush.max_bytes, 1_000_000);
         assert_eq!(got.sink.flush.max_interval_seconds, 2, "rounded up");
-        assert_eq!((got.checkpoint.interval_seconds, got.checkpoint.store), (5, "dynamodb"));
+        assert_eq!(
+            (got.checkpoint.interval_seconds, got.checkpoint.store),
+            (5, CheckpointStore::Dynamodb)
+        );
         assert_eq!(got.checkpoint.dynamodb_table.as_deref(), Some("leases"));
     }
 

@@ -6,10 +6,10 @@
 //!
 //! Pure.
 
+use ade_api::stream::LEASE_DURATION_SECONDS;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::coordination::v1::Lease;
 
-use super::config::LEASE_DURATION_SECONDS;
 use crate::api::v1alpha1::ShardStatus;
 
 // The contract with ade-stream, written once in ade-api.
@@ -65,7 +65,9 @@ fn kind(lease: &Lease) -> Option<&str> {
 pub fn is_live(lease: &Lease, now: Timestamp) -> bool {
     let Some(spec) = &lease.spec else { return false };
     let Some(renewed) = &spec.renew_time else { return false };
-    let seconds = spec.lease_duration_seconds.map_or(LEASE_DURATION_SECONDS, i64::from);
+    let seconds = spec
+        .lease_duration_seconds
+        .map_or(i64::from(LEASE_DURATION_SECONDS), i64::from);
     renewed
         .0
         .checked_add(SignedDuration::from_secs(seconds))

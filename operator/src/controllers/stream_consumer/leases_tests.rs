@@ -21,7 +21,7 @@ fn lease(kind: &str, holder: Option<&str>, age: i64, annotations: &[(&str, &str)
         metadata: ObjectMeta {
             labels: Some(BTreeMap::from([
                 (LABEL_KIND.to_owned(), kind.to_owned()),
-                ("ade.dev/stream-consumer".to_owned(), "c".to_owned()),
+                (ade_api::labels::STREAM_CONSUMER.to_owned(), "c".to_owned()),
             ])),
             annotations: Some(
                 annotations

@@ -1,40 +1,50 @@
 //! StreamConsumer: a long-running consumer of a stream that lands records in the lake.
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+#[cfg(feature = "kube")]
 use kube::{CustomResource, KubeSchema};
+#[cfg(feature = "kube")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{Condition, Duration, LocalObjectReference, SecretKeyRef, Time};
+use crate::v1alpha1::{Duration, LocalObjectReference, SecretKeyRef, Time};
+
+mod status;
+
+pub use status::*;
 
 /// Reads a Kinesis stream with one lease per shard, obfuscates sensitive
 /// fields at the door, and writes micro-batches to an object store with
 /// deterministic object names: at-least-once reading, effectively-once output.
 // `printcolumn(...)` repeats its keys by design.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "ade.dev",
-    version = "v1alpha1",
-    kind = "StreamConsumer",
-    namespaced,
-    status = "StreamConsumerStatus",
-    shortname = "scon",
-    category = "ade",
-    doc = "A Kinesis consumer that obfuscates sensitive fields and lands records in an object store as Parquet or JSON lines.",
-    printcolumn(name = "Stream", type_ = "string", json_path = ".spec.source.kinesis.streamName"),
-    printcolumn(name = "Shards", type_ = "integer", json_path = ".status.openShards"),
-    printcolumn(name = "Replicas", type_ = "integer", json_path = ".status.replicas"),
-    printcolumn(name = "Lag", type_ = "string", json_path = ".status.lag"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "kube", derive(CustomResource, KubeSchema))]
+#[cfg_attr(
+    feature = "kube",
+    kube(
+        group = "ade.dev",
+        version = "v1alpha1",
+        kind = "StreamConsumer",
+        namespaced,
+        status = "StreamConsumerStatus",
+        shortname = "scon",
+        category = "ade",
+        doc = "A Kinesis consumer that obfuscates sensitive fields and lands records in an object store as Parquet or JSON lines.",
+        printcolumn(name = "Stream", type_ = "string", json_path = ".spec.source.kinesis.streamName"),
+        printcolumn(name = "Shards", type_ = "integer", json_path = ".status.openShards"),
+        printcolumn(name = "Replicas", type_ = "integer", json_path = ".status.replicas"),
+        printcolumn(name = "Lag", type_ = "string", json_path = ".status.lag"),
+        printcolumn(
+            name = "Ready",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+        ),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.runtime != 'emr' || has(self.poolRef)").message("runtime emr needs poolRef: the ClusterPool (provider emr) whose cluster runs the consumer").field_path(".poolRef"))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.runtime != 'emr' || has(self.poolRef)").message("runtime emr needs poolRef: the ClusterPool (provider emr) whose cluster runs the consumer").field_path(".poolRef")))]
 pub struct StreamConsumerSpec {
     /// The stream to read.
     pub source: StreamSource,
@@ -69,7 +79,8 @@ pub struct StreamConsumerSpec {
 }
 
 /// The stream a consumer reads.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StreamSource {
     /// An Amazon Kinesis data stream.
@@ -77,16 +88,20 @@ pub struct StreamSource {
 }
 
 /// An Amazon Kinesis data stream.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("(self.startingPosition == 'AT_TIMESTAMP') == has(self.timestamp)").message("set timestamp when, and only when, startingPosition is AT_TIMESTAMP"))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("(self.startingPosition == 'AT_TIMESTAMP') == has(self.timestamp)").message("set timestamp when, and only when, startingPosition is AT_TIMESTAMP")))]
 pub struct KinesisSource {
     /// Name of the stream.
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[a-zA-Z0-9_.\-]+$"))]
+    #[cfg_attr(
+        feature = "kube",
+        schemars(length(min = 1, max = 128), regex(pattern = r"^[a-zA-Z0-9_.\-]+$"))
+    )]
     pub stream_name: String,
 
     /// AWS region of the stream.
-    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")))]
     pub region: String,
 
     /// Where a shard without a checkpoint starts: `TRIM_HORIZON` (oldest record,
@@ -100,7 +115,8 @@ pub struct KinesisSource {
 }
 
 /// Where a shard without a checkpoint starts reading.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StartingPosition {
     /// The oldest record still in the shard.
@@ -113,7 +129,8 @@ pub enum StartingPosition {
 }
 
 /// Where a consumer runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StreamRuntime {
     /// ade-stream pods in a Deployment.
@@ -124,24 +141,29 @@ pub enum StreamRuntime {
 }
 
 /// Transforms applied to every record.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Transform {
     /// Fields obfuscated at the door: nothing downstream sees them in clear.
     #[serde(default)]
-    #[schemars(length(max = 128))]
+    #[cfg_attr(feature = "kube", schemars(length(max = 128)))]
     pub obfuscate: Vec<ObfuscateRule>,
 }
 
 /// How one field is obfuscated.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.method == 'drop' || has(self.keySecretRef)").message("methods hmac-sha256 and token need keySecretRef"))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.method == 'drop' || has(self.keySecretRef)").message("methods hmac-sha256 and token need keySecretRef")))]
 pub struct ObfuscateRule {
     /// The field, as a dotted path into the JSON record, e.g. `user.email`.
-    #[schemars(
-        length(min = 1, max = 256),
-        regex(pattern = r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+    #[cfg_attr(
+        feature = "kube",
+        schemars(
+            length(min = 1, max = 256),
+            regex(pattern = r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+        )
     )]
     pub field: String,
 
@@ -155,7 +177,8 @@ pub struct ObfuscateRule {
 }
 
 /// How a field is obfuscated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ObfuscationMethod {
     /// Remove the field.
@@ -167,7 +190,8 @@ pub enum ObfuscationMethod {
 }
 
 /// Where records land.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Sink {
     /// An S3 (or S3-compatible) prefix.
@@ -175,11 +199,15 @@ pub struct Sink {
 }
 
 /// An object-store sink.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct S3Sink {
     /// Prefix records are written under, e.g. `s3://lake/raw/app_events/`.
-    #[schemars(regex(pattern = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"))]
+    #[cfg_attr(
+        feature = "kube",
+        schemars(regex(pattern = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"))
+    )]
     pub uri: String,
 
     /// `parquet` (the default) or `jsonl`.
@@ -189,7 +217,7 @@ pub struct S3Sink {
     /// Partition path under `uri`; may use `{{date}}`, `{{hour}}`, `{{minute}}`
     /// and `{{shard}}`, taken from each record's arrival time.
     #[serde(default = "default_partition_by")]
-    #[schemars(length(min = 1, max = 512))]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 512)))]
     pub partition_by: String,
 
     /// When a micro-batch is written: whichever limit is reached first.
@@ -199,7 +227,7 @@ pub struct S3Sink {
     /// Where records that cannot be parsed go, with the reason. Default:
     /// `_dead_letter/` under `uri`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^s3://.+"))]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^s3://.+")))]
     pub dead_letter_uri: Option<String>,
 }
 
@@ -208,7 +236,8 @@ fn default_partition_by() -> String {
 }
 
 /// Output file format.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SinkFormat {
     /// Apache Parquet.
@@ -219,12 +248,13 @@ pub enum SinkFormat {
 }
 
 /// Micro-batch flush limits.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Flush {
     /// Most records in one object.
     #[serde(default = "default_max_records")]
-    #[schemars(range(min = 1, max = 10_000_000))]
+    #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 10_000_000)))]
     pub max_records: i64,
 
     /// Most bytes in one object, e.g. `128Mi`.
@@ -259,9 +289,10 @@ fn default_max_interval() -> Duration {
 }
 
 /// Checkpointing of a consumer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("(self.store == 'dynamodb') == has(self.dynamodb)").message("set dynamodb when, and only when, store is dynamodb"))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("(self.store == 'dynamodb') == has(self.dynamodb)").message("set dynamodb when, and only when, store is dynamodb")))]
 pub struct Checkpoint {
     /// How often leases are renewed and progress is recorded.
     #[serde(default = "default_checkpoint_interval")]
@@ -292,7 +323,8 @@ fn default_checkpoint_interval() -> Duration {
 }
 
 /// Where leases and checkpoints live.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CheckpointStore {
     /// coordination.k8s.io Leases in the consumer's namespace.
@@ -303,27 +335,29 @@ pub enum CheckpointStore {
 }
 
 /// A DynamoDB lease table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoDbLeaseTable {
     /// Name of the table (created when missing).
-    #[schemars(length(min = 3, max = 255))]
+    #[cfg_attr(feature = "kube", schemars(length(min = 3, max = 255)))]
     pub table_name: String,
 }
 
 /// Lag-based scaling of a consumer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.minReplicas <= self.maxReplicas").message("scaling.minReplicas must not exceed scaling.maxReplicas"))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.minReplicas <= self.maxReplicas").message("scaling.minReplicas must not exceed scaling.maxReplicas")))]
 pub struct Scaling {
     /// Fewest replicas.
     #[serde(default = "default_min_replicas")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 1000)))]
     pub min_replicas: i32,
 
     /// Most replicas (never more than open shards).
     #[serde(default = "default_max_replicas")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 1000)))]
     pub max_replicas: i32,
 
     /// Per-shard lag (`MillisBehindLatest`) above which the consumer scales out.
@@ -351,62 +385,4 @@ fn default_max_replicas() -> i32 {
 
 fn default_target_lag() -> Duration {
     Duration::from_static("30s")
-}
-
-/// Observed state of a StreamConsumer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamConsumerStatus {
-    /// The `metadata.generation` this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-
-    /// `Accepted`, `Ready` and `Degraded`.
-    #[serde(default)]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
-
-    /// Every shard the consumer knows, open or finished.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shards: Vec<ShardStatus>,
-
-    /// Open shards of the stream.
-    #[serde(default)]
-    pub open_shards: i32,
-
-    /// Replicas running.
-    #[serde(default)]
-    pub replicas: i32,
-
-    /// Largest per-shard lag, e.g. `1.2s`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lag: Option<String>,
-
-    /// Records read per second, over the last interval.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub records_per_second: Option<f64>,
-
-    /// When a micro-batch was last written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_flush: Option<Time>,
-}
-
-/// One shard of the stream.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ShardStatus {
-    /// Shard id.
-    pub shard_id: String,
-    /// Replica holding the shard's lease.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// Last checkpointed sequence number, or `SHARD_END`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<String>,
-    /// How far the consumer is behind the shard's newest record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub millis_behind_latest: Option<i64>,
-    /// Parent shard ids (after a split or merge).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub parents: Vec<String>,
 }

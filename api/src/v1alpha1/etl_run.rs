@@ -1,6 +1,8 @@
 //! EtlRun: one batch of one EtlJob.
 
+#[cfg(feature = "kube")]
 use kube::{CustomResource, KubeSchema};
+#[cfg(feature = "kube")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,43 +13,50 @@ use super::shared::{Condition, LocalObjectReference, Time, Usd};
 /// replaces the batch's output, it never adds to it.
 // `printcolumn(...)` repeats its keys by design.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "ade.dev",
-    version = "v1alpha1",
-    kind = "EtlRun",
-    namespaced,
-    status = "EtlRunStatus",
-    shortname = "etlrun",
-    category = "ade",
-    doc = "One batch of one EtlJob: created on schedule, by a backfill, or by a person to rerun a batch.",
-    printcolumn(name = "Job", type_ = "string", json_path = ".spec.jobRef.name"),
-    printcolumn(name = "Batch", type_ = "string", json_path = ".spec.batchId"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Attempts", type_ = "integer", json_path = ".status.attemptCount"),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".status.cluster"),
-    printcolumn(name = "Cost", type_ = "string", json_path = ".status.estimatedCostUSD"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "kube", derive(CustomResource, KubeSchema))]
+#[cfg_attr(
+    feature = "kube",
+    kube(
+        group = "ade.dev",
+        version = "v1alpha1",
+        kind = "EtlRun",
+        namespaced,
+        status = "EtlRunStatus",
+        shortname = "etlrun",
+        category = "ade",
+        doc = "One batch of one EtlJob: created on schedule, by a backfill, or by a person to rerun a batch.",
+        printcolumn(name = "Job", type_ = "string", json_path = ".spec.jobRef.name"),
+        printcolumn(name = "Batch", type_ = "string", json_path = ".spec.batchId"),
+        printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+        printcolumn(name = "Attempts", type_ = "integer", json_path = ".status.attemptCount"),
+        printcolumn(name = "Cluster", type_ = "string", json_path = ".status.cluster"),
+        printcolumn(name = "Cost", type_ = "string", json_path = ".status.estimatedCostUSD"),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct EtlRunSpec {
     /// The EtlJob this run is a batch of. Immutable.
-    #[x_kube(validation = Rule::new("self == oldSelf").message("jobRef is immutable: create a new EtlRun instead"))]
+    #[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self == oldSelf").message("jobRef is immutable: create a new EtlRun instead")))]
     pub job_ref: LocalObjectReference,
 
     /// Stable id of the batch, derived from its window start, e.g. `2026-11-25T13`
     /// for an hourly window. Immutable.
-    #[schemars(
-        length(min = 1, max = 63),
-        regex(pattern = r"^[0-9A-Za-z]([0-9A-Za-z.:_\-]*[0-9A-Za-z])?$")
+    #[cfg_attr(
+        feature = "kube",
+        schemars(
+            length(min = 1, max = 63),
+            regex(pattern = r"^[0-9A-Za-z]([0-9A-Za-z.:_\-]*[0-9A-Za-z])?$")
+        )
     )]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("batchId is immutable: create a new EtlRun to run another batch"))]
+    #[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self == oldSelf").message("batchId is immutable: create a new EtlRun to run another batch")))]
     pub batch_id: String,
 
     /// The data window the batch covers. Omitted on a rerun: the controller takes
     /// it from the job's window for this batch id. Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("window is immutable: create a new EtlRun instead"))]
+    #[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self == oldSelf").message("window is immutable: create a new EtlRun instead")))]
     pub window: Option<RunWindow>,
 
     /// Why the run exists: `schedule`, `backfill`, `catchUp`, `rerun` or `manual`.
@@ -57,14 +66,15 @@ pub struct EtlRunSpec {
     /// Set to true to cancel the run: a running attempt is stopped and the run
     /// ends `Cancelled`. A cancelled run cannot be resumed; create a new one.
     #[serde(default)]
-    #[x_kube(validation = Rule::new("self || !oldSelf").message("a cancelled run cannot be resumed: create a new EtlRun instead"))]
+    #[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self || !oldSelf").message("a cancelled run cannot be resumed: create a new EtlRun instead")))]
     pub cancel: bool,
 }
 
 /// The data window of one batch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.start < self.end").message("window.start must be before window.end"))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.start < self.end").message("window.start must be before window.end")))]
 pub struct RunWindow {
     /// Start of the window (inclusive).
     pub start: Time,
@@ -73,7 +83,8 @@ pub struct RunWindow {
 }
 
 /// Why a run exists.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum RunReason {
     /// Due on the job's schedule.
@@ -90,7 +101,8 @@ pub enum RunReason {
 }
 
 /// Observed state of an EtlRun.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EtlRunStatus {
     /// The `metadata.generation` this status describes.
@@ -100,7 +112,7 @@ pub struct EtlRunStatus {
     /// `Accepted`, `Scheduled` (it has capacity, or says why it waits) and `Ready`
     /// (True once the run has finished successfully).
     #[serde(default)]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    #[cfg_attr(feature = "kube", x_kube(merge_strategy = ListMerge::Map(vec!["type".into()])))]
     pub conditions: Vec<Condition>,
 
     /// `Pending`, `Provisioning`, `Running`, `Succeeded`, `Failed` or `Cancelled`.
@@ -144,7 +156,8 @@ pub struct EtlRunStatus {
 }
 
 /// Phase of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 pub enum RunPhase {
     /// Accepted; waiting for its turn, for capacity or for a retry backoff.
     Pending,
@@ -168,7 +181,8 @@ impl RunPhase {
 }
 
 /// One attempt of a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     /// Attempt number, from 1.
@@ -201,7 +215,8 @@ pub struct Attempt {
 }
 
 /// How an attempt ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 pub enum AttemptOutcome {
     /// It succeeded.
     Succeeded,

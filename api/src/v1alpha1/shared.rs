@@ -1,8 +1,11 @@
 //! Types shared by several kinds: durations, references, money, conditions and
 //! the template variables that task arguments may use.
 
-use std::{borrow::Cow, fmt, str::FromStr};
+#[cfg(feature = "kube")]
+use std::borrow::Cow;
+use std::{fmt, str::FromStr};
 
+#[cfg(feature = "kube")]
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +41,7 @@ impl fmt::Display for Duration {
     }
 }
 
+#[cfg(feature = "kube")]
 impl JsonSchema for Duration {
     fn schema_name() -> Cow<'static, str> {
         "Duration".into()
@@ -98,21 +102,23 @@ impl FromStr for ParsedDuration {
 }
 
 /// A reference to another ADE object in the same namespace.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 pub struct LocalObjectReference {
     /// Name of the object, in the same namespace as the referring object.
-    #[schemars(length(min = 1, max = 253))]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 253)))]
     pub name: String,
 }
 
 /// A reference to one key of a Secret in the same namespace. Secrets are never inlined.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
 pub struct SecretKeyRef {
     /// Name of the Secret, in the same namespace.
-    #[schemars(length(min = 1, max = 253))]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 253)))]
     pub name: String,
     /// Key inside the Secret's data.
-    #[schemars(length(min = 1, max = 253))]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 253)))]
     pub key: String,
 }
 
@@ -125,6 +131,7 @@ pub const USD_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?$";
 #[serde(transparent)]
 pub struct Usd(pub String);
 
+#[cfg(feature = "kube")]
 impl JsonSchema for Usd {
     fn schema_name() -> Cow<'static, str> {
         "Usd".into()
@@ -176,6 +183,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "kube")]
     #[test]
     fn duration_schema_pattern_matches_the_parser_on_examples() {
         // The schema is what the API server enforces; the parser must accept all it accepts.

@@ -1,0 +1,103 @@
+//! The observed state of a ClusterPool: runs, cost, clusters and the spot breaker.
+
+#[cfg(feature = "kube")]
+use kube::KubeSchema;
+#[cfg(feature = "kube")]
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::v1alpha1::{Condition, Time, Usd};
+
+/// Observed state of a ClusterPool.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterPoolStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// `Accepted` (the spec is valid) and `Ready` (the pool can take runs).
+    #[serde(default)]
+    #[cfg_attr(feature = "kube", x_kube(merge_strategy = ListMerge::Map(vec!["type".into()])))]
+    pub conditions: Vec<Condition>,
+
+    /// One entry per live cluster (emr) or node (eks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<PoolCluster>,
+
+    /// Number of live clusters or nodes.
+    #[serde(default)]
+    pub cluster_count: i32,
+
+    /// Live clusters or nodes running nothing.
+    #[serde(default)]
+    pub idle_clusters: i32,
+
+    /// Runs executing in the pool now.
+    #[serde(default)]
+    pub running_runs: i32,
+
+    /// Runs waiting for capacity or for a concurrency slot.
+    #[serde(default)]
+    pub queued_runs: i32,
+
+    /// Estimated cost of the pool's capacity so far, in US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "estimatedCostUSD")]
+    pub estimated_cost_usd: Option<Usd>,
+
+    /// The spot interruption circuit breaker of an emr pool: which market new
+    /// clusters buy, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerStatus>,
+}
+
+/// The state of a pool's spot interruption circuit breaker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerStatus {
+    /// `Closed` (new clusters use spot) or `Open` (on-demand until `until`).
+    pub state: String,
+    /// When it last opened (Open) or closed again (Closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Time>,
+    /// When an open breaker closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Time>,
+    /// The market of new clusters: `spot` or `on-demand`.
+    pub market: String,
+    /// Why, e.g. `1 of 4 spot instances interrupted in the last 1h ≤ 20%: spot`.
+    pub message: String,
+}
+
+/// A live cluster or node of a pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PoolCluster {
+    /// Provider id: an EMR cluster id (`j-...`) or an EC2 instance id.
+    pub id: String,
+    /// Provider state, e.g. `STARTING`, `BOOTSTRAPPING`, `RUNNING`, `WAITING`, `TERMINATING`.
+    pub state: String,
+    /// `spot` or `on-demand`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+    /// Runs executing on it now.
+    #[serde(default)]
+    pub running_runs: i32,
+    /// When it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+    /// Since when it has run nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_since: Option<Time>,
+    /// Estimated cost so far, in US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "estimatedCostUSD")]
+    pub estimated_cost_usd: Option<Usd>,
+    /// Why the operator is terminating it, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_reason: Option<String>,
+}
