@@ -1,5 +1,5 @@
 //! The fake API server: creation by apply, deletion, Events, watches, injected faults, garbage
-//! collection and cluster-scoped kinds.
+//! collection, cluster-scoped kinds, and the operator's leader election over it.
 
 use std::time::Duration;
 
@@ -7,6 +7,7 @@ use futures::StreamExt;
 use k8s_openapi::{
     api::{
         batch::v1::Job,
+        coordination::v1::Lease,
         core::v1::{ConfigMap, Namespace},
         events::v1::Event as K8sEvent,
     },
@@ -255,5 +256,49 @@ async fn cluster_scoped_kinds_live_outside_namespaces() {
     assert_eq!(
         (calls[1].namespace.as_deref(), calls[1].to_string().as_str()),
         (None, "GET namespaces/data")
+    );
+}
+
+/// The seam end to end: the operator's own leader election, unchanged, over the fake.
+#[tokio::test]
+async fn the_operators_leader_election_runs_over_the_fake() {
+    use crate::leader::LeaderElector;
+    let (api, client) = FakeApi::new();
+    let elector = |who: &str| {
+        LeaderElector::new(
+            client.clone(),
+            "ade",
+            "ade-operator",
+            who.into(),
+            Duration::from_secs(15),
+        )
+    };
+    let (a, b) = (elector("a"), elector("b"));
+    assert!(a.try_acquire_or_renew().await.unwrap());
+    assert!(!b.try_acquire_or_renew().await.unwrap(), "a holds a valid Lease");
+    assert!(a.try_acquire_or_renew().await.unwrap());
+    a.release().await.unwrap();
+    assert!(b.try_acquire_or_renew().await.unwrap(), "a released it");
+    let lease = api.get::<Lease>(Some("ade"), "ade-operator").unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("b"));
+    let shown: Vec<String> = api.take_calls().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "GET leases/ade-operator",
+            "POST leases",
+            "GET leases/ade-operator",
+            "GET leases/ade-operator",
+            "PUT leases/ade-operator",
+            "GET leases/ade-operator",
+            "PUT leases/ade-operator",
+            "GET leases/ade-operator",
+            "PUT leases/ade-operator",
+        ]
+    );
+    api.fail_next(|c| c.verb == Verb::Replace, 409, "Conflict");
+    assert!(
+        !b.try_acquire_or_renew().await.unwrap(),
+        "a lost race is not leadership"
     );
 }
