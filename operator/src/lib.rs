@@ -19,3 +19,5 @@ pub mod readiness;
 pub mod schedule;
 pub mod telemetry;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod testing;
