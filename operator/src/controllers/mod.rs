@@ -7,7 +7,9 @@
 //! condition by server-side apply. The work behind each kind arrives with its
 //! own controller; until then `Ready` says plainly that it is not implemented.
 
+mod admission;
 pub mod backoff;
+pub mod caches;
 pub mod conditions;
 mod finalizer;
 pub mod queue;
@@ -51,9 +53,11 @@ pub struct Context {
     pub providers: Providers,
     /// Prices of reserved capacity, for cost estimates.
     pub prices: cost::Prices,
-    /// Held while a run decides whether it may start and records that it does,
-    /// so two runs reconciled at once cannot both take a pool's last slot.
-    pub start_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The watch caches reconcilers read (started by [`run_all`]).
+    pub caches: caches::Caches,
+    /// Held while a run decides whether it may start on its pool and records
+    /// that it does (never across a provider call).
+    pub pool_locks: Arc<admission::PoolLocks>,
     /// Queue depth of every pool, for the `ade_pool_queue_depth` gauge.
     pub pool_queues: Arc<cluster_pool::PoolQueues>,
     /// How ValidationSuite Jobs run `ade-validate`.
@@ -94,7 +98,8 @@ impl Context {
             client,
             metrics,
             backoff: Arc::default(),
-            start_lock: Arc::default(),
+            caches: caches::Caches::default(),
+            pool_locks: Arc::default(),
             pool_queues: Arc::default(),
             stream: stream_consumer::children::StreamSettings {
                 image: config.stream_image.clone(),
@@ -168,6 +173,7 @@ impl ErrorCategory for Error {
 
 /// Runs every controller until `shutdown` is cancelled.
 pub async fn run_all(ctx: Arc<Context>, shutdown: CancellationToken) {
+    ctx.caches.start(&ctx.client, &shutdown);
     tokio::join!(
         cluster_pool::run(ctx.clone(), shutdown.clone()),
         etl_job::run(ctx.clone(), shutdown.clone()),

@@ -52,12 +52,15 @@ impl RunInfo {
 }
 
 /// The queue's view of `runs`, with each run's pool taken from its job in `jobs`.
-pub fn summarize(runs: &[EtlRun], jobs: &[EtlJob]) -> Vec<RunInfo> {
+pub fn summarize<'a>(
+    runs: impl IntoIterator<Item = &'a EtlRun>,
+    jobs: impl IntoIterator<Item = &'a EtlJob>,
+) -> Vec<RunInfo> {
     let pools: BTreeMap<&str, &str> = jobs
-        .iter()
+        .into_iter()
         .filter_map(|j| Some((j.metadata.name.as_deref()?, j.spec.pool_ref.name.as_str())))
         .collect();
-    runs.iter()
+    runs.into_iter()
         .map(|r| RunInfo {
             name: r.metadata.name.clone().unwrap_or_default(),
             job: r.spec.job_ref.name.clone(),

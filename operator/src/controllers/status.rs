@@ -93,7 +93,7 @@ pub async fn apply<K: AdeObject, S: Serialize>(
     obj: &K,
     manager: &str,
     status: &S,
-) -> Result<(), kube::Error> {
+) -> Result<K, kube::Error> {
     let status = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let patch = json!({
@@ -106,8 +106,7 @@ pub async fn apply<K: AdeObject, S: Serialize>(
         &PatchParams::apply(manager).force(),
         &Patch::Apply(&patch),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The status fields [`report_validation`] owns, common to every kind.

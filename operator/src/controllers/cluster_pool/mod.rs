@@ -11,9 +11,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use kube::{
-    Api, ResourceExt,
-    api::ListParams,
-    runtime::{controller::Action, reflector::ObjectRef, watcher},
+    ResourceExt,
+    runtime::{controller::Action, reflector::ObjectRef},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -24,7 +23,7 @@ use super::{
     kube_error_category, queue, runner, status,
 };
 use crate::{
-    api::v1alpha1::{ClusterPool, ClusterPoolSpec, ClusterPoolStatus, EtlJob, EtlRun, Provider, Usd},
+    api::v1alpha1::{ClusterPool, ClusterPoolSpec, ClusterPoolStatus, EtlRun, Provider, Usd},
     controllers::etl_job::apply::LABEL_POOL,
     cost,
 };
@@ -38,15 +37,6 @@ const RESYNC: Duration = Duration::from_secs(30);
 /// Errors of the ClusterPool controller.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Listing the runs or jobs failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// What was being read.
-        what: &'static str,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
     /// The compute provider failed.
     #[error("ClusterPool {pool}: {source}")]
     Provider {
@@ -70,7 +60,7 @@ pub enum Error {
 impl ErrorCategory for Error {
     fn category(&self) -> &'static str {
         match self {
-            Self::Read { source, .. } | Self::ApplyStatus { source, .. } => kube_error_category(source),
+            Self::ApplyStatus { source, .. } => kube_error_category(source),
             Self::Provider { source, .. } => source.category(),
         }
     }
@@ -78,7 +68,7 @@ impl ErrorCategory for Error {
 
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    let runs = ctx.caches.runs.changes();
     runner::run_with::<ClusterPool, _, _, _>(
         ctx,
         shutdown,
@@ -86,7 +76,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         runner::Trigger::EveryChange,
         reconcile,
         move |c| {
-            c.watches(runs, watcher::Config::default(), |run: EtlRun| {
+            c.watches_stream(runs, |run: EtlRun| {
                 let pool = run
                     .status
                     .as_ref()
@@ -107,7 +97,7 @@ async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, 
     let ns = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
     let now = Timestamp::now();
-    let runs = PoolRuns::read(&ctx, &pool, now).await?;
+    let runs = PoolRuns::read(&ctx, &pool, now).await;
     record_queue(&ctx, &format!("{ns}/{name}"), runs.counts.queued);
     let existing = pool
         .status
@@ -141,24 +131,13 @@ struct PoolRuns {
 }
 
 impl PoolRuns {
-    async fn read(ctx: &Context, pool: &ClusterPool, now: Timestamp) -> Result<Self, Error> {
+    async fn read(ctx: &Context, pool: &ClusterPool, now: Timestamp) -> Self {
+        ctx.caches.ready().await;
         let ns = pool.namespace().unwrap_or_default();
         let name = pool.name_any();
-        let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
-            .list(&ListParams::default())
-            .await
-            .map_err(|source| Error::Read {
-                what: "the EtlRuns",
-                source,
-            })?;
-        let jobs = Api::<EtlJob>::namespaced(ctx.client.clone(), &ns)
-            .list(&ListParams::default())
-            .await
-            .map_err(|source| Error::Read {
-                what: "the EtlJobs",
-                source,
-            })?;
-        let infos = queue::summarize(&runs.items, &jobs.items);
+        let runs = ctx.caches.runs.in_namespace(&ns);
+        let jobs = ctx.caches.jobs.in_namespace(&ns);
+        let infos = queue::summarize(runs.iter().map(AsRef::as_ref), jobs.iter().map(AsRef::as_ref));
         let counts = queue::pool_counts(&infos, &name, now);
         let mine = |r: &EtlRun| {
             r.status.as_ref().and_then(|s| s.pool.as_deref()) == Some(name.as_str())
@@ -167,16 +146,15 @@ impl PoolRuns {
                 })
         };
         let cost_usd = runs
-            .items
             .iter()
             .filter(|r| mine(r))
             .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.0.parse::<f64>().ok())
             .sum();
-        Ok(Self {
-            all: runs.items.into_iter().map(Arc::new).collect(),
+        Self {
+            all: runs,
             counts,
             cost_usd,
-        })
+        }
     }
 }
 

@@ -46,7 +46,11 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
             status: None,
         };
         match runs.create(&PostParams::default(), &run).await {
-            Ok(_) => tracing::info!(run = %new.name, batch = %new.batch.id, reason = ?new.reason, "created EtlRun"),
+            Ok(created) => {
+                tracing::info!(run = %new.name, batch = %new.batch.id, reason = ?new.reason, "created EtlRun");
+                // The next reconcile counts it, whether the watch delivered it or not.
+                ctx.caches.runs.wrote(None, created);
+            }
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(source) => {
                 return Err(Error::CreateRun {
@@ -86,6 +90,7 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
     status.conditions = conditions::merge(existing, &plan.conditions, job.metadata.generation, now);
     status::apply(ctx, job, FIELD_MANAGER, &status)
         .await
+        .map(drop)
         .map_err(|source| Error::ApplyStatus {
             job: job.name_any(),
             source,

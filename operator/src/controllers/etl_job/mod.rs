@@ -15,9 +15,8 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use kube::{
-    Api, ResourceExt,
-    api::ListParams,
-    runtime::{controller::Action, events::EventType, reflector::ObjectRef, watcher},
+    ResourceExt,
+    runtime::{controller::Action, events::EventType, reflector::ObjectRef},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -27,7 +26,7 @@ use super::{
     Context, ErrorCategory, kube_error_category,
     runner::{self, Trigger},
 };
-use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun};
+use crate::api::v1alpha1::{EtlJob, EtlRun};
 
 /// Controller name: metric label and field-manager suffix.
 pub const CONTROLLER: &str = "etl-job";
@@ -97,14 +96,14 @@ impl ErrorCategory for Error {
 
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    let runs = ctx.caches.runs.changes();
     // Every run of the job, including those a person created, which it does
     // not own; and the runs of the jobs it depends on (a quarantine holds it).
     // Its own status writes do not wake a job: it looks again at its next
     // tick (the requeue) and when one of its runs changes.
     runner::run_with::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, Trigger::SpecChange, reconcile, move |c| {
         let store = c.store();
-        c.watches(runs, watcher::Config::default(), move |run: EtlRun| {
+        c.watches_stream(runs, move |run: EtlRun| {
             let ns = run.namespace();
             let upstream = &run.spec.job_ref.name;
             let dependents: Vec<ObjectRef<EtlJob>> = store
@@ -130,23 +129,21 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         // Its runs, and their Jobs, are owned by it and garbage-collected.
         return Ok(Action::await_change());
     }
+    ctx.caches.ready().await;
     let ns = job.namespace().unwrap_or_default();
-    let pool = Api::<ClusterPool>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&job.spec.pool_ref.name)
-        .await
-        .map_err(|source| Error::Read {
-            what: "the ClusterPool",
-            source,
-        })?;
+    let pool = ctx
+        .caches
+        .pools
+        .get(&ns, &job.spec.pool_ref.name)
+        .map(|p| p.as_ref().clone());
     // Every run in the namespace: this job's, and its upstream jobs' (gates).
-    let all_runs: Vec<EtlRun> = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|source| Error::Read {
-            what: "the EtlRuns",
-            source,
-        })?
-        .items;
+    let all_runs: Vec<EtlRun> = ctx
+        .caches
+        .runs
+        .in_namespace(&ns)
+        .iter()
+        .map(|r| r.as_ref().clone())
+        .collect();
     let name = job.name_any();
     let runs: Vec<EtlRun> = all_runs
         .iter()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
+use tokio::sync::OwnedMutexGuard;
 
 use super::{
     Error, FIELD_MANAGER,
@@ -21,7 +22,15 @@ use crate::{
 };
 
 /// Performs `plan` for `run`.
-pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) -> Result<Action, Error> {
+/// `admission` (the pool's lock, when the run may start) is released once
+/// the intent is recorded, before the provider is called.
+pub async fn apply(
+    run: &EtlRun,
+    ctx: &Context,
+    mut plan: Plan,
+    inputs: Inputs,
+    admission: Option<OwnedMutexGuard<()>>,
+) -> Result<Action, Error> {
     let name = run.name_any();
     let provider_error = |step, attempt, source| Error::Provider {
         step,
@@ -44,7 +53,10 @@ pub async fn apply(run: &EtlRun, ctx: &Context, mut plan: Plan, inputs: Inputs) 
         // Before the attempt can exist: deleting the run must find and cancel it.
         set_finalizer(run, ctx, true).await?;
     }
-    write_status(run, ctx, &plan).await?;
+    let written = write_status(run, ctx, &plan).await?;
+    // Every reader sees the intent now, before the watch delivers it.
+    ctx.caches.runs.wrote(Some(run), written);
+    drop(admission);
     if let Effect::Start(n) = plan.effect {
         match inputs.request.clone() {
             Some(mut request) => {
@@ -140,7 +152,7 @@ async fn set_finalizer(run: &EtlRun, ctx: &Context, present: bool) -> Result<(),
         })
 }
 
-async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Error> {
+async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<EtlRun, Error> {
     let existing = run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut status = plan.status.clone();
     status.conditions = conditions::merge(existing, &plan.conditions, run.metadata.generation, Timestamp::now());

@@ -2,11 +2,11 @@
 //! resources outside Kubernetes (an EMR step): the attempt is cancelled, and
 //! an Event says so, before the run's finalizer is removed and the object goes.
 
-use kube::{Api, ResourceExt, runtime::controller::Action, runtime::events::EventType};
+use kube::{ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
 use super::Error;
 use crate::{
-    api::v1alpha1::{ClusterPool, EtlRun},
+    api::v1alpha1::EtlRun,
     controllers::{Context, finalizer},
     providers::{ATTEMPT_FINALIZER, AttemptHandle, AttemptRef},
 };
@@ -19,16 +19,11 @@ pub async fn finalize(run: &EtlRun, ctx: &Context) -> Result<Action, Error> {
     let ns = run.namespace().unwrap_or_default();
     let status = run.status.clone().unwrap_or_default();
     if let Some(active) = status.attempts.iter().find(|a| a.outcome.is_none()) {
-        let pool = match &status.pool {
-            Some(name) => Api::<ClusterPool>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(name)
-                .await
-                .map_err(|source| Error::Read {
-                    what: "the ClusterPool",
-                    source,
-                })?,
-            None => None,
-        };
+        let pool = status
+            .pool
+            .as_ref()
+            .and_then(|name| ctx.caches.pools.get(&ns, name))
+            .map(|p| p.as_ref().clone());
         let placed: Vec<AttemptHandle> = status.attempts.iter().map(AttemptHandle::of).collect();
         let provider = ctx.providers.for_run(pool.as_ref(), &placed);
         let handle = AttemptHandle::of(active);

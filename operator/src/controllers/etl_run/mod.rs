@@ -85,7 +85,7 @@ impl ErrorCategory for Error {
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let jobs = Api::<Job>::all(ctx.client.clone());
-    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    let runs = ctx.caches.runs.changes();
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=ade-operator");
     runner::run_with::<EtlRun, _, _, _>(
         ctx,
@@ -97,7 +97,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
             // When a run finishes it frees a slot: wake the runs waiting in its namespace.
             let store = c.store();
             c.owns(jobs, owned)
-                .watches(runs, watcher::Config::default(), move |run: EtlRun| {
+                .watches_stream(runs, move |run: EtlRun| {
                     let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
                     let ns = run.namespace();
                     store
@@ -126,16 +126,23 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
         // an attempt outside Kubernetes is cancelled under the run's finalizer.
         return finalize::finalize(&run, &ctx).await;
     }
+    ctx.caches.ready().await;
     let status = run.status.clone().unwrap_or_default();
     let may_start = !status.phase.is_some_and(|p| p.is_final()) && status.attempts.iter().all(|a| a.outcome.is_some());
-    // Deciding to start and recording it happen under one lock (see Context::start_lock).
-    let _guard = if may_start {
-        Some(ctx.start_lock.lock().await)
-    } else {
-        None
+    // Deciding to start on a pool and recording it happen under the pool's
+    // lock; apply lets go of it before calling the provider.
+    let ns = run.namespace().unwrap_or_default();
+    let pool = ctx
+        .caches
+        .jobs
+        .get(&ns, &run.spec.job_ref.name)
+        .map(|j| j.spec.pool_ref.name.clone());
+    let admission = match pool.filter(|_| may_start) {
+        Some(pool) => Some(ctx.pool_locks.lock(&ns, &pool).await),
+        None => None,
     };
     let now = Timestamp::now();
     let inputs = observe::observe(&run, &ctx, now).await?;
     let plan = plan::plan(&run, &inputs.observed, fastrand::f64());
-    apply::apply(&run, &ctx, plan, inputs).await
+    apply::apply(&run, &ctx, plan, inputs, admission).await
 }

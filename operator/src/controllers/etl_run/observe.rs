@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use kube::{Api, ResourceExt, api::ListParams};
+use kube::ResourceExt;
 
 use super::{
     Error,
@@ -30,23 +30,17 @@ pub struct Inputs {
     pub provider: Arc<dyn ComputeProvider>,
 }
 
-fn read(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
-    move |source| Error::Read { what, source }
-}
-
 /// Reads what `run`'s reconcile needs.
 pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inputs, Error> {
     let ns = run.namespace().unwrap_or_default();
     let name = run.name_any();
-    let jobs: Api<EtlJob> = Api::namespaced(ctx.client.clone(), &ns);
-    let job = jobs.get_opt(&run.spec.job_ref.name).await.map_err(read("the EtlJob"))?;
-    let pool = match &job {
-        Some(job) => Api::<ClusterPool>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&job.spec.pool_ref.name)
-            .await
-            .map_err(read("the ClusterPool"))?,
-        None => None,
-    };
+    let caches = &ctx.caches;
+    let job = caches.jobs.get(&ns, &run.spec.job_ref.name);
+    let pool = job
+        .as_ref()
+        .and_then(|job| caches.pools.get(&ns, &job.spec.pool_ref.name))
+        .map(|p| p.as_ref().clone());
+    let job = job.map(|j| j.as_ref().clone());
     let window = resolve_window(run, job.as_ref());
     let status = run.status.clone().unwrap_or_default();
     let placed: Vec<AttemptHandle> = status.attempts.iter().map(AttemptHandle::of).collect();
@@ -103,12 +97,13 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
     );
     let may_start = attempt_state.is_none() && !run.spec.cancel && !status.phase.is_some_and(|p| p.is_final());
     let blocked = if may_start {
-        let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
-            .list(&ListParams::default())
-            .await
-            .map_err(read("the EtlRuns"))?;
-        let all_jobs = jobs.list(&ListParams::default()).await.map_err(read("the EtlJobs"))?;
-        let infos = queue::summarize(&runs.items, &all_jobs.items);
+        let mut runs = caches.runs.in_namespace(&ns);
+        if !runs.iter().any(|r| r.name_any() == name) {
+            // Too new for the cache: it still queues like any other run.
+            runs.push(std::sync::Arc::new(run.clone()));
+        }
+        let jobs = caches.jobs.in_namespace(&ns);
+        let infos = queue::summarize(runs.iter().map(AsRef::as_ref), jobs.iter().map(AsRef::as_ref));
         blocker(
             run,
             job.as_ref(),

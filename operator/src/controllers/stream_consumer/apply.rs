@@ -231,6 +231,7 @@ async fn write_status(
     body.conditions = merged;
     status::apply(ctx, consumer, FIELD_MANAGER, &body)
         .await
+        .map(drop)
         .map_err(|source| Error::ApplyStatus {
             name: consumer.name_any(),
             source,

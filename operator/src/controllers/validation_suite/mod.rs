@@ -95,7 +95,7 @@ fn write(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let jobs = Api::<Job>::all(ctx.client.clone());
-    let runs = Api::<EtlRun>::all(ctx.client.clone());
+    let runs = ctx.caches.runs.changes();
     let owned = watcher::Config::default().labels(&format!(
         "app.kubernetes.io/managed-by=ade-operator,app.kubernetes.io/component={}",
         job::COMPONENT
@@ -110,7 +110,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
             // A run that succeeds wakes the suites that check its job's batches.
             let store = c.store();
             c.owns(jobs, owned)
-                .watches(runs, watcher::Config::default(), move |run: EtlRun| {
+                .watches_stream(runs, move |run: EtlRun| {
                     let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
                     let ns = run.namespace();
                     store
@@ -184,13 +184,11 @@ async fn start_next(
     let last = status.last_run.as_ref();
     let (due, idle, wake) = match (&suite.spec.trigger.after, &suite.spec.trigger.schedule) {
         (Some(after), _) => {
-            let runs = Api::<EtlRun>::namespaced(ctx.client.clone(), &suite.namespace().unwrap_or_default())
-                .list(&ListParams::default())
-                .await
-                .map_err(read("EtlRuns"))?;
+            ctx.caches.ready().await;
+            let runs = ctx.caches.runs.in_namespace(&suite.namespace().unwrap_or_default());
             let finished: Vec<FinishedRun> = runs
-                .items
                 .iter()
+                .map(AsRef::as_ref)
                 .filter(|r| r.spec.job_ref.name == after.etl_job_ref.name)
                 .filter_map(finished_run)
                 .collect();
@@ -481,6 +479,7 @@ async fn apply_status(ctx: &Context, suite: &ValidationSuite, problems: &[Proble
     }
     status::apply(ctx, suite, FIELD_MANAGER, &Value::Object(fields))
         .await
+        .map(drop)
         .map_err(write("the ValidationSuite status"))
 }
 

@@ -1,0 +1,248 @@
+//! The watch caches reconcilers read instead of listing: one reflector store
+//! per kind the controllers read across objects (EtlRun, EtlJob,
+//! ClusterPool), fed by one watch each for the whole process and shared
+//! through [`Context`](super::Context). API traffic no longer grows with the
+//! number of runs times the number of reconciles.
+//!
+//! A cache lags the API server by a watch event. What the operator itself
+//! just wrote (a run it created, the intent of a run's attempt) is kept in an
+//! overlay until the watch delivers it or something newer, so a reconcile
+//! right after a write never decides on the state before it (two runs
+//! taking a pool's last slot, a backfill creating past its parallelism).
+
+use std::{
+    collections::BTreeMap,
+    fmt::Debug,
+    sync::{Arc, Mutex},
+};
+
+use futures::{Stream, StreamExt};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, Store, store::Writer},
+        watcher,
+    },
+};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun};
+
+/// An object the operator wrote that the watch may not have delivered yet.
+#[derive(Debug)]
+struct Written<K> {
+    /// The resourceVersion before the write (`None`: it created the object).
+    before: Option<String>,
+    /// The object as the API server returned it.
+    object: Arc<K>,
+}
+
+/// One kind's cache: the reflector's store and the operator's own writes.
+#[derive(Debug)]
+pub struct Cache<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    /// Until [`Caches::start`] hands it to the watch.
+    writer: Mutex<Option<Writer<K>>>,
+    overlay: Mutex<BTreeMap<(String, String), Written<K>>>,
+    /// Who hears of each change once the store holds it ([`Cache::changes`]).
+    listeners: Mutex<Vec<mpsc::UnboundedSender<K>>>,
+}
+
+fn key<K: Resource>(obj: &K) -> (String, String) {
+    (obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+impl<K> Cache<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    fn new(store: Store<K>, writer: Option<Writer<K>>) -> Self {
+        Self {
+            store,
+            writer: Mutex::new(writer),
+            overlay: Mutex::default(),
+            listeners: Mutex::default(),
+        }
+    }
+
+    /// Every object the watch delivers from now on, after the store holds
+    /// it: a controller woken by this stream reads a cache that already
+    /// knows what woke it (a separate watch could be behind).
+    pub fn changes(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|k| (Ok(k), rx)) })
+    }
+
+    fn tell(&self, obj: &K) {
+        let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        listeners.retain(|l| l.send(obj.clone()).is_ok());
+    }
+
+    fn unfed() -> Self {
+        let (store, writer) = reflector::store();
+        Self::new(store, Some(writer))
+    }
+
+    /// The newer of the cached object and the operator's own write of it;
+    /// drops the write once the watch delivered it (or something later).
+    fn resolve(&self, cached: Option<Arc<K>>, written: Option<&Written<K>>) -> (Option<Arc<K>>, bool) {
+        match (cached, written) {
+            (cached, None) => (cached, false),
+            (None, Some(w)) if w.before.is_none() => (Some(w.object.clone()), false),
+            // Deleted since it was written (or never seen): the cache knows best.
+            (None, Some(_)) => (None, true),
+            (Some(c), Some(w)) => {
+                let seen = match &w.before {
+                    None => true,
+                    Some(before) => c.resource_version().as_ref() != Some(before),
+                };
+                if seen { (Some(c), true) } else { (Some(w.object.clone()), false) }
+            }
+        }
+    }
+
+    /// The object `name` in `namespace`.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let cached = self
+            .store
+            .get(&reflector::ObjectRef::new(name).within(namespace));
+        let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
+        let k = (namespace.to_owned(), name.to_owned());
+        let (out, caught_up) = self.resolve(cached, overlay.get(&k));
+        if caught_up {
+            overlay.remove(&k);
+        }
+        out
+    }
+
+    /// Every object of `namespace`.
+    pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        let mut out: BTreeMap<String, Arc<K>> = self
+            .store
+            .state()
+            .into_iter()
+            .filter(|o| o.namespace().as_deref() == Some(namespace))
+            .map(|o| (o.name_any(), o))
+            .collect();
+        let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
+        overlay.retain(|(ns, name), written| {
+            if ns != namespace {
+                return true;
+            }
+            let (resolved, caught_up) = self.resolve(out.get(name).cloned(), Some(written));
+            match resolved {
+                Some(o) => out.insert(name.clone(), o),
+                None => out.remove(name),
+            };
+            !caught_up
+        });
+        out.into_values().collect()
+    }
+
+    /// Records that the operator wrote `after` (read as `before`, or created).
+    pub fn wrote(&self, before: Option<&K>, after: K) {
+        let written = Written {
+            before: before.and_then(ResourceExt::resource_version),
+            object: Arc::new(after),
+        };
+        let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
+        overlay.insert(key(written.object.as_ref()), written);
+    }
+
+    /// Waits until the watch listed every object once.
+    async fn ready(&self) {
+        // The writer lives as long as the process; a dropped one means shutdown.
+        let _ = self.store.wait_until_ready().await;
+    }
+}
+
+/// The caches of every kind the controllers read across objects.
+#[derive(Debug, Clone)]
+pub struct Caches {
+    /// Every EtlRun.
+    pub runs: Arc<Cache<EtlRun>>,
+    /// Every EtlJob.
+    pub jobs: Arc<Cache<EtlJob>>,
+    /// Every ClusterPool.
+    pub pools: Arc<Cache<ClusterPool>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            runs: Arc::new(Cache::unfed()),
+            jobs: Arc::new(Cache::unfed()),
+            pools: Arc::new(Cache::unfed()),
+        }
+    }
+}
+
+impl Caches {
+    /// Feeds the caches from one watch per kind over the whole cluster,
+    /// until `shutdown` (once; later calls do nothing).
+    pub fn start(&self, client: &Client, shutdown: &CancellationToken) {
+        feed(self.runs.clone(), client, shutdown);
+        feed(self.jobs.clone(), client, shutdown);
+        feed(self.pools.clone(), client, shutdown);
+    }
+
+    /// Caches holding exactly these objects (reconciler tests).
+    pub fn of(runs: Vec<EtlRun>, jobs: Vec<EtlJob>, pools: Vec<ClusterPool>) -> Self {
+        Self {
+            runs: Arc::new(filled(runs)),
+            jobs: Arc::new(filled(jobs)),
+            pools: Arc::new(filled(pools)),
+        }
+    }
+
+    /// Waits until every cache has listed its kind once.
+    pub async fn ready(&self) {
+        self.runs.ready().await;
+        self.jobs.ready().await;
+        self.pools.ready().await;
+    }
+}
+
+fn feed<K>(cache: Arc<Cache<K>>, client: &Client, shutdown: &CancellationToken)
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    let Some(writer) = cache.writer.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    let events = watcher(Api::<K>::all(client.clone()), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects();
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(events);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                next = events.next() => match next {
+                    Some(Ok(obj)) => cache.tell(&obj),
+                    Some(Err(error)) => tracing::warn!(%error, kind = %K::kind(&()), "the watch of a cache failed; retrying"),
+                    None => break,
+                },
+            }
+        }
+    });
+}
+
+fn filled<K>(objects: Vec<K>) -> Cache<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    let mut writer = Writer::<K>::default();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for o in objects {
+        writer.apply_watcher_event(&watcher::Event::InitApply(o));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    Cache::new(writer.as_reader(), Some(writer))
+}
