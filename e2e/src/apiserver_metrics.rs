@@ -11,7 +11,9 @@ pub fn list_requests(group: &str) -> BTreeMap<String, u64> {
     let text = kubectl_ok(&["get", "--raw", "/metrics"]);
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
-        let Some((labels, value)) = line.rsplit_once(' ') else { continue };
+        let Some((labels, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
         let label = |name: &str| {
             let key = format!("{name}=\"");
             let start = labels.find(&key)? + key.len();

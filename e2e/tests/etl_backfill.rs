@@ -12,7 +12,7 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use ade_e2e::{Namespace, apiserver_metrics, Operator, get_json, install_chart, kubectl_with_stdin, wait_for};
+use ade_e2e::{Namespace, Operator, apiserver_metrics, get_json, install_chart, kubectl_with_stdin, wait_for};
 use serde_json::Value;
 
 fn phase(run: &Value) -> &str {

@@ -100,16 +100,18 @@ where
                     None => true,
                     Some(before) => c.resource_version().as_ref() != Some(before),
                 };
-                if seen { (Some(c), true) } else { (Some(w.object.clone()), false) }
+                if seen {
+                    (Some(c), true)
+                } else {
+                    (Some(w.object.clone()), false)
+                }
             }
         }
     }
 
     /// The object `name` in `namespace`.
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
-        let cached = self
-            .store
-            .get(&reflector::ObjectRef::new(name).within(namespace));
+        let cached = self.store.get(&reflector::ObjectRef::new(name).within(namespace));
         let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
         let k = (namespace.to_owned(), name.to_owned());
         let (out, caught_up) = self.resolve(cached, overlay.get(&k));

@@ -31,12 +31,7 @@ use kube::{
 use tokio_util::sync::CancellationToken;
 
 pub use crate::error_category::kube_error_category;
-use crate::{
-    config::Config,
-    cost,
-    metrics::Metrics,
-    providers::Providers,
-};
+use crate::{config::Config, cost, metrics::Metrics, providers::Providers};
 
 /// What every reconciliation may use. Built once at start-up.
 #[derive(Clone)]

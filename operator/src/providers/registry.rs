@@ -7,9 +7,9 @@ use kube::Client;
 
 use super::{
     AttemptHandle, ComputeProvider,
-    pool::PoolCapacity,
     emr::{AwsEmr, EmrApi, EmrProvider, EmrSettings},
     kubernetes::{JobSettings, KubernetesProvider},
+    pool::PoolCapacity,
 };
 use crate::{
     api::v1alpha1::{ClusterPool, Provider},
@@ -20,12 +20,13 @@ use crate::{
 #[derive(Clone)]
 pub struct Providers {
     kubernetes: Arc<dyn ComputeProvider>,
-    emr: Arc<EmrProvider>,
+    emr: Arc<dyn ComputeProvider>,
+    emr_capacity: Arc<dyn PoolCapacity>,
 }
 
 impl std::fmt::Debug for Providers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Providers").field("emr", &self.emr).finish_non_exhaustive()
+        f.debug_struct("Providers").finish_non_exhaustive()
     }
 }
 
@@ -46,9 +47,21 @@ impl Providers {
 
     /// Providers over the given implementations (tests inject fakes here).
     pub fn with(kubernetes: Arc<dyn ComputeProvider>, emr: Arc<dyn EmrApi>, settings: EmrSettings) -> Self {
+        let emr = Arc::new(EmrProvider::new(emr, settings));
         Self {
             kubernetes,
-            emr: Arc::new(EmrProvider::new(emr, settings)),
+            emr: emr.clone(),
+            emr_capacity: emr,
+        }
+    }
+
+    /// These providers with every run's provider seen through `wrap` (a
+    /// test records what the provider was asked, and when).
+    pub fn wrapped(self, wrap: impl Fn(Arc<dyn ComputeProvider>) -> Arc<dyn ComputeProvider>) -> Self {
+        Self {
+            kubernetes: wrap(self.kubernetes),
+            emr: wrap(self.emr),
+            emr_capacity: self.emr_capacity,
         }
     }
 
@@ -65,7 +78,7 @@ impl Providers {
     /// The provider that holds capacity for `pool` outside Kubernetes, if any.
     pub fn capacity_for(&self, pool: &ClusterPool) -> Option<Arc<dyn PoolCapacity>> {
         match pool.spec.provider {
-            Provider::Emr => Some(self.emr.clone()),
+            Provider::Emr => Some(self.emr_capacity.clone()),
             Provider::Kubernetes | Provider::Eks => None,
         }
     }

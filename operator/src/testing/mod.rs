@@ -6,6 +6,7 @@ mod api_server;
 mod call;
 mod merge;
 mod reply;
+pub(crate) mod scenario;
 mod selector;
 mod store;
 mod write;

@@ -104,7 +104,10 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context, capacity: Arc<dyn Pool
             format!("{} failed: {error}", capacity.calls()),
         ),
     };
-    let queued = runs.counts.queued + report.as_ref().map_or(0, |r| usize::try_from(r.queued_runs).unwrap_or(0));
+    let queued = runs.counts.queued
+        + report
+            .as_ref()
+            .map_or(0, |r| usize::try_from(r.queued_runs).unwrap_or(0));
     record_queue(ctx, &format!("{ns}/{name}"), queued);
     let existing = pool.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
     status.observed_generation = pool.metadata.generation;

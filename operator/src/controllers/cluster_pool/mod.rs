@@ -6,6 +6,8 @@
 //! The `eks` provider arrives in a later release, and its pools say so.
 
 mod capacity;
+#[cfg(test)]
+mod scenario_tests;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 

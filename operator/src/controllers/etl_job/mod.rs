@@ -9,6 +9,8 @@ mod fixtures;
 mod gates;
 mod guards;
 pub mod plan;
+#[cfg(test)]
+mod scenario_tests;
 mod validate;
 
 use std::sync::Arc;

@@ -7,6 +7,8 @@ mod apply;
 mod finalize;
 mod observe;
 pub mod plan;
+#[cfg(test)]
+mod scenario_tests;
 
 use std::sync::Arc;
 
@@ -96,17 +98,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         move |c| {
             // When a run finishes it frees a slot: wake the runs waiting in its namespace.
             let store = c.store();
-            c.owns(jobs, owned)
-                .watches_stream(runs, move |run: EtlRun| {
-                    let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
-                    let ns = run.namespace();
-                    store
-                        .state()
-                        .into_iter()
-                        .filter(|other| finished && other.namespace() == ns && waiting(other))
-                        .map(|other| ObjectRef::from_obj(other.as_ref()))
-                        .collect::<Vec<_>>()
-                })
+            c.owns(jobs, owned).watches_stream(runs, move |run: EtlRun| {
+                let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
+                let ns = run.namespace();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|other| finished && other.namespace() == ns && waiting(other))
+                    .map(|other| ObjectRef::from_obj(other.as_ref()))
+                    .collect::<Vec<_>>()
+            })
         },
     )
     .await;

@@ -12,6 +12,8 @@ mod due;
 mod gate;
 pub mod job;
 mod outcome;
+#[cfg(test)]
+mod scenario_tests;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -22,7 +24,6 @@ use kube::{
     api::{ListParams, PostParams},
     runtime::{controller::Action, events::EventType, reflector::ObjectRef, watcher},
 };
-use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
@@ -109,22 +110,21 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         move |c| {
             // A run that succeeds wakes the suites that check its job's batches.
             let store = c.store();
-            c.owns(jobs, owned)
-                .watches_stream(runs, move |run: EtlRun| {
-                    let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
-                    let ns = run.namespace();
-                    store
-                        .state()
-                        .into_iter()
-                        .filter(|suite| {
-                            succeeded
-                                && suite.namespace() == ns
-                                && suite.spec.trigger.after.as_ref().map(|a| &a.etl_job_ref.name)
-                                    == Some(&run.spec.job_ref.name)
-                        })
-                        .map(|suite| ObjectRef::from_obj(suite.as_ref()))
-                        .collect::<Vec<_>>()
-                })
+            c.owns(jobs, owned).watches_stream(runs, move |run: EtlRun| {
+                let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
+                let ns = run.namespace();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|suite| {
+                        succeeded
+                            && suite.namespace() == ns
+                            && suite.spec.trigger.after.as_ref().map(|a| &a.etl_job_ref.name)
+                                == Some(&run.spec.job_ref.name)
+                    })
+                    .map(|suite| ObjectRef::from_obj(suite.as_ref()))
+                    .collect::<Vec<_>>()
+            })
         },
     )
     .await;
@@ -145,12 +145,14 @@ async fn reconcile(suite: Arc<ValidationSuite>, ctx: Arc<Context>) -> Result<Act
     }
     let ns = suite.namespace().unwrap_or_default();
     let etl_job = match &suite.spec.trigger.after {
-        Some(after) => Api::<EtlJob>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&after.etl_job_ref.name)
-            .await
-            .map_err(read("the EtlJob"))?
-            .map(Some)
-            .ok_or_else(|| after.etl_job_ref.name.clone()),
+        Some(after) => {
+            ctx.caches.ready().await;
+            ctx.caches
+                .jobs
+                .get(&ns, &after.etl_job_ref.name)
+                .map(|j| Some(j.as_ref().clone()))
+                .ok_or_else(|| after.etl_job_ref.name.clone())
+        }
         None => Ok(None),
     };
     let etl_job = match etl_job {
@@ -468,16 +470,13 @@ async fn apply_status(ctx: &Context, suite: &ValidationSuite, problems: &[Proble
         generation,
         Timestamp::now(),
     );
-    let mut fields = Map::new();
-    fields.insert("observedGeneration".into(), json!(generation));
-    fields.insert("conditions".into(), json!(merged));
-    if let Some(last) = &view.last_run {
-        fields.insert("lastRun".into(), json!(last));
-    }
-    if let Some(active) = &view.active {
-        fields.insert("active".into(), json!(active));
-    }
-    status::apply(ctx, suite, FIELD_MANAGER, &Value::Object(fields))
+    let status = crate::api::v1alpha1::ValidationSuiteStatus {
+        observed_generation: generation,
+        conditions: merged,
+        last_run: view.last_run,
+        active: view.active,
+    };
+    status::apply(ctx, suite, FIELD_MANAGER, &status)
         .await
         .map(drop)
         .map_err(write("the ValidationSuite status"))

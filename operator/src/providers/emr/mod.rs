@@ -42,7 +42,7 @@ pub mod provider;
 pub mod request;
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod provider_tests;
 

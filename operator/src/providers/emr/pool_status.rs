@@ -218,7 +218,12 @@ pub fn events(report: &PoolReport, before: BreakerState) -> Vec<PoolEvent> {
 }
 
 /// Everything the ClusterPool controller writes and tells of one reconcile.
-pub fn capacity_report(report: &PoolReport, demand: &Demand, before: BreakerState, max_clusters: i32) -> CapacityReport {
+pub fn capacity_report(
+    report: &PoolReport,
+    demand: &Demand,
+    before: BreakerState,
+    max_clusters: i32,
+) -> CapacityReport {
     let (live, idle) = counts(report);
     let as_i32 = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     CapacityReport {

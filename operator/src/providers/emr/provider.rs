@@ -268,7 +268,11 @@ impl EmrProvider {
         if !live {
             return Ok(());
         }
-        let steps = self.api.list_steps(&region, &cluster_id).await.map_err(provider_error)?;
+        let steps = self
+            .api
+            .list_steps(&region, &cluster_id)
+            .await
+            .map_err(provider_error)?;
         if steps.iter().any(|s| s.id == step_id && s.state.is_active()) {
             self.api
                 .cancel_step(&region, &cluster_id, &step_id)

@@ -254,7 +254,11 @@ fn a_step_name_carries_the_run_uid_and_fits_emr() {
     let mut target = request("sparkSubmit: {mainApplicationFile: s3://code/a.py}").target;
     let old = step_name(&target);
     target.run_uid = "another-uid".into();
-    assert_ne!(step_name(&target), old, "a re-created run is a stranger to the old run's steps");
+    assert_ne!(
+        step_name(&target),
+        old,
+        "a re-created run is a stranger to the old run's steps"
+    );
     target.run = "r".repeat(253);
     let long = step_name(&target);
     assert_eq!(long.chars().count(), 256, "{long}");

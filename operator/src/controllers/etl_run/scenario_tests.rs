@@ -1,0 +1,250 @@
+//! Scenario tests of the EtlRun reconcile over an in-memory API server
+//! (crate::testing): the exact writes it makes, and what the API server held
+//! for the run when the provider was asked to act.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::reconcile;
+use crate::{
+    api::v1alpha1::{ClusterPool, EtlJob, EtlRun, RunPhase},
+    providers::{ATTEMPT_FINALIZER, emr::fake::FakeEmr},
+    testing::scenario::Scenario,
+};
+
+const NS: &str = "analytics";
+
+fn pool(name: &str, spec: serde_json::Value) -> ClusterPool {
+    serde_json::from_value(json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "ClusterPool",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn job(pool: &str, task: serde_json::Value) -> EtlJob {
+    serde_json::from_value(json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "EtlJob",
+        "metadata": {"name": "orders", "namespace": NS},
+        "spec": {"poolRef": {"name": pool}, "window": {"size": "1h"}, "task": task},
+    }))
+    .unwrap()
+}
+
+fn container() -> serde_json::Value {
+    json!({"container": {"image": "busybox"}})
+}
+
+fn run(name: &str, extra: serde_json::Value) -> EtlRun {
+    let mut run = json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "jobRef": {"name": "orders"}, "batchId": "2026-11-25T13",
+            "window": {"start": "2026-11-25T13:00:00Z", "end": "2026-11-25T14:00:00Z"},
+        },
+    });
+    merge(&mut run, extra);
+    serde_json::from_value(run).unwrap()
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+/// Another batch of the job (two runs of one batch never run together anyway).
+fn other_batch() -> serde_json::Value {
+    json!({"spec": {"batchId": "2026-11-25T14", "window": {"start": "2026-11-25T14:00:00Z", "end": "2026-11-25T15:00:00Z"}}})
+}
+
+fn kubernetes(runs: &[EtlRun], max: Option<i32>) -> Scenario {
+    let capacity = max.map_or(json!({}), |m| json!({"maxConcurrentRuns": m}));
+    Scenario::new(
+        runs,
+        &[job("batch", container())],
+        &[pool("batch", json!({"provider": "kubernetes", "capacity": capacity}))],
+        Arc::new(FakeEmr::default()),
+    )
+}
+
+async fn reconcile_stored(s: &Scenario, name: &str) {
+    let stored = s.run(NS, name).unwrap();
+    reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_attempt_is_recorded_in_status_before_its_job_exists() {
+    let s = kubernetes(&[run("orders-1", json!({}))], None);
+    reconcile_stored(&s, "orders-1").await;
+    assert_eq!(
+        s.api.writes(),
+        ["PATCH etlruns/orders-1/status", "POST jobs"],
+        "the intent first, then the Job"
+    );
+    let asked = s.asked();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!((asked[0].op, asked[0].attempt), ("start", 1));
+    assert_eq!(
+        asked[0].stored_attempts, 1,
+        "the attempt was stored when the Job was created"
+    );
+    let stored = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(stored.phase, Some(RunPhase::Provisioning));
+    assert_eq!(stored.attempts[0].job_name.as_deref(), Some("orders-1-1"));
+    assert!(
+        s.run(NS, "orders-1").unwrap().metadata.finalizers.is_none(),
+        "a Job is garbage-collected with its run: no finalizer"
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_reaches_the_provider_before_the_final_status() {
+    let running = json!({
+        "spec": {"cancel": true},
+        "status": {"phase": "Running", "attempts": [{"attempt": 1, "jobName": "orders-1-1", "startedAt": "2026-11-25T14:00:00Z"}]},
+    });
+    let s = kubernetes(&[run("orders-1", running)], None);
+    // The fake stores no status on create: put it as a status write would.
+    s.api.insert(&run(
+        "orders-1",
+        json!({"spec": {"cancel": true}, "status": {"phase": "Running", "attempts": [{"attempt": 1, "jobName": "orders-1-1"}]}}),
+    ));
+    reconcile_stored(&s, "orders-1").await;
+    let asked = s.asked();
+    let cancel = asked
+        .iter()
+        .find(|a| a.op == "cancel")
+        .expect("the provider was asked to cancel");
+    assert_eq!(
+        cancel.stored_phase,
+        Some(RunPhase::Running),
+        "cancelled while the stored run was not final yet"
+    );
+    let writes = s.api.writes();
+    let status_at = writes.iter().position(|w| w == "PATCH etlruns/orders-1/status");
+    let delete_at = writes.iter().position(|w| w == "DELETE jobs/orders-1-1");
+    assert!(
+        delete_at.is_some() && delete_at < status_at,
+        "the Job is deleted, then the final status written: {writes:?}"
+    );
+    let stored = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(stored.phase, Some(RunPhase::Cancelled));
+}
+
+#[tokio::test]
+async fn two_runs_never_take_a_pools_last_slot_together() {
+    let s = kubernetes(&[run("orders-1", json!({})), run("orders-2", other_batch())], Some(1));
+    let (a, b) = (s.run(NS, "orders-1").unwrap(), s.run(NS, "orders-2").unwrap());
+    let (ra, rb) = tokio::join!(
+        reconcile(Arc::new(a), s.ctx.clone()),
+        reconcile(Arc::new(b), s.ctx.clone())
+    );
+    ra.unwrap();
+    rb.unwrap();
+    let jobs: Vec<_> = s.api.writes().into_iter().filter(|w| w == "POST jobs").collect();
+    assert_eq!(jobs.len(), 1, "one slot, one Job: {:?}", s.api.writes());
+    let phases: Vec<_> = ["orders-1", "orders-2"]
+        .iter()
+        .map(|n| s.run(NS, n).unwrap().status.unwrap().phase)
+        .collect();
+    assert!(phases.contains(&Some(RunPhase::Provisioning)), "{phases:?}");
+    assert!(phases.contains(&Some(RunPhase::Pending)), "{phases:?}");
+}
+
+fn emr_scenario(runs: &[EtlRun], fake: &Arc<FakeEmr>) -> Scenario {
+    let mut pool = crate::providers::emr::request::tests::pool();
+    pool.metadata.uid = None;
+    let spark = json!({"sparkSubmit": {"mainApplicationFile": "s3://code/a.py"}});
+    Scenario::new(runs, &[job("spark", spark)], &[pool], fake.clone())
+}
+
+/// An emr run through its first two reconciles: the intent (no cluster yet),
+/// the pool's capacity reconcile creating a cluster, then the step.
+async fn placed_emr_run(s: &Scenario) {
+    reconcile_stored(s, "orders-1").await;
+    let pool: ClusterPool = s.api.get(Some(NS), "spark").unwrap();
+    let runs = vec![Arc::new(s.run(NS, "orders-1").unwrap())];
+    let capacity = s.ctx.providers.capacity_for(&pool).unwrap();
+    capacity.reconcile(&pool, &runs, jiff::Timestamp::now()).await.unwrap();
+    reconcile_stored(s, "orders-1").await;
+}
+
+#[tokio::test]
+async fn an_emr_run_carries_its_finalizer_and_intent_before_the_step_exists() {
+    let fake = Arc::new(FakeEmr::default());
+    let s = emr_scenario(&[run("orders-1", json!({}))], &fake);
+    placed_emr_run(&s).await;
+    let writes = s.api.writes();
+    assert_eq!(
+        &writes[..2],
+        ["PATCH etlruns/orders-1", "PATCH etlruns/orders-1/status"],
+        "the finalizer, then the intent: {writes:?}"
+    );
+    let starts: Vec<_> = s.asked().into_iter().filter(|a| a.op == "start").collect();
+    assert_eq!(starts.len(), 2, "no cluster yet, then placed: {starts:?}");
+    for start in &starts {
+        assert_eq!(start.stored_attempts, 1);
+        assert_eq!(start.stored_finalizers, [ATTEMPT_FINALIZER]);
+    }
+    assert_eq!(fake.calls("AddJobFlowSteps"), 1);
+    let stored = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert!(stored.attempts[0].step_id.is_some(), "{stored:?}");
+}
+
+#[tokio::test]
+async fn deleting_an_emr_run_cancels_its_step_then_lets_it_go() {
+    let fake = Arc::new(FakeEmr::default());
+    let s = emr_scenario(&[run("orders-1", json!({}))], &fake);
+    placed_emr_run(&s).await;
+    let api: kube::Api<EtlRun> = kube::Api::namespaced(s.ctx.client.clone(), NS);
+    api.delete("orders-1", &Default::default()).await.unwrap();
+    let deleting = s.run(NS, "orders-1").unwrap();
+    assert!(deleting.metadata.deletion_timestamp.is_some(), "held by its finalizer");
+    s.api.take_calls();
+    reconcile(Arc::new(deleting), s.ctx.clone()).await.unwrap();
+    assert_eq!(fake.calls("CancelSteps"), 1, "the step was cancelled");
+    assert_eq!(s.api.writes(), ["PATCH etlruns/orders-1"], "then the finalizer removed");
+    assert!(s.run(NS, "orders-1").is_none(), "and the run is gone");
+    let events = s.api.writes_with_events();
+    assert!(events.iter().any(|w| w.contains("events")), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_run_admitted_moments_ago_holds_its_slot_before_the_cache_shows_it() {
+    // orders-1 is ahead in the queue but waits out a retry backoff, so
+    // orders-2 takes the only slot; when the backoff ends, the caches
+    // (which are never fed here, like a watch that lags) still show
+    // orders-2 waiting: the operator's own write must count.
+    // Status times are whole seconds: the backoff ends 1 to 2 s from now.
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2);
+    let backoff = json!({"status": {
+        "phase": "Pending",
+        "nextAttemptAt": soon.to_string(),
+        "attempts": [{"attempt": 1, "jobName": "orders-1-1", "outcome": "Failed",
+                      "startedAt": "2026-11-25T14:00:00Z", "finishedAt": "2026-11-25T14:01:00Z"}],
+    }});
+    let s = kubernetes(&[run("orders-1", backoff), run("orders-2", other_batch())], Some(1));
+    reconcile_stored(&s, "orders-2").await;
+    assert_eq!(
+        s.api.writes(),
+        ["PATCH etlruns/orders-2/status", "POST jobs"],
+        "orders-2 starts while orders-1 waits out its backoff: {:?}",
+        s.run(NS, "orders-2").unwrap().status.map(|st| st.conditions)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    reconcile_stored(&s, "orders-1").await;
+    let jobs = s.api.writes().into_iter().filter(|w| w == "POST jobs").count();
+    assert_eq!(jobs, 1, "the pool's one slot is taken: {:?}", s.api.writes());
+    let waiting = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(waiting.attempts.len(), 1, "no second attempt yet: {waiting:?}");
+}

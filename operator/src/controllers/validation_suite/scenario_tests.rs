@@ -1,0 +1,77 @@
+//! Scenario tests of the ValidationSuite reconcile over an in-memory API
+//! server (crate::testing): a succeeded batch of the suite's job starts a
+//! validation, recorded as `active` before its Job exists, and the Job's
+//! outcome is recorded as the last run.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::reconcile;
+use crate::{
+    api::v1alpha1::{EtlJob, EtlRun, ValidationSuite},
+    providers::emr::fake::FakeEmr,
+    testing::{Verb, scenario::Scenario},
+};
+
+const NS: &str = "analytics";
+
+fn suite() -> ValidationSuite {
+    serde_json::from_value(json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "ValidationSuite",
+        "metadata": {"name": "orders-quality", "namespace": NS},
+        "spec": {
+            "dataset": {"uri": "s3://lake/orders/batch={{batch.id}}/", "format": "csv"},
+            "trigger": {"after": {"etlJobRef": {"name": "orders"}}},
+            "checks": [{"name": "rows", "rowCount": {"min": 1}}],
+        },
+    }))
+    .unwrap()
+}
+
+fn succeeded_run() -> EtlRun {
+    serde_json::from_value(json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun",
+        "metadata": {"name": "orders-2026-11-25t13", "namespace": NS},
+        "spec": {"jobRef": {"name": "orders"}, "batchId": "2026-11-25T13",
+                 "window": {"start": "2026-11-25T13:00:00Z", "end": "2026-11-25T14:00:00Z"}},
+        "status": {"phase": "Succeeded", "finishedAt": "2026-11-25T14:05:00Z"},
+    }))
+    .unwrap()
+}
+
+fn job() -> EtlJob {
+    serde_json::from_value(json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "EtlJob",
+        "metadata": {"name": "orders", "namespace": NS},
+        "spec": {"poolRef": {"name": "batch"}, "window": {"size": "1h"}, "task": {"container": {"image": "busybox"}}},
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exists() {
+    let s = Scenario::new(&[succeeded_run()], &[job()], &[], Arc::new(FakeEmr::default()));
+    let stored = s.api.insert(&suite());
+    reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
+    assert_eq!(
+        s.api.writes(),
+        ["PATCH validationsuites/orders-quality/status", "POST jobs"],
+        "active in status first, then the Job"
+    );
+    let calls = s.api.calls();
+    let first = calls.iter().find(|c| c.verb == Verb::Patch).unwrap();
+    let active = &first.body.as_ref().unwrap()["status"]["active"];
+    assert_eq!(active["batchId"], "2026-11-25T13", "{active}");
+    assert_eq!(active["etlRun"], "orders-2026-11-25t13", "{active}");
+    let job_name = active["jobName"].as_str().unwrap();
+    let created = calls.iter().find(|c| c.verb == Verb::Create).unwrap();
+    assert_eq!(created.name.as_deref(), Some(job_name), "the Job is the one recorded");
+
+    // Reconciled again before the Job finishes: no second Job.
+    let stored: ValidationSuite = s.api.get(Some(NS), "orders-quality").unwrap();
+    s.api.take_calls();
+    reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
+    assert!(!s.api.writes().iter().any(|w| w == "POST jobs"), "{:?}", s.api.writes());
+}
