@@ -14,6 +14,8 @@ pub mod config;
 pub mod health;
 pub mod leases;
 pub mod scaling;
+#[cfg(test)]
+mod scenario_tests;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -218,6 +220,16 @@ fn problems(name: &str, spec: &StreamConsumerSpec) -> Vec<Problem> {
             ),
         ));
     }
+    if spec.sink.s3.flush.max_records < 1 {
+        // The schema's minimum normally prevents it; the pods' document needs a positive count.
+        out.push(Problem::new(
+            "InvalidCount",
+            format!(
+                "spec.sink.s3.flush.maxRecords {} is not a positive number",
+                spec.sink.s3.flush.max_records
+            ),
+        ));
+    }
     if let Err(e) = template::check(
         "spec.sink.s3.partitionBy",
         &spec.sink.s3.partition_by,
@@ -289,6 +301,11 @@ mod tests {
         );
         assert!(durations[1].message.starts_with("spec.scaling.targetLag: "), "{got:?}");
         assert!(!problems("c", &spec("")).iter().any(|p| p.reason == "InvalidDuration"));
+        // Every way config::build can fail is a spec problem first.
+        let mut zero = spec("");
+        zero.sink.s3.flush.max_records = 0;
+        assert!(config::build(&StreamConsumer::new("c", zero.clone())).is_err());
+        assert_eq!(problems("c", &zero)[0].reason, "InvalidCount");
     }
 
     #[test]
