@@ -12,6 +12,7 @@ pub mod crdgen;
 pub mod error_category;
 pub mod http;
 pub mod leader;
+pub mod locks;
 pub mod metrics;
 pub mod names;
 pub mod providers;

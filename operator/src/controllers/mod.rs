@@ -7,7 +7,6 @@
 //! condition by server-side apply. The work behind each kind arrives with its
 //! own controller; until then `Ready` says plainly that it is not implemented.
 
-mod admission;
 pub mod backoff;
 pub mod caches;
 pub mod conditions;
@@ -52,7 +51,7 @@ pub struct Context {
     pub caches: caches::Caches,
     /// Held while a run decides whether it may start on its pool and records
     /// that it does (never across a provider call).
-    pub pool_locks: Arc<admission::PoolLocks>,
+    pub pool_locks: Arc<crate::locks::KeyedLocks>,
     /// Queue depth of every pool, for the `ade_pool_queue_depth` gauge.
     pub pool_queues: Arc<cluster_pool::PoolQueues>,
     /// How ValidationSuite Jobs run `ade-validate`.

@@ -139,7 +139,7 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
         .get(&ns, &run.spec.job_ref.name)
         .map(|j| j.spec.pool_ref.name.clone());
     let admission = match pool.filter(|_| may_start) {
-        Some(pool) => Some(ctx.pool_locks.lock(&ns, &pool).await),
+        Some(pool) => Some(ctx.pool_locks.lock(&format!("{ns}/{pool}")).await),
         None => None,
     };
     let now = Timestamp::now();

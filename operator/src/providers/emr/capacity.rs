@@ -17,7 +17,7 @@ use super::{
     observe,
     planner::{self, Limits, Placement, Termination, Waiting},
     pricing::{self, PriceBook, SpotPrice},
-    provider::{EmrProvider, emr_of, provider_error},
+    provider::{EmrProvider, emr_of, placing_key, provider_error},
     request,
 };
 use crate::{
@@ -102,7 +102,7 @@ impl EmrProvider {
             .checked_sub(SignedDuration::try_from(settings.window).unwrap_or(SignedDuration::ZERO))
             .unwrap_or(now);
 
-        let _placing = self.placing.lock().await;
+        let _placing = self.placing.lock(&placing_key(pool)).await;
         let clusters = self.pool_clusters(pool, Some(since)).await?;
         let live: Vec<ClusterInfo> = clusters.iter().filter(|c| c.state.is_live()).cloned().collect();
         let steps = self.steps_of(&region, &live).await?;
@@ -151,7 +151,7 @@ impl EmrProvider {
     /// Terminates every live cluster of `pool` (the pool is being deleted): their ids.
     pub async fn terminate_pool(&self, pool: &ClusterPool) -> Result<Vec<String>, ProviderError> {
         let region = self.region_of(pool)?;
-        let _placing = self.placing.lock().await;
+        let _placing = self.placing.lock(&placing_key(pool)).await;
         let ids: Vec<String> = self
             .pool_clusters(pool, None)
             .await?

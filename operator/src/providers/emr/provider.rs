@@ -36,9 +36,10 @@ pub struct EmrSettings {
 pub struct EmrProvider {
     pub(super) api: Arc<dyn EmrApi>,
     pub(super) settings: EmrSettings,
-    /// Held while a step is placed or clusters are planned, so that two
-    /// reconciles never pick the same last slot or retire a cluster being used.
-    pub(super) placing: tokio::sync::Mutex<()>,
+    /// Held, per pool, while a step is placed or its clusters are planned,
+    /// so that two reconciles never pick the same last slot or retire a
+    /// cluster being used. A slow EMR call holds back that pool only.
+    pub(super) placing: crate::locks::KeyedLocks,
     pub(super) spot_cache: std::sync::Mutex<BTreeMap<String, super::capacity::SpotCache>>,
 }
 
@@ -59,6 +60,11 @@ pub(super) fn provider_error(e: ApiError) -> ProviderError {
     }
 }
 
+/// The key of a pool's placement lock.
+pub(super) fn placing_key(pool: &ClusterPool) -> String {
+    format!("{}/{}", pool.namespace().unwrap_or_default(), pool.name_any())
+}
+
 /// The `spec.emr` of a pool, or why there is none.
 pub(super) fn emr_of(pool: &ClusterPool) -> Result<&EmrPool, ProviderError> {
     pool.spec.emr.as_ref().ok_or(ProviderError::Unsupported {
@@ -74,7 +80,7 @@ impl EmrProvider {
         Self {
             api,
             settings,
-            placing: tokio::sync::Mutex::new(()),
+            placing: crate::locks::KeyedLocks::default(),
             spot_cache: std::sync::Mutex::default(),
         }
     }
@@ -156,7 +162,7 @@ impl EmrProvider {
         let step = request::step_spec(request)?;
         let pool = &request.pool;
         let region = self.region_of(pool)?;
-        let _placing = self.placing.lock().await;
+        let _placing = self.placing.lock(&placing_key(pool)).await;
         let clusters = self.pool_clusters(pool, None).await?;
         let steps = self.steps_of(&region, &clusters).await?;
         let handle = |cluster: &ClusterInfo, step_id: String| AttemptHandle::EmrStep {

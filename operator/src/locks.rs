@@ -1,8 +1,6 @@
-//! Admission of runs to a pool: deciding that a run may start and recording
-//! its intent happen under the pool's own lock, so two runs reconciled at
-//! once cannot both take the pool's last slot. Pools do not wait on each
-//! other, and the lock is released before the provider is called (a slow
-//! cloud API stalls no other start).
+//! Locks by key (a pool): what must not happen twice at once for one pool
+//! (two runs deciding they may take its last slot; two placements of EMR
+//! steps on its clusters) waits only for that pool, never for the others.
 
 use std::{
     collections::BTreeMap,
@@ -11,20 +9,20 @@ use std::{
 
 use tokio::sync::OwnedMutexGuard;
 
-/// One lock per pool (`namespace/name`).
+/// One lock per key.
 #[derive(Debug, Default)]
-pub struct PoolLocks {
+pub struct KeyedLocks {
     locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-impl PoolLocks {
-    /// Waits for the lock of pool `name` in `namespace`.
-    pub async fn lock(&self, namespace: &str, name: &str) -> OwnedMutexGuard<()> {
+impl KeyedLocks {
+    /// Waits for the lock of `key`.
+    pub async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
             // Locks nobody holds or waits for are dropped as others are taken.
             locks.retain(|_, l| Arc::strong_count(l) > 1);
-            locks.entry(format!("{namespace}/{name}")).or_default().clone()
+            locks.entry(key.to_owned()).or_default().clone()
         };
         lock.lock_owned().await
     }
@@ -37,16 +35,16 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn one_pool_waits_for_itself_not_for_others() {
-        let locks = Arc::new(PoolLocks::default());
-        let held = locks.lock("ns", "a").await;
-        // Another pool is free.
-        let other = tokio::time::timeout(Duration::from_secs(1), locks.lock("ns", "b")).await;
+    async fn one_key_waits_for_itself_not_for_others() {
+        let locks = Arc::new(KeyedLocks::default());
+        let held = locks.lock("ns/a").await;
+        // Another key is free.
+        let other = tokio::time::timeout(Duration::from_secs(1), locks.lock("ns/b")).await;
         assert!(other.is_ok(), "pool b does not wait for pool a");
         // The same pool waits until the holder lets go.
         let waiter = tokio::spawn({
             let locks = locks.clone();
-            async move { locks.lock("ns", "a").await }
+            async move { locks.lock("ns/a").await }
         });
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "pool a is held");
