@@ -25,6 +25,23 @@ fn apply(ns: &str, yaml: &str) {
     assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
 }
 
+/// A namespace with the emr pool and the job, and an operator pointed at a
+/// moto of its own (stopped in reverse order: operator, moto, namespace).
+fn pool_and_job(name: &str) -> (Namespace, Moto, Operator) {
+    setup();
+    let ns = Namespace::create(name);
+    let moto = Moto::start();
+    let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());
+    let operator = Operator::start_with(
+        name,
+        &[&endpoint],
+        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
+    );
+    apply(&ns.name, POOL);
+    apply(&ns.name, JOB);
+    (ns, moto, operator)
+}
+
 const POOL: &str = "apiVersion: ade.dev/v1alpha1
 kind: ClusterPool
 metadata: {name: spark-spot}
@@ -57,17 +74,7 @@ spec:
 
 #[test]
 fn an_emr_run_succeeds_is_costed_and_its_idle_cluster_is_terminated() {
-    setup();
-    let ns = Namespace::create("emr");
-    let moto = Moto::start();
-    let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());
-    let operator = Operator::start_with(
-        "emr",
-        &[&endpoint],
-        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
-    );
-    apply(&ns.name, POOL);
-    apply(&ns.name, JOB);
+    let (ns, moto, operator) = pool_and_job("emr");
 
     // The run gets a cluster (created for it) and a step on it.
     let run = wait_for("the run's EMR step", Duration::from_secs(120), || {
@@ -186,17 +193,7 @@ fn an_emr_run_succeeds_is_costed_and_its_idle_cluster_is_terminated() {
 /// run's `ade.dev/attempt` finalizer) before the run goes, and says so.
 #[test]
 fn deleting_a_running_emr_run_cancels_its_step() {
-    setup();
-    let ns = Namespace::create("emr-delete");
-    let moto = Moto::start();
-    let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());
-    let _operator = Operator::start_with(
-        "emr-delete",
-        &[&endpoint],
-        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
-    );
-    apply(&ns.name, POOL);
-    apply(&ns.name, JOB);
+    let (ns, moto, _operator) = pool_and_job("emr-delete");
     let run = wait_for("the run to run as an EMR step", Duration::from_secs(120), || {
         let run = get_json(&ns.name, &["etlrun/orders-2026-11-01t00"])?;
         (run["status"]["phase"] == "Running" && run["status"]["attempts"][0]["stepId"].is_string()).then_some(run)

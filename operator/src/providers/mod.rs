@@ -112,6 +112,16 @@ impl AttemptHandle {
         *attempt != before
     }
 
+    /// The EMR cluster and step, when the attempt is one.
+    pub fn emr_step(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::EmrStep {
+                cluster_id, step_id, ..
+            } => Some((cluster_id, step_id)),
+            Self::Unplaced | Self::Job { .. } => None,
+        }
+    }
+
     /// The cluster the attempt runs on, when it is not the operator's own.
     pub fn cluster(&self) -> Option<&str> {
         match self {

@@ -148,17 +148,22 @@ impl EmrProvider {
         })
     }
 
-    /// Terminates every live cluster of `pool` (the pool is being deleted): their ids.
-    pub async fn terminate_pool(&self, pool: &ClusterPool) -> Result<Vec<String>, ProviderError> {
-        let region = self.region_of(pool)?;
-        let _placing = self.placing.lock(&placing_key(pool)).await;
-        let ids: Vec<String> = self
+    /// The ids of `pool`'s live clusters.
+    pub async fn live_cluster_ids(&self, pool: &ClusterPool) -> Result<Vec<String>, ProviderError> {
+        Ok(self
             .pool_clusters(pool, None)
             .await?
             .into_iter()
             .filter(|c| c.state.is_live())
             .map(|c| c.id)
-            .collect();
+            .collect())
+    }
+
+    /// Terminates every live cluster of `pool` (the pool is being deleted): their ids.
+    pub async fn terminate_pool(&self, pool: &ClusterPool) -> Result<Vec<String>, ProviderError> {
+        let region = self.region_of(pool)?;
+        let _placing = self.placing.lock(&placing_key(pool)).await;
+        let ids = self.live_cluster_ids(pool).await?;
         self.api.terminate(&region, &ids).await.map_err(provider_error)?;
         Ok(ids)
     }

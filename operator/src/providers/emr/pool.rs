@@ -54,13 +54,7 @@ impl EmrProvider {
                 }
             }
             ReclaimPolicy::Retain => {
-                let ids: Vec<String> = self
-                    .pool_clusters(pool, None)
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.state.is_live())
-                    .map(|c| c.id)
-                    .collect();
+                let ids = self.live_cluster_ids(pool).await?;
                 Released {
                     event: PoolEvent {
                         warning: true,

@@ -73,12 +73,8 @@ fn attempt(request: &AttemptRequest, handle: &AttemptHandle) -> AttemptRef {
 
 /// The cluster and step of a placed attempt.
 fn placed(handle: &AttemptHandle) -> (String, String) {
-    match handle {
-        AttemptHandle::EmrStep {
-            cluster_id, step_id, ..
-        } => (cluster_id.clone(), step_id.clone()),
-        other => panic!("not placed: {other:?}"),
-    }
+    let (cluster, step) = handle.emr_step().unwrap_or_else(|| panic!("not placed: {handle:?}"));
+    (cluster.to_owned(), step.to_owned())
 }
 
 fn queued(runs: &[&AttemptRequest]) -> Demand {
