@@ -13,6 +13,8 @@ use jiff::Timestamp;
 use kube::Resource;
 use serde::{Serialize, de::DeserializeOwned};
 
+pub(crate) use crate::providers::emr::fake::FakeEmr;
+
 use super::FakeApi;
 use crate::{
     api::v1alpha1::{ClusterPool, EtlJob, EtlRun, RunPhase},
@@ -93,6 +95,13 @@ impl ComputeProvider for Recording {
     ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>> {
         async move { self.inner.cost(attempts, now).await }.boxed()
     }
+}
+
+/// An emr pool (`analytics/spark`, region us-east-1) with instance fleets.
+pub(crate) fn emr_pool() -> ClusterPool {
+    let mut pool = crate::providers::emr::request::tests::pool();
+    pool.metadata.uid = None;
+    pool
 }
 
 /// A Context over a fake API server, with the objects a test seeded.

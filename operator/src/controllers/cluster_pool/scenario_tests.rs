@@ -10,8 +10,10 @@ use serde_json::json;
 use super::reconcile;
 use crate::{
     api::v1alpha1::{ClusterPool, EtlJob, EtlRun},
-    providers::emr::fake::FakeEmr,
-    testing::{Verb, scenario::Scenario},
+    testing::{
+        Verb,
+        scenario::{FakeEmr, Scenario},
+    },
 };
 
 const NS: &str = "analytics";

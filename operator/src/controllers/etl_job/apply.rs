@@ -35,7 +35,10 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
                 name: Some(new.name.clone()),
                 namespace: Some(ns.clone()),
                 labels: Some(BTreeMap::from([
-                    ("app.kubernetes.io/managed-by".to_owned(), "ade-operator".to_owned()),
+                    (
+                        ade_api::labels::MANAGED_BY.to_owned(),
+                        ade_api::labels::OPERATOR.to_owned(),
+                    ),
                     (LABEL_JOB.to_owned(), names::label_value(&job.name_any())),
                     (LABEL_POOL.to_owned(), names::label_value(&job.spec.pool_ref.name)),
                 ])),

@@ -10,8 +10,7 @@ use serde_json::json;
 use super::reconcile;
 use crate::{
     api::v1alpha1::{ClusterPool, EtlJob, EtlRun},
-    providers::emr::fake::FakeEmr,
-    testing::scenario::Scenario,
+    testing::scenario::{FakeEmr, Scenario},
 };
 
 const NS: &str = "analytics";

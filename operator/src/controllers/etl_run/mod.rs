@@ -88,7 +88,7 @@ impl ErrorCategory for Error {
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let jobs = Api::<Job>::all(ctx.client.clone());
     let runs = ctx.caches.runs.changes();
-    let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=ade-operator");
+    let owned = watcher::Config::default().labels(ade_api::labels::MANAGED_BY_OPERATOR);
     runner::run_with::<EtlRun, _, _, _>(
         ctx,
         shutdown,

@@ -10,8 +10,8 @@ use serde_json::json;
 use super::reconcile;
 use crate::{
     api::v1alpha1::{ClusterPool, EtlJob, EtlRun, RunPhase},
-    providers::{ATTEMPT_FINALIZER, emr::fake::FakeEmr},
-    testing::scenario::Scenario,
+    providers::ATTEMPT_FINALIZER,
+    testing::scenario::{FakeEmr, Scenario},
 };
 
 const NS: &str = "analytics";
@@ -162,8 +162,7 @@ async fn two_runs_never_take_a_pools_last_slot_together() {
 }
 
 fn emr_scenario(runs: &[EtlRun], fake: &Arc<FakeEmr>) -> Scenario {
-    let mut pool = crate::providers::emr::request::tests::pool();
-    pool.metadata.uid = None;
+    let pool = crate::testing::scenario::emr_pool();
     let spark = json!({"sparkSubmit": {"mainApplicationFile": "s3://code/a.py"}});
     Scenario::new(runs, &[job("spark", spark)], &[pool], fake.clone())
 }

@@ -53,7 +53,10 @@ pub fn labels(consumer: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), "ade-stream".to_owned()),
         ("app.kubernetes.io/instance".to_owned(), consumer.to_owned()),
-        (ade_api::labels::MANAGED_BY.to_owned(), "ade-operator".to_owned()),
+        (
+            ade_api::labels::MANAGED_BY.to_owned(),
+            ade_api::labels::OPERATOR.to_owned(),
+        ),
         (LABEL_CONSUMER.to_owned(), consumer.to_owned()),
     ])
 }

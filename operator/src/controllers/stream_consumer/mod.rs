@@ -135,8 +135,10 @@ fn significant(lease: &Lease) -> u64 {
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let client = ctx.client.clone();
-    let owned = watcher::Config::default()
-        .labels("app.kubernetes.io/name=ade-stream,app.kubernetes.io/managed-by=ade-operator");
+    let owned = watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/name=ade-stream,{}",
+        ade_api::labels::MANAGED_BY_OPERATOR
+    ));
     let seen: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
     runner::run_with::<StreamConsumer, _, _, _>(
         ctx,

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::reconcile;
-use crate::{api::v1alpha1::StreamConsumer, providers::emr::fake::FakeEmr, testing::scenario::Scenario};
+use crate::{
+    api::v1alpha1::StreamConsumer,
+    testing::scenario::{FakeEmr, Scenario},
+};
 
 const NS: &str = "analytics";
 

@@ -69,7 +69,10 @@ pub fn history_uri(suite: &ValidationSuite) -> Option<String> {
 /// rendered for its batch.
 pub fn build(suite: &ValidationSuite, active: &ActiveValidation, dataset: &str, settings: &ValidatorSettings) -> Job {
     let labels = BTreeMap::from([
-        ("app.kubernetes.io/managed-by".to_owned(), "ade-operator".to_owned()),
+        (
+            ade_api::labels::MANAGED_BY.to_owned(),
+            ade_api::labels::OPERATOR.to_owned(),
+        ),
         ("app.kubernetes.io/component".to_owned(), COMPONENT.to_owned()),
         (LABEL_SUITE.to_owned(), names::label_value(&suite.name_any())),
         (LABEL_BATCH.to_owned(), names::label_value(&active.batch_id)),

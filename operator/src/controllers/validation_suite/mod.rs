@@ -98,7 +98,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let jobs = Api::<Job>::all(ctx.client.clone());
     let runs = ctx.caches.runs.changes();
     let owned = watcher::Config::default().labels(&format!(
-        "app.kubernetes.io/managed-by=ade-operator,app.kubernetes.io/component={}",
+        "{},app.kubernetes.io/component={}",
+        ade_api::labels::MANAGED_BY_OPERATOR,
         job::COMPONENT
     ));
     runner::run_with::<ValidationSuite, _, _, _>(

@@ -11,8 +11,10 @@ use serde_json::json;
 use super::reconcile;
 use crate::{
     api::v1alpha1::{EtlJob, EtlRun, ValidationSuite},
-    providers::emr::fake::FakeEmr,
-    testing::{Verb, scenario::Scenario},
+    testing::{
+        Verb,
+        scenario::{FakeEmr, Scenario},
+    },
 };
 
 const NS: &str = "analytics";

@@ -45,7 +45,10 @@ pub fn build(request: &AttemptRequest, settings: &JobSettings) -> Result<Job, Pr
     let target = &request.target;
     let name = names::job_name(&target.run, target.attempt);
     let labels = BTreeMap::from([
-        ("app.kubernetes.io/managed-by".to_owned(), "ade-operator".to_owned()),
+        (
+            ade_api::labels::MANAGED_BY.to_owned(),
+            ade_api::labels::OPERATOR.to_owned(),
+        ),
         ("app.kubernetes.io/component".to_owned(), "etl-run".to_owned()),
         (LABEL_JOB.to_owned(), names::label_value(&request.job)),
         (LABEL_RUN.to_owned(), names::label_value(&target.run)),
