@@ -49,8 +49,10 @@ pub async fn apply(
             .map_err(|e| provider_error("cancelling", n, e))?;
     }
     let profile = inputs.provider.profile();
-    if profile.holds_external && matches!(plan.effect, Effect::Start(_)) {
-        // Before the attempt can exist: deleting the run must find and cancel it.
+    let active = plan.status.attempts.iter().any(|a| a.outcome.is_none());
+    if profile.holds_external && active && !plan.status.phase.is_some_and(RunPhase::is_final) {
+        // Before the attempt can exist (and on attempts started by an older
+        // operator): deleting the run must find and cancel it.
         set_finalizer(run, ctx, true).await?;
     }
     let written = write_status(run, ctx, &plan).await?;

@@ -247,3 +247,22 @@ async fn a_run_admitted_moments_ago_holds_its_slot_before_the_cache_shows_it() {
     let waiting = s.run(NS, "orders-1").unwrap().status.unwrap();
     assert_eq!(waiting.attempts.len(), 1, "no second attempt yet: {waiting:?}");
 }
+
+#[tokio::test]
+async fn an_emr_attempt_started_without_the_finalizer_gets_it() {
+    // A run whose step an older operator added (no finalizer then).
+    let fake = Arc::new(FakeEmr::default());
+    let s = emr_scenario(&[run("orders-1", json!({}))], &fake);
+    placed_emr_run(&s).await;
+    let mut old = s.run(NS, "orders-1").unwrap();
+    old.metadata.finalizers = None;
+    s.api.insert(&old);
+    s.api.take_calls();
+    reconcile_stored(&s, "orders-1").await;
+    assert_eq!(
+        s.run(NS, "orders-1").unwrap().metadata.finalizers,
+        Some(vec![ATTEMPT_FINALIZER.to_owned()]),
+        "{:?}",
+        s.api.writes()
+    );
+}
