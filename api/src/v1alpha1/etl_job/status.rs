@@ -47,6 +47,12 @@ pub struct EtlJobStatus {
     /// Progress of the backfill, when the job has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill: Option<BackfillStatus>,
+
+    /// Batches whose newest validated run failed a quality gate (`gates.after`):
+    /// jobs that depend on this one are held while any is listed. A rerun
+    /// that passes takes its batch off the list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined_batches: Vec<String>,
 }
 
 /// A run that has not finished.

@@ -4,6 +4,8 @@
 //!
 //! Pure.
 
+use std::collections::BTreeMap;
+
 use crate::{
     api::v1alpha1::{EtlJobSpec, EtlRun},
     controllers::{
@@ -15,17 +17,45 @@ use crate::{
 /// At most this many batches are named in a message.
 const NAMED: usize = 5;
 
-/// The runs of `job` among `runs` whose batch is quarantined.
+/// The runs of `job` among `runs` whose batch is quarantined: for each batch,
+/// the verdict of its newest validated run (one with a `Quarantined`
+/// condition) decides, so a rerun that passes lifts the hold.
 fn quarantined<'a>(runs: &'a [EtlRun], job: &str) -> Vec<&'a EtlRun> {
-    runs.iter()
-        .filter(|r| {
-            r.spec.job_ref.name == job
-                && r.status
-                    .as_ref()
-                    .and_then(|s| conditions::find(&s.conditions, QUARANTINED))
-                    .is_some_and(|c| c.status == "True")
-        })
+    let mut newest: BTreeMap<&str, (&'a EtlRun, bool)> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.spec.job_ref.name == job) {
+        let Some(verdict) = run
+            .status
+            .as_ref()
+            .and_then(|s| conditions::find(&s.conditions, QUARANTINED))
+        else {
+            continue;
+        };
+        let key = |r: &EtlRun| {
+            (
+                r.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                r.metadata.name.clone(),
+            )
+        };
+        let entry = newest.entry(run.spec.batch_id.as_str()).or_insert((run, false));
+        if key(run) >= key(entry.0) {
+            *entry = (run, verdict.status == "True");
+        }
+    }
+    newest
+        .into_values()
+        .filter(|(_, bad)| *bad)
+        .map(|(run, _)| run)
         .collect()
+}
+
+/// The ids of `job`'s quarantined batches, sorted.
+pub fn quarantined_batches(job: &str, runs: &[EtlRun]) -> Vec<String> {
+    let mut ids: Vec<String> = quarantined(runs, job)
+        .into_iter()
+        .map(|r| r.spec.batch_id.clone())
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 fn batches(runs: &[&EtlRun]) -> String {
@@ -98,13 +128,18 @@ mod tests {
     use serde_json::json;
 
     fn run(job: &str, batch: &str, quarantined: Option<&str>) -> EtlRun {
+        rerun(job, batch, quarantined, 0)
+    }
+
+    /// Run number `n` of the batch, created `n` minutes after the first.
+    fn rerun(job: &str, batch: &str, quarantined: Option<&str>, n: u32) -> EtlRun {
         let conditions: Vec<_> = quarantined
             .map(|status| json!({"type": "Quarantined", "status": status, "reason": "ChecksFailed", "message": "", "lastTransitionTime": "2026-11-25T00:00:00Z"}))
             .into_iter()
             .collect();
         serde_json::from_value(json!({
             "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun",
-            "metadata": {"name": format!("{job}-{batch}")},
+            "metadata": {"name": format!("{job}-{batch}-{n}"), "creationTimestamp": format!("2026-11-25T01:{n:02}:00Z")},
             "spec": {"jobRef": {"name": job}, "batchId": batch, "reason": "manual"},
             "status": {"phase": "Succeeded", "conditions": conditions},
         }))
@@ -157,5 +192,26 @@ mod tests {
             q.message
         );
         assert_eq!(quarantine("customers", &runs).status, Status::False);
+    }
+
+    /// Issue 12, item 1.
+    #[test]
+    fn quarantine_belongs_to_the_batch_and_a_passing_rerun_lifts_it() {
+        let failed = rerun("orders", "2026-11-25", Some("True"), 0);
+        let passed = rerun("orders", "2026-11-25", Some("False"), 1);
+        let not_yet_validated = rerun("orders", "2026-11-25", None, 2);
+        let runs = [failed.clone(), passed.clone(), not_yet_validated];
+        assert_eq!(
+            quarantine("orders", &runs).status,
+            Status::False,
+            "the passing rerun lifts it"
+        );
+        assert_eq!(held(&spec(&["orders"]), &runs).status, Status::False);
+        assert!(quarantined_batches("orders", &runs).is_empty());
+        // The other way round: a newer run that fails quarantines the batch again.
+        let refailed = rerun("orders", "2026-11-25", Some("True"), 3);
+        let runs = [failed, passed, refailed];
+        assert_eq!(quarantine("orders", &runs).status, Status::True);
+        assert_eq!(quarantined_batches("orders", &runs), ["2026-11-25"]);
     }
 }

@@ -156,6 +156,7 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
     let now = Timestamp::now();
     let held = gates::held(&job.spec, &all_runs);
     let mut plan = plan::plan_held(&job, &runs, pool.as_ref(), &problems, &held, now);
+    plan.status.quarantined_batches = gates::quarantined_batches(&name, &runs);
     plan.conditions.extend([
         guards::late(&job.spec, &runs, now),
         guards::over_budget(&job.spec, ctx.prices),
