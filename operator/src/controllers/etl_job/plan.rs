@@ -26,8 +26,9 @@ use crate::{
         LocalObjectReference, Provider, RunPhase, RunReason, RunWindow, Time,
     },
     controllers::{
-        conditions::{Desired, Status},
+        conditions::{self, Desired, Status},
         status::{Problem, accepted, invalid_spec},
+        validation_suite::QUARANTINED,
     },
     names,
     schedule::Batch,
@@ -311,9 +312,29 @@ fn history_to_delete(job: &EtlJob, runs: &[EtlRun]) -> Vec<String> {
             .collect();
         finished.sort_by_key(|r| Reverse(window_start(r)));
         let keep = usize::try_from(limit).unwrap_or(0);
-        out.extend(finished.iter().skip(keep).map(|r| name(r).to_owned()));
+        out.extend(
+            finished
+                .iter()
+                .skip(keep)
+                .filter(|r| !holds_quality_state(job, r))
+                .map(|r| name(r).to_owned()),
+        );
     }
     out
+}
+
+/// A run the history limit must keep: its batch is quarantined, or it
+/// succeeded in a gated job and no gate has judged it yet.
+fn holds_quality_state(job: &EtlJob, run: &EtlRun) -> bool {
+    let verdict = run
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, QUARANTINED));
+    let gated = job.spec.gates.as_ref().is_some_and(|g| !g.after.is_empty());
+    match verdict {
+        Some(c) => c.status == "True",
+        None => gated && phase(run) == Some(RunPhase::Succeeded),
+    }
 }
 
 fn conditions(

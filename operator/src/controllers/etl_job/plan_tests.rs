@@ -307,6 +307,66 @@ fn history_limits_delete_the_oldest_finished_runs_the_job_owns() {
     assert_eq!(plan.status.last_successful_batch.as_deref(), Some("2026-11-25T03"));
 }
 
+/// Issue 12, item 4.
+#[test]
+fn the_history_limit_never_erases_quality_state() {
+    let verdict = |mut run: EtlRun, quarantined: Option<&str>| {
+        if let (Some(status), Some(q)) = (run.status.as_mut(), quarantined) {
+            status.conditions.push(crate::api::v1alpha1::Condition {
+                type_: "Quarantined".into(),
+                status: q.into(),
+                reason: "ChecksFailed".into(),
+                message: String::new(),
+                last_transition_time: Time(ts("2026-11-25T12:00:00Z")),
+                observed_generation: None,
+            });
+        }
+        run
+    };
+    let succeeded = |h: u32, quarantined| {
+        let batch = format!("2026-11-25T0{h}");
+        verdict(
+            run(
+                &batch,
+                &format!("{batch}:00:00Z"),
+                RunReason::Manual,
+                Some(RunPhase::Succeeded),
+            ),
+            quarantined,
+        )
+    };
+    let runs = [
+        succeeded(3, Some("False")), // the newest: within the limit
+        succeeded(2, Some("False")), // judged and passed: may go
+        succeeded(1, Some("True")),  // quarantined: kept
+        succeeded(0, None),          // not judged yet
+    ];
+    let now = ts("2026-11-25T14:06:00Z");
+    let gated = job(
+        "historyLimit: {succeeded: 1, failed: 1}
+gates: {after: [{validationSuiteRef: {name: quality}}]}
+",
+        "2026-11-25T00:00:00Z",
+        None,
+    );
+    assert_eq!(
+        plan(&gated, &runs, Some(&pool()), &[], now).delete,
+        ["orders-2026-11-25t02"],
+        "the quarantined and the unvalidated runs stay"
+    );
+    let ungated = job(
+        "historyLimit: {succeeded: 1, failed: 1}
+",
+        "2026-11-25T00:00:00Z",
+        None,
+    );
+    assert_eq!(
+        plan(&ungated, &runs, Some(&pool()), &[], now).delete,
+        ["orders-2026-11-25t02", "orders-2026-11-25t00"],
+        "without a gate nothing waits for a verdict; a quarantined run still stays"
+    );
+}
+
 #[test]
 fn suspend_creates_nothing() {
     let job = job(
