@@ -54,6 +54,26 @@ pub fn verdict(report: &Report, suite: &str) -> Desired {
                 report.failed_checks.join(", ")
             ),
         ),
+        // The checks ran and passed; only publishing their results failed:
+        // the data is good, the batch is not held (the suite says the rest).
+        Outcome::PublishFailed if report.failed == 0 && report.passed + report.warned > 0 => Desired::new(
+            QUARANTINED,
+            Status::False,
+            "ChecksPassed",
+            format!(
+                "ValidationSuite {suite} passed this batch; publishing its results failed ({})",
+                report.message.as_deref().unwrap_or("see the suite's Ready condition")
+            ),
+        ),
+        Outcome::PublishFailed if report.failed > 0 => Desired::new(
+            QUARANTINED,
+            Status::True,
+            "ChecksFailed",
+            format!(
+                "ValidationSuite {suite} failed this batch ({}); jobs that depend on it are held until a rerun passes",
+                report.failed_checks.join(", ")
+            ),
+        ),
         Outcome::InvalidInput | Outcome::PublishFailed | Outcome::Crashed => Desired::new(
             QUARANTINED,
             Status::True,
@@ -114,6 +134,24 @@ mod tests {
         assert_eq!((v.status, v.reason), (Status::True, "NotValidated"));
         assert!(v.message.contains("unknown column"), "{}", v.message);
         assert_eq!(verdict(&report(Outcome::Warned), "q").status, Status::False);
+    }
+
+    /// Issue 12, item 6.
+    #[test]
+    fn a_publishing_failure_does_not_quarantine_good_data() {
+        let mut good = report(Outcome::PublishFailed);
+        (good.failed, good.failed_checks) = (0, Vec::new());
+        good.message = Some("OpenSearch answered 503".into());
+        let v = verdict(&good, "orders-quality");
+        assert_eq!((v.status, v.reason), (Status::False, "ChecksPassed"));
+        assert!(v.message.contains("OpenSearch answered 503"), "{}", v.message);
+        // Checks that failed still quarantine, whatever happened to publishing.
+        let v = verdict(&report(Outcome::PublishFailed), "orders-quality");
+        assert_eq!((v.status, v.reason), (Status::True, "ChecksFailed"));
+        // No counts at all (the runner said only "publish failed"): not validated.
+        let mut unknown = report(Outcome::PublishFailed);
+        (unknown.passed, unknown.failed) = (0, 0);
+        assert_eq!(verdict(&unknown, "q").reason, "NotValidated");
     }
 
     #[test]
