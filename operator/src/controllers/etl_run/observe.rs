@@ -165,11 +165,16 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
     })
 }
 
-/// An attempt still going after `limit` since it started.
+/// An attempt executing for longer than `limit`: counted from when the
+/// provider says it started executing (an EMR step's start), not from when
+/// the attempt was recorded, so time spent waiting for a cluster is not
+/// charged to the job's timeout.
 fn overdue(state: &AttemptState, attempt: &Attempt, limit: std::time::Duration, now: Timestamp) -> bool {
-    let going = matches!(state, AttemptState::Running { .. } | AttemptState::Provisioning);
-    let started = attempt.started_at.as_ref().map(|t| t.0);
-    going && started.is_some_and(|s| now.duration_since(s).as_secs_f64() > limit.as_secs_f64())
+    let AttemptState::Running { started_at } = state else {
+        return false;
+    };
+    let started = started_at.or(attempt.started_at.as_ref().map(|t| t.0));
+    started.is_some_and(|s| now.duration_since(s).as_secs_f64() > limit.as_secs_f64())
 }
 
 /// The window of `run`'s batch: from its spec, else from its job's cadence.
@@ -266,4 +271,34 @@ fn blocker(
     let me = infos.iter().find(|i| i.name == run.name_any())?;
     queue::batch_busy(me, infos)
         .or_else(|| queue::queue_blocker(me, infos, pool_name, pool.spec.capacity.max_concurrent_runs, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + minute * 60).expect("timestamp")
+    }
+
+    /// Issue 12, item 8.
+    #[test]
+    fn emr_timeouts_count_from_the_steps_start() {
+        let limit = std::time::Duration::from_secs(30 * 60);
+        let recorded: Attempt = serde_json::from_value(serde_json::json!({
+            "attempt": 1, "startedAt": at(0).to_string(),
+        }))
+        .expect("attempt");
+        // Queued for a cluster for 50 minutes: not overdue.
+        assert!(!overdue(&AttemptState::Provisioning, &recorded, limit, at(50)));
+        // The step started at minute 40: 20 minutes in, not overdue; 31, overdue.
+        let running = AttemptState::Running {
+            started_at: Some(at(40)),
+        };
+        assert!(!overdue(&running, &recorded, limit, at(60)));
+        assert!(overdue(&running, &recorded, limit, at(71)));
+        // A provider that does not say when: the recorded start counts.
+        let unknown = AttemptState::Running { started_at: None };
+        assert!(overdue(&unknown, &recorded, limit, at(31)));
+    }
 }
