@@ -228,7 +228,10 @@ pub fn step_spec(request: &AttemptRequest) -> Result<StepSpec, ProviderError> {
             let value = render(&format!("spec.task.sparkSubmit.conf.{key}"), value)?;
             args.extend(["--conf".to_owned(), format!("{key}={value}")]);
         }
-        args.push(spark.main_application_file.clone());
+        args.push(render(
+            "spec.task.sparkSubmit.mainApplicationFile",
+            &spark.main_application_file,
+        )?);
         for (i, arg) in spark.args.iter().enumerate() {
             args.push(render(&format!("spec.task.sparkSubmit.args[{i}]"), arg)?);
         }

@@ -264,3 +264,22 @@ fn a_step_name_carries_the_run_uid_and_fits_emr() {
     assert_eq!(long.chars().count(), 256, "{long}");
     assert!(long.ends_with("#2 another-uid"), "{long}");
 }
+
+/// Issue 12, item 12: the application file is a template like the other task fields.
+#[test]
+fn templates_render_in_the_spark_main_application_file() {
+    let got = step_spec(&request(
+        "sparkSubmit: {mainApplicationFile: 's3://code/{{job.name}}/v1/main.py', args: ['{{batch.id}}']}",
+    ))
+    .expect("renders");
+    assert!(
+        got.args.contains(&"s3://code/orders/v1/main.py".to_owned()),
+        "{:?}",
+        got.args
+    );
+    let err = step_spec(&request("sparkSubmit: {mainApplicationFile: 's3://code/{{nope}}.py'}")).expect_err("unknown");
+    assert!(
+        err.to_string().contains("spec.task.sparkSubmit.mainApplicationFile"),
+        "{err}"
+    );
+}
