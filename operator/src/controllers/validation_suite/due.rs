@@ -1,10 +1,13 @@
 //! Which batch a suite checks next.
 //!
-//! Trigger `after`: every batch its EtlJob completes, in the order the runs
-//! finished, one at a time (history checks compare a batch with the ones
-//! before it). A suite with no run yet starts from the newest finished batch
-//! rather than checking the job's whole past. A rerun of a batch finishes
-//! later than the first run, so it is checked again.
+//! Trigger `after`: every run its EtlJob completes is checked exactly once,
+//! one at a time, the earliest finished first (history checks compare a
+//! batch with the ones before it). What was checked is marked on each run
+//! ([`super::validated`]), not kept as a position in time, so a run that
+//! finished earlier but was recorded later is never skipped. Runs created
+//! before the suite are not its business, except that a suite with no run
+//! yet starts from the newest finished batch. A rerun of a batch is a new
+//! run, so it is checked again.
 //!
 //! Trigger `schedule`: the newest tick that is due; missed ticks are not
 //! caught up one by one.
@@ -26,6 +29,10 @@ pub struct FinishedRun {
     pub window: Option<Window>,
     /// When it finished.
     pub finished_at: Timestamp,
+    /// When the run was created.
+    pub created_at: Option<Timestamp>,
+    /// This suite has checked it.
+    pub validated: bool,
 }
 
 /// A batch that is due to be checked.
@@ -41,25 +48,18 @@ pub struct Due {
     pub triggered_at: Timestamp,
 }
 
-/// What was checked last: when it became due and, for trigger `after`, the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark<'a> {
-    /// When the last checked batch became due.
-    pub at: Timestamp,
-    /// Its EtlRun, which breaks ties between runs that finished in the same second.
-    pub run: &'a str,
-}
-
-/// The next run of the job to check after `last`.
-pub fn next_after_job(runs: &[FinishedRun], last: Option<Mark<'_>>) -> Option<Due> {
+/// The next run of the job to check: the earliest finished that this suite
+/// has not checked, among the runs created since the suite was
+/// (`suite_created`); when the suite has never run (`first`), also the
+/// newest finished run, so it starts from the job's latest batch.
+pub fn next_after_job(runs: &[FinishedRun], suite_created: Timestamp, first: bool) -> Option<Due> {
     let key = |r: &&FinishedRun| (r.finished_at, r.name.clone());
-    let pick = match last {
-        None => runs.iter().max_by_key(key),
-        Some(mark) => runs
-            .iter()
-            .filter(|r| (r.finished_at, r.name.as_str()) > (mark.at, mark.run))
-            .min_by_key(key),
-    }?;
+    let newest = runs.iter().max_by_key(key).map(|r| r.name.as_str());
+    let pick = runs
+        .iter()
+        .filter(|r| !r.validated)
+        .filter(|r| r.created_at.is_some_and(|c| c >= suite_created) || (first && Some(r.name.as_str()) == newest))
+        .min_by_key(key)?;
     Some(Due {
         batch_id: pick.batch_id.clone(),
         window: pick.window,
@@ -101,49 +101,79 @@ mod tests {
             batch_id: batch.into(),
             window: None,
             finished_at: ts(finished),
+            created_at: None,
+            validated: false,
         }
     }
 
+    /// A run created after the suite (at 2026-11-25T00:00).
+    fn since(mut run: FinishedRun, validated: bool) -> FinishedRun {
+        run.created_at = Some(ts("2026-11-25T10:00:00Z"));
+        run.validated = validated;
+        run
+    }
+
+    const SUITE_CREATED: &str = "2026-11-25T00:00:00Z";
+
+    fn next(runs: &[FinishedRun], first: bool) -> Option<String> {
+        next_after_job(runs, ts(SUITE_CREATED), first).and_then(|d| d.etl_run)
+    }
+
     #[test]
-    fn after_job_checks_each_finished_run_once_in_finish_order() {
-        let runs = [
-            run("orders-a", "2026-11-25T10", "2026-11-25T11:05:00Z"),
-            run("orders-b", "2026-11-25T11", "2026-11-25T12:05:00Z"),
-            run("orders-c", "2026-11-25T12", "2026-11-25T12:05:00Z"),
-            run("orders-d", "2026-11-25T13", "2026-11-25T14:05:00Z"),
+    fn after_job_checks_each_finished_run_once_earliest_first() {
+        let runs = |checked: usize| -> Vec<FinishedRun> {
+            [
+                run("orders-a", "2026-11-25T10", "2026-11-25T11:05:00Z"),
+                run("orders-b", "2026-11-25T11", "2026-11-25T12:05:00Z"),
+                run("orders-c", "2026-11-25T12", "2026-11-25T12:05:00Z"),
+                run("orders-d", "2026-11-25T13", "2026-11-25T14:05:00Z"),
+            ]
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| since(r, i < checked))
+            .collect()
+        };
+        assert_eq!(next(&runs(1), false).as_deref(), Some("orders-b"));
+        // Same-second finishes are not skipped.
+        assert_eq!(next(&runs(2), false).as_deref(), Some("orders-c"));
+        assert_eq!(next(&runs(4), false), None);
+        assert_eq!(next(&[], true), None);
+    }
+
+    #[test]
+    fn a_new_suite_starts_from_the_newest_batch_not_the_jobs_past() {
+        let before = [
+            run("orders-a", "2026-11-24T10", "2026-11-24T11:05:00Z"),
+            run("orders-b", "2026-11-24T11", "2026-11-24T12:05:00Z"),
         ];
-        let name = |d: Option<Due>| d.and_then(|d| d.etl_run);
-        // A new suite starts from the newest batch, not the job's whole past.
-        assert_eq!(name(next_after_job(&runs, None)).as_deref(), Some("orders-d"));
-        // After a run, the next one to finish; same-second finishes are not skipped.
-        let mark = |at: &str, run| Some(Mark { at: ts(at), run });
-        assert_eq!(
-            name(next_after_job(&runs, mark("2026-11-25T11:05:00Z", "orders-a"))).as_deref(),
-            Some("orders-b")
-        );
-        assert_eq!(
-            name(next_after_job(&runs, mark("2026-11-25T12:05:00Z", "orders-b"))).as_deref(),
-            Some("orders-c")
-        );
-        assert_eq!(
-            name(next_after_job(&runs, mark("2026-11-25T14:05:00Z", "orders-d"))),
-            None
-        );
-        assert_eq!(name(next_after_job(&[], None)), None);
+        assert_eq!(next(&before, true).as_deref(), Some("orders-b"));
+        // Once it has run, runs from before it are not its business.
+        assert_eq!(next(&before, false), None);
+    }
+
+    /// Issue 12, item 2.
+    #[test]
+    fn no_batch_escapes_validation() {
+        // orders-b finished before orders-a but reached the operator after
+        // orders-a had been checked (backfill parallelism, EMR polling): it is
+        // still checked, once.
+        let runs = [
+            since(run("orders-a", "2026-11-25T11", "2026-11-25T12:05:00Z"), true),
+            since(run("orders-b", "2026-11-25T10", "2026-11-25T11:05:00Z"), false),
+        ];
+        assert_eq!(next(&runs, false).as_deref(), Some("orders-b"));
+        let both = [runs[0].clone(), since(runs[1].clone(), true)];
+        assert_eq!(next(&both, false), None, "and only once");
     }
 
     #[test]
     fn a_rerun_of_a_checked_batch_is_checked_again() {
-        // The rerun replaced the run of the same name and finished later.
-        let runs = [run("orders-a", "2026-11-25T10", "2026-11-26T09:00:00Z")];
-        let due = next_after_job(
-            &runs,
-            Some(Mark {
-                at: ts("2026-11-25T11:05:00Z"),
-                run: "orders-a",
-            }),
-        )
-        .expect("due");
+        // The rerun is a new run of the same batch: nothing marks it yet.
+        let runs = [
+            since(run("orders-a", "2026-11-25T10", "2026-11-25T11:05:00Z"), true),
+            since(run("orders-a-rerun-1", "2026-11-25T10", "2026-11-26T09:00:00Z"), false),
+        ];
+        let due = next_after_job(&runs, ts(SUITE_CREATED), false).expect("due");
         assert_eq!(
             (due.batch_id.as_str(), due.triggered_at),
             ("2026-11-25T10", ts("2026-11-26T09:00:00Z"))

@@ -14,6 +14,7 @@ pub mod job;
 mod outcome;
 #[cfg(test)]
 mod scenario_tests;
+mod validated;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -30,7 +31,7 @@ use tracing::instrument;
 pub use self::gate::QUARANTINED;
 pub use self::job::ValidatorSettings;
 use self::{
-    due::{Due, FinishedRun, Mark},
+    due::{Due, FinishedRun},
     outcome::{Outcome, Report},
 };
 use super::{
@@ -193,19 +194,14 @@ async fn start_next(
                 .iter()
                 .map(AsRef::as_ref)
                 .filter(|r| r.spec.job_ref.name == after.etl_job_ref.name)
-                .filter_map(finished_run)
+                .filter_map(|r| finished_run(r, suite))
                 .collect();
-            let mark = last.and_then(|l| {
-                Some(Mark {
-                    at: l.triggered_at.as_ref()?.0,
-                    run: l.etl_run.as_deref().unwrap_or_default(),
-                })
-            });
+            let created = suite.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
             let idle = format!(
                 "waits for the next batch of EtlJob {} to succeed",
                 after.etl_job_ref.name
             );
-            (due::next_after_job(&finished, mark), idle, RESYNC)
+            (due::next_after_job(&finished, created, last.is_none()), idle, RESYNC)
         }
         (None, Some(expr)) => {
             // Parsed by `problems` already.
@@ -290,23 +286,34 @@ async fn progress(
         .await?;
         return Ok(Action::requeue(Duration::from_secs(60)));
     };
-    // The gate first: if marking the batch fails, the run stays active and
-    // the verdict is written on the next attempt.
+    // The run first (the gate's verdict, then the mark that this suite
+    // checked it): if a write fails, the validation stays active and both are
+    // written on the next attempt; the suite's status comes last.
     let suite_name = suite.name_any();
-    if let (Some(job), Some(run)) = (etl_job, &active.etl_run)
-        && gate::gates(job, &suite_name)
-        && let Some(run) = Api::<EtlRun>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(run)
-            .await
-            .map_err(read("the gated EtlRun"))?
-    {
-        let verdict = gate::verdict(&report, &suite_name);
-        gate::mark(ctx, &run, verdict.clone())
-            .await
-            .map_err(write("the Quarantined condition"))?;
-        if verdict.status == Status::True {
-            ctx.publish_event(&run, EventType::Warning, "Quarantined", &verdict.message, "Validate")
+    let checked = active.etl_run.as_ref().and_then(|run| ctx.caches.runs.get(&ns, run));
+    if let Some(run) = checked {
+        if let Some(job) = etl_job
+            && gate::gates(job, &suite_name)
+        {
+            let verdict = gate::verdict(&report, &suite_name);
+            gate::mark(ctx, &run, verdict.clone())
+                .await
+                .map_err(write("the Quarantined condition"))?;
+            if verdict.status == Status::True {
+                ctx.publish_event(
+                    run.as_ref(),
+                    EventType::Warning,
+                    "Quarantined",
+                    &verdict.message,
+                    "Validate",
+                )
                 .await;
+            }
+        }
+        if !validated::by(&run, suite) {
+            validated::mark(ctx, &run, suite)
+                .await
+                .map_err(write("the validated mark of the EtlRun"))?;
         }
     }
     let last = SuiteRun {
@@ -406,7 +413,7 @@ fn running(active: &ActiveValidation) -> Desired {
 }
 
 /// A Succeeded EtlRun as the scheduler of checks sees it.
-fn finished_run(run: &EtlRun) -> Option<FinishedRun> {
+fn finished_run(run: &EtlRun, suite: &ValidationSuite) -> Option<FinishedRun> {
     let status = run.status.as_ref()?;
     if status.phase != Some(RunPhase::Succeeded) {
         return None;
@@ -419,6 +426,8 @@ fn finished_run(run: &EtlRun) -> Option<FinishedRun> {
             end: w.end.0,
         }),
         finished_at: status.finished_at.as_ref()?.0,
+        created_at: run.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        validated: validated::by(run, suite),
     })
 }
 

@@ -76,4 +76,46 @@ async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exist
     s.api.take_calls();
     reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
     assert!(!s.api.writes().iter().any(|w| w == "POST jobs"), "{:?}", s.api.writes());
+
+    // The Job finishes (exit 0: passed); the run is marked as checked by the
+    // suite before the suite's status records the result.
+    let mut finished: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), job_name).unwrap();
+    finished.status =
+        Some(serde_json::from_value(json!({"conditions": [{"type": "Complete", "status": "True"}]})).unwrap());
+    s.api.insert(&finished);
+    s.api.insert(
+        &serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(json!({
+            "metadata": {"name": format!("{job_name}-x"), "namespace": NS,
+                         "labels": {"batch.kubernetes.io/job-name": job_name}},
+            "status": {"containerStatuses": [{"name": "validate", "image": "i", "imageID": "", "ready": false,
+                       "restartCount": 0, "state": {"terminated": {"exitCode": 0}}}]},
+        }))
+        .unwrap(),
+    );
+    s.api.take_calls();
+    let stored: ValidationSuite = s.api.get(Some(NS), "orders-quality").unwrap();
+    reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
+    let writes = s.api.writes();
+    assert_eq!(
+        &writes[..2],
+        [
+            "PATCH etlruns/orders-2026-11-25t13",
+            "PATCH validationsuites/orders-quality/status"
+        ],
+        "the run's mark, then the suite's status: {writes:?}"
+    );
+    let run: EtlRun = s.api.get(Some(NS), "orders-2026-11-25t13").unwrap();
+    let suite_uid = s
+        .api
+        .get::<ValidationSuite>(Some(NS), "orders-quality")
+        .unwrap()
+        .metadata
+        .uid;
+    assert_eq!(
+        run.metadata
+            .annotations
+            .unwrap_or_default()
+            .get("validated.ade.dev/orders-quality"),
+        suite_uid.as_ref()
+    );
 }
