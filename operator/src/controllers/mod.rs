@@ -8,6 +8,7 @@
 //! own controller; until then `Ready` says plainly that it is not implemented.
 
 pub mod backoff;
+mod budget;
 pub mod caches;
 pub mod conditions;
 mod finalizer;

@@ -10,8 +10,8 @@ use jiff::{SignedDuration, Timestamp};
 use crate::{
     api::v1alpha1::{EtlJobSpec, EtlRun, RunPhase},
     controllers::{
+        budget,
         conditions::{Desired, Status},
-        etl_run::plan::projected_seconds,
     },
     cost,
 };
@@ -64,23 +64,23 @@ pub fn late(spec: &EtlJobSpec, runs: &[EtlRun], now: Timestamp) -> Desired {
     }
 }
 
-/// `OverBudget`: True when a run's projected cost is above the job's budget.
-pub fn over_budget(spec: &EtlJobSpec, prices: cost::Prices) -> Desired {
-    let Some(budget) = &spec.budget else {
+/// `OverBudget`: True when a run's projected cost ([`budget::project`], from
+/// `recent`: the costs of the job's newest finished runs) is above the job's budget.
+pub fn over_budget(spec: &EtlJobSpec, prices: cost::Prices, recent: &[f64]) -> Desired {
+    let Some(limit) = budget::limit(spec) else {
         return Desired::new("OverBudget", Status::False, "NoBudget", "the job sets no budget");
     };
-    let reserved = cost::reserved(spec.task.container.as_ref().and_then(|c| c.resources.as_ref()));
-    let projected = cost::cost(reserved, prices, projected_seconds(spec));
-    let limit: f64 = budget.max_cost_per_run_usd.0.parse().unwrap_or(f64::MAX);
-    if projected > limit {
+    let projected = budget::project(spec, prices, recent);
+    let usd = cost::usd(projected.usd);
+    if projected.usd > limit {
         Desired::new(
             "OverBudget",
             Status::True,
             "ProjectedCostTooHigh",
             format!(
-                "a run is projected to cost ${} (requests × price × timeout), above the budget of ${}: runs are not started",
-                cost::usd(projected),
-                budget.max_cost_per_run_usd.0
+                "a run is projected to cost ${usd} ({}), above the budget of ${}: runs are not started",
+                projected.basis,
+                cost::usd(limit)
             ),
         )
     } else {
@@ -88,7 +88,7 @@ pub fn over_budget(spec: &EtlJobSpec, prices: cost::Prices) -> Desired {
             "OverBudget",
             Status::False,
             "WithinBudget",
-            format!("a run is projected to cost ${}", cost::usd(projected)),
+            format!("a run is projected to cost ${usd} ({})", projected.basis),
         )
     }
 }
@@ -158,11 +158,19 @@ mod tests {
             memory_gib_hour: 0.005,
         };
         // 4 cpu and 16 GiB for the 2h timeout: (0.16 + 0.08) * 2 = 0.48
-        let over = over_budget(&spec("timeout: 2h\nbudget: {maxCostPerRunUSD: '0.25'}"), prices);
+        let over = over_budget(&spec("timeout: 2h\nbudget: {maxCostPerRunUSD: '0.25'}"), prices, &[]);
         assert_eq!((over.status, over.reason), (Status::True, "ProjectedCostTooHigh"));
         assert!(over.message.contains("$0.4800"), "{}", over.message);
-        let within = over_budget(&spec("timeout: 2h\nbudget: {maxCostPerRunUSD: '1'}"), prices);
+        let within = over_budget(&spec("timeout: 2h\nbudget: {maxCostPerRunUSD: '1'}"), prices, &[]);
+        // Runs that cost more than the requests say: their mean counts.
+        let history = over_budget(
+            &spec("timeout: 2h\nbudget: {maxCostPerRunUSD: '1'}"),
+            prices,
+            &[1.5, 1.25],
+        );
+        assert_eq!(history.status, Status::True, "{}", history.message);
+        assert!(history.message.contains("last 2 finished runs"), "{}", history.message);
         assert_eq!(within.status, Status::False);
-        assert_eq!(over_budget(&spec(""), prices).reason, "NoBudget");
+        assert_eq!(over_budget(&spec(""), prices, &[]).reason, "NoBudget");
     }
 }

@@ -159,7 +159,7 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
     plan.status.quarantined_batches = gates::quarantined_batches(&name, &runs);
     plan.conditions.extend([
         guards::late(&job.spec, &runs, now),
-        guards::over_budget(&job.spec, ctx.prices),
+        guards::over_budget(&job.spec, ctx.prices, &super::budget::recent_costs(&name, &runs)),
         gates::quarantine(&name, &runs),
     ]);
     apply::apply(&job, &ctx, &plan, now).await?;

@@ -9,11 +9,11 @@ use kube::ResourceExt;
 
 use super::{
     Error,
-    plan::{Blocked, Observed, projected_seconds},
+    plan::{Blocked, Observed},
 };
 use crate::{
     api::v1alpha1::{Attempt, ClusterPool, EtlJob, EtlRun, Provider},
-    controllers::{Context, etl_job::cadence_of, queue},
+    controllers::{Context, budget, etl_job::cadence_of, queue},
     cost,
     providers::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, task_kind},
     schedule::Window,
@@ -104,6 +104,7 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
         }
         let jobs = caches.jobs.in_namespace(&ns);
         let infos = queue::summarize(runs.iter().map(AsRef::as_ref), jobs.iter().map(AsRef::as_ref));
+        let recent = budget::recent_costs(&run.spec.job_ref.name, runs.iter().map(AsRef::as_ref));
         blocker(
             run,
             job.as_ref(),
@@ -111,7 +112,7 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
             &window,
             &infos,
             now,
-            (reserved, ctx.prices),
+            (ctx.prices, &recent),
         )
     } else {
         None
@@ -200,7 +201,7 @@ fn blocker(
     window: &Result<Window, String>,
     infos: &[queue::RunInfo],
     now: Timestamp,
-    pricing: (cost::Reserved, cost::Prices),
+    (prices, recent): (cost::Prices, &[f64]),
 ) -> Option<Blocked> {
     let ns = run.namespace().unwrap_or_default();
     let Some(job) = job else {
@@ -248,22 +249,17 @@ fn blocker(
         }
         _ => {}
     }
-    // The budget projection prices reserved Pod resources: kubernetes pools only.
-    if let Some(budget) = job
-        .spec
-        .budget
-        .as_ref()
-        .filter(|_| pool.spec.provider == Provider::Kubernetes)
-    {
-        let projected = cost::cost(pricing.0, pricing.1, projected_seconds(&job.spec));
-        let limit: f64 = budget.max_cost_per_run_usd.0.parse().unwrap_or(f64::MAX);
-        if projected > limit {
+    // Every provider: requests × price × timeout, or the job's recent runs' mean cost.
+    if let Some(limit) = budget::limit(&job.spec) {
+        let projected = budget::project(&job.spec, prices, recent);
+        if projected.usd > limit {
             return Some(Blocked::wait(
                 "OverBudget",
                 format!(
-                    "projected cost ${} exceeds the job's budget of ${} per run",
-                    cost::usd(projected),
-                    budget.max_cost_per_run_usd.0
+                    "projected cost ${} ({}) exceeds the job's budget of ${} per run",
+                    cost::usd(projected.usd),
+                    projected.basis,
+                    cost::usd(limit)
                 ),
             ));
         }
