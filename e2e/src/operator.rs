@@ -89,6 +89,7 @@ impl Operator {
                 &format!("--lease-namespace={SYSTEM_NAMESPACE}"),
                 &format!("--lease-name={RELEASE}"),
                 "--lease-duration=6s",
+                "--lease-renew-deadline=4s",
                 "--lease-renew-interval=1s",
                 "--crd-check-interval=1s",
                 "--log-format=human",
@@ -126,8 +127,19 @@ impl Operator {
         operator
     }
 
-    fn exited(&mut self) -> Option<ExitStatus> {
+    /// How the process ended, once it has.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the process.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let sent = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
+            assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} failed");
+        }
     }
 
     /// GET `path` from the operator's HTTP server: status code and body.
@@ -174,6 +186,9 @@ impl Operator {
     /// Sends SIGTERM and waits for the process to exit; SIGKILL after 20 s.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         for _ in 0..80 {
             if let Ok(Some(status)) = child.try_wait() {

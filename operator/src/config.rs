@@ -39,8 +39,15 @@ pub struct Config {
     #[arg(long, env = "ADE_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
 
+    /// How long the leader keeps acting after it last sent a renewal that
+    /// succeeded: shorter than `--lease-duration`, so it has stopped writing
+    /// before another replica may take the Lease over. Every renewal must
+    /// finish within it.
+    #[arg(long, env = "ADE_LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub lease_renew_deadline: Duration,
+
     /// How often the leader renews its Lease (and a standby retries).
-    #[arg(long, env = "ADE_LEASE_RENEW_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "ADE_LEASE_RENEW_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub lease_renew_interval: Duration,
 
     /// This replica's identity in the Lease. Default: the pod name, else the host
@@ -145,6 +152,28 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// Why the leader-election timings cannot work, if they cannot: the renew
+    /// deadline must be shorter than the Lease, and the retry period shorter
+    /// than the renew deadline.
+    pub fn lease_timing_problem(&self) -> Option<String> {
+        let (lease, deadline, retry) = (
+            self.lease_duration,
+            self.lease_renew_deadline,
+            self.lease_renew_interval,
+        );
+        if deadline >= lease {
+            return Some(format!(
+                "--lease-renew-deadline ({deadline:?}) must be shorter than --lease-duration ({lease:?}), or a replica could act after another took over"
+            ));
+        }
+        if retry >= deadline {
+            return Some(format!(
+                "--lease-renew-interval ({retry:?}) must be shorter than --lease-renew-deadline ({deadline:?}), or one failed renewal ends the leadership"
+            ));
+        }
+        None
+    }
+
     /// This replica's identity for leader election and Events.
     pub fn identity(&self) -> String {
         self.identity.clone().unwrap_or_else(|| {
@@ -171,6 +200,19 @@ mod tests {
         let config = Config::try_parse_from(["ade-operator"]).expect("defaults parse");
         assert!(config.leader_elect);
         assert_eq!(config.lease_duration, Duration::from_secs(15));
+        assert_eq!(
+            (config.lease_renew_deadline, config.lease_renew_interval),
+            (Duration::from_secs(10), Duration::from_secs(2)),
+            "client-go's leader-election timings"
+        );
+        assert_eq!(config.lease_timing_problem(), None);
+        let bad = Config::try_parse_from(["ade-operator", "--lease-renew-deadline=15s"]).expect("parses");
+        assert!(
+            bad.lease_timing_problem()
+                .is_some_and(|p| p.contains("shorter than --lease-duration")),
+            "{:?}",
+            bad.lease_timing_problem()
+        );
         assert_eq!(config.stream_image, "ghcr.io/ade-dev/ade-operator:0.1.0");
         let config = Config::try_parse_from([
             "ade-operator",

@@ -20,5 +20,6 @@ pub mod readiness;
 pub mod schedule;
 pub mod telemetry;
 pub mod template;
+pub mod tenure;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -12,10 +12,14 @@ use ade_operator::{
     metrics::Metrics,
     readiness::{self, Readiness},
     telemetry,
+    tenure::{Tenure, WriteGuard},
 };
 use anyhow::Context as _;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+
+/// How long reconciles in flight may take to finish when the controllers stop.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -26,9 +30,25 @@ async fn main() -> anyhow::Result<()> {
     if rustls::crypto::ring::default_provider().install_default().is_err() {
         tracing::debug!("a TLS crypto provider was already installed");
     }
-    let client = kube::Client::try_default()
+    if config.leader_elect
+        && let Some(problem) = config.lease_timing_problem()
+    {
+        anyhow::bail!("invalid leader-election timings: {problem}");
+    }
+    // Every write passes the leadership guard: a replica whose tenure ended
+    // (a renewal past its deadline, a frozen process) writes nothing.
+    let tenure = if config.leader_elect {
+        Tenure::none()
+    } else {
+        Tenure::always()
+    };
+    let kube_config = kube::Config::infer()
         .await
-        .context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
+        .context("finding the Kubernetes API (in-cluster or KUBECONFIG)")?;
+    let client = kube::client::ClientBuilder::try_from(kube_config)
+        .context("connecting to the Kubernetes API")?
+        .with_layer(&WriteGuard::new(tenure.clone()))
+        .build();
     let metrics = Arc::new(Metrics::default());
     let readiness = Arc::new(Readiness::default());
     let shutdown = CancellationToken::new();
@@ -58,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
             identity,
             config.lease_duration,
         );
-        run_as_leader(&config, &elector, ctx, &metrics, shutdown.clone()).await
+        run_as_leader(&config, &elector, &tenure, ctx, &metrics, shutdown.clone()).await
     } else {
         tracing::info!("leader election off: running controllers");
         controllers::run_all(ctx, shutdown.clone()).await;
@@ -71,18 +91,37 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Waits for the Lease, runs the controllers while renewing it, and releases
-/// it on shutdown. Losing the Lease stops the process with an error, so that a
-/// replica that may have been partitioned never reconciles beside a new leader.
+/// it on shutdown. A renewal sent at `t` that succeeds extends the tenure to
+/// `t + --lease-renew-deadline` (shorter than the Lease); when the tenure
+/// ends, the controllers stop at once and the process exits with an error,
+/// so a replica that was partitioned or frozen never reconciles beside a new
+/// leader (its writes are refused from that instant, [`WriteGuard`]).
 async fn run_as_leader(
     config: &Config,
     elector: &LeaderElector,
+    tenure: &Tenure,
     ctx: Arc<Context>,
     metrics: &Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let deadline = config.lease_renew_deadline;
+    // One attempt to acquire or renew, bounded by the renew deadline; on
+    // success the tenure runs to the attempt's start plus the deadline.
+    let attempt = || async {
+        let sent = Instant::now();
+        match tokio::time::timeout(deadline, elector.try_acquire_or_renew()).await {
+            Ok(Ok(true)) => {
+                tenure.extend_to(sent + deadline);
+                Ok(true)
+            }
+            Ok(Ok(false)) => Ok(false),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within the renew deadline of {deadline:?}")),
+        }
+    };
     tracing::info!(identity = elector.identity(), lease = %config.lease_name, "waiting to become the leader");
     loop {
-        match elector.try_acquire_or_renew().await {
+        match attempt().await {
             Ok(true) => break,
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "reading the leader Lease failed"),
@@ -97,30 +136,45 @@ async fn run_as_leader(
 
     let controllers_stop = shutdown.child_token();
     let mut controllers = tokio::spawn(controllers::run_all(ctx, controllers_stop.clone()));
-    let mut last_renewal = Instant::now();
     let lost = loop {
+        let ends = tenure.deadline().unwrap_or_else(Instant::now);
         // Biased: on SIGTERM the controllers stop too, and when both are
         // ready (the signal came during a renewal) the stop is not a loss.
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break None,
             _ = &mut controllers => break Some("controllers stopped unexpectedly".to_owned()),
+            () = tokio::time::sleep_until(ends.into()) => {
+                break Some(format!("no renewal succeeded within the renew deadline of {deadline:?}"));
+            }
             () = tokio::time::sleep(config.lease_renew_interval) => {}
         }
-        match elector.try_acquire_or_renew().await {
-            Ok(true) => last_renewal = Instant::now(),
+        if !tenure.valid() {
+            // Woken late (a frozen process): the tenure ended meanwhile.
+            break Some(format!(
+                "no renewal succeeded within the renew deadline of {deadline:?}"
+            ));
+        }
+        match attempt().await {
+            Ok(true) => {}
             Ok(false) => break Some("another replica took the leader Lease".to_owned()),
-            Err(error) if last_renewal.elapsed() < config.lease_duration => {
-                tracing::warn!(%error, "renewing the leader Lease failed; retrying");
-            }
-            Err(error) => break Some(format!("could not renew the leader Lease in time: {error}")),
+            Err(error) => tracing::warn!(%error, "renewing the leader Lease failed; retrying until the renew deadline"),
         }
     };
+    if lost.is_some() {
+        // Not the leader any more: from this instant nothing is written.
+        tenure.end();
+    }
     metrics.leader.set(0);
     controllers_stop.cancel();
-    if !controllers.is_finished() {
-        let _ = controllers.await;
+    // Reconciles in flight may finish (they are idempotent, so one cut short
+    // is redone by the next leader), but not for ever: a stuck API call must
+    // not keep the Lease from being handed over.
+    if !controllers.is_finished() && tokio::time::timeout(STOP_GRACE, &mut controllers).await.is_err() {
+        tracing::warn!(grace = ?STOP_GRACE, "reconciles still running after the grace period; stopping without them");
+        controllers.abort();
     }
+    tenure.end();
     match lost {
         None => {
             if let Err(error) = elector.release().await {

@@ -1,0 +1,107 @@
+//! Never two leaders, against the real control plane: a leader frozen
+//! (SIGSTOP) past its Lease while a standby takes over resumes to find its
+//! tenure ended, writes nothing, and exits. The harness runs operators with
+//! short timings (Lease 6 s, renew deadline 4 s, retry 1 s).
+//!
+//! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
+
+use std::time::Duration;
+
+use ade_e2e::{Namespace, Operator, get_json, install_chart, kubectl, kubectl_with_stdin, lease_holder, wait_for};
+use jiff::Timestamp;
+use serde_json::Value;
+
+fn pool(ns: &str, name: &str) {
+    let yaml = format!(
+        "apiVersion: ade.dev/v1alpha1\nkind: ClusterPool\nmetadata: {{name: {name}}}\nspec: {{provider: kubernetes}}\n"
+    );
+    let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], &yaml);
+    assert!(out.success, "kubectl apply failed:\n{}", out.stderr);
+    wait_for(
+        &format!("ClusterPool {name} to get a status"),
+        Duration::from_secs(30),
+        || {
+            get_json(ns, &["clusterpool", name])?["status"]["observedGeneration"]
+                .as_i64()
+                .map(|_| ())
+        },
+    );
+}
+
+/// Events written by `instance` in `ns` after `since`.
+fn events_by(ns: &str, instance: &str, since: Timestamp) -> Vec<Value> {
+    let out = kubectl(&["get", "events.events.k8s.io", "-n", ns, "-o", "json"]);
+    let list: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["reportingInstance"] == instance)
+        .filter(|e| {
+            let at = e["eventTime"].as_str().or(e["metadata"]["creationTimestamp"].as_str());
+            at.and_then(|t| t.parse::<Timestamp>().ok()).is_some_and(|t| t > since)
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_frozen_leader_resumes_without_writing() {
+    install_chart();
+    let ns = Namespace::create("frozen");
+    let mut first = Operator::start("frozen-a");
+    wait_for("frozen-a to lead", Duration::from_secs(30), || {
+        (lease_holder().as_deref() == Some("frozen-a")).then_some(())
+    });
+    let second = Operator::start("frozen-b");
+    pool(&ns.name, "before");
+
+    // Frozen past the Lease: the standby takes over.
+    first.signal("STOP");
+    wait_for("frozen-b to take over", Duration::from_secs(30), || {
+        (lease_holder().as_deref() == Some("frozen-b")).then_some(())
+    });
+    let takeover = Timestamp::now();
+    // Work the frozen replica will find queued when it wakes, stale: a new
+    // pool and a backfill whose runs the new leader starts meanwhile (a
+    // replica acting on its stale view would start them again, and say so
+    // in Events).
+    pool(&ns.name, "during");
+    let job = "apiVersion: ade.dev/v1alpha1
+kind: EtlJob
+metadata: {name: orders}
+spec:
+  poolRef: {name: during}
+  window: {size: 1h}
+  backfill: {from: '2026-11-01T00:00:00Z', to: '2026-11-01T03:00:00Z', parallelism: 3}
+  task: {container: {image: busybox, podMetadata: {annotations: {e2e.ade.dev/duration: 30s}}}}
+";
+    let out = kubectl_with_stdin(&["apply", "-n", &ns.name, "-f", "-"], job);
+    assert!(out.success, "kubectl apply failed:\n{}", out.stderr);
+    wait_for("the new leader to start the backfill", Duration::from_secs(30), || {
+        let runs = get_json(&ns.name, &["etlruns"])?;
+        let started = runs["items"]
+            .as_array()?
+            .iter()
+            .filter(|r| r["status"]["attempts"].as_array().is_some_and(|a| !a.is_empty()))
+            .count();
+        (started == 3).then_some(())
+    });
+    wait_for("frozen-b to report leadership", Duration::from_secs(10), || {
+        (second.metric("ade_leader") == Some(1.0)).then_some(())
+    });
+
+    first.signal("CONT");
+    let status = wait_for("frozen-a to exit", Duration::from_secs(30), || first.exited());
+    assert!(!status.success(), "a replica that lost its tenure exits with an error");
+    let log = first.log();
+    assert!(log.contains("lost leadership"), "{log}");
+    assert_eq!(lease_holder().as_deref(), Some("frozen-b"));
+    let written = events_by(&ns.name, "frozen-a", takeover);
+    assert!(
+        written.is_empty(),
+        "frozen-a wrote Events after the takeover: {written:?}\n{log}"
+    );
+    // The new leader keeps going.
+    pool(&ns.name, "after");
+}
