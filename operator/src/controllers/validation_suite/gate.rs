@@ -38,34 +38,30 @@ pub fn gates(job: &EtlJob, suite: &str) -> bool {
 ///
 /// Pure.
 pub fn verdict(report: &Report, suite: &str) -> Desired {
-    match report.outcome {
+    // When only publishing failed, the checks ran: their result decides
+    // (good data is not held because OpenSearch or Slack was down).
+    let checked = report.passed + report.warned + report.failed > 0;
+    let outcome = match report.outcome {
+        Outcome::PublishFailed if checked && report.failed > 0 => Outcome::Failed,
+        Outcome::PublishFailed if checked => Outcome::Passed,
+        other => other,
+    };
+    let publishing = if report.outcome == Outcome::PublishFailed {
+        format!(
+            "; publishing its results failed ({})",
+            report.message.as_deref().unwrap_or("see the suite's Ready condition")
+        )
+    } else {
+        String::new()
+    };
+    match outcome {
         Outcome::Passed | Outcome::Warned => Desired::new(
             QUARANTINED,
             Status::False,
             "ChecksPassed",
-            format!("ValidationSuite {suite} passed this batch"),
+            format!("ValidationSuite {suite} passed this batch{publishing}"),
         ),
         Outcome::Failed => Desired::new(
-            QUARANTINED,
-            Status::True,
-            "ChecksFailed",
-            format!(
-                "ValidationSuite {suite} failed this batch ({}); jobs that depend on it are held until a rerun passes",
-                report.failed_checks.join(", ")
-            ),
-        ),
-        // The checks ran and passed; only publishing their results failed:
-        // the data is good, the batch is not held (the suite says the rest).
-        Outcome::PublishFailed if report.failed == 0 && report.passed + report.warned > 0 => Desired::new(
-            QUARANTINED,
-            Status::False,
-            "ChecksPassed",
-            format!(
-                "ValidationSuite {suite} passed this batch; publishing its results failed ({})",
-                report.message.as_deref().unwrap_or("see the suite's Ready condition")
-            ),
-        ),
-        Outcome::PublishFailed if report.failed > 0 => Desired::new(
             QUARANTINED,
             Status::True,
             "ChecksFailed",
