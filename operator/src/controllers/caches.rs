@@ -26,7 +26,7 @@ use kube::{
     },
 };
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun};
@@ -49,6 +49,21 @@ pub struct Cache<K: Resource<DynamicType = ()> + Clone + 'static> {
     overlay: Mutex<BTreeMap<(String, String), Written<K>>>,
     /// Who hears of each change once the store holds it ([`Cache::changes`]).
     listeners: Mutex<Vec<mpsc::UnboundedSender<K>>>,
+    /// Whether the store has listed its kind once. (The store's own
+    /// `wait_until_ready` wakes only one of several waiters, so one task
+    /// waits on it and publishes the answer here.)
+    ready: watch::Sender<Readiness>,
+}
+
+/// Where a cache's first list is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readiness {
+    /// Not listed yet.
+    Pending,
+    /// Listed: the cache is complete.
+    Ready,
+    /// Its watch stopped before the first list (shutdown).
+    Closed,
 }
 
 fn key<K: Resource>(obj: &K) -> (String, String) {
@@ -65,6 +80,7 @@ where
             writer: Mutex::new(writer),
             overlay: Mutex::default(),
             listeners: Mutex::default(),
+            ready: watch::Sender::new(Readiness::Pending),
         }
     }
 
@@ -155,10 +171,15 @@ where
         overlay.insert(key(written.object.as_ref()), written);
     }
 
-    /// Waits until the watch listed every object once.
-    async fn ready(&self) {
-        // The writer lives as long as the process; a dropped one means shutdown.
-        let _ = self.store.wait_until_ready().await;
+    /// Waits until the watch listed every object once: `false` when it
+    /// stopped before (the process is shutting down; nothing may be decided
+    /// on an incomplete cache).
+    async fn ready(&self) -> bool {
+        let mut state = self.ready.subscribe();
+        state
+            .wait_for(|s| *s != Readiness::Pending)
+            .await
+            .is_ok_and(|s| *s == Readiness::Ready)
     }
 }
 
@@ -201,12 +222,24 @@ impl Caches {
         }
     }
 
-    /// Waits until every cache has listed its kind once.
-    pub async fn ready(&self) {
-        self.runs.ready().await;
-        self.jobs.ready().await;
-        self.pools.ready().await;
+    /// Waits until every cache has listed its kind once: `false` when one
+    /// stopped before it did (shutdown): the caller decides nothing.
+    pub async fn ready(&self) -> bool {
+        self.runs.ready().await && self.jobs.ready().await && self.pools.ready().await
     }
+}
+
+/// The one waiter on the store's readiness; everyone else asks [`Cache::ready`].
+fn publish_readiness<K>(cache: Arc<Cache<K>>)
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    tokio::spawn(async move {
+        let listed = cache.store.wait_until_ready().await.is_ok();
+        cache
+            .ready
+            .send_replace(if listed { Readiness::Ready } else { Readiness::Closed });
+    });
 }
 
 fn feed<K>(cache: Arc<Cache<K>>, client: &Client, shutdown: &CancellationToken)
@@ -216,6 +249,7 @@ where
     let Some(writer) = cache.writer.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
+    publish_readiness(cache.clone());
     let events = watcher(Api::<K>::all(client.clone()), watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
@@ -246,5 +280,59 @@ where
         writer.apply_watcher_event(&watcher::Event::InitApply(o));
     }
     writer.apply_watcher_event(&watcher::Event::InitDone);
-    Cache::new(writer.as_reader(), Some(writer))
+    let cache = Cache::new(writer.as_reader(), Some(writer));
+    cache.ready.send_replace(Readiness::Ready);
+    cache
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn waiters(cache: &Arc<Cache<EtlRun>>) -> Vec<tokio::task::JoinHandle<bool>> {
+        (0..8)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.ready().await })
+            })
+            .collect()
+    }
+
+    /// Reconciles wait for the caches at start-up, many at once: every one of
+    /// them is woken (the store's own readiness future wakes only the last).
+    #[tokio::test]
+    async fn every_waiter_hears_that_the_cache_is_ready() {
+        let cache = Arc::new(Cache::<EtlRun>::unfed());
+        publish_readiness(cache.clone());
+        let waiting = waiters(&cache);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut writer = cache
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("writer");
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        for w in waiting {
+            let ready = tokio::time::timeout(Duration::from_secs(2), w).await;
+            assert!(matches!(ready, Ok(Ok(true))), "a waiter was never woken: {ready:?}");
+        }
+    }
+
+    /// Shutting down before the first list: every waiter hears it, and decides nothing.
+    #[tokio::test]
+    async fn every_waiter_hears_that_the_cache_closed() {
+        let cache = Arc::new(Cache::<EtlRun>::unfed());
+        publish_readiness(cache.clone());
+        let waiting = waiters(&cache);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(cache.writer.lock().unwrap_or_else(|e| e.into_inner()).take());
+        for w in waiting {
+            let ready = tokio::time::timeout(Duration::from_secs(2), w).await;
+            assert!(matches!(ready, Ok(Ok(false))), "{ready:?}");
+        }
+    }
 }

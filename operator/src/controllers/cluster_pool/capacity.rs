@@ -66,7 +66,9 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context, capacity: Arc<dyn Pool
     let ns = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
     let now = Timestamp::now();
-    let runs = PoolRuns::read(ctx, pool, now).await;
+    let Some(runs) = PoolRuns::read(ctx, pool, now).await else {
+        return Ok(Action::await_change());
+    };
     let report = capacity.reconcile(pool, &runs.all, now).await;
     match &report {
         // Set once the provider answers: a pool that never reached it has no

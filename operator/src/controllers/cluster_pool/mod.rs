@@ -99,7 +99,9 @@ async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, 
     let ns = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
     let now = Timestamp::now();
-    let runs = PoolRuns::read(&ctx, &pool, now).await;
+    let Some(runs) = PoolRuns::read(&ctx, &pool, now).await else {
+        return Ok(Action::await_change());
+    };
     record_queue(&ctx, &format!("{ns}/{name}"), runs.counts.queued);
     let existing = pool
         .status
@@ -133,8 +135,11 @@ struct PoolRuns {
 }
 
 impl PoolRuns {
-    async fn read(ctx: &Context, pool: &ClusterPool, now: Timestamp) -> Self {
-        ctx.caches.ready().await;
+    /// `None` when the caches stopped before they were complete (shutdown).
+    async fn read(ctx: &Context, pool: &ClusterPool, now: Timestamp) -> Option<Self> {
+        if !ctx.caches.ready().await {
+            return None;
+        }
         let ns = pool.namespace().unwrap_or_default();
         let name = pool.name_any();
         let runs = ctx.caches.runs.in_namespace(&ns);
@@ -152,11 +157,11 @@ impl PoolRuns {
             .filter(|r| mine(r))
             .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.0.parse::<f64>().ok())
             .sum();
-        Self {
+        Some(Self {
             all: runs,
             counts,
             cost_usd,
-        }
+        })
     }
 }
 

@@ -131,7 +131,10 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         // Its runs, and their Jobs, are owned by it and garbage-collected.
         return Ok(Action::await_change());
     }
-    ctx.caches.ready().await;
+    if !ctx.caches.ready().await {
+        // Shutting down before the caches were complete: decide nothing.
+        return Ok(Action::await_change());
+    }
     let ns = job.namespace().unwrap_or_default();
     let pool = ctx
         .caches

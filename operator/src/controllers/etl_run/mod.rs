@@ -127,7 +127,10 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
         // an attempt outside Kubernetes is cancelled under the run's finalizer.
         return finalize::finalize(&run, &ctx).await;
     }
-    ctx.caches.ready().await;
+    if !ctx.caches.ready().await {
+        // Shutting down before the caches were complete: decide nothing.
+        return Ok(Action::await_change());
+    }
     let status = run.status.clone().unwrap_or_default();
     let may_start = !status.phase.is_some_and(|p| p.is_final()) && status.attempts.iter().all(|a| a.outcome.is_some());
     // Deciding to start on a pool and recording it happen under the pool's

@@ -146,15 +146,17 @@ async fn reconcile(suite: Arc<ValidationSuite>, ctx: Arc<Context>) -> Result<Act
         return Ok(Action::await_change());
     }
     let ns = suite.namespace().unwrap_or_default();
+    if suite.spec.trigger.after.is_some() && !ctx.caches.ready().await {
+        // Shutting down before the caches were complete: decide nothing.
+        return Ok(Action::await_change());
+    }
     let etl_job = match &suite.spec.trigger.after {
-        Some(after) => {
-            ctx.caches.ready().await;
-            ctx.caches
-                .jobs
-                .get(&ns, &after.etl_job_ref.name)
-                .map(|j| Some(j.as_ref().clone()))
-                .ok_or_else(|| after.etl_job_ref.name.clone())
-        }
+        Some(after) => ctx
+            .caches
+            .jobs
+            .get(&ns, &after.etl_job_ref.name)
+            .map(|j| Some(j.as_ref().clone()))
+            .ok_or_else(|| after.etl_job_ref.name.clone()),
         None => Ok(None),
     };
     let etl_job = match etl_job {
@@ -188,7 +190,6 @@ async fn start_next(
     let last = status.last_run.as_ref();
     let (due, idle, wake) = match (&suite.spec.trigger.after, &suite.spec.trigger.schedule) {
         (Some(after), _) => {
-            ctx.caches.ready().await;
             let runs = ctx.caches.runs.in_namespace(&suite.namespace().unwrap_or_default());
             let finished: Vec<FinishedRun> = runs
                 .iter()
