@@ -111,10 +111,9 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context, capacity: Arc<dyn Pool
             .as_ref()
             .map_or(0, |r| usize::try_from(r.queued_runs).unwrap_or(0));
     record_queue(ctx, &format!("{ns}/{name}"), queued);
-    let existing = pool.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
     status.observed_generation = pool.metadata.generation;
     status.conditions = conditions::merge(
-        &existing,
+        &status.conditions,
         &[status::accepted(&[]), ready],
         pool.metadata.generation,
         now,

@@ -37,15 +37,6 @@ const FIELD_MANAGER: &str = "ade-operator/etl-job";
 /// Errors of the EtlJob controller, named after the step that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading the pool or the runs failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// What was being read.
-        what: &'static str,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
     /// Creating a run failed.
     #[error("creating EtlRun {run}: {source}")]
     CreateRun {
@@ -87,8 +78,7 @@ pub enum Error {
 impl ErrorCategory for Error {
     fn category(&self) -> &'static str {
         match self {
-            Self::Read { source, .. }
-            | Self::CreateRun { source, .. }
+            Self::CreateRun { source, .. }
             | Self::CancelRun { source, .. }
             | Self::DeleteRun { source, .. }
             | Self::ApplyStatus { source, .. } => kube_error_category(source),

@@ -13,12 +13,13 @@ use super::{
     Error, FIELD_MANAGER,
     observe::Inputs,
     plan::{Effect, Plan},
+    set_finalizer,
 };
 use crate::{
     api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time},
-    controllers::{Context, conditions, finalizer, status},
+    controllers::{Context, conditions, status},
     metrics::{PhaseLabels, ProviderLabels, RunOutcomeLabels},
-    providers::{ATTEMPT_FINALIZER, AttemptHandle},
+    providers::AttemptHandle,
 };
 
 /// Performs `plan` for `run`.
@@ -143,15 +144,6 @@ fn fail_attempt(plan: &mut Plan, attempt: i32, message: &str) {
         "Failed",
         format!("attempt {attempt} could not start: {message}"),
     ));
-}
-
-async fn set_finalizer(run: &EtlRun, ctx: &Context, present: bool) -> Result<(), Error> {
-    finalizer::set(ctx, run, ATTEMPT_FINALIZER, present)
-        .await
-        .map_err(|source| Error::Finalizer {
-            run: run.name_any(),
-            source,
-        })
 }
 
 async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<EtlRun, Error> {

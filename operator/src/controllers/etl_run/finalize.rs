@@ -4,11 +4,11 @@
 
 use kube::{ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
-use super::Error;
+use super::{Error, attempt_ref, provider_of, set_finalizer};
 use crate::{
     api::v1alpha1::EtlRun,
     controllers::{Context, finalizer},
-    providers::{ATTEMPT_FINALIZER, AttemptHandle, AttemptRef},
+    providers::{ATTEMPT_FINALIZER, AttemptHandle},
 };
 
 /// Cancels the active attempt of the deleted `run`, then lets the run go.
@@ -16,25 +16,16 @@ pub async fn finalize(run: &EtlRun, ctx: &Context) -> Result<Action, Error> {
     if !finalizer::has(run, ATTEMPT_FINALIZER) {
         return Ok(Action::await_change());
     }
-    let ns = run.namespace().unwrap_or_default();
     let status = run.status.clone().unwrap_or_default();
     if let Some(active) = status.attempts.iter().find(|a| a.outcome.is_none()) {
         let pool = status
             .pool
             .as_ref()
-            .and_then(|name| ctx.caches.pools.get(&ns, name))
+            .and_then(|name| ctx.caches.pools.get(&run.namespace().unwrap_or_default(), name))
             .map(|p| p.as_ref().clone());
-        let placed: Vec<AttemptHandle> = status.attempts.iter().map(AttemptHandle::of).collect();
-        let provider = ctx.providers.for_run(pool.as_ref(), &placed);
+        let provider = provider_of(ctx, pool.as_ref(), run);
         let handle = AttemptHandle::of(active);
-        let target = AttemptRef {
-            namespace: ns,
-            run: run.name_any(),
-            run_uid: run.uid().unwrap_or_default(),
-            attempt: active.attempt,
-            handle: handle.clone(),
-            pool,
-        };
+        let target = attempt_ref(run, active.attempt, handle.clone(), pool);
         let what = match handle.describe() {
             Some(place) => format!("attempt {} ({place})", active.attempt),
             None => format!("attempt {} (not placed yet)", active.attempt),
@@ -61,11 +52,6 @@ pub async fn finalize(run: &EtlRun, ctx: &Context) -> Result<Action, Error> {
             }
         }
     }
-    finalizer::set(ctx, run, ATTEMPT_FINALIZER, false)
-        .await
-        .map_err(|source| Error::Finalizer {
-            run: run.name_any(),
-            source,
-        })?;
+    set_finalizer(run, ctx, false).await?;
     Ok(Action::await_change())
 }

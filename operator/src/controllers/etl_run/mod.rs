@@ -22,7 +22,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
 use super::{Context, ErrorCategory, kube_error_category, runner};
-use crate::{api::v1alpha1::EtlRun, providers::ProviderError};
+use crate::{
+    api::v1alpha1::{ClusterPool, EtlRun},
+    providers::{ATTEMPT_FINALIZER, AttemptHandle, AttemptRef, ComputeProvider, ProviderError},
+};
 
 /// Controller name: metric label and field-manager suffix.
 pub const CONTROLLER: &str = "etl-run";
@@ -31,15 +34,6 @@ const FIELD_MANAGER: &str = "ade-operator/etl-run";
 /// Errors of the EtlRun controller, named after the step that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading an object failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// What was being read.
-        what: &'static str,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
     /// Writing the status failed.
     #[error("applying the status of EtlRun {run}: {source}")]
     ApplyStatus {
@@ -76,9 +70,7 @@ pub enum Error {
 impl ErrorCategory for Error {
     fn category(&self) -> &'static str {
         match self {
-            Self::Read { source, .. } | Self::ApplyStatus { source, .. } | Self::Finalizer { source, .. } => {
-                kube_error_category(source)
-            }
+            Self::ApplyStatus { source, .. } | Self::Finalizer { source, .. } => kube_error_category(source),
             Self::Provider { source, .. } => source.category(),
         }
     }
@@ -111,6 +103,40 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         },
     )
     .await;
+}
+
+/// The provider of `run`'s attempts: its pool's, else (the pool is gone)
+/// the one its recorded attempts ran on.
+fn provider_of(ctx: &Context, pool: Option<&ClusterPool>, run: &EtlRun) -> Arc<dyn ComputeProvider> {
+    let placed: Vec<AttemptHandle> = run
+        .status
+        .iter()
+        .flat_map(|s| &s.attempts)
+        .map(AttemptHandle::of)
+        .collect();
+    ctx.providers.for_run(pool, &placed)
+}
+
+/// The identity of attempt `attempt` of `run`, placed at `handle`.
+fn attempt_ref(run: &EtlRun, attempt: i32, handle: AttemptHandle, pool: Option<ClusterPool>) -> AttemptRef {
+    AttemptRef {
+        namespace: run.namespace().unwrap_or_default(),
+        run: run.name_any(),
+        run_uid: run.uid().unwrap_or_default(),
+        attempt,
+        handle,
+        pool,
+    }
+}
+
+/// Adds or removes the run's [`ATTEMPT_FINALIZER`].
+async fn set_finalizer(run: &EtlRun, ctx: &Context, present: bool) -> Result<(), Error> {
+    super::finalizer::set(ctx, run, ATTEMPT_FINALIZER, present)
+        .await
+        .map_err(|source| Error::Finalizer {
+            run: run.name_any(),
+            source,
+        })
 }
 
 /// Not started and not final: waiting for its turn.

@@ -8,8 +8,9 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::{
-    Error,
+    Error, attempt_ref,
     plan::{Blocked, Observed},
+    provider_of,
 };
 use crate::{
     api::v1alpha1::{Attempt, ClusterPool, EtlJob, EtlRun, Provider},
@@ -43,17 +44,9 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
     let job = job.map(|j| j.as_ref().clone());
     let window = resolve_window(run, job.as_ref());
     let status = run.status.clone().unwrap_or_default();
-    let placed: Vec<AttemptHandle> = status.attempts.iter().map(AttemptHandle::of).collect();
-    let provider = ctx.providers.for_run(pool.as_ref(), &placed);
+    let provider = provider_of(ctx, pool.as_ref(), run);
     let profile = provider.profile();
-    let target = |attempt: i32, handle: AttemptHandle| AttemptRef {
-        namespace: ns.clone(),
-        run: name.clone(),
-        run_uid: run.uid().unwrap_or_default(),
-        attempt,
-        handle,
-        pool: pool.clone(),
-    };
+    let target = |attempt: i32, handle: AttemptHandle| attempt_ref(run, attempt, handle, pool.clone());
     let attempt_state = match status.attempts.iter().find(|a| a.outcome.is_none()) {
         Some(active) => {
             let target = target(active.attempt, AttemptHandle::of(active));
