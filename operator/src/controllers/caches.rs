@@ -14,6 +14,7 @@ use std::{
     collections::BTreeMap,
     fmt::Debug,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use futures::{Stream, StreamExt};
@@ -34,10 +35,26 @@ use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun};
 /// An object the operator wrote that the watch may not have delivered yet.
 #[derive(Debug)]
 struct Written<K> {
-    /// The resourceVersion before the write (`None`: it created the object).
-    before: Option<String>,
-    /// The object as the API server returned it.
+    /// The object as the API server returned it (its resourceVersion is the write's).
     object: Arc<K>,
+    /// When it was written.
+    at: Instant,
+}
+
+/// How long a write stands in for an object the cache has not seen at all
+/// (a watch lags by milliseconds to seconds; an object deleted before the
+/// cache ever saw it must not linger).
+const UNSEEN: Duration = Duration::from_secs(30);
+
+/// Whether the cache's `cached` already holds `written` or something later:
+/// resourceVersions are etcd revisions, compared as numbers; one that is not
+/// a number counts only when it is the write's own.
+fn caught_up<K: Resource>(cached: &K, written: &K) -> bool {
+    let (c, w) = (cached.resource_version(), written.resource_version());
+    match (c.as_deref().map(str::parse::<u64>), w.as_deref().map(str::parse::<u64>)) {
+        (Some(Ok(c)), Some(Ok(w))) => c >= w,
+        _ => c == w,
+    }
 }
 
 /// One kind's cache: the reflector's store and the operator's own writes.
@@ -103,25 +120,15 @@ where
         Self::new(store, Some(writer))
     }
 
-    /// The newer of the cached object and the operator's own write of it;
-    /// drops the write once the watch delivered it (or something later).
-    fn resolve(&self, cached: Option<Arc<K>>, written: Option<&Written<K>>) -> (Option<Arc<K>>, bool) {
+    /// The newer of the cached object and the operator's own write of it,
+    /// and whether the write can be forgotten (the watch delivered it or
+    /// something later, or it stood in for an unseen object long enough).
+    fn resolve(cached: Option<Arc<K>>, written: Option<&Written<K>>) -> (Option<Arc<K>>, bool) {
         match (cached, written) {
             (cached, None) => (cached, false),
-            (None, Some(w)) if w.before.is_none() => (Some(w.object.clone()), false),
-            // Deleted since it was written (or never seen): the cache knows best.
-            (None, Some(_)) => (None, true),
-            (Some(c), Some(w)) => {
-                let seen = match &w.before {
-                    None => true,
-                    Some(before) => c.resource_version().as_ref() != Some(before),
-                };
-                if seen {
-                    (Some(c), true)
-                } else {
-                    (Some(w.object.clone()), false)
-                }
-            }
+            (Some(c), Some(w)) if caught_up(c.as_ref(), w.object.as_ref()) => (Some(c), true),
+            (_, Some(w)) if w.at.elapsed() < UNSEEN => (Some(w.object.clone()), false),
+            (cached, Some(_)) => (cached, true),
         }
     }
 
@@ -130,8 +137,8 @@ where
         let cached = self.store.get(&reflector::ObjectRef::new(name).within(namespace));
         let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
         let k = (namespace.to_owned(), name.to_owned());
-        let (out, caught_up) = self.resolve(cached, overlay.get(&k));
-        if caught_up {
+        let (out, forget) = Self::resolve(cached, overlay.get(&k));
+        if forget {
             overlay.remove(&k);
         }
         out
@@ -151,21 +158,21 @@ where
             if ns != namespace {
                 return true;
             }
-            let (resolved, caught_up) = self.resolve(out.get(name).cloned(), Some(written));
+            let (resolved, forget) = Self::resolve(out.get(name).cloned(), Some(written));
             match resolved {
                 Some(o) => out.insert(name.clone(), o),
                 None => out.remove(name),
             };
-            !caught_up
+            !forget
         });
         out.into_values().collect()
     }
 
-    /// Records that the operator wrote `after` (read as `before`, or created).
-    pub fn wrote(&self, before: Option<&K>, after: K) {
+    /// Records that the operator wrote `after` (as the API server returned it).
+    pub fn wrote(&self, after: K) {
         let written = Written {
-            before: before.and_then(ResourceExt::resource_version),
             object: Arc::new(after),
+            at: Instant::now(),
         };
         let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
         overlay.insert(key(written.object.as_ref()), written);
@@ -320,6 +327,51 @@ mod tests {
             let ready = tokio::time::timeout(Duration::from_secs(2), w).await;
             assert!(matches!(ready, Ok(Ok(true))), "a waiter was never woken: {ready:?}");
         }
+    }
+
+    fn run(name: &str, rv: &str, attempts: usize) -> EtlRun {
+        let attempts: Vec<_> = (1..=attempts).map(|n| serde_json::json!({"attempt": n})).collect();
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun",
+            "metadata": {"name": name, "namespace": "ns", "resourceVersion": rv},
+            "spec": {"jobRef": {"name": "j"}, "batchId": "b"},
+            "status": {"attempts": attempts},
+        }))
+        .expect("run")
+    }
+
+    fn attempts(run: Option<Arc<EtlRun>>) -> Option<usize> {
+        Some(run?.status.as_ref()?.attempts.len())
+    }
+
+    /// The operator's own writes count until the watch delivers them, also
+    /// for a run the cache has not seen at all yet (created a moment ago,
+    /// its intent written at once).
+    #[test]
+    fn a_write_counts_until_the_watch_delivers_it_or_something_later() {
+        let cache = filled(vec![run("seen", "5", 0)]);
+        cache.wrote(run("seen", "7", 1));
+        cache.wrote(run("unseen", "9", 1));
+        assert_eq!(
+            attempts(cache.get("ns", "seen")),
+            Some(1),
+            "the write, not the cached rv 5"
+        );
+        let all = cache.in_namespace("ns");
+        assert_eq!(all.len(), 2, "the unseen run counts: {all:?}");
+        // The watch delivers rv 6 (older than the write): the write still stands.
+        let mut writer = cache
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("writer");
+        writer.apply_watcher_event(&watcher::Event::Apply(run("seen", "6", 0)));
+        assert_eq!(attempts(cache.get("ns", "seen")), Some(1));
+        // Then rv 8 (later than the write): the cache is right again, the write forgotten.
+        writer.apply_watcher_event(&watcher::Event::Apply(run("seen", "8", 2)));
+        assert_eq!(attempts(cache.get("ns", "seen")), Some(2));
+        assert_eq!(cache.overlay.lock().unwrap_or_else(|e| e.into_inner()).len(), 1);
     }
 
     /// Shutting down before the first list: every waiter hears it, and decides nothing.

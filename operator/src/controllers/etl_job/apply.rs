@@ -52,7 +52,7 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
             Ok(created) => {
                 tracing::info!(run = %new.name, batch = %new.batch.id, reason = ?new.reason, "created EtlRun");
                 // The next reconcile counts it, whether the watch delivered it or not.
-                ctx.caches.runs.wrote(None, created);
+                ctx.caches.runs.wrote(created);
             }
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(source) => {

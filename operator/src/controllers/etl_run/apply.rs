@@ -58,7 +58,7 @@ pub async fn apply(
     }
     let written = write_status(run, ctx, &plan).await?;
     // Every reader sees the intent now, before the watch delivers it.
-    ctx.caches.runs.wrote(Some(run), written);
+    ctx.caches.runs.wrote(written);
     drop(admission);
     if let Effect::Start(n) = plan.effect {
         match inputs.request.clone() {

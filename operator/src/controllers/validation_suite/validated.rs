@@ -52,7 +52,7 @@ pub async fn mark(ctx: &Context, run: &EtlRun, suite: &ValidationSuite) -> Resul
     let marked = api
         .patch(&run.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    ctx.caches.runs.wrote(Some(run), marked.clone());
+    ctx.caches.runs.wrote(marked.clone());
     Ok(marked)
 }
 
