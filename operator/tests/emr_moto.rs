@@ -23,6 +23,7 @@ use ade_operator::{
             capacity::Demand,
             request::{TAG_MANAGED_BY, TAG_MARKET, TAG_POOL_NAME, TAG_POOL_NAMESPACE, TAG_POOL_UID, step_name},
         },
+        pool::MemoryLog,
     },
     schedule::Window,
 };
@@ -138,12 +139,13 @@ fn target(request: &AttemptRequest, handle: &AttemptHandle) -> AttemptRef {
 /// configurations, bootstrap actions, log URI, keep-alive, step concurrency).
 #[tokio::test]
 async fn run_job_flow_as_moto_records_it() {
+    let log = MemoryLog::default();
     let moto = Moto::start();
     let emr = provider(&moto);
     let pool = pool("spark");
     let req = request(&pool, "orders-1");
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), Timestamp::now())
+        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), &log, Timestamp::now())
         .await
         .unwrap();
     assert_eq!(report.created.len(), 1);
@@ -226,13 +228,20 @@ async fn run_job_flow_as_moto_records_it() {
 /// driving the attempt; a cluster terminated with errors interrupts it.
 #[tokio::test]
 async fn steps_are_adopted_by_name_and_follow_their_state() {
+    let log = MemoryLog::default();
     let moto = Moto::start();
     let emr = provider(&moto);
     let pool = pool("steps");
     let (a, b, c) = (request(&pool, "a"), request(&pool, "b"), request(&pool, "c"));
-    emr.reconcile_pool(&pool, BreakerState::default(), &demand(&[&a, &b, &c]), Timestamp::now())
-        .await
-        .unwrap();
+    emr.reconcile_pool(
+        &pool,
+        BreakerState::default(),
+        &demand(&[&a, &b, &c]),
+        &log,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
 
     let ha = emr.start(&a).await.unwrap();
     let (cluster, step_a) = placed(&ha);
@@ -290,19 +299,20 @@ async fn steps_are_adopted_by_name_and_follow_their_state() {
 /// pool terminates what is left.
 #[tokio::test]
 async fn no_duplicate_cluster_after_restart_and_idle_teardown() {
+    let log = MemoryLog::default();
     let moto = Moto::start();
     let pool = pool("idle");
     let req = request(&pool, "r");
     let first = provider(&moto);
     let created = first
-        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), Timestamp::now())
+        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), &log, Timestamp::now())
         .await
         .unwrap();
     assert_eq!(created.created.len(), 1);
     let id = created.created[0].0.clone();
     let restarted = provider(&moto);
     let again = restarted
-        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), Timestamp::now())
+        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), &log, Timestamp::now())
         .await
         .unwrap();
     assert!(again.created.is_empty(), "adopted by tag: {:?}", again.created);
@@ -318,13 +328,13 @@ async fn no_duplicate_cluster_after_restart_and_idle_teardown() {
     moto.set_step_state(&id, &placed(&h).1, "COMPLETED");
     let soon = Timestamp::now().checked_add(SignedDuration::from_mins(1)).unwrap();
     let kept = restarted
-        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), soon)
+        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), &log, soon)
         .await
         .unwrap();
     assert!(kept.clusters.iter().all(|c| c.terminated.is_none()));
     let later = Timestamp::now().checked_add(SignedDuration::from_mins(6)).unwrap();
     let report = restarted
-        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), later)
+        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), &log, later)
         .await
         .unwrap();
     let gone: Vec<&str> = report
@@ -344,7 +354,13 @@ async fn no_duplicate_cluster_after_restart_and_idle_teardown() {
 
     let other = request(&pool, "other");
     restarted
-        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&other]), Timestamp::now())
+        .reconcile_pool(
+            &pool,
+            BreakerState::default(),
+            &demand(&[&other]),
+            &log,
+            Timestamp::now(),
+        )
         .await
         .unwrap();
     let terminated = restarted.terminate_pool(&pool).await.unwrap();

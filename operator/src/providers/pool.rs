@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 
 use super::ProviderError;
-use crate::api::v1alpha1::{BreakerStatus, ClusterPool, EtlRun, PoolCluster};
+use crate::api::v1alpha1::{BreakerStatus, ClusterPool, ClusterRequest, EtlRun, PoolCluster};
 
 /// The pool's `Ready` condition as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,21 @@ pub struct CapacityReport {
     pub events: Vec<PoolEvent>,
     /// Whether the pool has live capacity or demand (look again soon).
     pub busy: bool,
+    /// `status.clusterRequests`: requests not yet seen fulfilled.
+    pub requests: Vec<ClusterRequest>,
+}
+
+/// Where a provider records the capacity it is about to ask for (the pool's
+/// `status.clusterRequests`), before it asks: a crash or a lost answer
+/// between the request and the next status write then leaves a name to
+/// look for, not an unknown cluster and a second request.
+pub trait RequestLog: Send + Sync {
+    /// The requests recorded so far (the pool's status, then what this
+    /// reconcile recorded).
+    fn recorded(&self) -> Vec<ClusterRequest>;
+    /// Persists `requests` as the pool's outstanding ones; no request may be
+    /// made until this returns Ok.
+    fn record<'a>(&'a self, requests: &'a [ClusterRequest]) -> BoxFuture<'a, Result<(), ProviderError>>;
 }
 
 /// What releasing a deleted pool's capacity did.
@@ -80,14 +95,31 @@ pub trait PoolCapacity: Send + Sync {
     /// What its calls are, for a message: `an EMR call`.
     fn calls(&self) -> &'static str;
     /// Plans the pool's capacity for `runs` (those of its namespace) and
-    /// carries the plan out: creates, adopts and terminates capacity.
+    /// carries the plan out: creates (recording each request in `log`
+    /// first), adopts and terminates capacity.
     fn reconcile<'a>(
         &'a self,
         pool: &'a ClusterPool,
         runs: &'a [std::sync::Arc<EtlRun>],
+        log: &'a dyn RequestLog,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<CapacityReport, ProviderError>>;
     /// The pool is being deleted: terminates its capacity (or keeps it, as
     /// its `reclaimPolicy` says).
     fn release<'a>(&'a self, pool: &'a ClusterPool) -> BoxFuture<'a, Result<Released, ProviderError>>;
+}
+
+/// A [`RequestLog`] in memory: for callers that keep no status (tests, tools).
+#[derive(Debug, Default)]
+pub struct MemoryLog(std::sync::Mutex<Vec<ClusterRequest>>);
+
+impl RequestLog for MemoryLog {
+    fn recorded(&self) -> Vec<ClusterRequest> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record<'a>(&'a self, requests: &'a [ClusterRequest]) -> BoxFuture<'a, Result<(), ProviderError>> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = requests.to_vec();
+        Box::pin(async { Ok(()) })
+    }
 }

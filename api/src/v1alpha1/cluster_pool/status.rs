@@ -51,6 +51,28 @@ pub struct ClusterPoolStatus {
     /// clusters buy, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerStatus>,
+
+    /// Clusters the operator asked the provider for and has not seen yet,
+    /// recorded before each request: after a crash or a lost answer, the next
+    /// reconcile looks for the cluster by this name instead of creating
+    /// another.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "kube", x_kube(merge_strategy = ListMerge::Map(vec!["name".into()])))]
+    pub cluster_requests: Vec<ClusterRequest>,
+}
+
+/// A cluster the operator asked for: recorded in the pool's status before
+/// the request is made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRequest {
+    /// The cluster's name (deterministic: the pool's prefix and a hash).
+    pub name: String,
+    /// `spot` or `on-demand`.
+    pub market: String,
+    /// When it was asked for.
+    pub requested_at: Time,
 }
 
 /// The state of a pool's spot interruption circuit breaker.

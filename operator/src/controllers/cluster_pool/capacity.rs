@@ -4,8 +4,12 @@
 //! Retain`), and on every pass: the provider plans and applies capacity for
 //! the pool's runs → status, Events and metrics.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
 use kube::{
     ResourceExt,
@@ -14,15 +18,19 @@ use kube::{
 
 use super::{Error, FIELD_MANAGER, PoolRuns, record_queue};
 use crate::{
-    api::v1alpha1::{ClusterPool, Usd},
+    api::v1alpha1::{ClusterPool, ClusterRequest, Usd},
     controllers::{
         Context, conditions,
         conditions::{Desired, Status},
         finalizer, status,
     },
     cost,
+    error_category::kube_error_category,
     metrics::ClusterEventLabels,
-    providers::pool::{ClusterCounter, PoolCapacity, PoolEvent},
+    providers::{
+        ProviderError,
+        pool::{ClusterCounter, PoolCapacity, PoolEvent, RequestLog},
+    },
 };
 
 /// The finalizer that releases a deleted pool's capacity.
@@ -39,6 +47,49 @@ async fn set_finalizer(ctx: &Context, pool: &ClusterPool, present: bool) -> Resu
             pool: pool.name_any(),
             source,
         })
+}
+
+/// The pool's `status.clusterRequests` as a [`RequestLog`]: each record is a
+/// status write of the pool's last known status with the new requests, so
+/// the request is on the API server before the provider makes it.
+struct StatusLog<'c> {
+    ctx: &'c Context,
+    pool: &'c ClusterPool,
+    requests: Mutex<Vec<ClusterRequest>>,
+}
+
+impl<'c> StatusLog<'c> {
+    fn new(ctx: &'c Context, pool: &'c ClusterPool) -> Self {
+        let recorded = pool.status.as_ref().map(|s| s.cluster_requests.clone());
+        Self {
+            ctx,
+            pool,
+            requests: Mutex::new(recorded.unwrap_or_default()),
+        }
+    }
+}
+
+impl RequestLog for StatusLog<'_> {
+    fn recorded(&self) -> Vec<ClusterRequest> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record<'a>(&'a self, requests: &'a [ClusterRequest]) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move {
+            let mut status = self.pool.status.clone().unwrap_or_default();
+            status.cluster_requests = requests.to_vec();
+            status::apply(self.ctx, self.pool, FIELD_MANAGER, &status)
+                .await
+                .map_err(|e| ProviderError::Api {
+                    action: "recording the cluster request in the pool's status",
+                    category: kube_error_category(&e),
+                    source: Box::new(e),
+                })?;
+            *self.requests.lock().unwrap_or_else(|e| e.into_inner()) = requests.to_vec();
+            Ok(())
+        }
+        .boxed()
+    }
 }
 
 /// A deleted pool: release (or retain) its capacity, then let it go.
@@ -69,7 +120,8 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context, capacity: Arc<dyn Pool
     let Some(runs) = PoolRuns::read(ctx, pool, now).await else {
         return Ok(Action::await_change());
     };
-    let report = capacity.reconcile(pool, &runs.all, now).await;
+    let log = StatusLog::new(ctx, pool);
+    let report = capacity.reconcile(pool, &runs.all, &log, now).await;
     match &report {
         // Set once the provider answers: a pool that never reached it has no
         // capacity and stays deletable. A cluster created in the same pass as
@@ -91,6 +143,7 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context, capacity: Arc<dyn Pool
             status.idle_clusters = report.idle_clusters;
             status.running_runs = report.running_runs;
             status.breaker.clone_from(&report.breaker);
+            status.cluster_requests.clone_from(&report.requests);
             let r = &report.readiness;
             Desired::new(
                 "Ready",
@@ -99,12 +152,15 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context, capacity: Arc<dyn Pool
                 r.message.clone(),
             )
         }
-        Err(error) => Desired::new(
-            "Ready",
-            Status::False,
-            "ProviderError",
-            format!("{} failed: {error}", capacity.calls()),
-        ),
+        Err(error) => {
+            status.cluster_requests = log.recorded();
+            Desired::new(
+                "Ready",
+                Status::False,
+                "ProviderError",
+                format!("{} failed: {error}", capacity.calls()),
+            )
+        }
     };
     let queued = runs.counts.queued
         + report

@@ -10,9 +10,10 @@ use serde_json::json;
 use super::reconcile;
 use crate::{
     api::v1alpha1::{ClusterPool, EtlJob, EtlRun},
+    providers::pool::{MemoryLog, RequestLog},
     testing::{
         Verb,
-        scenario::{FakeEmr, Scenario},
+        scenario::{FakeEmr, Scenario, emr_pool},
     },
 };
 
@@ -68,4 +69,107 @@ async fn a_kubernetes_pool_counts_its_running_and_queued_runs() {
     assert_eq!(status.estimated_cost_usd.unwrap().0, "1.2500");
     let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
     assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Available"));
+}
+
+/// The pool as the API server `s` holds it now.
+fn stored_pool(s: &Scenario, name: &str) -> ClusterPool {
+    s.api.get(Some(NS), name).unwrap()
+}
+
+/// Issue 12, item 9: `RunJobFlow` creates the cluster but its answer is lost
+/// (the operator crashes, or the connection drops), and EMR's listing does
+/// not show the new cluster for a while. The request was recorded in the
+/// pool's status before the call, so the restarted operator waits for that
+/// cluster by name instead of creating a second one for the same run.
+#[tokio::test]
+async fn an_emr_cluster_is_created_once_across_a_crash_after_run_job_flow() {
+    let fake = Arc::new(FakeEmr::default());
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.lose_answers = 1;
+        // Each reconcile lists twice (live clusters, recently terminated
+        // ones): the first two reconciles after the restart miss the cluster.
+        state.list_lag = 4;
+    }
+    let queued = run(
+        "orders-1",
+        "b1",
+        json!({"phase": "Pending", "pool": "spark", "attempts": [{"attempt": 1}]}),
+    );
+    let first = Scenario::new(std::slice::from_ref(&queued), &[], &[emr_pool()], fake.clone());
+    reconcile(Arc::new(stored_pool(&first, "spark")), first.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(fake.calls("RunJobFlow"), 1);
+    let created = fake.state.lock().unwrap().specs.values().next().unwrap().name.clone();
+    let status = stored_pool(&first, "spark").status.unwrap();
+    let recorded: Vec<_> = status.cluster_requests.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        recorded,
+        [created.as_str()],
+        "recorded before the call, kept after its lost answer"
+    );
+
+    // A new operator process: the pool as the API server holds it.
+    let second = Scenario::new(&[queued], &[], &[stored_pool(&first, "spark")], fake.clone());
+    for _ in 0..3 {
+        reconcile(Arc::new(stored_pool(&second, "spark")), second.ctx.clone())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        fake.calls("RunJobFlow"),
+        1,
+        "one cluster for one run: {:?}",
+        fake.cluster_ids()
+    );
+    let status = stored_pool(&second, "spark").status.unwrap();
+    assert!(status.cluster_requests.is_empty(), "settled once listed: {status:?}");
+    let listed: Vec<_> = status.clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(listed, fake.cluster_ids());
+}
+
+#[tokio::test]
+async fn a_cluster_request_waits_for_its_cluster_only_while_it_may_exist() {
+    let fake = Arc::new(FakeEmr::default());
+    let queued = run(
+        "orders-1",
+        "b1",
+        json!({"phase": "Pending", "pool": "spark", "attempts": [{"attempt": 1}]}),
+    );
+    let s = Scenario::new(&[queued], &[], &[emr_pool()], fake.clone());
+    let log = MemoryLog::default();
+    let pool = stored_pool(&s, "spark");
+    let capacity = s.ctx.providers.capacity_for(&pool).unwrap();
+    let runs: Vec<_> = s.ctx.caches.runs.in_namespace(NS);
+    // A request that may have created a cluster waits for it ...
+    fake.state.lock().unwrap().lose_answers = 1;
+    fake.state.lock().unwrap().list_lag = 2;
+    assert!(
+        capacity
+            .reconcile(&pool, &runs, &log, jiff::Timestamp::now())
+            .await
+            .is_err()
+    );
+    assert_eq!(log.recorded().len(), 1);
+    let report = capacity
+        .reconcile(&pool, &runs, &log, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!((fake.calls("RunJobFlow"), report.requests.len()), (1, 1));
+    // ... until its grace has passed without the cluster listed.
+    let later = jiff::Timestamp::now() + crate::providers::emr::requests::GRACE;
+    fake.state.lock().unwrap().clusters.clear();
+    let report = capacity.reconcile(&pool, &runs, &log, later).await.unwrap();
+    assert_eq!(fake.calls("RunJobFlow"), 2, "asked again after the grace");
+    assert_eq!(report.requests.len(), 1, "the new request");
+
+    // A refused request created nothing: it is dropped, and asked again at once.
+    let log = MemoryLog::default();
+    fake.state.lock().unwrap().clusters.clear();
+    fake.state.lock().unwrap().refuse = 1;
+    assert!(capacity.reconcile(&pool, &runs, &log, later).await.is_err());
+    assert!(log.recorded().is_empty(), "{:?}", log.recorded());
+    capacity.reconcile(&pool, &runs, &log, later).await.unwrap();
+    assert_eq!(fake.calls("RunJobFlow j-"), 3);
 }

@@ -174,7 +174,11 @@ async fn placed_emr_run(s: &Scenario) {
     let pool: ClusterPool = s.api.get(Some(NS), "spark").unwrap();
     let runs = vec![Arc::new(s.run(NS, "orders-1").unwrap())];
     let capacity = s.ctx.providers.capacity_for(&pool).unwrap();
-    capacity.reconcile(&pool, &runs, jiff::Timestamp::now()).await.unwrap();
+    let log = crate::providers::pool::MemoryLog::default();
+    capacity
+        .reconcile(&pool, &runs, &log, jiff::Timestamp::now())
+        .await
+        .unwrap();
     reconcile_stored(s, "orders-1").await;
 }
 

@@ -18,11 +18,11 @@ use super::{
     planner::{self, Limits, Placement, Termination, Waiting},
     pricing::{self, PriceBook, SpotPrice},
     provider::{EmrProvider, emr_of, placing_key, provider_error},
-    request,
+    request, requests,
 };
 use crate::{
-    api::v1alpha1::ClusterPool,
-    providers::{AttemptHandle, AttemptRef, ProviderError},
+    api::v1alpha1::{ClusterPool, ClusterRequest},
+    providers::{AttemptHandle, AttemptRef, ProviderError, pool::RequestLog},
 };
 
 /// Spot prices are asked for again after this long.
@@ -76,17 +76,22 @@ pub struct PoolReport {
     pub waiting: Vec<Waiting>,
     /// Why some cost could not be estimated.
     pub cost_error: Option<String>,
+    /// Clusters asked for and not listed yet (`status.clusterRequests`).
+    pub requests: Vec<ClusterRequest>,
 }
 
 impl EmrProvider {
     /// Observes `pool`'s clusters, plans for `demand` and carries the plan out:
-    /// creates clusters (on the breaker's market) and terminates those the pool
-    /// no longer wants.
+    /// creates clusters (on the breaker's market, each recorded in `log`
+    /// before it is asked for) and terminates those the pool no longer wants.
+    /// Recorded requests whose cluster is not listed yet count as starting
+    /// clusters ([`requests`]).
     pub async fn reconcile_pool(
         &self,
         pool: &ClusterPool,
         breaker_state: BreakerState,
         demand: &Demand,
+        log: &dyn RequestLog,
         now: Timestamp,
     ) -> Result<PoolReport, ProviderError> {
         let emr = emr_of(pool)?;
@@ -113,17 +118,20 @@ impl EmrProvider {
             .iter()
             .map(|c| observe::planner_cluster(c, steps_of(&c.id)))
             .collect();
-        let plan = planner::plan(&limits, now, &planned, &demand.queued, &demand.placed);
+        let mut outstanding = requests::outstanding(&log.recorded(), &clusters, now);
+        let mut planning = planned.clone();
+        planning.extend(outstanding.iter().map(requests::as_planned));
+        let plan = planner::plan(&limits, now, &planning, &demand.queued, &demand.placed);
 
-        let mut created = Vec::new();
-        for (i, new) in plan.create.iter().enumerate() {
-            let nonce = format!("{}/{}/{i}", pool.uid().unwrap_or_default(), now.as_nanosecond());
-            let spec = request::cluster_spec(pool, emr, decision.market, &self.settings.operator, &nonce);
-            let id = self.api.run_job_flow(&region, &spec).await.map_err(provider_error)?;
-            tracing::info!(cluster = %id, name = %spec.name, market = %decision.market, "created an EMR cluster");
-            created.push((id, new.runs.clone()));
-        }
-        let doomed: Vec<String> = plan.terminate.iter().map(|t| t.cluster.clone()).collect();
+        let created = self
+            .create(pool, decision.market, &plan.create, &mut outstanding, log, now)
+            .await?;
+        let doomed: Vec<String> = plan
+            .terminate
+            .iter()
+            .map(|t| t.cluster.clone())
+            .filter(|id| !requests::is_requested(id))
+            .collect();
         self.api.terminate(&region, &doomed).await.map_err(provider_error)?;
 
         let (costs, cost_error) = self.cluster_costs(&region, emr, &clusters, now).await;
@@ -145,7 +153,57 @@ impl EmrProvider {
             created,
             waiting: plan.waiting,
             cost_error,
+            requests: outstanding,
         })
+    }
+
+    /// Creates the clusters of `new`: records their requests in `log` with
+    /// the `outstanding` ones, then calls `RunJobFlow` for each. A call that
+    /// was refused drops its request (recorded again before the error
+    /// returns); one that may have created the cluster keeps it, to be found
+    /// by name.
+    async fn create(
+        &self,
+        pool: &ClusterPool,
+        market: super::Market,
+        new: &[planner::NewCluster],
+        outstanding: &mut Vec<ClusterRequest>,
+        log: &dyn RequestLog,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Vec<String>)>, ProviderError> {
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let emr = emr_of(pool)?;
+        let region = self.region_of(pool)?;
+        let specs: Vec<_> = (0..new.len())
+            .map(|i| {
+                let nonce = format!("{}/{}/{i}", pool.uid().unwrap_or_default(), now.as_nanosecond());
+                request::cluster_spec(pool, emr, market, &self.settings.operator, &nonce)
+            })
+            .collect();
+        outstanding.extend(specs.iter().map(|s| requests::request(&s.name, market, now)));
+        log.record(outstanding).await?;
+        let mut created = Vec::new();
+        for (spec, new) in specs.iter().zip(new) {
+            match self.api.run_job_flow(&region, spec).await {
+                Ok(id) => {
+                    tracing::info!(cluster = %id, name = %spec.name, %market, "created an EMR cluster");
+                    created.push((id, new.runs.clone()));
+                }
+                Err(e) => {
+                    if !requests::may_have_created(e.category) {
+                        outstanding.retain(|r| r.name != spec.name);
+                        // A request left recorded only delays the next one by its grace.
+                        if let Err(error) = log.record(outstanding).await {
+                            tracing::warn!(%error, "dropping a refused cluster request from the pool's status failed");
+                        }
+                    }
+                    return Err(provider_error(e));
+                }
+            }
+        }
+        Ok(created)
     }
 
     /// The ids of `pool`'s live clusters.

@@ -9,7 +9,7 @@ use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
 
 use super::{
-    api::{ApiResult, ClusterInfo, ClusterSpec, ClusterSummary, EmrApi, StepInfo, StepSpec, StepState},
+    api::{ApiError, ApiResult, ClusterInfo, ClusterSpec, ClusterSummary, EmrApi, StepInfo, StepSpec, StepState},
     observe::cluster_state,
     pricing::SpotPrice,
 };
@@ -22,6 +22,16 @@ pub struct State {
     pub steps: BTreeMap<String, Vec<(StepInfo, StepSpec)>>,
     pub calls: Vec<String>,
     pub spot: Vec<SpotPrice>,
+    /// `RunJobFlow` answers still to lose: the cluster is created, the
+    /// caller hears a connection error (a crash or a dropped answer).
+    pub lose_answers: u32,
+    /// `RunJobFlow` calls still to refuse (throttled, nothing created).
+    pub refuse: u32,
+    /// How many `ListClusters` calls miss a new cluster (EMR's eventually
+    /// consistent reads).
+    pub list_lag: u32,
+    /// Clusters `ListClusters` does not show yet, with the misses left.
+    unlisted: BTreeMap<String, u32>,
     next: u32,
 }
 
@@ -78,6 +88,16 @@ impl FakeEmr {
 impl EmrApi for FakeEmr {
     fn run_job_flow<'a>(&'a self, _region: &'a str, spec: &'a ClusterSpec) -> BoxFuture<'a, ApiResult<String>> {
         let mut s = self.state.lock().unwrap();
+        if s.refuse > 0 {
+            s.refuse -= 1;
+            s.calls.push("RunJobFlow refused".into());
+            let refused = ApiError {
+                action: "RunJobFlow",
+                message: "AWS answered ThrottlingException: Rate exceeded".into(),
+                category: "throttled",
+            };
+            return async move { Err(refused) }.boxed();
+        }
         s.next += 1;
         let id = format!("j-FAKE{:04}", s.next);
         let now = Timestamp::now();
@@ -98,7 +118,21 @@ impl EmrApi for FakeEmr {
         );
         s.specs.insert(id.clone(), spec.clone());
         s.steps.insert(id.clone(), Vec::new());
-        async move { Ok(id) }.boxed()
+        if s.list_lag > 0 {
+            let lag = s.list_lag;
+            s.unlisted.insert(id.clone(), lag);
+        }
+        let answer = if s.lose_answers > 0 {
+            s.lose_answers -= 1;
+            Err(ApiError {
+                action: "RunJobFlow",
+                message: "AWS could not be reached: connection reset".into(),
+                category: "aws-unreachable",
+            })
+        } else {
+            Ok(id)
+        };
+        async move { answer }.boxed()
     }
 
     fn list_clusters<'a>(
@@ -109,9 +143,18 @@ impl EmrApi for FakeEmr {
     ) -> BoxFuture<'a, ApiResult<Vec<ClusterSummary>>> {
         let mut s = self.state.lock().unwrap();
         s.calls.push("ListClusters".into());
+        let hidden: Vec<String> = s.unlisted.keys().cloned().collect();
+        for id in &hidden {
+            let left = s.unlisted.get_mut(id).unwrap();
+            *left -= 1;
+            if *left == 0 {
+                s.unlisted.remove(id);
+            }
+        }
         let out = s
             .clusters
             .values()
+            .filter(|c| !hidden.contains(&c.id))
             .filter(|c| (c.state.is_live() || c.state_name == "TERMINATING") == active)
             .filter(|c| created_after.is_none_or(|t| c.created_at > t))
             .map(|c| ClusterSummary {

@@ -40,6 +40,7 @@ pub mod pool_status;
 pub mod pricing;
 pub mod provider;
 pub mod request;
+pub mod requests;
 
 #[cfg(test)]
 pub(crate) mod fake;

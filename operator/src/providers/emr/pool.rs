@@ -12,7 +12,7 @@ use crate::{
     api::v1alpha1::{ClusterPool, EtlRun, ReclaimPolicy},
     providers::{
         ProviderError,
-        pool::{CapacityReport, ClusterCounter, PoolCapacity, PoolEvent, Released},
+        pool::{CapacityReport, ClusterCounter, PoolCapacity, PoolEvent, Released, RequestLog},
     },
 };
 
@@ -21,11 +21,12 @@ impl EmrProvider {
         &self,
         pool: &ClusterPool,
         runs: &[Arc<EtlRun>],
+        log: &dyn RequestLog,
         now: Timestamp,
     ) -> Result<CapacityReport, ProviderError> {
         let demand = pool_status::demand(&pool.name_any(), runs.iter().map(AsRef::as_ref));
         let before = pool_status::breaker_state(pool);
-        let report = self.reconcile_pool(pool, before, &demand, now).await?;
+        let report = self.reconcile_pool(pool, before, &demand, log, now).await?;
         Ok(pool_status::capacity_report(
             &report,
             &demand,
@@ -81,9 +82,10 @@ impl PoolCapacity for EmrProvider {
         &'a self,
         pool: &'a ClusterPool,
         runs: &'a [Arc<EtlRun>],
+        log: &'a dyn RequestLog,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<CapacityReport, ProviderError>> {
-        self.capacity(pool, runs, now).boxed()
+        self.capacity(pool, runs, log, now).boxed()
     }
 
     fn release<'a>(&'a self, pool: &'a ClusterPool) -> BoxFuture<'a, Result<Released, ProviderError>> {

@@ -235,7 +235,10 @@ pub fn capacity_report(
         breaker: Some(breaker_status(report)),
         readiness: ready(report, max_clusters),
         events: events(report, before),
-        busy: !demand.queued.is_empty() || report.clusters.iter().any(|c| c.info.state.is_live()),
+        busy: !demand.queued.is_empty()
+            || !report.requests.is_empty()
+            || report.clusters.iter().any(|c| c.info.state.is_live()),
+        requests: report.requests.clone(),
     }
 }
 

@@ -116,6 +116,7 @@ fn report(states: &[(&str, &str)], market: Market) -> PoolReport {
         created: vec![],
         waiting: vec![],
         cost_error: None,
+        requests: Vec::new(),
     }
 }
 

@@ -20,7 +20,9 @@ use super::{
 };
 use crate::{
     api::v1alpha1::{ClusterPool, Task},
-    providers::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind},
+    providers::{
+        AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, pool::MemoryLog,
+    },
     schedule::Window,
 };
 
@@ -86,6 +88,7 @@ fn queued(runs: &[&AttemptRequest]) -> Demand {
 
 #[tokio::test]
 async fn a_run_waits_gets_a_cluster_and_a_step_once() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool();
@@ -101,17 +104,17 @@ async fn a_run_waits_gets_a_cluster_and_a_step_once() {
 
     // The pool creates one cluster for it, and only one however often it looks.
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &queued(&[&req]), Timestamp::now())
+        .reconcile_pool(&pool, BreakerState::default(), &queued(&[&req]), &log, Timestamp::now())
         .await
         .unwrap();
     assert_eq!(report.created.len(), 1);
     assert_eq!(report.created[0].1, vec![step_name(&req.target)]);
-    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&req]), Timestamp::now())
+    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&req]), &log, Timestamp::now())
         .await
         .unwrap();
     let restarted = provider(&fake);
     restarted
-        .reconcile_pool(&pool, BreakerState::default(), &queued(&[&req]), Timestamp::now())
+        .reconcile_pool(&pool, BreakerState::default(), &queued(&[&req]), &log, Timestamp::now())
         .await
         .unwrap();
     assert_eq!(
@@ -156,13 +159,14 @@ async fn a_run_waits_gets_a_cluster_and_a_step_once() {
 
 #[tokio::test]
 async fn runs_share_a_cluster_up_to_max_runs_per_cluster() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool(); // maxRunsPerCluster 3, maxClusters 2
     let reqs: Vec<AttemptRequest> = (1..=4).map(|i| request(&pool, &format!("r{i}"))).collect();
     let all: Vec<&AttemptRequest> = reqs.iter().collect();
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &queued(&all), Timestamp::now())
+        .reconcile_pool(&pool, BreakerState::default(), &queued(&all), &log, Timestamp::now())
         .await
         .unwrap();
     assert_eq!(report.created.iter().map(|c| c.1.len()).collect::<Vec<_>>(), vec![3, 1]);
@@ -176,13 +180,20 @@ async fn runs_share_a_cluster_up_to_max_runs_per_cluster() {
 
 #[tokio::test]
 async fn lost_clusters_interrupt_and_failed_steps_fail() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool();
     let (a, b) = (request(&pool, "a"), request(&pool, "b"));
-    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&a, &b]), Timestamp::now())
-        .await
-        .unwrap();
+    emr.reconcile_pool(
+        &pool,
+        BreakerState::default(),
+        &queued(&[&a, &b]),
+        &log,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     let (ha, hb) = (emr.start(&a).await.unwrap(), emr.start(&b).await.unwrap());
     let (cluster, step) = placed(&ha);
     fake.set_step_state(&cluster, &step, StepState::Failed);
@@ -203,11 +214,12 @@ async fn lost_clusters_interrupt_and_failed_steps_fail() {
 
 #[tokio::test]
 async fn cancel_cancels_the_step_once() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool();
     let r = request(&pool, "c");
-    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), Timestamp::now())
+    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), &log, Timestamp::now())
         .await
         .unwrap();
     let h = emr.start(&r).await.unwrap();
@@ -219,18 +231,19 @@ async fn cancel_cancels_the_step_once() {
 
 #[tokio::test]
 async fn idle_clusters_are_terminated_after_idle_timeout() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool(); // idleTimeout 5m, minClusters 0
     let r = request(&pool, "idle");
-    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), Timestamp::now())
+    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), &log, Timestamp::now())
         .await
         .unwrap();
     let h = emr.start(&r).await.unwrap();
     let later = |m: i64| Timestamp::now().checked_add(SignedDuration::from_mins(m)).unwrap();
     // busy: kept however long
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), later(60))
+        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), &log, later(60))
         .await
         .unwrap();
     assert!(report.clusters.iter().all(|c| c.terminated.is_none()));
@@ -238,12 +251,12 @@ async fn idle_clusters_are_terminated_after_idle_timeout() {
     fake.set_step_state(&cluster, &step, StepState::Completed);
     // idle, but not for 5 minutes yet
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), later(4))
+        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), &log, later(4))
         .await
         .unwrap();
     assert!(report.clusters.iter().all(|c| c.terminated.is_none()));
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), later(6))
+        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), &log, later(6))
         .await
         .unwrap();
     let t = report
@@ -259,7 +272,7 @@ async fn idle_clusters_are_terminated_after_idle_timeout() {
     // a terminated cluster is not a slot: the next run gets a new cluster
     let next = request(&pool, "next");
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &queued(&[&next]), later(7))
+        .reconcile_pool(&pool, BreakerState::default(), &queued(&[&next]), &log, later(7))
         .await
         .unwrap();
     assert_eq!(report.created.len(), 1);
@@ -267,6 +280,7 @@ async fn idle_clusters_are_terminated_after_idle_timeout() {
 
 #[tokio::test]
 async fn spot_losses_open_the_breaker_and_new_clusters_go_on_demand() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool(); // maxRate 0.2 (default), at least MIN_SAMPLE instances
@@ -274,7 +288,7 @@ async fn spot_losses_open_the_breaker_and_new_clusters_go_on_demand() {
     // three spot clusters in a row, each lost to a spot interruption
     for r in &reqs {
         let report = emr
-            .reconcile_pool(&pool, BreakerState::default(), &queued(&[r]), Timestamp::now())
+            .reconcile_pool(&pool, BreakerState::default(), &queued(&[r]), &log, Timestamp::now())
             .await
             .unwrap();
         assert_eq!(report.breaker.market, Market::Spot, "{}", report.breaker.reason);
@@ -283,7 +297,13 @@ async fn spot_losses_open_the_breaker_and_new_clusters_go_on_demand() {
     }
     let next = request(&pool, "next");
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &queued(&[&next]), Timestamp::now())
+        .reconcile_pool(
+            &pool,
+            BreakerState::default(),
+            &queued(&[&next]),
+            &log,
+            Timestamp::now(),
+        )
         .await
         .unwrap();
     assert!(
@@ -304,6 +324,7 @@ async fn spot_losses_open_the_breaker_and_new_clusters_go_on_demand() {
 
 #[tokio::test]
 async fn cost_is_estimated_and_apportioned_by_step_seconds() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool();
@@ -317,13 +338,13 @@ async fn cost_is_estimated_and_apportioned_by_step_seconds() {
         })
         .collect();
     let r = request(&pool, "costly");
-    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), Timestamp::now())
+    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), &log, Timestamp::now())
         .await
         .unwrap();
     let h = emr.start(&r).await.unwrap();
     let in_an_hour = Timestamp::now().checked_add(SignedDuration::from_hours(1)).unwrap();
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), in_an_hour)
+        .reconcile_pool(&pool, BreakerState::default(), &Demand::default(), &log, in_an_hour)
         .await
         .unwrap();
     let usd = report.clusters[0].cost_usd.expect("priced");
@@ -348,18 +369,26 @@ async fn cost_is_estimated_and_apportioned_by_step_seconds() {
 
 #[tokio::test]
 async fn deleting_the_pool_terminates_its_clusters_only() {
+    let log = MemoryLog::default();
     let fake = Arc::new(FakeEmr::default());
     let emr = provider(&fake);
     let pool = pool();
     let mut other = pool.clone();
     other.metadata.uid = Some("uid-other".into());
     let r = request(&pool, "d");
-    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), Timestamp::now())
+    emr.reconcile_pool(&pool, BreakerState::default(), &queued(&[&r]), &log, Timestamp::now())
         .await
         .unwrap();
-    emr.reconcile_pool(&other, BreakerState::default(), &queued(&[&r]), Timestamp::now())
-        .await
-        .unwrap();
+    // The recreated pool's status records no request of the old one.
+    emr.reconcile_pool(
+        &other,
+        BreakerState::default(),
+        &queued(&[&r]),
+        &MemoryLog::default(),
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     let ids = fake.cluster_ids();
     assert_eq!(
         ids.len(),

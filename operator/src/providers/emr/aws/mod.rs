@@ -154,6 +154,11 @@ impl AwsEmr {
                     .collect(),
             ))
             .visible_to_all_users(true)
+            // RunJobFlow takes no idempotency token: an SDK retry after a lost
+            // answer would create a second cluster. The caller settles a failed
+            // call by the name it recorded first (`requests`).
+            .customize()
+            .config_override(emr::config::Builder::default().retry_config(emr::config::retry::RetryConfig::disabled()))
             .send()
             .await
             .map_err(api_error("RunJobFlow"))?;
