@@ -158,7 +158,8 @@ async fn a_cluster_request_waits_for_its_cluster_only_while_it_may_exist() {
         .unwrap();
     assert_eq!((fake.calls("RunJobFlow"), report.requests.len()), (1, 1));
     // ... until its grace has passed without the cluster listed.
-    let later = jiff::Timestamp::now() + crate::providers::emr::requests::GRACE;
+    // Past the provider's grace for a request (2 minutes).
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(3);
     fake.state.lock().unwrap().clusters.clear();
     let report = capacity.reconcile(&pool, &runs, &log, later).await.unwrap();
     assert_eq!(fake.calls("RunJobFlow"), 2, "asked again after the grace");
