@@ -82,8 +82,9 @@ pub struct Config {
     #[arg(long, env = "ADE_STREAM_IMAGE", default_value = DEFAULT_IMAGE)]
     pub stream_image: String,
 
-    /// How long a finished run's Job (and its Pod logs) is kept before
-    /// Kubernetes deletes it. The run keeps its record in status either way.
+    /// How long a finished run's (or validation's) Job and its Pod logs are
+    /// kept, counted from its end, once the outcome is recorded in status:
+    /// the operator sets this as the Job's `ttlSecondsAfterFinished` then.
     #[arg(long, env = "ADE_JOB_TTL", default_value = "1h", value_parser = parse_duration)]
     pub job_ttl: Duration,
 

@@ -272,6 +272,9 @@ pub trait ComputeProvider: Send + Sync {
     fn observe<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<AttemptState, ProviderError>>;
     /// Stops the attempt; nothing to do when it does not exist.
     fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// The attempt's outcome is recorded in the run's status: what the
+    /// provider kept so that it could be read (a finished Job) may go now.
+    fn release<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>>;
     /// What `attempts` (one run's) cost so far, US dollars, when the provider
     /// prices them ([`Profile::prices_attempts`]); `None` when some share
     /// cannot be estimated yet.

@@ -31,7 +31,7 @@ use crate::{
 /// A provider call and what the API server held for the run then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Asked {
-    /// `start`, `observe` or `cancel`.
+    /// `start`, `observe`, `cancel` or `release`.
     pub op: &'static str,
     /// The attempt.
     pub attempt: i32,
@@ -86,6 +86,11 @@ impl ComputeProvider for Recording {
     fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
         self.note("cancel", attempt);
         self.inner.cancel(attempt)
+    }
+
+    fn release<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.note("release", attempt);
+        self.inner.release(attempt)
     }
 
     fn cost<'a>(

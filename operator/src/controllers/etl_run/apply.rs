@@ -10,7 +10,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 use tokio::sync::OwnedMutexGuard;
 
 use super::{
-    Error, FIELD_MANAGER,
+    Error, FIELD_MANAGER, attempt_ref,
     observe::Inputs,
     plan::{Effect, Plan},
     set_finalizer,
@@ -84,6 +84,7 @@ pub async fn apply(
             }
         }
     }
+    release_finished(run, &plan, &inputs).await;
     record(run, ctx, &plan, profile.name).await;
     if plan.status.phase.is_some_and(RunPhase::is_final) {
         // Nothing of the run is left running.
@@ -93,6 +94,24 @@ pub async fn apply(
         Some(d) => Action::requeue(d.max(Duration::from_millis(500))),
         None => Action::await_change(),
     })
+}
+
+/// Lets the provider release what it kept of the attempts whose outcome the
+/// status now holds (and did not before): the outcome is on the API server,
+/// so a finished Job may be deleted. A failure is logged: the Job then stays
+/// until it is deleted by hand or with its run.
+async fn release_finished(run: &EtlRun, plan: &Plan, inputs: &Inputs) {
+    let before = run.status.as_ref().map(|s| s.attempts.as_slice()).unwrap_or_default();
+    let recorded = |n: i32| before.iter().any(|a| a.attempt == n && a.outcome.is_some());
+    for attempt in plan.status.attempts.iter().filter(|a| a.outcome.is_some()) {
+        if recorded(attempt.attempt) {
+            continue;
+        }
+        let target = attempt_ref(run, attempt.attempt, AttemptHandle::of(attempt), None);
+        if let Err(error) = inputs.provider.release(&target).await {
+            tracing::warn!(%error, attempt = attempt.attempt, "releasing a finished attempt failed");
+        }
+    }
 }
 
 /// Writes where the provider placed attempt `n` (e.g. the EMR cluster and

@@ -88,8 +88,12 @@ async fn an_attempt_is_recorded_in_status_before_its_job_exists() {
     reconcile_stored(&s, "orders-1").await;
     assert_eq!(
         s.api.writes(),
-        ["PATCH etlruns/orders-1/status", "POST jobs"],
-        "the intent first, then the Job"
+        [
+            "PATCH etlruns/orders-1/status",
+            "POST jobs",
+            "PATCH etlruns/orders-1/status"
+        ],
+        "the intent first, then the Job, then its name (a Job recorded and missing was deleted)"
     );
     let asked = s.asked();
     assert_eq!(asked.len(), 1, "{asked:?}");
@@ -240,7 +244,11 @@ async fn a_run_admitted_moments_ago_holds_its_slot_before_the_cache_shows_it() {
     reconcile_stored(&s, "orders-2").await;
     assert_eq!(
         s.api.writes(),
-        ["PATCH etlruns/orders-2/status", "POST jobs"],
+        [
+            "PATCH etlruns/orders-2/status",
+            "POST jobs",
+            "PATCH etlruns/orders-2/status"
+        ],
         "orders-2 starts while orders-1 waits out its backoff: {:?}",
         s.run(NS, "orders-2").unwrap().status.map(|st| st.conditions)
     );
@@ -269,4 +277,82 @@ async fn an_emr_attempt_started_without_the_finalizer_gets_it() {
         "{:?}",
         s.api.writes()
     );
+}
+
+/// A run whose attempt 1 runs as Job `orders-1-1` (its name recorded once created).
+fn running_on_a_job() -> serde_json::Value {
+    json!({"status": {"phase": "Running", "pool": "batch",
+                      "attempts": [{"attempt": 1, "jobName": "orders-1-1"}]}})
+}
+
+/// Job `orders-1-1` of `run`, finished with `condition` (`Complete`, `Failed`).
+fn finished_job(run: &EtlRun, condition: &str) -> k8s_openapi::api::batch::v1::Job {
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "orders-1-1", "namespace": NS, "ownerReferences": [{
+            "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun", "name": "orders-1",
+            "uid": run.metadata.uid, "controller": true}]},
+        "spec": {"template": {"spec": {"containers": []}}},
+        "status": {"conditions": [{"type": condition, "status": "True"}],
+                   "completionTime": "2026-11-25T14:10:00Z"},
+    }))
+    .unwrap()
+}
+
+/// Issue 12, item 3: a finished Job has no TTL until its outcome is in the
+/// run's status, so Kubernetes cannot delete it unread (e.g. while the
+/// operator is down); the TTL is set right after the outcome is written.
+#[tokio::test]
+async fn a_finished_job_is_kept_until_its_outcome_is_recorded() {
+    let s = kubernetes(&[run("orders-1", running_on_a_job())], None);
+    let stored = s.run(NS, "orders-1").unwrap();
+    s.api.insert(&finished_job(&stored, "Complete"));
+    reconcile_stored(&s, "orders-1").await;
+    assert_eq!(
+        s.api.writes(),
+        ["PATCH etlruns/orders-1/status", "PATCH jobs/orders-1-1"],
+        "the outcome first, then the Job's TTL"
+    );
+    let status = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(status.phase, Some(RunPhase::Succeeded));
+    let job: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), "orders-1-1").unwrap();
+    assert_eq!(job.spec.unwrap().ttl_seconds_after_finished, Some(3600));
+    let released: Vec<_> = s.asked().into_iter().filter(|a| a.op == "release").collect();
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(
+        released[0].stored_phase,
+        Some(RunPhase::Succeeded),
+        "asked after the write"
+    );
+}
+
+/// Issue 12, item 3: a Job recorded as created and gone without a recorded
+/// outcome was deleted by someone else: the attempt fails and says so; the
+/// same attempt is not created again as if it had never run.
+#[tokio::test]
+async fn a_job_gone_before_its_outcome_was_recorded_is_reported_not_rerun() {
+    let s = kubernetes(&[run("orders-1", running_on_a_job())], None);
+    reconcile_stored(&s, "orders-1").await;
+    let writes = s.api.writes();
+    assert!(!writes.iter().any(|w| w == "POST jobs"), "not re-created: {writes:?}");
+    let status = s.run(NS, "orders-1").unwrap().status.unwrap();
+    let attempt = &status.attempts[0];
+    assert_eq!(attempt.outcome, Some(crate::api::v1alpha1::AttemptOutcome::Failed));
+    let message = attempt.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("orders-1-1 was deleted before the operator recorded its outcome"),
+        "{message}"
+    );
+}
+
+/// The other side of item 3: an attempt whose intent was recorded but whose
+/// Job was never created (the operator stopped in between) is started now.
+#[tokio::test]
+async fn an_attempt_recorded_but_never_created_is_started() {
+    let intent = json!({"status": {"phase": "Provisioning", "pool": "batch", "attempts": [{"attempt": 1}]}});
+    let s = kubernetes(&[run("orders-1", intent)], None);
+    reconcile_stored(&s, "orders-1").await;
+    assert_eq!(s.api.writes().iter().filter(|w| *w == "POST jobs").count(), 1);
+    let status = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(status.attempts[0].job_name.as_deref(), Some("orders-1-1"));
 }

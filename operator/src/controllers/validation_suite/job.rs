@@ -154,7 +154,8 @@ pub fn build(suite: &ValidationSuite, active: &ActiveValidation, dataset: &str, 
         },
         "spec": {
             "backoffLimit": 0,
-            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+            // No ttlSecondsAfterFinished until the verdict is in the suite's
+            // status (`release`): Kubernetes never deletes an unread result.
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
     });

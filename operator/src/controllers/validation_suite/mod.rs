@@ -22,7 +22,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
 use kube::{
     Api, ResourceExt,
-    api::{ListParams, PostParams},
+    api::{ListParams, Patch, PatchParams, PostParams},
     runtime::{controller::Action, events::EventType, reflector::ObjectRef, watcher},
 };
 use tokio_util::sync::CancellationToken;
@@ -345,6 +345,7 @@ async fn progress(
         ready,
     };
     apply_status(ctx, suite, &[], view).await?;
+    release(ctx, &ns, &active.job_name).await;
     let healthy = outcome::healthy(Some((&report, &active.batch_id)));
     let type_ = if report.outcome.passed() {
         EventType::Normal
@@ -369,6 +370,19 @@ async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &ActiveValid
             what: "the validation Job",
             source: e,
         }),
+    }
+}
+
+/// The verdict of Job `name` is in the suite's status: Kubernetes may delete
+/// the Job after the TTL now. A failure is logged (the Job then stays until
+/// deleted by hand or with its suite).
+async fn release(ctx: &Context, ns: &str, name: &str) {
+    let patch = serde_json::json!({"spec": {"ttlSecondsAfterFinished": ctx.validator.ttl_seconds_after_finished}});
+    let api = Api::<Job>::namespaced(ctx.client.clone(), ns);
+    match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 => {}
+        Err(error) => tracing::warn!(%error, job = name, "setting the validation Job's TTL failed"),
     }
 }
 

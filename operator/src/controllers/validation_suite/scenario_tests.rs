@@ -54,6 +54,7 @@ fn job() -> EtlJob {
 
 #[tokio::test]
 async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exists() {
+    // Also issue 12, item 3: the validation Job is kept until its verdict is recorded.
     let s = Scenario::new(&[succeeded_run()], &[job()], &[], Arc::new(FakeEmr::default()));
     let stored = s.api.insert(&suite());
     reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
@@ -70,6 +71,12 @@ async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exist
     let job_name = active["jobName"].as_str().unwrap();
     let created = calls.iter().find(|c| c.verb == Verb::Create).unwrap();
     assert_eq!(created.name.as_deref(), Some(job_name), "the Job is the one recorded");
+    let created: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), job_name).unwrap();
+    assert_eq!(
+        created.spec.unwrap().ttl_seconds_after_finished,
+        None,
+        "Kubernetes keeps the Job until its verdict is recorded"
+    );
 
     // Reconciled again before the Job finishes: no second Job.
     let stored: ValidationSuite = s.api.get(Some(NS), "orders-quality").unwrap();
@@ -104,6 +111,13 @@ async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exist
         ],
         "the run's mark, then the suite's status: {writes:?}"
     );
+    assert_eq!(
+        writes.get(2).map(String::as_str),
+        Some(format!("PATCH jobs/{job_name}").as_str()),
+        "then the Job gets its TTL: {writes:?}"
+    );
+    let released: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), job_name).unwrap();
+    assert!(released.spec.unwrap().ttl_seconds_after_finished.is_some());
     let run: EtlRun = s.api.get(Some(NS), "orders-2026-11-25t13").unwrap();
     let suite_uid = s
         .api

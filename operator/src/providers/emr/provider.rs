@@ -319,6 +319,11 @@ impl ComputeProvider for EmrProvider {
         self.cancel_step(attempt).boxed()
     }
 
+    fn release<'a>(&'a self, _attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
+        // A finished step stays in the cluster's history: nothing to let go.
+        futures::future::ready(Ok(())).boxed()
+    }
+
     fn cost<'a>(
         &'a self,
         attempts: &'a [AttemptRef],

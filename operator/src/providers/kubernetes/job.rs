@@ -36,7 +36,8 @@ pub const CONTAINER: &str = "task";
 pub struct JobSettings {
     /// Image of `sparkSubmit` tasks that name none.
     pub spark_image: String,
-    /// Seconds a finished Job is kept before Kubernetes deletes it.
+    /// Seconds a finished Job is kept, once its outcome is recorded, before
+    /// Kubernetes deletes it.
     pub ttl_seconds_after_finished: i32,
 }
 
@@ -103,7 +104,10 @@ pub fn build(request: &AttemptRequest, settings: &JobSettings) -> Result<Job, Pr
             // Retries are the operator's: one Pod per attempt, so every attempt is visible.
             backoff_limit: Some(0),
             active_deadline_seconds: request.timeout.map(|t| i64::try_from(t.as_secs()).unwrap_or(i64::MAX)),
-            ttl_seconds_after_finished: Some(settings.ttl_seconds_after_finished),
+            // None until the run's status holds the attempt's outcome
+            // (ComputeProvider::release): a Job Kubernetes deleted first would
+            // take the outcome with it.
+            ttl_seconds_after_finished: None,
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(template_labels),

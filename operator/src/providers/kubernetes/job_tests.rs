@@ -81,7 +81,10 @@ fn the_job_of_an_attempt() {
     let spec = job.spec.as_ref().expect("spec");
     assert_eq!(spec.backoff_limit, Some(0));
     assert_eq!(spec.active_deadline_seconds, Some(2700));
-    assert_eq!(spec.ttl_seconds_after_finished, Some(3600));
+    assert_eq!(
+        spec.ttl_seconds_after_finished, None,
+        "set once the outcome is recorded"
+    );
     let template = &spec.template;
     let pod_labels = template
         .metadata

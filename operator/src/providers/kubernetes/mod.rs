@@ -1,6 +1,13 @@
 //! The `kubernetes` provider: an attempt is a `batch/v1` Job named after
 //! (run, attempt), owned by its EtlRun. Creating a Job that exists adopts it
 //! when the run owns it, so the same attempt never gets a second Job.
+//!
+//! A Job carries no `ttlSecondsAfterFinished` until the run's status holds
+//! the attempt's outcome ([`ComputeProvider::release`] sets it then), so
+//! Kubernetes never deletes a finished Job whose outcome the operator has not
+//! read (e.g. while it was down). A Job recorded as created (the run's
+//! `jobName`) that is gone all the same was deleted by someone else: the
+//! attempt fails and says so, it is not started again unnoticed.
 
 pub mod job;
 
@@ -9,11 +16,13 @@ use jiff::Timestamp;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
 use kube::{
     Api, Client,
-    api::{DeleteParams, ListParams, PostParams, PropagationPolicy},
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy},
 };
 
 pub use self::job::JobSettings;
-use super::{AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, Profile, ProviderError};
+use super::{
+    AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, Profile, ProviderError,
+};
 use crate::{error_category::kube_error_category, names};
 
 /// Runs attempts as Jobs in the operator's own cluster.
@@ -83,7 +92,18 @@ impl KubernetesProvider {
         let name = names::job_name(&request.run, request.attempt);
         let api = self.jobs(&request.namespace);
         let Some(found) = api.get_opt(&name).await.map_err(|e| api_error("reading the Job", e))? else {
-            return Ok(AttemptState::Missing);
+            return Ok(match request.handle {
+                // Recorded as created, and no TTL before its outcome is in.
+                AttemptHandle::Job { .. } => AttemptState::Failed {
+                    kind: FailureKind::Failed,
+                    message: format!(
+                        "Job {name} was deleted before the operator recorded its outcome (by a person or \
+                         another controller); the attempt's result is unknown"
+                    ),
+                    finished_at: None,
+                },
+                _ => AttemptState::Missing,
+            });
         };
         if !owned_by(&found, &request.run_uid) {
             return Err(ProviderError::NameTaken { kind: "Job", name });
@@ -134,6 +154,20 @@ impl KubernetesProvider {
             Err(e) => Err(api_error("deleting the Job", e)),
         }
     }
+
+    async fn release_job(&self, request: &AttemptRef) -> Result<(), ProviderError> {
+        let name = names::job_name(&request.run, request.attempt);
+        let patch = serde_json::json!({"spec": {"ttlSecondsAfterFinished": self.settings.ttl_seconds_after_finished}});
+        match self
+            .jobs(&request.namespace)
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(api_error("setting the finished Job's TTL", e)),
+        }
+    }
 }
 
 impl ComputeProvider for KubernetesProvider {
@@ -150,10 +184,10 @@ impl ComputeProvider for KubernetesProvider {
         }
     }
 
-    fn intent(&self, target: &AttemptRef) -> AttemptHandle {
-        AttemptHandle::Job {
-            name: names::job_name(&target.run, target.attempt),
-        }
+    fn intent(&self, _target: &AttemptRef) -> AttemptHandle {
+        // The Job's name is recorded once it exists: a Job that is missing
+        // then was deleted, one missing before was never created.
+        AttemptHandle::Unplaced
     }
 
     fn start<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptHandle, ProviderError>> {
@@ -166,6 +200,10 @@ impl ComputeProvider for KubernetesProvider {
 
     fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
         self.cancel_job(attempt).boxed()
+    }
+
+    fn release<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.release_job(attempt).boxed()
     }
 
     fn cost<'a>(
