@@ -2,7 +2,21 @@
 //!
 //! A tick at `T` covers the window that ends `delay` before `T` and lasts
 //! `size`; without an explicit window it covers the interval since the
-//! previous tick. The batch id is the window start in the job's time zone, at
+//! previous tick.
+//!
+//! Windows tile time across daylight-saving changes. A schedule that fires
+//! at one time of day (daily, weekly, monthly) with a `size` of whole days
+//! counts on the wall clock: the tick scheduled at local time `N` covers
+//! `[N - delay - size, N - delay)` in calendar days (23 or 25 hours across a
+//! change), `N` being the scheduled time, not when the tick fires (a daily
+//! 02:30 that fires at 03:00 because 02:30 was skipped still ends its window
+//! at 02:30). Local times become instants by one monotone rule: a time in the
+//! spring-forward gap is the gap's end, a repeated time its first occurrence.
+//! Any other size is exact; with an every-hour or every-few-minutes schedule
+//! (which follows elapsed time, see [`super::cron`]) and a size of its period
+//! those windows tile time too.
+//!
+//! The batch id is the window start in the job's time zone, at
 //! the precision of the window (`2026-11-25` for days, `2026-11-25T13` for
 //! hours, `2026-11-25T1305` for minutes). In the hour that happens twice when
 //! clocks go back, the second window gets the suffix `.2`, so two windows never
@@ -142,11 +156,13 @@ impl Cadence {
         self.previous_tick(at.checked_add(SignedDuration::from_nanos(1)).ok()?)
     }
 
-    /// The tick whose window is `window` (schedules only): `delay` after its
-    /// end with an explicit window size, its end without one.
+    /// The tick whose window is `window` (schedules only): read off the wall
+    /// clock for calendar windows, else `delay` after its end with an
+    /// explicit window size, its end without one.
     fn tick_of(&self, window: &Window) -> Option<Timestamp> {
         self.cron.as_ref()?;
         match self.size {
+            Some(_) if self.calendar().is_some() => self.calendar_tick(window.end, self.delay, |w| w.end),
             Some(_) => window.end.checked_add(self.delay).ok(),
             None => Some(window.end),
         }
@@ -172,6 +188,9 @@ impl Cadence {
     /// The batch whose window starts at `start`, if this cadence has one.
     pub fn batch_starting_at(&self, start: Timestamp) -> Option<Batch> {
         let batch = match (&self.cron, self.size) {
+            (Some(_), Some(size)) if self.calendar().is_some() => {
+                self.batch_for_tick(self.calendar_tick(start, self.delay.checked_add(size)?, |w| w.start)?)
+            }
             (Some(_), Some(size)) => self.batch_for_tick(start.checked_add(size).ok()?.checked_add(self.delay).ok()?),
             (Some(_), None) => self.batch_for_tick(self.next_tick(start)?),
             (None, Some(_)) => self.sized_batch(start),
@@ -201,6 +220,11 @@ impl Cadence {
                 .and_then(|t| self.next_tick(t))
         };
         let batch = match (&self.cron, self.size) {
+            (Some(_), Some(size)) if self.calendar().is_some() => self
+                .delay
+                .checked_add(size)
+                .and_then(|back| self.first_calendar_tick(from, back, |w| w.start))
+                .and_then(|(tick, _)| self.batch_for_tick(tick)),
             // A tick's window starts `delay + size` before it.
             (Some(_), Some(size)) => from
                 .checked_add(self.delay)
@@ -221,6 +245,9 @@ impl Cadence {
     /// The newest whole batch inside `[from, to)`.
     pub fn last_batch_in(&self, from: Timestamp, to: Timestamp) -> Result<Option<Batch>, CadenceError> {
         let batch = match (&self.cron, self.size) {
+            (Some(_), Some(_)) if self.calendar().is_some() => {
+                self.last_calendar_tick(to).and_then(|t| self.batch_for_tick(t))
+            }
             // A tick's window ends `delay` before it (with a window size).
             (Some(_), Some(_)) => to
                 .checked_add(self.delay)
@@ -262,9 +289,10 @@ impl Cadence {
         }
     }
 
-    /// The window a tick covers.
+    /// The window a tick covers (see the module docs for calendar windows).
     pub fn window_for_tick(&self, tick: Timestamp) -> Option<Window> {
         match self.size {
+            Some(size) if let Some(cron) = self.calendar() => self.calendar_window(cron, size, tick),
             Some(size) => {
                 let end = tick.checked_sub(self.delay).ok()?;
                 Some(Window {
@@ -337,6 +365,11 @@ impl Cadence {
         let ambiguous = self.tz.to_ambiguous_timestamp(civil);
         let start = if second { ambiguous.later() } else { ambiguous.earlier() }.map_err(|_| unknown())?;
         let size = match self.size {
+            // Calendar windows vary in length: the window that starts here.
+            Some(_) if self.calendar().is_some() => {
+                let batch = self.batch_starting_at(start).filter(|b| b.id == id);
+                return batch.map(|b| b.window).ok_or_else(unknown);
+            }
             Some(size) => size,
             None => {
                 let next = self.next_tick(start).ok_or_else(unknown)?;
@@ -410,6 +443,9 @@ fn parse_batch_start(id: &str) -> Option<DateTime> {
     };
     Some(date.to_datetime(Time::new(hour, minute, 0, 0).ok()?))
 }
+
+#[path = "calendar.rs"]
+mod calendar;
 
 #[cfg(test)]
 #[path = "cadence_tests.rs"]

@@ -4,9 +4,15 @@
 //! ranges, steps and English names, plus the `@hourly`-style macros. When both
 //! day fields are restricted a day matches if either does (Vixie cron).
 //!
-//! Daylight saving time: a local time that does not exist (the spring-forward
-//! gap) is skipped; a local time that happens twice (the autumn fold) is due
-//! once, at its first occurrence.
+//! Daylight saving time. A schedule that fires every hour (hour field `*`)
+//! follows elapsed time: a local time in the spring-forward gap is skipped
+//! (the hour did not happen) and in the autumn fold it is due at both
+//! occurrences (every real hour gets its tick). Any other schedule follows the
+//! wall clock, much as Vixie cron treats fixed-time jobs: a local time in the
+//! gap is due at the first instant after it, the end of the gap (so the day
+//! keeps its run), and a local time in the fold is due once, at its first
+//! occurrence. Due times are instants: the local times of one gap, and a
+//! local time exactly at its end, are one due time.
 //!
 //! Pure: no I/O, no clock.
 
@@ -17,6 +23,8 @@ use jiff::{
     civil::{Date, DateTime, Time},
     tz::{AmbiguousOffset, TimeZone},
 };
+
+use super::{gap_ending_at, instant_of};
 
 /// A parsed cron expression.
 #[derive(Clone, PartialEq, Eq)]
@@ -197,6 +205,35 @@ const SEARCH_DAYS: i32 = 5 * 366;
 const ALL_HOURS: u64 = (1 << 24) - 1;
 
 impl Cron {
+    /// Whether the schedule fires every hour: it follows elapsed time across
+    /// offset changes (see the module docs).
+    fn every_hour(&self) -> bool {
+        self.hours == ALL_HOURS
+    }
+
+    /// Whether the schedule fires at one time of day (one minute, one hour),
+    /// on whichever days: a daily, weekly or monthly schedule.
+    pub(crate) fn at_one_time_of_day(&self) -> bool {
+        self.hours.count_ones() == 1 && self.minutes.count_ones() == 1
+    }
+
+    /// The local time a due time `tick` of this schedule stands for: its own
+    /// local time, except at the end of a gap that skipped local times the
+    /// schedule names, where it is the earliest of them (a daily 02:30 due at
+    /// 03:00 on the spring-forward day stands for 02:30).
+    pub(crate) fn scheduled_time(&self, tick: Timestamp, tz: &TimeZone) -> DateTime {
+        let local = tz.to_datetime(tick);
+        if self.every_hour() {
+            return local;
+        }
+        gap_ending_at(tick, tz)
+            .and_then(|(start, end)| {
+                let just_before = start.checked_sub(SignedDuration::from_nanos(1)).ok()?;
+                self.next_civil_after(just_before).filter(|due| *due < end)
+            })
+            .unwrap_or(local)
+    }
+
     fn day_matches(&self, date: Date) -> bool {
         let dom = self.days_of_month & (1 << date.day()) != 0;
         let dow = self.days_of_week & (1 << date.weekday().to_sunday_zero_offset()) != 0;
@@ -301,12 +338,15 @@ impl Cron {
                 let ambiguous = tz.to_ambiguous_timestamp(local);
                 let (first, second) = match ambiguous.offset() {
                     AmbiguousOffset::Unambiguous { .. } => (ambiguous.compatible().ok()?, None),
-                    AmbiguousOffset::Gap { .. } => continue,
+                    // Skipped by an every-hour schedule, else due when the gap ends
+                    // (the mapping is monotone, so the early return below holds).
+                    AmbiguousOffset::Gap { .. } if self.every_hour() => continue,
+                    AmbiguousOffset::Gap { .. } => (instant_of(local, tz)?, None),
                     // An hour that happens twice is due twice only for every-hour
                     // schedules, so hourly batches cover every real hour.
                     AmbiguousOffset::Fold { .. } => (
                         ambiguous.earlier().ok()?,
-                        (self.hours == ALL_HOURS).then(|| ambiguous.later().ok()).flatten(),
+                        self.every_hour().then(|| ambiguous.later().ok()).flatten(),
                     ),
                 };
                 for due in [Some(first), second].into_iter().flatten() {

@@ -96,10 +96,17 @@ fn next_due_times() {
             "Europe/Berlin",
             Some("2026-11-25T05:00:00Z"),
         ),
-        // spring forward in Berlin: 02:30 does not exist on 2026-03-29, skipped
+        // spring forward in Berlin: 02:30 does not exist on 2026-03-29, due
+        // when the gap ends (03:00 CEST), so the day keeps its run
         (
             "30 2 * * *",
             "2026-03-28T12:00:00Z",
+            "Europe/Berlin",
+            Some("2026-03-29T01:00:00Z"),
+        ),
+        (
+            "30 2 * * *",
+            "2026-03-29T01:00:00Z",
             "Europe/Berlin",
             Some("2026-03-30T00:30:00Z"),
         ),
@@ -182,6 +189,7 @@ fn next_after_agrees_with_the_day_scan() {
         "Australia/Lord_Howe",
         "Africa/Cairo",
         "America/Santiago",
+        "Pacific/Chatham",
     ];
     let starts = [
         "2026-03-28T20:00:00Z",
@@ -192,6 +200,7 @@ fn next_after_agrees_with_the_day_scan() {
         "2026-10-03T10:00:00Z",
         "2026-04-23T18:00:00Z",
         "2026-09-05T20:00:00Z",
+        "2026-09-26T10:00:00Z",
     ];
     for expr in exprs {
         let cron: Cron = expr.parse().expect("cron");
@@ -272,6 +281,19 @@ fn count_between_agrees_with_a_walk() {
             "2026-08-01T00:00:00Z",
             "2026-10-01T00:00:00Z",
         ),
+        // several times in the gap are one due time
+        (
+            "*/15 2 * * *",
+            "Europe/Berlin",
+            "2026-03-01T00:00:00Z",
+            "2026-04-01T00:00:00Z",
+        ),
+        (
+            "0 2,3 * * *",
+            "Europe/Berlin",
+            "2026-03-01T00:00:00Z",
+            "2026-04-01T00:00:00Z",
+        ),
     ];
     for (expr, zone, after, until) in cases {
         let cron: Cron = expr.parse().expect("cron");
@@ -284,5 +306,122 @@ fn count_between_agrees_with_a_walk() {
             at = due;
         }
         assert_eq!(cron.count_between(after, until, &tz), walked, "{expr} in {zone}");
+    }
+}
+
+/// A local time the spring-forward gap skips is due when the gap ends (a
+/// wall-clock schedule); the times of one gap and a time at its end are one
+/// due time. An every-hour schedule follows elapsed time and skips it.
+#[test]
+fn gap_times_are_due_when_the_gap_ends() {
+    let cases = [
+        (
+            "*/15 2 * * *",
+            "2026-03-28T23:00:00Z",
+            "Europe/Berlin",
+            "2026-03-29T01:00:00Z",
+        ),
+        (
+            "*/15 2 * * *",
+            "2026-03-29T01:00:00Z",
+            "Europe/Berlin",
+            "2026-03-30T00:00:00Z",
+        ),
+        (
+            "0 2,3 * * *",
+            "2026-03-28T23:00:00Z",
+            "Europe/Berlin",
+            "2026-03-29T01:00:00Z",
+        ),
+        (
+            "0 2,3 * * *",
+            "2026-03-29T01:00:00Z",
+            "Europe/Berlin",
+            "2026-03-30T00:00:00Z",
+        ),
+        // every hour: 02:30 did not happen, 03:30 CEST is next
+        (
+            "30 * * * *",
+            "2026-03-29T00:30:00Z",
+            "Europe/Berlin",
+            "2026-03-29T01:30:00Z",
+        ),
+        // New York skips 02:00-03:00 EST at 07:00Z
+        (
+            "30 2 * * *",
+            "2026-03-08T00:00:00Z",
+            "America/New_York",
+            "2026-03-08T07:00:00Z",
+        ),
+        // Cairo skips midnight: due at 01:00 EEST
+        (
+            "0 0 * * *",
+            "2026-04-23T12:00:00Z",
+            "Africa/Cairo",
+            "2026-04-23T22:00:00Z",
+        ),
+        // Chatham skips 02:45-03:45 (+12:45 to +13:45)
+        (
+            "50 2 * * *",
+            "2026-09-26T00:00:00Z",
+            "Pacific/Chatham",
+            "2026-09-26T14:00:00Z",
+        ),
+    ];
+    for (expr, after, tz, want) in cases {
+        assert_eq!(
+            next(expr, after, tz).as_deref(),
+            Some(want),
+            "{expr} after {after} in {tz}"
+        );
+    }
+}
+
+/// The local time a due time stands for: at a gap's end, the earliest
+/// skipped time the schedule names.
+#[test]
+fn scheduled_times() {
+    let cases = [
+        (
+            "30 2 * * *",
+            "2026-03-29T01:00:00Z",
+            "Europe/Berlin",
+            "2026-03-29T02:30:00",
+        ),
+        (
+            "0 2,3 * * *",
+            "2026-03-29T01:00:00Z",
+            "Europe/Berlin",
+            "2026-03-29T02:00:00",
+        ),
+        (
+            "0 3 * * *",
+            "2026-03-29T01:00:00Z",
+            "Europe/Berlin",
+            "2026-03-29T03:00:00",
+        ),
+        (
+            "0 * * * *",
+            "2026-03-29T01:00:00Z",
+            "Europe/Berlin",
+            "2026-03-29T03:00:00",
+        ),
+        (
+            "30 2 * * *",
+            "2026-10-25T00:30:00Z",
+            "Europe/Berlin",
+            "2026-10-25T02:30:00",
+        ),
+        (
+            "0 0 * * *",
+            "2026-04-23T22:00:00Z",
+            "Africa/Cairo",
+            "2026-04-24T00:00:00",
+        ),
+    ];
+    for (expr, tick, tz, want) in cases {
+        let cron: Cron = expr.parse().expect("cron");
+        let tz = TimeZone::get(tz).expect("zone");
+        assert_eq!(cron.scheduled_time(ts(tick), &tz).to_string(), want, "{expr} at {tick}");
     }
 }
