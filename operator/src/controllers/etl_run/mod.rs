@@ -9,6 +9,7 @@ mod observe;
 pub mod plan;
 #[cfg(test)]
 mod scenario_tests;
+mod upstream;
 
 use std::sync::Arc;
 

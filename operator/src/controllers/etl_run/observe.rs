@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use super::{
     Error, attempt_ref,
     plan::{Blocked, Observed},
-    provider_of,
+    provider_of, upstream,
 };
 use crate::{
     api::v1alpha1::{Attempt, ClusterPool, EtlJob, EtlRun, Provider},
@@ -98,6 +98,11 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
         let jobs = caches.jobs.in_namespace(&ns);
         let infos = queue::summarize(runs.iter().map(AsRef::as_ref), jobs.iter().map(AsRef::as_ref));
         let recent = budget::recent_costs(&run.spec.job_ref.name, runs.iter().map(AsRef::as_ref));
+        let upstream = job
+            .as_ref()
+            .zip(window.as_ref().ok())
+            .and_then(|(job, window)| upstream::pending(job, window, &runs, &jobs))
+            .map(|message| Blocked::wait(upstream::REASON, message));
         blocker(
             run,
             job.as_ref(),
@@ -105,7 +110,7 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
             &window,
             &infos,
             now,
-            (ctx.prices, &recent),
+            (ctx.prices, &recent, upstream),
         )
     } else {
         None
@@ -194,7 +199,7 @@ fn blocker(
     window: &Result<Window, String>,
     infos: &[queue::RunInfo],
     now: Timestamp,
-    (prices, recent): (cost::Prices, &[f64]),
+    (prices, recent, upstream): (cost::Prices, &[f64], Option<Blocked>),
 ) -> Option<Blocked> {
     let ns = run.namespace().unwrap_or_default();
     let Some(job) = job else {
@@ -256,6 +261,10 @@ fn blocker(
                 ),
             ));
         }
+    }
+    // Upstream batches not ready: waits without holding a slot of the pool.
+    if upstream.is_some() {
+        return upstream;
     }
     let me = infos.iter().find(|i| i.name == run.name_any())?;
     queue::batch_busy(me, infos)

@@ -356,3 +356,53 @@ async fn an_attempt_recorded_but_never_created_is_started() {
     let status = s.run(NS, "orders-1").unwrap().status.unwrap();
     assert_eq!(status.attempts[0].job_name.as_deref(), Some("orders-1-1"));
 }
+
+/// Issue 12, item 5: a run of a job that `dependsOn` another waits until the
+/// upstream batch covering its window has succeeded; before, it started on
+/// data nobody had produced (let alone validated) yet.
+#[tokio::test]
+async fn a_dependent_run_waits_for_its_upstream_batch_before_the_fact() {
+    let mut orders = job("batch", container());
+    orders.spec.depends_on = serde_json::from_value(json!([{"etlJobRef": {"name": "raw"}}])).unwrap();
+    let mut raw = job("batch", container());
+    raw.metadata.name = Some("raw".into());
+    let raw_run: EtlRun = serde_json::from_value(json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun",
+        "metadata": {"name": "raw-1", "namespace": NS},
+        "spec": {"jobRef": {"name": "raw"}, "batchId": "2026-11-25T13"},
+        "status": {"phase": "Running"},
+    }))
+    .unwrap();
+    let pools = [pool("batch", json!({"provider": "kubernetes"}))];
+    let jobs = [orders, raw];
+    let s = Scenario::new(
+        &[run("orders-1", json!({})), raw_run.clone()],
+        &jobs,
+        &pools,
+        Arc::new(FakeEmr::default()),
+    );
+    reconcile_stored(&s, "orders-1").await;
+    assert_eq!(s.api.writes(), ["PATCH etlruns/orders-1/status"], "no Job yet");
+    let status = s.run(NS, "orders-1").unwrap().status.unwrap();
+    let scheduled = status.conditions.iter().find(|c| c.type_ == "Scheduled").unwrap();
+    assert_eq!(scheduled.reason, "UpstreamPending");
+    assert!(
+        scheduled
+            .message
+            .contains("batch 2026-11-25T13 of EtlJob raw to succeed"),
+        "{}",
+        scheduled.message
+    );
+
+    // The upstream batch succeeds: the dependent run starts.
+    let mut done = raw_run;
+    done.status = serde_json::from_value(json!({"phase": "Succeeded"})).unwrap();
+    let s = Scenario::new(
+        &[run("orders-1", json!({})), done],
+        &jobs,
+        &pools,
+        Arc::new(FakeEmr::default()),
+    );
+    reconcile_stored(&s, "orders-1").await;
+    assert!(s.api.writes().iter().any(|w| w == "POST jobs"), "{:?}", s.api.writes());
+}

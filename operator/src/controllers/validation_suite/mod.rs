@@ -28,12 +28,12 @@ use kube::{
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
-pub use self::gate::QUARANTINED;
 pub use self::job::ValidatorSettings;
 use self::{
     due::{Due, FinishedRun},
     outcome::{Outcome, Report},
 };
+pub use self::{gate::QUARANTINED, validated::key as validated_key};
 use super::{
     Context, ErrorCategory,
     conditions::{self, Desired, Status},
