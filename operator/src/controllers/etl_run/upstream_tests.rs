@@ -135,7 +135,7 @@ fn an_upstream_batch_longer_than_the_window_covers_it() {
         pending(&hourly, &hour, &[], &jobs).as_deref(),
         Some("waits for batch 2026-11-25 of EtlJob raw, which has no run yet")
     );
-    let missing = pending(&hourly, &hour, &[], &[hourly.clone()]).unwrap();
+    let missing = pending(&hourly, &hour, &[], std::slice::from_ref(&hourly)).unwrap();
     assert!(
         missing.contains("EtlJob raw (spec.dependsOn), which does not exist"),
         "{missing}"
