@@ -88,6 +88,12 @@ pub struct Config {
     #[arg(long, env = "ADE_JOB_TTL", default_value = "1h", value_parser = parse_duration)]
     pub job_ttl: Duration,
 
+    /// How long an attempt on an emr pool may wait for a cluster with a free
+    /// slot (and for its step to start) before it fails as `TimedOut`:
+    /// counted apart from the job's `timeout`, which starts with the step.
+    #[arg(long, env = "ADE_CLUSTER_WAIT_LIMIT", default_value = "2h", value_parser = parse_duration)]
+    pub cluster_wait_limit: Duration,
+
     /// Price of one requested vCPU for one hour, in US dollars: the cost
     /// estimate of runs on kubernetes pools.
     #[arg(long, env = "ADE_PRICE_CPU_HOUR", default_value_t = 0.04)]

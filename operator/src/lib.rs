@@ -11,6 +11,7 @@ pub mod cost;
 pub mod crdgen;
 pub mod error_category;
 pub mod http;
+pub mod human;
 pub mod leader;
 pub mod locks;
 pub mod metrics;

@@ -59,6 +59,8 @@ pub struct Context {
     pub validator: validation_suite::ValidatorSettings,
     /// Image and AWS endpoint of StreamConsumer pods.
     pub stream: stream_consumer::children::StreamSettings,
+    /// How long an attempt may wait for external capacity (`--cluster-wait-limit`).
+    pub cluster_wait_limit: std::time::Duration,
 }
 
 impl std::fmt::Debug for Context {
@@ -96,6 +98,7 @@ impl Context {
             caches: caches::Caches::default(),
             pool_locks: Arc::default(),
             pool_queues: Arc::default(),
+            cluster_wait_limit: config.cluster_wait_limit,
             stream: stream_consumer::children::StreamSettings {
                 image: config.stream_image.clone(),
                 aws_endpoint_url: config.aws_endpoint_url.clone(),

@@ -78,6 +78,19 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
                         finished_at: Some(now),
                     })
                 }
+                // Waiting for external capacity is bounded on its own.
+                _ if profile.needs_deadline && waited_too_long(&state, active, ctx.cluster_wait_limit, now) => {
+                    provider.cancel(&target).await.map_err(provider_error("cancelling"))?;
+                    Some(AttemptState::Failed {
+                        kind: FailureKind::TimedOut,
+                        message: format!(
+                            "the attempt waited longer than {} for a cluster with a free slot and its step to \
+                             start (--cluster-wait-limit) and was cancelled",
+                            crate::human::duration(ctx.cluster_wait_limit)
+                        ),
+                        finished_at: Some(now),
+                    })
+                }
                 _ => Some(state),
             }
         }
@@ -158,6 +171,7 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
             profile,
             intent,
             provider_cost,
+            wait_limit: ctx.cluster_wait_limit,
         },
         request,
         provider,
@@ -174,6 +188,16 @@ fn overdue(state: &AttemptState, attempt: &Attempt, limit: std::time::Duration, 
     };
     let started = started_at.or(attempt.started_at.as_ref().map(|t| t.0));
     started.is_some_and(|s| now.duration_since(s).as_secs_f64() > limit.as_secs_f64())
+}
+
+/// Whether an attempt still waiting for capacity (not yet executing) has
+/// waited longer than `limit` since it was recorded.
+fn waited_too_long(state: &AttemptState, attempt: &Attempt, limit: std::time::Duration, now: Timestamp) -> bool {
+    matches!(state, AttemptState::Provisioning | AttemptState::Missing)
+        && attempt
+            .started_at
+            .as_ref()
+            .is_some_and(|t| now.duration_since(t.0).as_secs_f64() > limit.as_secs_f64())
 }
 
 /// The window of `run`'s batch: from its spec, else from its job's cadence.
@@ -298,5 +322,24 @@ mod tests {
         // A provider that does not say when: the recorded start counts.
         let unknown = AttemptState::Running { started_at: None };
         assert!(overdue(&unknown, &recorded, limit, at(31)));
+    }
+
+    /// Issue 12, item 8: the wait for a cluster has a bound of its own.
+    #[test]
+    fn waiting_for_a_cluster_is_bounded_apart_from_the_timeout() {
+        let limit = std::time::Duration::from_secs(2 * 3600);
+        let recorded: Attempt = serde_json::from_value(serde_json::json!({
+            "attempt": 1, "startedAt": at(0).to_string(),
+        }))
+        .expect("attempt");
+        assert!(!waited_too_long(&AttemptState::Provisioning, &recorded, limit, at(119)));
+        assert!(waited_too_long(&AttemptState::Provisioning, &recorded, limit, at(121)));
+        let running = AttemptState::Running {
+            started_at: Some(at(100)),
+        };
+        assert!(
+            !waited_too_long(&running, &recorded, limit, at(500)),
+            "it got its cluster"
+        );
     }
 }

@@ -20,7 +20,7 @@ use crate::{
         backoff,
         conditions::{Desired, Status},
     },
-    cost,
+    cost, human,
     providers::{AttemptHandle, AttemptState, FailureKind, Profile},
     schedule::Window,
 };
@@ -88,6 +88,8 @@ pub struct Observed {
     /// The run's cost as the provider estimates it (when it prices attempts);
     /// `None` keeps the last estimate.
     pub provider_cost: Option<f64>,
+    /// How long an attempt may wait for external capacity, for messages.
+    pub wait_limit: Duration,
 }
 
 /// The one external effect of a reconcile.
@@ -382,15 +384,33 @@ fn started(attempt: &Attempt, observed: &Observed) -> Desired {
             "Started",
             format!("attempt {number} runs as {place}"),
         ),
-        None => Desired::new(
+        None if observed.profile.in_cluster => Desired::new(
             "Scheduled",
             Status::False,
-            "WaitingForCluster",
-            format!(
-                "attempt {number} waits for a cluster of ClusterPool {} with a free slot",
-                observed.pool_name.clone().unwrap_or_default()
-            ),
+            "Starting",
+            format!("attempt {number} is being created"),
         ),
+        None => {
+            let since = attempt.started_at.as_ref().map_or(observed.now, |t| t.0);
+            // Whole minutes: the message (and the status) changes once a minute.
+            let minutes = observed.now.duration_since(since).unsigned_abs().as_secs() / 60;
+            let waited = match minutes {
+                0 => "less than a minute".to_owned(),
+                m => human::duration(Duration::from_secs(m * 60)),
+            };
+            Desired::new(
+                "Scheduled",
+                Status::False,
+                "WaitingForCluster",
+                format!(
+                    "attempt {number} has waited {} for a cluster of ClusterPool {} with a free slot (at most {}, \
+                     --cluster-wait-limit; the job's timeout starts with the step)",
+                    waited,
+                    observed.pool_name.clone().unwrap_or_default(),
+                    human::duration(observed.wait_limit)
+                ),
+            )
+        }
     }
 }
 

@@ -64,6 +64,7 @@ fn observed(state: Option<AttemptState>, blocked: Option<Blocked>, limit: i32) -
             name: "orders-2026-11-25t13-1".into(),
         },
         provider_cost: None,
+        wait_limit: Duration::from_secs(7200),
     }
 }
 

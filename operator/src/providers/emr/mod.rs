@@ -53,7 +53,7 @@ pub use self::{
     provider::{EmrProvider, EmrSettings},
 };
 
-use std::{fmt, time::Duration};
+use std::fmt;
 
 /// How EC2 capacity is bought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -80,24 +80,12 @@ impl fmt::Display for Market {
     }
 }
 
-/// A duration the way a spec writes it, for messages: `1h`, `1h30m`, `90s` → `1m30s`.
-pub(crate) fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    out
-}
+pub(crate) use crate::human::duration as human;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
