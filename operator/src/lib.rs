@@ -13,6 +13,7 @@ pub mod error_category;
 pub mod http;
 pub mod human;
 pub mod leader;
+pub mod lease_table;
 pub mod locks;
 pub mod metrics;
 pub mod names;

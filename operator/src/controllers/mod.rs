@@ -61,6 +61,8 @@ pub struct Context {
     pub stream: stream_consumer::children::StreamSettings,
     /// How long an attempt may wait for external capacity (`--cluster-wait-limit`).
     pub cluster_wait_limit: std::time::Duration,
+    /// Reads the DynamoDB lease tables of StreamConsumers.
+    pub lease_table: Arc<dyn crate::lease_table::LeaseTable>,
 }
 
 impl std::fmt::Debug for Context {
@@ -99,6 +101,7 @@ impl Context {
             pool_locks: Arc::default(),
             pool_queues: Arc::default(),
             cluster_wait_limit: config.cluster_wait_limit,
+            lease_table: Arc::new(crate::lease_table::AwsLeaseTable::new(config.aws_endpoint_url.clone())),
             stream: stream_consumer::children::StreamSettings {
                 image: config.stream_image.clone(),
                 aws_endpoint_url: config.aws_endpoint_url.clone(),

@@ -115,6 +115,8 @@ pub(crate) struct Scenario {
     pub api: FakeApi,
     /// What reconcilers get.
     pub ctx: Arc<Context>,
+    /// The DynamoDB lease tables StreamConsumers read.
+    pub lease_tables: Arc<crate::lease_table::MemoryLeaseTable>,
     asked: Arc<Mutex<Vec<Asked>>>,
 }
 
@@ -152,9 +154,12 @@ impl Scenario {
         ctx.providers =
             Providers::with(Arc::new(KubernetesProvider::new(client, jobs_settings)), emr, settings).wrapped(recording);
         ctx.caches = Caches::of(runs, jobs, pools);
+        let lease_tables = Arc::new(crate::lease_table::MemoryLeaseTable::default());
+        ctx.lease_table = lease_tables.clone();
         Self {
             api,
             ctx: Arc::new(ctx),
+            lease_tables,
             asked,
         }
     }

@@ -14,9 +14,11 @@ use aws_sdk_dynamodb::{
 
 use super::{Checkpoint, PendingFlush, ShardLease, StoreError, WorkerLease, store::LeaseStore};
 
-const KEY: &str = "leaseKey";
-const COUNTER: &str = "leaseCounter";
-const WORKER_PREFIX: &str = "worker#";
+// The contract with the operator, written once in ade-api.
+use ade_api::lease::{
+    KIND_SHARD, KIND_WORKER, table,
+    table::{COUNTER, KEY, WORKER_PREFIX},
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -57,17 +59,17 @@ fn shard_item(l: &ShardLease, counter: u64) -> Item {
     let mut item = Item::new();
     item.insert(KEY.into(), s(&l.shard_id));
     item.insert(COUNTER.into(), n(counter));
-    item.insert("leaseKind".into(), s("shard"));
-    item.insert("parentShards".into(), s(l.parents.join(",")));
-    item.insert("leaseDurationSeconds".into(), n(l.duration_secs));
-    item.insert("leaseTransitions".into(), n(l.transitions));
+    item.insert(table::KIND.into(), s(KIND_SHARD));
+    item.insert(table::PARENT_SHARDS.into(), s(l.parents.join(",")));
+    item.insert(table::DURATION_SECONDS.into(), n(l.duration_secs));
+    item.insert(table::TRANSITIONS.into(), n(l.transitions));
     let optional = [
-        ("holderIdentity", l.owner.clone().filter(|o| !o.is_empty())),
-        ("renewTime", l.renew_time.map(|t| t.to_string())),
-        ("acquireTime", l.acquire_time.map(|t| t.to_string())),
-        ("checkpoint", l.checkpoint.as_ref().map(|c| c.as_str().to_owned())),
-        ("pendingFlush", l.pending.as_ref().map(PendingFlush::encode)),
-        ("lastFlush", l.last_flush.map(|t| t.to_string())),
+        (table::HOLDER, l.owner.clone().filter(|o| !o.is_empty())),
+        (table::RENEW_TIME, l.renew_time.map(|t| t.to_string())),
+        (table::ACQUIRE_TIME, l.acquire_time.map(|t| t.to_string())),
+        (table::CHECKPOINT, l.checkpoint.as_ref().map(|c| c.as_str().to_owned())),
+        (table::PENDING_FLUSH, l.pending.as_ref().map(PendingFlush::encode)),
+        (table::LAST_FLUSH, l.last_flush.map(|t| t.to_string())),
     ];
     for (k, v) in optional {
         if let Some(v) = v {
@@ -75,36 +77,36 @@ fn shard_item(l: &ShardLease, counter: u64) -> Item {
         }
     }
     if let Some(m) = l.millis_behind_latest {
-        item.insert("millisBehindLatest".into(), n(m));
+        item.insert(table::MILLIS_BEHIND.into(), n(m));
     }
     if let Some(r) = l.records_per_second {
-        item.insert("recordsPerSecond".into(), n(format!("{r:.3}")));
+        item.insert(table::RECORDS_PER_SECOND.into(), n(format!("{r:.3}")));
     }
     item
 }
 
 fn shard_from_item(item: &Item) -> Option<ShardLease> {
-    if get_s(item, "leaseKind") != Some("shard") {
+    if get_s(item, table::KIND) != Some(KIND_SHARD) {
         return None;
     }
     Some(ShardLease {
         shard_id: get_s(item, KEY)?.to_owned(),
-        parents: get_s(item, "parentShards")
+        parents: get_s(item, table::PARENT_SHARDS)
             .unwrap_or("")
             .split(',')
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .collect(),
-        owner: get_s(item, "holderIdentity").map(str::to_owned),
-        duration_secs: get_n(item, "leaseDurationSeconds").unwrap_or(0),
-        renew_time: get_s(item, "renewTime").and_then(|t| t.parse().ok()),
-        acquire_time: get_s(item, "acquireTime").and_then(|t| t.parse().ok()),
-        transitions: get_n(item, "leaseTransitions").unwrap_or(0),
-        checkpoint: get_s(item, "checkpoint").and_then(Checkpoint::parse),
-        pending: get_s(item, "pendingFlush").and_then(PendingFlush::decode),
-        millis_behind_latest: get_n(item, "millisBehindLatest"),
-        records_per_second: get_n(item, "recordsPerSecond"),
-        last_flush: get_s(item, "lastFlush").and_then(|t| t.parse().ok()),
+        owner: get_s(item, table::HOLDER).map(str::to_owned),
+        duration_secs: get_n(item, table::DURATION_SECONDS).unwrap_or(0),
+        renew_time: get_s(item, table::RENEW_TIME).and_then(|t| t.parse().ok()),
+        acquire_time: get_s(item, table::ACQUIRE_TIME).and_then(|t| t.parse().ok()),
+        transitions: get_n(item, table::TRANSITIONS).unwrap_or(0),
+        checkpoint: get_s(item, table::CHECKPOINT).and_then(Checkpoint::parse),
+        pending: get_s(item, table::PENDING_FLUSH).and_then(PendingFlush::decode),
+        millis_behind_latest: get_n(item, table::MILLIS_BEHIND),
+        records_per_second: get_n(item, table::RECORDS_PER_SECOND),
+        last_flush: get_s(item, table::LAST_FLUSH).and_then(|t| t.parse().ok()),
         version: get_n::<u64>(item, COUNTER)?.to_string(),
     })
 }
@@ -113,32 +115,33 @@ fn worker_item(w: &WorkerLease, counter: u64) -> Item {
     let mut item = Item::new();
     item.insert(KEY.into(), s(format!("{WORKER_PREFIX}{}", w.worker_id)));
     item.insert(COUNTER.into(), n(counter));
-    item.insert("leaseKind".into(), s("worker"));
-    item.insert("holderIdentity".into(), s(&w.worker_id));
-    item.insert("leaseDurationSeconds".into(), n(w.duration_secs));
+    item.insert(table::KIND.into(), s(KIND_WORKER));
+    item.insert(table::HOLDER.into(), s(&w.worker_id));
+    item.insert(table::DURATION_SECONDS.into(), n(w.duration_secs));
     if let Some(t) = w.renew_time {
-        item.insert("renewTime".into(), s(t.to_string()));
+        item.insert(table::RENEW_TIME.into(), s(t.to_string()));
     }
     if let Some(o) = w.open_shards {
-        item.insert("openShards".into(), n(o));
+        item.insert(table::OPEN_SHARDS.into(), n(o));
     }
     if let Some((reason, message)) = &w.error {
-        item.insert("errorReason".into(), s(reason));
-        item.insert("errorMessage".into(), s(message));
+        item.insert(table::ERROR_REASON.into(), s(reason));
+        item.insert(table::ERROR_MESSAGE.into(), s(message));
     }
     item
 }
 
 fn worker_from_item(item: &Item) -> Option<WorkerLease> {
-    if get_s(item, "leaseKind") != Some("worker") {
+    if get_s(item, table::KIND) != Some(KIND_WORKER) {
         return None;
     }
     Some(WorkerLease {
-        worker_id: get_s(item, "holderIdentity")?.to_owned(),
-        duration_secs: get_n(item, "leaseDurationSeconds").unwrap_or(0),
-        renew_time: get_s(item, "renewTime").and_then(|t| t.parse().ok()),
-        open_shards: get_n(item, "openShards"),
-        error: get_s(item, "errorReason").map(|r| (r.to_owned(), get_s(item, "errorMessage").unwrap_or("").to_owned())),
+        worker_id: get_s(item, table::HOLDER)?.to_owned(),
+        duration_secs: get_n(item, table::DURATION_SECONDS).unwrap_or(0),
+        renew_time: get_s(item, table::RENEW_TIME).and_then(|t| t.parse().ok()),
+        open_shards: get_n(item, table::OPEN_SHARDS),
+        error: get_s(item, table::ERROR_REASON)
+            .map(|r| (r.to_owned(), get_s(item, table::ERROR_MESSAGE).unwrap_or("").to_owned())),
         version: get_n::<u64>(item, COUNTER)?.to_string(),
     })
 }

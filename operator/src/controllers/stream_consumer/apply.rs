@@ -24,7 +24,7 @@ use super::{
     scaling::{self, Inputs},
 };
 use crate::{
-    api::v1alpha1::{StreamConsumer, StreamConsumerStatus, Time},
+    api::v1alpha1::{CheckpointStore, StreamConsumer, StreamConsumerStatus, Time},
     controllers::{
         Context,
         conditions::{self, Desired, Status},
@@ -103,14 +103,8 @@ pub async fn kubernetes(consumer: &StreamConsumer, ctx: &Context) -> Result<Acti
             source,
         })?;
     let existing = existing.filter(|d| controlled_by(&d.metadata, &uid));
-    let lease_list = Api::<Lease>::namespaced(ctx.client.clone(), &namespace)
-        .list(&ListParams::default().labels(&format!("{LABEL_CONSUMER}={name}")))
-        .await
-        .map_err(|source| Error::Read {
-            what: "the consumer's Leases".into(),
-            source,
-        })?;
-    let observed = leases::observe(&lease_list.items, now);
+    let lease_list = read_leases(consumer, ctx, &namespace, &name).await?;
+    let observed = leases::observe(&lease_list, now);
 
     let scaling = &consumer.spec.scaling;
     let current = existing.as_ref().and_then(|d| d.spec.as_ref()?.replicas);
@@ -208,6 +202,34 @@ pub async fn kubernetes(consumer: &StreamConsumer, ctx: &Context) -> Result<Acti
     }
     publish_degradation(consumer, ctx, &degraded).await;
     Ok(Action::requeue(RESYNC))
+}
+
+/// The consumer's leases from its checkpoint store: Kubernetes Leases
+/// labelled with it, or the items of its DynamoDB lease table (read as the
+/// same Leases). A table the pods have not created yet holds no lease.
+async fn read_leases(
+    consumer: &StreamConsumer,
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<Lease>, Error> {
+    let checkpoint = &consumer.spec.checkpoint;
+    if let (CheckpointStore::Dynamodb, Some(dynamodb)) = (checkpoint.store, &checkpoint.dynamodb) {
+        let region = &consumer.spec.source.kinesis.region;
+        return match ctx.lease_table.items(region, &dynamodb.table_name).await {
+            Ok(items) => Ok(items.iter().filter_map(leases::lease_of_item).collect()),
+            Err(e) if e.category == "not-found" => Ok(Vec::new()),
+            Err(e) => Err(Error::LeaseTable(e)),
+        };
+    }
+    let list = Api::<Lease>::namespaced(ctx.client.clone(), namespace)
+        .list(&ListParams::default().labels(&format!("{LABEL_CONSUMER}={name}")))
+        .await
+        .map_err(|source| Error::Read {
+            what: "the consumer's Leases".into(),
+            source,
+        })?;
+    Ok(list.items)
 }
 
 async fn write_status(

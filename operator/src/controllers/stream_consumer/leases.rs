@@ -6,11 +6,16 @@
 //!
 //! Pure.
 
-use ade_api::stream::LEASE_DURATION_SECONDS;
-use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::coordination::v1::Lease;
+use std::collections::BTreeMap;
 
-use crate::api::v1alpha1::ShardStatus;
+use ade_api::{lease::table, stream::LEASE_DURATION_SECONDS};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::{
+    api::coordination::v1::{Lease, LeaseSpec},
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
+};
+
+use crate::{api::v1alpha1::ShardStatus, lease_table::Item};
 
 // The contract with ade-stream, written once in ade-api.
 pub use ade_api::lease::{
@@ -76,6 +81,40 @@ pub fn is_live(lease: &Lease, now: Timestamp) -> bool {
 
 fn holder(lease: &Lease) -> Option<String> {
     lease.spec.as_ref()?.holder_identity.clone().filter(|h| !h.is_empty())
+}
+
+/// An item of the DynamoDB lease table (`checkpoint.store: dynamodb`) as the
+/// Lease the `kubernetes` store holds for it, so one reading serves both
+/// stores; `None` for an item that is not a lease.
+pub fn lease_of_item(item: &Item) -> Option<Lease> {
+    let kind = item.get(table::KIND)?;
+    let key = item.get(table::KEY)?;
+    let mut annotations = BTreeMap::new();
+    if kind == KIND_SHARD {
+        annotations.insert(SHARD_ID.to_owned(), key.clone());
+    }
+    for (attribute, annotation) in table::ANNOTATIONS {
+        if let Some(value) = item.get(attribute) {
+            annotations.insert(annotation.to_owned(), value.clone());
+        }
+    }
+    Some(Lease {
+        metadata: ObjectMeta {
+            name: Some(key.clone()),
+            labels: Some(BTreeMap::from([(LABEL_KIND.to_owned(), kind.clone())])),
+            annotations: Some(annotations),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: item.get(table::HOLDER).cloned(),
+            renew_time: item
+                .get(table::RENEW_TIME)
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .map(MicroTime),
+            lease_duration_seconds: item.get(table::DURATION_SECONDS).and_then(|d| d.parse().ok()),
+            ..LeaseSpec::default()
+        }),
+    })
 }
 
 /// Reads `leases` (those labelled with the consumer) at `now`.

@@ -85,6 +85,9 @@ pub enum Error {
     /// The spec passed validation but cannot be turned into a configuration.
     #[error("building the ade-stream configuration: {0}")]
     Config(String),
+    /// The DynamoDB lease table could not be read.
+    #[error(transparent)]
+    LeaseTable(crate::lease_table::TableError),
 }
 
 impl ErrorCategory for Error {
@@ -94,6 +97,7 @@ impl ErrorCategory for Error {
                 kube_error_category(source)
             }
             Self::Config(_) => "config",
+            Self::LeaseTable(e) => e.category,
         }
     }
 }

@@ -70,3 +70,53 @@ async fn a_spec_the_pods_cannot_use_is_not_accepted_and_creates_nothing() {
     );
     assert!(accepted.message.contains("maxRecords 0"), "{}", accepted.message);
 }
+
+/// Issue 12, item 10: with `checkpoint.store: dynamodb` the status comes from
+/// the lease table (before, the operator read only Kubernetes Leases and the
+/// consumer stayed `NoLiveWorkers` for ever).
+#[tokio::test]
+async fn a_dynamodb_consumer_reports_its_shards_and_workers_from_the_lease_table() {
+    use ade_api::lease::table;
+    let s = Scenario::new(&[], &[], &[], Arc::new(FakeEmr::default()));
+    let mut spec = consumer(1000);
+    spec.spec.checkpoint =
+        serde_json::from_value(json!({"store": "dynamodb", "dynamodb": {"tableName": "clicks-leases"}})).unwrap();
+    let now = jiff::Timestamp::now().to_string();
+    let item = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<crate::lease_table::Item>()
+    };
+    s.lease_tables.put(
+        "clicks-leases",
+        vec![
+            item(&[
+                (table::KEY, "shardId-000000000000"),
+                (table::KIND, "shard"),
+                (table::HOLDER, "clicks-stream-0"),
+                (table::RENEW_TIME, &now),
+                (table::DURATION_SECONDS, "20"),
+                (table::CHECKPOINT, "4959"),
+                (table::MILLIS_BEHIND, "65000"),
+            ]),
+            item(&[
+                (table::KEY, "worker#clicks-stream-0"),
+                (table::KIND, "worker"),
+                (table::HOLDER, "clicks-stream-0"),
+                (table::RENEW_TIME, &now),
+                (table::DURATION_SECONDS, "20"),
+                (table::OPEN_SHARDS, "1"),
+            ]),
+        ],
+    );
+    let stored = s.api.insert(&spec);
+    reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
+    let status = s.api.get::<StreamConsumer>(Some(NS), "clicks").unwrap().status.unwrap();
+    assert_eq!(status.shards.len(), 1, "{status:?}");
+    assert_eq!(status.shards[0].owner.as_deref(), Some("clicks-stream-0"));
+    assert_eq!(status.lag.as_deref(), Some("1m5s"));
+    assert_eq!(status.open_shards, 1);
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_ne!(ready.reason, "NoLiveWorkers", "{ready:?}");
+}
