@@ -78,7 +78,18 @@ impl PlayedConsumer {
             worker[lease::ERROR_MESSAGE] = json!(message);
         }
         let lag = self.lag_ms.to_string();
+        // The worker's lease first, as ade-stream writes its heartbeat (with
+        // the open shards) before it takes shards: the operator, woken by
+        // each Lease as it lands, never sees lagging shards without the
+        // number of open shards (it would scale to the shards seen so far,
+        // then hold for the 60 s scale-up cool-down).
         let items = vec![
+            self.lease(
+                &format!("app-events-worker-{pod}"),
+                lease::KIND_WORKER,
+                Some(pod),
+                worker,
+            ),
             self.lease(
                 "app-events-shardid-000000000000",
                 lease::KIND_SHARD,
@@ -110,12 +121,6 @@ impl PlayedConsumer {
                 json!({lease::SHARD_ID: "shardId-000000000003", lease::PARENT_SHARDS: "",
                        lease::CHECKPOINT: "49590338271490256608559692538361571095921575989136588900",
                        lease::MILLIS_BEHIND: "2000", lease::RECORDS_PER_SECOND: "5"}),
-            ),
-            self.lease(
-                &format!("app-events-worker-{pod}"),
-                lease::KIND_WORKER,
-                Some(pod),
-                worker,
             ),
         ];
         apply_json(&self.ns, &json!({"apiVersion": "v1", "kind": "List", "items": items}));
