@@ -61,6 +61,11 @@ pub struct RunSummary {
     /// What went wrong, for `invalidInput` and `publishFailed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// `publishFailed` only: what is left to publish is stored next to the
+    /// result document, and `ade-validate --republish` sends it without
+    /// running the checks again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub republish: bool,
 }
 
 /// Why a text is not a summary of this version.
@@ -102,6 +107,7 @@ impl RunSummary {
             warned_checks: Vec::new(),
             results_uri: None,
             message: Some(cut(message)),
+            republish: false,
         }
     }
 
@@ -155,6 +161,7 @@ mod tests {
             failed_checks: vec!["c".repeat(63); MAX_NAMED_CHECKS],
             warned_checks: vec!["w".repeat(63); MAX_NAMED_CHECKS],
             results_uri: Some(cut(&format!("s3://{}", "b".repeat(5000)))),
+            republish: true,
             ..RunSummary::error(2, &"m".repeat(5000))
         };
         assert!(largest.to_json().len() < 4096, "{}", largest.to_json().len());

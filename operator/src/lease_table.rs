@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::{Client, error::ProvideErrorMetadata, types::AttributeValue};
 use futures::{FutureExt, future::BoxFuture};
@@ -73,16 +73,7 @@ impl AwsLeaseTable {
     async fn client(&self, region: &str) -> Client {
         let base = self
             .base
-            .get_or_init(|| async {
-                let mut loader = aws_config::defaults(BehaviorVersion::latest());
-                if let Some(url) = &self.endpoint {
-                    loader = loader.endpoint_url(url);
-                }
-                if let Some(credentials) = &self.credentials {
-                    loader = loader.credentials_provider(credentials.clone());
-                }
-                loader.load().await
-            })
+            .get_or_init(|| crate::aws::base_config(self.endpoint.as_deref(), self.credentials.as_ref()))
             .await;
         let config = aws_sdk_dynamodb::config::Builder::from(base)
             .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))

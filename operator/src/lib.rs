@@ -5,6 +5,7 @@
 //! configuration, telemetry, leader election, readiness and one controller per kind.
 
 pub mod api;
+pub mod aws;
 pub mod config;
 pub mod controllers;
 pub mod cost;

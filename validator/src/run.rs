@@ -12,7 +12,11 @@ use jiff::Timestamp;
 use crate::checks::{self, Context, Observed};
 use crate::engine::{self, EngineError, EngineOptions, ScanOutput};
 use crate::history::{self, ColumnMetrics, Current, HistoryError, METRICS_API_VERSION, MetricsRecord};
-use crate::publish::{self, opensearch, slack, sns};
+use crate::publish::{
+    self,
+    deliver::{FIRST_WAIT, PENDING_API_VERSION, PENDING_FILE, Payload, Targets, deliver},
+    opensearch, sns,
+};
 use crate::result::{
     DatasetInfo, Outcome, ProfileSection, Published, RESULT_API_VERSION, ResultDocument, Timings, Window, summarize,
 };
@@ -56,15 +60,24 @@ pub enum RunError {
     Engine(#[from] EngineError),
     #[error("cannot read the metrics history: {0}")]
     ReadHistory(HistoryError),
-    #[error("validation finished but publishing failed: {0}")]
-    Publish(String),
+    /// The checks ran (`doc` holds their results) but publishing failed;
+    /// `republish`: what is left was stored for `--republish`.
+    #[error("validation finished but publishing failed: {message}")]
+    Publish {
+        message: String,
+        doc: Box<ResultDocument>,
+        republish: bool,
+    },
+    /// `--republish` failed again (what is left is stored again).
+    #[error("publishing the stored results failed: {0}")]
+    Republish(String),
 }
 
 impl RunError {
     /// Process exit code: 2 for bad input, 3 when history or a publisher failed.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::ReadHistory(_) | Self::Publish(_) => 3,
+            Self::ReadHistory(_) | Self::Publish { .. } | Self::Republish(_) => 3,
             Self::Engine(EngineError::Execute { source, .. }) if is_io(source) => 3,
             _ => 2,
         }
@@ -78,17 +91,105 @@ fn is_io(e: &datafusion::error::DataFusionError) -> bool {
     )
 }
 
+/// Where `cfg` publishes: the result document at `result`, history at `history`.
+fn targets_of<'a>(cfg: &'a RunConfig, result: Option<&'a Location>, history: Option<&'a Location>) -> Targets<'a> {
+    Targets {
+        result,
+        history,
+        opensearch: cfg
+            .spec
+            .publish
+            .opensearch
+            .as_ref()
+            .map(|o| (o.url.as_str(), cfg.opensearch_credentials.as_deref())),
+        slack: cfg.slack_webhook.as_deref().filter(|_| cfg.spec.alerts.slack.is_some()),
+        sns: cfg
+            .spec
+            .alerts
+            .sns
+            .as_ref()
+            .map(|t| (t.topic_arn.as_str(), cfg.sns_endpoint.as_deref())),
+    }
+}
+
+/// The location of `name` in the folder of `suite`'s batch `batch` under `results`.
+pub fn batch_file(results: &Location, suite: &str, batch: &str, name: &str) -> Location {
+    results.child(&format!("suite={suite}/batch={batch}/{name}"))
+}
+
+/// Stores what is `left` to publish at `pending` (next to the stored result
+/// document), for `--republish`; what happened, for the run's message.
+async fn keep_for_later(pending: Option<Location>, left: Payload) -> (String, bool) {
+    let pending = match pending {
+        Some(pending) if left.result.is_none() => pending,
+        _ => {
+            let why =
+                "the result document is not stored: publishing cannot be retried without running the checks again";
+            return (why.to_owned(), false);
+        }
+    };
+    let stored = serde_json::to_vec_pretty(&left).map_err(|e| e.to_string());
+    match stored {
+        Ok(bytes) => match pending.put(bytes).await {
+            Ok(()) => (
+                format!("what is left to publish is stored at {} for --republish", pending.uri),
+                true,
+            ),
+            Err(e) => (
+                format!("storing what is left to publish at {} failed: {e}", pending.uri),
+                false,
+            ),
+        },
+        Err(e) => (format!("storing what is left to publish failed: {e}"), false),
+    }
+}
+
+/// `--republish`: sends what an earlier run of the batch could not publish
+/// (stored by it next to its result document), without running the checks.
+pub async fn republish(cfg: &RunConfig) -> Result<(), RunError> {
+    let targets = preflight(cfg)?;
+    let Some(results) = &targets.results else {
+        return Err(RunError::Input(
+            "--republish needs --results (or publish.s3.uri)".into(),
+        ));
+    };
+    let pending = batch_file(results, &cfg.suite, &cfg.batch_id, PENDING_FILE);
+    let stored = pending
+        .get()
+        .await
+        .map_err(|e| RunError::Republish(format!("cannot read {}: {e}", pending.uri)))?
+        .ok_or_else(|| RunError::Input(format!("nothing to republish: {} does not exist", pending.uri)))?;
+    let payload: Payload = serde_json::from_slice(&stored)
+        .map_err(|e| RunError::Input(format!("{} is not a stored publication: {e}", pending.uri)))?;
+    let (left, failures) = deliver(payload, &targets_of(cfg, None, targets.history.as_ref()), FIRST_WAIT).await;
+    // What is still left replaces what was stored: a repeat sends only that.
+    let left = Payload {
+        api_version: PENDING_API_VERSION.to_owned(),
+        ..left
+    };
+    let bytes = serde_json::to_vec_pretty(&left).map_err(|e| RunError::Republish(e.to_string()))?;
+    pending
+        .put(bytes)
+        .await
+        .map_err(|e| RunError::Republish(format!("cannot update {}: {e}", pending.uri)))?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Republish(failures.join("; ")))
+    }
+}
+
 /// Exit code for a finished run: 1 if the suite failed, else 0.
 pub fn exit_code(outcome: Outcome) -> i32 {
     if outcome == Outcome::Failed { 1 } else { 0 }
 }
 
-struct Targets {
+struct Places {
     results: Option<Location>,
     history: Option<Location>,
 }
 
-fn preflight(cfg: &RunConfig) -> Result<Targets, RunError> {
+fn preflight(cfg: &RunConfig) -> Result<Places, RunError> {
     let bad = |m: String| RunError::Input(m);
     if let (Some(s), Some(e)) = (cfg.window_start, cfg.window_end)
         && e < s
@@ -130,7 +231,7 @@ fn preflight(cfg: &RunConfig) -> Result<Targets, RunError> {
             s.topic_arn
         )));
     }
-    Ok(Targets { results, history })
+    Ok(Places { results, history })
 }
 
 /// Runs the suite; returns the result document (already published).
@@ -200,7 +301,8 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
         .results
         .as_ref()
         .filter(|_| !cfg.no_publish)
-        .map(|r| r.child(&format!("suite={}/batch={}/result.json", cfg.suite, cfg.batch_id)));
+        .map(|r| batch_file(r, &cfg.suite, &cfg.batch_id, "result.json"));
+    let targets_results = targets.results.as_ref().filter(|_| !cfg.no_publish);
     published.results_uri = result_location.as_ref().map(|l| l.uri.clone());
     let history_target = targets.history.as_ref().filter(|_| !cfg.no_publish);
     published.history_uri = history_target.map(|h| history::record_location(h, &cfg.suite, &cfg.batch_id).uri);
@@ -247,17 +349,24 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
         },
         published,
     };
-    let json = serde_json::to_vec_pretty(&doc).map_err(|e| RunError::Publish(e.to_string()))?;
-    if let Some(path) = &cfg.output {
-        std::fs::write(path, &json).map_err(|e| RunError::Publish(format!("cannot write {}: {e}", path.display())))?;
+    let failed = |message: String, doc: ResultDocument, republish: bool| RunError::Publish {
+        message,
+        doc: Box::new(doc),
+        republish,
+    };
+    let json = match serde_json::to_vec_pretty(&doc) {
+        Ok(json) => json,
+        Err(e) => return Err(failed(e.to_string(), doc, false)),
+    };
+    let mut failures = Vec::new();
+    if let Some(path) = &cfg.output
+        && let Err(e) = std::fs::write(path, &json)
+    {
+        failures.push(format!("cannot write {}: {e}", path.display()));
     }
 
-    // Publish.
-    let publish_err = |e: &dyn std::fmt::Display| RunError::Publish(e.to_string());
-    if let Some(location) = &result_location {
-        location.put(json.clone()).await.map_err(|e| publish_err(&e))?;
-    }
-    if let Some(h) = history_target {
+    // Publish: each publisher tried again on failure, the checks never re-run.
+    let record = history_target.map(|h| {
         let record = MetricsRecord {
             api_version: METRICS_API_VERSION.into(),
             suite: cfg.suite.clone(),
@@ -289,38 +398,41 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
                 .collect(),
             checks: recorded,
         };
-        history::write_record(h, &record).await.map_err(|e| publish_err(&e))?;
-    }
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| publish_err(&e))?;
-    if let Some(os) = opensearch {
-        opensearch::publish(&client, &os.url, &os.index, cfg.opensearch_credentials.as_deref(), &doc)
-            .await
-            .map_err(|e| publish_err(&e))?;
-    }
-    if alert {
-        let text = publish::alert_text(&doc, previous);
-        if let (Some(_), Some(webhook)) = (&cfg.spec.alerts.slack, &cfg.slack_webhook) {
-            slack::notify(&client, webhook, &text)
-                .await
-                .map_err(|e| publish_err(&e))?;
-        }
-        if let Some(topic) = &cfg.spec.alerts.sns {
+        (h, record)
+    });
+    let payload = Payload {
+        api_version: PENDING_API_VERSION.to_owned(),
+        result: result_location.as_ref().map(|_| json.clone()),
+        history: record.as_ref().map(|(_, r)| r.clone()),
+        opensearch_bulk: opensearch.map(|o| opensearch::bulk_body(&doc, &o.index)),
+        slack: cfg
+            .spec
+            .alerts
+            .slack
+            .as_ref()
+            .filter(|_| alert)
+            .map(|_| publish::alert_text(&doc, previous)),
+        sns: cfg.spec.alerts.sns.as_ref().filter(|_| alert).map(|_| {
+            let text = publish::alert_text(&doc, previous);
             let message = serde_json::json!({
                 "suite": doc.suite, "batchId": doc.batch_id, "outcome": doc.outcome, "previousOutcome": previous,
                 "summary": doc.summary, "resultsUri": doc.published.results_uri, "text": text,
             });
-            sns::notify(
-                &topic.topic_arn,
-                cfg.sns_endpoint.as_deref(),
-                &text,
-                &message.to_string(),
-            )
-            .await
-            .map_err(|e| publish_err(&e))?;
-        }
+            (text, message.to_string())
+        }),
+    };
+    let targets = targets_of(cfg, result_location.as_ref(), record.as_ref().map(|(h, _)| *h));
+    let (left, failed_steps) = deliver(payload, &targets, FIRST_WAIT).await;
+    let mut republish = false;
+    failures.extend(failed_steps);
+    if !left.is_empty() {
+        let pending = targets_results.map(|r| batch_file(r, &cfg.suite, &cfg.batch_id, PENDING_FILE));
+        let (message, stored) = keep_for_later(pending, left).await;
+        failures.push(message);
+        republish = stored;
+    }
+    if !failures.is_empty() {
+        return Err(failed(failures.join("; "), doc, republish));
     }
     Ok(doc)
 }

@@ -7,6 +7,17 @@ pub use ade_api::validation::{RunSummary, SUMMARY_API_VERSION, SummaryOutcome};
 
 use crate::result::{CheckOutcome, Outcome, ResultDocument};
 
+/// The summary of a run whose checks ran but whose publishing failed: their
+/// verdict (counts and names), outcome `publishFailed`, and what failed.
+pub fn publish_failed(doc: &ResultDocument, message: &str, republish: bool) -> RunSummary {
+    RunSummary {
+        outcome: SummaryOutcome::PublishFailed,
+        message: Some(cut(message)),
+        republish,
+        ..of(doc)
+    }
+}
+
 /// The summary of a finished run.
 pub fn of(doc: &ResultDocument) -> RunSummary {
     let named = |want: CheckOutcome| {
@@ -32,5 +43,6 @@ pub fn of(doc: &ResultDocument) -> RunSummary {
         warned_checks: named(CheckOutcome::Warned),
         results_uri: doc.published.results_uri.as_deref().map(cut),
         message: None,
+        republish: false,
     }
 }

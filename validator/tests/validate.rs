@@ -475,3 +475,75 @@ fn opensearch_and_slack_publishers() {
     assert_eq!(code, 2, "{stderr}");
     assert!(search.taken().is_empty(), "nothing published on bad input");
 }
+
+/// Issue 12, item 6: when the checks ran but a publisher is down, the summary
+/// carries the checks' verdict (the operator quarantines on it, not on the
+/// publishing failure), every other publisher still gets the results, the
+/// one that is down is tried again, and what it missed is stored so that
+/// `--republish` sends it later without running the checks again.
+#[test]
+fn a_publisher_that_is_down_gets_its_results_later_without_the_checks_running_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("orders.parquet");
+    write_parquet(&data, &orders_batch(200));
+    // OpenSearch answers 503 to the run's three tries, then recovers.
+    let search = HttpRecorder::start_failing(r#"{"took": 1, "errors": false, "items": []}"#, 3);
+    let slack = HttpRecorder::start("ok");
+    let spec = json!({"dataset": {"uri": data}, "trigger": trigger(),
+        "checks": [{"name": "rows", "rowCount": {"min": 1}}],
+        "publish": {"opensearch": {"url": search.url, "index": "ade-quality"}},
+        "alerts": {"slack": {"webhookSecretRef": {"name": "slack", "key": "url"}}, "notifyOn": "always"}});
+    let hook = dir.path().join("hook");
+    std::fs::write(&hook, format!("{}/services/T/B/X\n", slack.url)).unwrap();
+    let (results, summary) = (dir.path().join("results"), dir.path().join("summary.json"));
+    let args = [
+        "--results",
+        results.to_str().unwrap(),
+        "--slack-webhook-file",
+        hook.to_str().unwrap(),
+        "--summary-file",
+        summary.to_str().unwrap(),
+    ];
+    let read_summary = || -> Value { serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap() };
+    let (code, _, stderr) = run(dir.path(), &spec, &args);
+    assert_eq!(code, 3, "{stderr}");
+    let first = read_summary();
+    assert_eq!(first["outcome"], "publishFailed", "{first}");
+    assert_eq!(
+        (first["passed"].as_u64(), first["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{first}"
+    );
+    assert_eq!(first["republish"], true, "{first}");
+    let message = first["message"].as_str().unwrap();
+    assert!(
+        message.contains("OpenSearch") && message.contains("tried 3 times"),
+        "{message}"
+    );
+    let stored = files_under(&results);
+    assert!(
+        stored.iter().any(|f| f.ends_with("suite=orders/batch=b1/result.json")),
+        "{stored:?}"
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|f| f.ends_with("suite=orders/batch=b1/publication-pending.json")),
+        "{stored:?}"
+    );
+    assert_eq!(search.taken().len(), 3, "tried 3 times");
+    assert_eq!(slack.taken().len(), 1, "the alert went out all the same");
+
+    // Later: only what is left goes out; the dataset is not even read.
+    std::fs::remove_file(&data).unwrap();
+    let (code, _, stderr) = run(dir.path(), &spec, &[&args[..], &["--republish"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let bulk = search.taken();
+    assert_eq!(bulk.len(), 1);
+    assert!(bulk[0].body.contains("\"check\":\"rows\""), "{}", bulk[0].body);
+    assert!(slack.taken().is_empty(), "the alert is not sent twice");
+    // Nothing left: another --republish sends nothing.
+    let (code, _, stderr) = run(dir.path(), &spec, &[&args[..], &["--republish"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(search.taken().is_empty() && slack.taken().is_empty());
+}

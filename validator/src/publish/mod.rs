@@ -2,6 +2,7 @@
 //! to OpenSearch/Elasticsearch through the bulk API, and alerts to a Slack
 //! webhook and an SNS topic. [`should_alert`] is the pure rule for when to alert.
 
+pub mod deliver;
 pub mod opensearch;
 pub mod slack;
 pub mod sns;

@@ -72,7 +72,7 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
-/// Sends the bulk request.
+/// Sends the bulk request of `doc`.
 pub async fn publish(
     client: &reqwest::Client,
     base_url: &str,
@@ -80,11 +80,21 @@ pub async fn publish(
     credentials: Option<&str>,
     doc: &ResultDocument,
 ) -> Result<(), OpenSearchError> {
+    send_bulk(client, base_url, credentials, bulk_body(doc, index)).await
+}
+
+/// Sends a bulk request body (see [`bulk_body`]).
+pub async fn send_bulk(
+    client: &reqwest::Client,
+    base_url: &str,
+    credentials: Option<&str>,
+    body: String,
+) -> Result<(), OpenSearchError> {
     let url = format!("{}/_bulk", base_url.trim_end_matches('/'));
     let mut request = client
         .post(&url)
         .header("Content-Type", "application/x-ndjson")
-        .body(bulk_body(doc, index));
+        .body(body);
     if let Some(credentials) = credentials {
         let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
         request = request.basic_auth(user, Some(password));

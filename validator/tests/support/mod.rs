@@ -36,11 +36,18 @@ pub struct HttpRecorder {
 
 impl HttpRecorder {
     pub fn start(response: &'static str) -> Self {
+        Self::start_failing(response, 0)
+    }
+
+    /// Like [`HttpRecorder::start`], but the first `failures` requests get
+    /// `503 Service Unavailable` (they are recorded too).
+    pub fn start_failing(response: &'static str, failures: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         std::thread::spawn(move || {
+            let mut answered = 0;
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().expect("clone"));
@@ -76,9 +83,15 @@ impl HttpRecorder {
                     headers,
                     body: String::from_utf8_lossy(&body).into(),
                 });
+                answered += 1;
+                let status = if answered <= failures {
+                    "503 Service Unavailable"
+                } else {
+                    "200 OK"
+                };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
                     response.len(),
                     response
                 );

@@ -54,6 +54,14 @@ pub struct ActiveValidation {
     pub job_name: String,
     /// When the run was started.
     pub started_at: Time,
+    /// Set when this is not a check but publishing again what the run of
+    /// the batch could not publish: the publishing attempt (the run itself
+    /// was attempt 1). The checks are not run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_attempt: Option<i32>,
+    /// The Job of a publishing attempt is not created before this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
 }
 
 /// Summary of one run of a suite.

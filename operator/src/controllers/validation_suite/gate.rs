@@ -118,6 +118,7 @@ mod tests {
             warned_checks: Vec::new(),
             results_uri: None,
             message: Some("unknown column `x`".into()),
+            republish: false,
         }
     }
 

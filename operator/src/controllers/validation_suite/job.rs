@@ -52,6 +52,15 @@ pub fn job_name(suite: &str, batch_id: &str, triggered_at: &str) -> String {
     names::hashed_child(suite, batch_id, &format!("{batch_id}\0{triggered_at}"))
 }
 
+/// The name of the Job of publishing attempt `attempt` of that run.
+pub fn republish_job_name(suite: &str, batch_id: &str, triggered_at: &str, attempt: i32) -> String {
+    names::hashed_child(
+        suite,
+        batch_id,
+        &format!("{batch_id}\0{triggered_at}\0publish {attempt}"),
+    )
+}
+
 /// The suite's name in result and history paths: unique across namespaces.
 pub fn suite_key(suite: &ValidationSuite) -> String {
     format!("{}.{}", suite.namespace().unwrap_or_default(), suite.name_any())
@@ -99,6 +108,10 @@ pub fn build(suite: &ValidationSuite, active: &ActiveValidation, dataset: &str, 
     }
     if let Some(history) = history_uri(suite) {
         args.extend(["--history".into(), history]);
+    }
+    if active.publish_attempt.is_some() {
+        // Only what the run could not publish; the checks are not run again.
+        args.push("--republish".into());
     }
     let secrets = secret_mounts(suite);
     for (flag, mount) in &secrets {
@@ -241,6 +254,8 @@ mod tests {
             triggered_at: Time("2026-11-25T14:20:00Z".parse().expect("ts")),
             job_name: "orders-quality-2026-11-25t13-0badcafe".into(),
             started_at: Time("2026-11-25T14:20:01Z".parse().expect("ts")),
+            publish_attempt: None,
+            not_before: None,
         }
     }
 

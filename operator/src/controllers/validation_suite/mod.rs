@@ -12,6 +12,8 @@ mod due;
 mod gate;
 pub mod job;
 mod outcome;
+mod progress;
+mod republish;
 #[cfg(test)]
 mod scenario_tests;
 mod validated;
@@ -19,10 +21,10 @@ mod validated;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
+use k8s_openapi::api::batch::v1::Job;
 use kube::{
     Api, ResourceExt,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{Patch, PatchParams, PostParams},
     runtime::{controller::Action, events::EventType, reflector::ObjectRef, watcher},
 };
 use tokio_util::sync::CancellationToken;
@@ -42,7 +44,7 @@ use super::{
 };
 use crate::{
     api::v1alpha1::{
-        ActiveValidation, DATASET_TEMPLATE_VARIABLES, EtlJob, EtlRun, RunPhase, SuiteRun, Time, ValidationSuite,
+        ActiveValidation, DATASET_TEMPLATE_VARIABLES, EtlRun, RunPhase, SuiteRun, Time, ValidationSuite,
         ValidationSuiteSpec,
     },
     schedule::{self, Window},
@@ -86,11 +88,11 @@ impl ErrorCategory for Error {
     }
 }
 
-fn read(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
+pub(super) fn read(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
     move |source| Error::Read { what, source }
 }
 
-fn write(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
+pub(super) fn write(what: &'static str) -> impl FnOnce(kube::Error) -> Error {
     move |source| Error::Write { what, source }
 }
 
@@ -175,7 +177,7 @@ async fn reconcile(suite: Arc<ValidationSuite>, ctx: Arc<Context>) -> Result<Act
         }
     };
     match status.active.clone() {
-        Some(active) => progress(&suite, &ctx, active, etl_job.as_ref()).await,
+        Some(active) => progress::progress(&suite, &ctx, active, etl_job.as_ref()).await,
         None => start_next(&suite, &ctx, &status).await,
     }
 }
@@ -252,114 +254,8 @@ async fn start_next(
     Ok(Action::requeue(Duration::from_secs(60)))
 }
 
-/// Follows the active run's Job; when it has finished, records the verdict.
-async fn progress(
-    suite: &ValidationSuite,
-    ctx: &Context,
-    active: ActiveValidation,
-    etl_job: Option<&EtlJob>,
-) -> Result<Action, Error> {
-    let ns = suite.namespace().unwrap_or_default();
-    let status = suite.status.clone().unwrap_or_default();
-    let job = Api::<Job>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&active.job_name)
-        .await
-        .map_err(read("the validation Job"))?;
-    let Some(job) = job else {
-        // Recorded but not created (or deleted before it was read): create it.
-        create_job(suite, ctx, &active).await?;
-        return Ok(Action::requeue(Duration::from_secs(60)));
-    };
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), &ns)
-        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={}", active.job_name)))
-        .await
-        .map_err(read("the validation Job's Pods"))?;
-    let Some(report) = outcome::read(&job, &pods.items) else {
-        apply_status(
-            ctx,
-            suite,
-            &[],
-            View {
-                active: Some(active.clone()),
-                ..View::carry(&status, running(&active))
-            },
-        )
-        .await?;
-        return Ok(Action::requeue(Duration::from_secs(60)));
-    };
-    // The run first (the gate's verdict, then the mark that this suite
-    // checked it): if a write fails, the validation stays active and both are
-    // written on the next attempt; the suite's status comes last.
-    let suite_name = suite.name_any();
-    let checked = active.etl_run.as_ref().and_then(|run| ctx.caches.runs.get(&ns, run));
-    if let Some(run) = checked {
-        if let Some(job) = etl_job
-            && gate::gates(job, &suite_name)
-        {
-            let verdict = gate::verdict(&report, &suite_name);
-            gate::mark(ctx, &run, verdict.clone())
-                .await
-                .map_err(write("the Quarantined condition"))?;
-            if verdict.status == Status::True {
-                ctx.publish_event(
-                    run.as_ref(),
-                    EventType::Warning,
-                    "Quarantined",
-                    &verdict.message,
-                    "Validate",
-                )
-                .await;
-            }
-        }
-        if !validated::by(&run, suite) {
-            validated::mark(ctx, &run, suite)
-                .await
-                .map_err(write("the validated mark of the EtlRun"))?;
-        }
-    }
-    let last = SuiteRun {
-        batch_id: active.batch_id.clone(),
-        started_at: Some(active.started_at.clone()),
-        finished_at: Some(Time(Timestamp::now())),
-        passed: report.passed,
-        warned: report.warned,
-        failed: report.failed,
-        results_uri: report.results_uri.clone(),
-        outcome: Some(report.outcome.as_str().to_owned()),
-        failed_checks: report.failed_checks.clone(),
-        message: report.message.clone(),
-        etl_run: active.etl_run.clone(),
-        triggered_at: Some(active.triggered_at.clone()),
-    };
-    let ready = outcome::not_ready(&report, &active.batch_id).unwrap_or_else(|| {
-        Desired::new(
-            "Ready",
-            Status::True,
-            "Checked",
-            format!("batch {} was checked", active.batch_id),
-        )
-    });
-    let view = View {
-        last_run: Some(last),
-        active: None,
-        ready,
-    };
-    apply_status(ctx, suite, &[], view).await?;
-    release(ctx, &ns, &active.job_name).await;
-    let healthy = outcome::healthy(Some((&report, &active.batch_id)));
-    let type_ = if report.outcome.passed() {
-        EventType::Normal
-    } else {
-        EventType::Warning
-    };
-    ctx.publish_event(suite, type_, report.outcome.as_str(), &healthy.message, "Validate")
-        .await;
-    // Look for the next due batch straight away.
-    Ok(Action::requeue(Duration::from_secs(1)))
-}
-
 /// Creates the Job of `active`; one that exists already is the same run.
-async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &ActiveValidation) -> Result<(), Error> {
+pub(super) async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &ActiveValidation) -> Result<(), Error> {
     let dataset = render_dataset(suite, active);
     let job = job::build(suite, active, &dataset, &ctx.validator);
     let api = Api::<Job>::namespaced(ctx.client.clone(), &suite.namespace().unwrap_or_default());
@@ -376,7 +272,7 @@ async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &ActiveValid
 /// The verdict of Job `name` is in the suite's status: Kubernetes may delete
 /// the Job after the TTL now. A failure is logged (the Job then stays until
 /// deleted by hand or with its suite).
-async fn release(ctx: &Context, ns: &str, name: &str) {
+pub(super) async fn release(ctx: &Context, ns: &str, name: &str) {
     let patch = serde_json::json!({"spec": {"ttlSecondsAfterFinished": ctx.validator.ttl_seconds_after_finished}});
     let api = Api::<Job>::namespaced(ctx.client.clone(), ns);
     match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
@@ -415,10 +311,12 @@ fn active_run(suite: &ValidationSuite, due: &Due, now: Timestamp) -> ActiveValid
         triggered_at: Time(due.triggered_at),
         job_name: job::job_name(&suite.name_any(), &due.batch_id, &triggered),
         started_at: Time(now),
+        publish_attempt: None,
+        not_before: None,
     }
 }
 
-fn running(active: &ActiveValidation) -> Desired {
+pub(super) fn running(active: &ActiveValidation) -> Desired {
     Desired::new(
         "Ready",
         Status::True,
@@ -457,12 +355,13 @@ fn report_of(run: &SuiteRun) -> Option<Report> {
         warned_checks: Vec::new(),
         results_uri: run.results_uri.clone(),
         message: run.message.clone(),
+        republish: false,
     })
 }
 
 /// The status fields this controller owns.
 #[derive(Debug, Clone)]
-struct View {
+pub(super) struct View {
     last_run: Option<SuiteRun>,
     active: Option<ActiveValidation>,
     ready: Desired,
@@ -480,7 +379,12 @@ impl View {
 }
 
 /// Applies every field this controller owns (a field left out would be removed).
-async fn apply_status(ctx: &Context, suite: &ValidationSuite, problems: &[Problem], view: View) -> Result<(), Error> {
+pub(super) async fn apply_status(
+    ctx: &Context,
+    suite: &ValidationSuite,
+    problems: &[Problem],
+    view: View,
+) -> Result<(), Error> {
     let existing = suite
         .status
         .as_ref()

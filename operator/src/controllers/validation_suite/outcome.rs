@@ -81,6 +81,8 @@ pub struct Report {
     pub results_uri: Option<String>,
     /// What went wrong, when the data could not be checked.
     pub message: Option<String>,
+    /// Publishing failed and what is left is stored for `--republish`.
+    pub republish: bool,
 }
 
 /// The report of `job` (with its `pods`), or None while it runs.
@@ -116,6 +118,7 @@ pub fn read(job: &Job, pods: &[Pod]) -> Option<Report> {
             warned_checks: summary.warned_checks,
             results_uri: summary.results_uri,
             message: summary.message,
+            republish: summary.republish,
         });
     }
     let exit = terminated.as_ref().map(|t| t.exit_code);
@@ -153,6 +156,7 @@ pub fn read(job: &Job, pods: &[Pod]) -> Option<Report> {
         warned_checks: Vec::new(),
         results_uri: None,
         message: text,
+        republish: false,
     })
 }
 

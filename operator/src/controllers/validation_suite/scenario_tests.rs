@@ -52,6 +52,14 @@ fn job() -> EtlJob {
     .unwrap()
 }
 
+/// The suite's job, gated by the suite.
+fn gated_job() -> EtlJob {
+    let mut job = job();
+    job.spec.gates =
+        serde_json::from_value(json!({"after": [{"validationSuiteRef": {"name": "orders-quality"}}]})).unwrap();
+    job
+}
+
 #[tokio::test]
 async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exists() {
     // Also issue 12, item 3: the validation Job is kept until its verdict is recorded.
@@ -132,4 +140,88 @@ async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exist
             .get("validated.ade.dev/orders-quality"),
         suite_uid.as_ref()
     );
+}
+
+/// A Pod of Job `job` that ended with `summary` as its termination message.
+fn finished_pod(job: &str, exit: i32, summary: serde_json::Value) -> k8s_openapi::api::core::v1::Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": format!("{job}-x"), "namespace": NS,
+                     "labels": {"batch.kubernetes.io/job-name": job}},
+        "status": {"containerStatuses": [{"name": "validate", "image": "i", "imageID": "", "ready": false,
+                   "restartCount": 0, "state": {"terminated": {"exitCode": exit, "message": summary.to_string()}}}]},
+    }))
+    .unwrap()
+}
+
+/// Marks Job `name` finished (`Complete` or `Failed`).
+fn finish_job(s: &Scenario, name: &str, condition: &str) {
+    let mut job: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), name).unwrap();
+    job.status = Some(serde_json::from_value(json!({"conditions": [{"type": condition, "status": "True"}]})).unwrap());
+    s.api.insert(&job);
+}
+
+/// Issue 12, item 6: the checks passed but OpenSearch was down. The batch is
+/// not quarantined, the suite says `PublishFailed` and publishes again later
+/// with `--republish` (the checks are not run again); once that works the
+/// last run gets the checks' verdict back.
+#[tokio::test]
+async fn a_publishing_failure_is_retried_without_running_the_checks_again() {
+    let s = Scenario::new(&[succeeded_run()], &[gated_job()], &[], Arc::new(FakeEmr::default()));
+    let stored = s.api.insert(&suite());
+    reconcile(Arc::new(stored), s.ctx.clone()).await.unwrap();
+    let suite_now = || s.api.get::<ValidationSuite>(Some(NS), "orders-quality").unwrap();
+    let first = suite_now().status.unwrap().active.unwrap().job_name;
+    finish_job(&s, &first, "Failed");
+    let summary = json!({"apiVersion": "ade.dev/validation-summary/v1", "outcome": "publishFailed",
+        "passed": 1, "warned": 0, "failed": 0, "skipped": 0, "republish": true,
+        "message": "OpenSearch: connection refused (tried 3 times); what is left to publish is stored"});
+    s.api.insert(&finished_pod(&first, 3, summary));
+    reconcile(Arc::new(suite_now()), s.ctx.clone()).await.unwrap();
+
+    let status = suite_now().status.unwrap();
+    let run: EtlRun = s.api.get(Some(NS), "orders-2026-11-25t13").unwrap();
+    let quarantined = run.status.unwrap().conditions;
+    let verdict = quarantined.iter().find(|c| c.type_ == "Quarantined").unwrap();
+    assert_eq!(
+        (verdict.status.as_str(), verdict.reason.as_str()),
+        ("False", "ChecksPassed")
+    );
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!(ready.reason, "PublishFailed");
+    assert!(ready.message.contains("attempt 2 of 5"), "{}", ready.message);
+    let again = status.active.clone().unwrap();
+    assert_eq!(again.publish_attempt, Some(2));
+    assert!(again.not_before.is_some());
+
+    // The back-off has passed: the Job of attempt 2 only publishes.
+    // (Written as the controller writes it, so the fake API server keeps
+    // track of who applied which field.)
+    let mut status = suite_now().status.unwrap();
+    status.active.as_mut().unwrap().not_before = None;
+    crate::controllers::status::apply(&s.ctx, &suite_now(), super::FIELD_MANAGER, &status)
+        .await
+        .unwrap();
+    reconcile(Arc::new(suite_now()), s.ctx.clone()).await.unwrap();
+    let job: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), &again.job_name).unwrap();
+    let args = job.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert!(args.iter().any(|a| a == "--republish"), "{args:?}");
+    finish_job(&s, &again.job_name, "Complete");
+    let done = json!({"apiVersion": "ade.dev/validation-summary/v1", "outcome": "passed",
+        "passed": 0, "warned": 0, "failed": 0, "skipped": 0, "message": "published the stored results"});
+    s.api.insert(&finished_pod(&again.job_name, 0, done));
+    reconcile(Arc::new(suite_now()), s.ctx.clone()).await.unwrap();
+    let status = suite_now().status.unwrap();
+    assert!(status.active.is_none(), "{status:?}");
+    let last = status.last_run.unwrap();
+    assert_eq!(
+        (last.outcome.as_deref(), last.passed),
+        (Some("Passed"), 1),
+        "the checks' verdict, kept"
+    );
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Checked"));
+    assert!(ready.message.contains("published on attempt 2"), "{}", ready.message);
 }

@@ -6,7 +6,7 @@
 
 use std::{collections::BTreeMap, sync::Mutex};
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_ec2 as ec2;
 use aws_sdk_emr as emr;
@@ -80,16 +80,7 @@ impl AwsEmr {
     async fn clients(&self, region: &str) -> (emr::Client, ec2::Client) {
         let base = self
             .base
-            .get_or_init(|| async {
-                let mut loader = aws_config::defaults(BehaviorVersion::latest());
-                if let Some(url) = &self.endpoint {
-                    loader = loader.endpoint_url(url);
-                }
-                if let Some(credentials) = &self.credentials {
-                    loader = loader.credentials_provider(credentials.clone());
-                }
-                loader.load().await
-            })
+            .get_or_init(|| crate::aws::base_config(self.endpoint.as_deref(), self.credentials.as_ref()))
             .await;
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         clients
