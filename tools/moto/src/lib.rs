@@ -8,6 +8,8 @@
 // Test support panics on failure, like the tests that call it.
 #![allow(clippy::unwrap_used)]
 
+pub mod faults;
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
