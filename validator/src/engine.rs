@@ -52,8 +52,9 @@ pub enum EngineError {
     ReadSchema { uri: String, source: DataFusionError },
     #[error("cannot register the dataset: {0}")]
     Register(DataFusionError),
-    #[error("the suite does not fit the dataset:\n  - {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
-    Plan(Vec<PlanError>),
+    /// Names the dataset, like every other variant: the spec may be right and the file wrong.
+    #[error("the suite does not fit the dataset {uri}:\n  - {}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
+    Plan { uri: String, errors: Vec<PlanError> },
     #[error("invalid SQL in the suite: {0}")]
     PlanQuery(DataFusionError),
     #[error("cannot read {uri}: {source}")]
@@ -116,7 +117,10 @@ pub async fn scan(
         },
         &ctx,
     )
-    .map_err(EngineError::Plan)?;
+    .map_err(|errors| EngineError::Plan {
+        uri: uri.clone(),
+        errors,
+    })?;
     let physical = df
         .select(compiled.projection.clone())
         .map_err(EngineError::PlanQuery)?

@@ -55,7 +55,9 @@ pub async fn read(dataset: &Dataset) -> Result<FooterStats, FooterError> {
                         file: file.clone(),
                         source,
                     })?;
-                file_stats(&metadata).map_err(|source| FooterError { file, source })
+                check_chunks(&metadata, meta.size)
+                    .and_then(|()| file_stats_caught(&metadata))
+                    .map_err(|source| FooterError { file, source })
             }
         })
         .buffered(8)
@@ -114,6 +116,48 @@ async fn read_metadata(
         .await
         .map_err(io)?;
     ParquetMetaDataReader::decode_metadata(&footer)
+}
+
+/// Rejects a footer whose column chunks do not lie inside the file: the reader
+/// would read past the end, or panic on a negative offset or length.
+fn check_chunks(metadata: &ParquetMetaData, size: u64) -> Result<(), ParquetError> {
+    for (g, group) in metadata.row_groups().iter().enumerate() {
+        for column in group.columns() {
+            let start = column
+                .dictionary_page_offset()
+                .unwrap_or_else(|| column.data_page_offset());
+            let length = column.compressed_size();
+            let end = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(length).ok())
+                .and_then(|(start, length)| start.checked_add(length));
+            if end.is_none_or(|end| end > size) {
+                return Err(ParquetError::General(format!(
+                    "row group {g}, column {}: the chunk at offset {start} ({length} bytes) is not inside the file ({size} bytes)",
+                    column.column_path()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`file_stats`], with a panic turned into an error: arrow-ipc panics on some
+/// corrupt Arrow schemas embedded in the footer (an unsupported integer width or
+/// time unit, a missing field list) instead of returning an error, and a corrupt
+/// file is bad input, not a crash. The scan decodes the same schema after this,
+/// so a footer that passes here does not panic there.
+fn file_stats_caught(metadata: &ParquetMetaData) -> Result<FooterStats, ParquetError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| file_stats(metadata))).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(ParquetError::General(format!(
+            "corrupt metadata (decoding it panicked: {message})"
+        )))
+    })
 }
 
 fn file_stats(metadata: &ParquetMetaData) -> Result<FooterStats, parquet::errors::ParquetError> {

@@ -67,6 +67,48 @@ impl std::fmt::Debug for Obfuscator {
 /// Why a record was not written as data. The text never contains record content.
 pub type Failure = String;
 
+impl Rule {
+    /// Applies the rule to field `leaf` of `parent` (absent or null: nothing to do).
+    fn apply_at(&self, parent: &mut Map<String, Value>, leaf: &str) -> Result<(), Failure> {
+        match &self.action {
+            Action::Drop => {
+                parent.remove(leaf);
+            }
+            Action::Hmac(mac) => {
+                if let Some(v) = parent.get_mut(leaf)
+                    && !v.is_null()
+                {
+                    let mut m = mac.clone();
+                    match &*v {
+                        Value::String(s) => m.update(s.as_bytes()),
+                        other => m.update(other.to_string().as_bytes()),
+                    }
+                    *v = Value::String(hex::encode(m.finalize().into_bytes()));
+                }
+            }
+            Action::Token(mac) => {
+                if let Some(v) = parent.get_mut(leaf) {
+                    let text = match v {
+                        Value::Null => return Ok(()),
+                        Value::String(s) => std::mem::take(s),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Array(_) | Value::Object(_) => {
+                            return Err(format!(
+                                "field {} is a JSON {}; the token method needs a string, number or boolean",
+                                self.field,
+                                kind(v)
+                            ));
+                        }
+                    };
+                    *v = Value::String(token::tokenize(mac, &text));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Obfuscator {
     /// Compiles `rules`, reading each key file once. A trailing newline in a
     /// key file is not part of the key.
@@ -145,52 +187,21 @@ impl Obfuscator {
         Ok(object)
     }
 
-    /// Applies every rule to `object`.
+    /// Applies every rule to `object`. A rule applies to the top-level
+    /// field named exactly like it (dots included) and, when dotted, also to
+    /// the nested field its path leads to: a record carrying both must not
+    /// keep either in clear. A path that runs into a value that is neither
+    /// an object nor null (`user` a string or an array for `user.email`)
+    /// fails the record: the value the rule is meant for may be in there.
     pub fn apply(&self, object: &mut Map<String, Value>) -> Result<(), Failure> {
         for rule in &self.rules {
-            let (parent, leaf) = if object.contains_key(&rule.field) {
-                (Some(&mut *object), rule.field.as_str())
-            } else {
-                (
-                    parent_of(object, &rule.path),
-                    rule.path.last().map_or("", String::as_str),
-                )
-            };
-            let Some(parent) = parent else { continue };
-            match &rule.action {
-                Action::Drop => {
-                    parent.remove(leaf);
-                }
-                Action::Hmac(mac) => {
-                    if let Some(v) = parent.get_mut(leaf)
-                        && !v.is_null()
-                    {
-                        let mut m = mac.clone();
-                        match &*v {
-                            Value::String(s) => m.update(s.as_bytes()),
-                            other => m.update(other.to_string().as_bytes()),
-                        }
-                        *v = Value::String(hex::encode(m.finalize().into_bytes()));
-                    }
-                }
-                Action::Token(mac) => {
-                    if let Some(v) = parent.get_mut(leaf) {
-                        let text = match v {
-                            Value::Null => continue,
-                            Value::String(s) => std::mem::take(s),
-                            Value::Number(n) => n.to_string(),
-                            Value::Bool(b) => b.to_string(),
-                            Value::Array(_) | Value::Object(_) => {
-                                return Err(format!(
-                                    "field {} is a JSON {}; the token method needs a string, number or boolean",
-                                    rule.field,
-                                    kind(v)
-                                ));
-                            }
-                        };
-                        *v = Value::String(token::tokenize(mac, &text));
-                    }
-                }
+            if object.contains_key(&rule.field) {
+                rule.apply_at(object, &rule.field)?;
+            }
+            if let [_, .., leaf] = rule.path.as_slice()
+                && let Some(parent) = parent_of(object, rule)?
+            {
+                rule.apply_at(parent, leaf)?;
             }
         }
         Ok(())
@@ -211,13 +222,31 @@ impl Obfuscator {
     }
 }
 
-fn parent_of<'a>(object: &'a mut Map<String, Value>, path: &[String]) -> Option<&'a mut Map<String, Value>> {
-    let (_, inner) = path.split_last()?;
+/// The object holding the leaf of a dotted rule's path; `None` when a step
+/// is absent or null.
+fn parent_of<'a>(
+    object: &'a mut Map<String, Value>,
+    rule: &Rule,
+) -> Result<Option<&'a mut Map<String, Value>>, Failure> {
+    let Some((_, inner)) = rule.path.split_last() else {
+        return Ok(None);
+    };
     let mut current = object;
-    for step in inner {
-        current = current.get_mut(step)?.as_object_mut()?;
+    for (depth, step) in inner.iter().enumerate() {
+        match current.get_mut(step) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Object(next)) => current = next,
+            Some(other) => {
+                return Err(format!(
+                    "field {} is a JSON {}; rule {} needs an object there",
+                    inner[..=depth].join("."),
+                    kind(other),
+                    rule.field
+                ));
+            }
+        }
     }
-    Some(current)
+    Ok(Some(current))
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -289,6 +318,36 @@ mod tests {
             let err = o.process(payload).expect_err("dead letter");
             assert!(err.contains(want), "{err}");
             assert!(!err.contains("jane") && !err.contains("555"), "{err}");
+        }
+    }
+
+    #[test]
+    fn dotted_rules_leave_nothing_in_clear() {
+        let o = obfuscator();
+        // A top-level dotted key does not shield the nested field, nor the reverse.
+        let out = o
+            .process(br#"{"user.name":"Jane","user":{"name":"Joan","id":7}}"#)
+            .expect("object");
+        let text = serde_json::to_string(&out).expect("json");
+        assert!(!text.contains("Jane") && !text.contains("Joan"), "{text}");
+        assert_eq!(out["user"]["id"], 7);
+        // A step that is not an object may hold the value: dead letter, naming no content.
+        let wrong: [(&[u8], &str); 3] = [
+            (
+                br#"{"user":"Jane"}"#,
+                "field user is a JSON string; rule user.name needs an object there",
+            ),
+            (br#"{"user":[{"name":"Jane"}]}"#, "field user is a JSON array"),
+            (br#"{"user":3}"#, "field user is a JSON number"),
+        ];
+        for (payload, want) in wrong {
+            let err = o.process(payload).expect_err("dead letter");
+            assert!(err.contains(want) && !err.contains("Jane"), "{err}");
+        }
+        // Absent or null steps are left alone, like absent or null fields.
+        let fine: [&[u8]; 3] = [br#"{"user":null}"#, br#"{"other":1}"#, br#"{"user":{}}"#];
+        for payload in fine {
+            assert!(o.process(payload).is_ok());
         }
     }
 
