@@ -3,7 +3,7 @@
 # Build output lives outside the clone so fresh clones (and CI) reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ade/target
 
-.PHONY: help generate lint unit cluster-up cluster-down e2e test demo bench-plan bench-etl-cpu
+.PHONY: help generate lint unit cluster-up cluster-down e2e chaos test demo bench-plan bench-etl-cpu
 
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -31,6 +31,9 @@ cluster-down: ## stop the local control plane
 
 e2e: ## the end-to-end suite against the local control plane (starts and stops it)
 	hack/e2e.sh
+
+chaos: ## the fault-injection run at scale: 100 runs, operator kills, AWS faults (docs/reliability.md)
+	ADE_E2E_TESTS=chaos ADE_CHAOS_RUNS=97 ADE_CHAOS_KILL_EVERY=4 hack/e2e.sh
 
 test: ## everything: lint, unit and integration tests, end-to-end suite
 	hack/test.sh

@@ -16,8 +16,16 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
 # The same package selection as `make lint` and `make unit` (--workspace), so
 # cargo resolves the same features (hack/check-cargo-selection.sh); the test
 # targets are the e2e crate's.
+# ADE_E2E_TESTS (space-separated file names, e.g. `chaos`) narrows the run.
 tests=()
 for f in e2e/tests/*.rs; do tests+=(--test "$(basename "$f" .rs)"); done
+run_tests=("${tests[@]}")
+capture=()
+if [[ -n ${ADE_E2E_TESTS:-} ]]; then
+  run_tests=()
+  for t in $ADE_E2E_TESTS; do run_tests+=(--test "$t"); done
+  capture=(--nocapture)
+fi
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
 start=$(date +%s)
@@ -55,5 +63,5 @@ helm_home=${ADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ade}/helm
 export HELM_CACHE_HOME="$helm_home/cache" HELM_CONFIG_HOME="$helm_home/config" HELM_DATA_HOME="$helm_home/data"
 
 start=$(date +%s)
-cargo test --locked --workspace "${tests[@]}" -- --test-threads=1
+cargo test --locked --workspace "${run_tests[@]}" -- --test-threads=1 "${capture[@]}"
 echo "e2e suite took $(($(date +%s) - start))s"
