@@ -1,6 +1,7 @@
 //! Issue 13, item 2 (the short version in `make test`): runs on a kubernetes
 //! pool and an emr pool complete exactly once while the operator is
-//! SIGKILLed and restarted at seeded random moments and every AWS call goes
+//! SIGKILLed and restarted at seeded random moments, the kube-apiserver is
+//! restarted once, and every AWS call goes
 //! through the fault proxy (`ade_moto::faults`: 20% throttling, 5% server
 //! errors, the first `RunJobFlow`'s answer lost after EMR created the
 //! cluster). At the end, from the API server and the emulator (never the
@@ -169,6 +170,9 @@ spec:
     let deadline_secs = 120 + 6 * (k_runs + e_runs);
     let prefix = format!("ade-{}-spark-", ns.name);
     let mut next_kill = Instant::now() + Duration::from_secs(draws.between(every, 2 * every));
+    // The kube-apiserver is restarted once, at a seeded moment early in the run.
+    let mut restart_at = Some(Instant::now() + Duration::from_secs(draws.between(5, 15)));
+    let (mut apiserver_restarts, mut exits) = (0, 0);
     let deadline = Instant::now() + Duration::from_secs(deadline_secs);
     loop {
         let runs = objects(&ns.name, "etlruns");
@@ -203,10 +207,26 @@ spec:
                 moto.set_step_state(cluster, step, next);
             }
         }
+        if restart_at.is_some_and(|at| Instant::now() >= at) {
+            let cluster = ade_e2e::repo_root().join("e2e/cluster");
+            let out = std::process::Command::new(cluster)
+                .arg("restart-apiserver")
+                .output()
+                .expect("running e2e/cluster restart-apiserver");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            apiserver_restarts += 1;
+            restart_at = None;
+        }
+        if operator.exited().is_some() {
+            // A leader whose renewals failed (e.g. while the apiserver was down)
+            // stops by design; a new one takes over.
+            exits += 1;
+            operator = start(kills + exits, &proxy.endpoint());
+        }
         if Instant::now() >= next_kill {
             operator.kill();
             kills += 1;
-            operator = start(kills, &proxy.endpoint());
+            operator = start(kills + exits, &proxy.endpoint());
             next_kill = Instant::now() + Duration::from_secs(draws.between(every, 2 * every));
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -266,7 +286,7 @@ spec:
     let leaked = 0;
     println!(
         "chaos figures: seed {seed}; runs {want} ({k_runs} kubernetes, {e_runs} emr); operator kills {kills}; \
-         AWS calls {}; faults injected {:?}; EMR clusters {}; duplicates 0; leaked {leaked}; wall time {} s",
+         operator exits on lost tenure {exits}; kube-apiserver restarts {apiserver_restarts}; AWS calls {}; faults injected {:?}; EMR clusters {}; duplicates 0; leaked {leaked}; wall time {} s",
         stats.calls.values().sum::<u64>(),
         stats.injected,
         clusters.len(),
