@@ -1,6 +1,7 @@
 //! Issue 13, item 2 (the short version in `make test`): runs on a kubernetes
 //! pool and an emr pool complete exactly once while the operator is
-//! SIGKILLed and restarted at seeded random moments, the kube-apiserver is
+//! SIGKILLed (the Lease holder of two competing replicas) and replaced at
+//! seeded random moments, the kube-apiserver is
 //! restarted once, and every AWS call goes
 //! through the fault proxy (`ade_moto::faults`: 20% throttling, 5% server
 //! errors, the first `RunJobFlow`'s answer lost after EMR created the
@@ -114,7 +115,13 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
     );
     let started = Instant::now();
     let mut kills = 0;
-    let mut operator = start(kills, &proxy.endpoint());
+    // Two replicas compete for the Lease: the leader is the one killed.
+    let mut started_operators = 0;
+    let mut launch = || {
+        started_operators += 1;
+        start(started_operators, &proxy.endpoint())
+    };
+    let mut replicas = vec![launch(), launch()];
     let k_to = jiff::Timestamp::from_second(1_793_491_200 + i64::try_from(k_runs).unwrap_or(0) * 3600)
         .expect("the backfill's end");
     apply(
@@ -192,7 +199,11 @@ spec:
                 "seed {seed}: {done} of {want} runs succeeded after {deadline_secs} s ({} runs exist)\nstuck: {stuck:#?}\npools: {pool_status:#?}\nEMR: {:?}\noperator log:\n{}",
                 runs.len(),
                 emr_state(&moto, &prefix),
-                operator.log().lines().rev().take(40).collect::<Vec<_>>().join("\n")
+                replicas
+                    .iter()
+                    .flat_map(|r| r.log().lines().rev().take(20).map(str::to_owned).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
         }
         // moto never advances steps: start the pending ones, complete the running ones.
@@ -217,16 +228,23 @@ spec:
             apiserver_restarts += 1;
             restart_at = None;
         }
-        if operator.exited().is_some() {
-            // A leader whose renewals failed (e.g. while the apiserver was down)
-            // stops by design; a new one takes over.
-            exits += 1;
-            operator = start(kills + exits, &proxy.endpoint());
+        for replica in &mut replicas {
+            if replica.exited().is_some() {
+                // A leader whose renewals failed (e.g. while the apiserver was
+                // down) steps down by design; a new replica joins.
+                exits += 1;
+                *replica = launch();
+            }
         }
         if Instant::now() >= next_kill {
-            operator.kill();
+            let holder = ade_e2e::lease_holder();
+            let leader = replicas
+                .iter()
+                .position(|r| Some(&r.identity) == holder.as_ref())
+                .unwrap_or(0);
+            replicas[leader].kill();
             kills += 1;
-            operator = start(kills + exits, &proxy.endpoint());
+            replicas[leader] = launch();
             next_kill = Instant::now() + Duration::from_secs(draws.between(every, 2 * every));
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -286,11 +304,11 @@ spec:
     let leaked = 0;
     println!(
         "chaos figures: seed {seed}; runs {want} ({k_runs} kubernetes, {e_runs} emr); operator kills {kills}; \
-         operator exits on lost tenure {exits}; kube-apiserver restarts {apiserver_restarts}; AWS calls {}; faults injected {:?}; EMR clusters {}; duplicates 0; leaked {leaked}; wall time {} s",
+         2 replicas competing; operator exits on lost tenure {exits}; kube-apiserver restarts {apiserver_restarts}; AWS calls {}; faults injected {:?}; EMR clusters {}; duplicates 0; leaked {leaked}; wall time {} s",
         stats.calls.values().sum::<u64>(),
         stats.injected,
         clusters.len(),
         started.elapsed().as_secs()
     );
-    drop(operator);
+    drop(replicas);
 }
