@@ -19,7 +19,7 @@ use std::{
 };
 
 use ade_e2e::{Moto, Namespace, Operator, S3, get_json, install_chart, kubectl_ok, kubectl_with_stdin, wait_for};
-use ade_moto::faults::{FailPoint, FaultProxy, Faults};
+use ade_moto::faults::{Draws, FailPoint, FaultProxy, Faults};
 use serde_json::Value;
 
 fn setup() {
@@ -34,19 +34,6 @@ fn apply(ns: &str, yaml: &str) {
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// SplitMix64 draws in [lo, hi).
-struct Draws(u64);
-
-impl Draws {
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        lo + (z ^ (z >> 31)) % (hi - lo).max(1)
-    }
 }
 
 fn objects(ns: &str, kind: &str) -> Vec<Value> {
@@ -101,7 +88,7 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
     // Seconds between kills: a draw in [every, 2 × every).
     let every = env_or("ADE_CHAOS_KILL_EVERY", 8);
     let e_runs = 3;
-    let mut draws = Draws(seed);
+    let mut draws = Draws::new(seed);
     let ns = Namespace::create("chaos");
     let moto = Moto::start();
     let proxy = FaultProxy::start(

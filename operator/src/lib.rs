@@ -13,6 +13,7 @@ pub mod crdgen;
 pub mod error_category;
 pub mod http;
 pub mod human;
+pub mod job_ttl;
 pub mod leader;
 pub mod lease_table;
 pub mod locks;

@@ -400,20 +400,14 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
         };
         (h, record)
     });
+    let alert_text = alert.then(|| publish::alert_text(&doc, previous));
     let payload = Payload {
         api_version: PENDING_API_VERSION.to_owned(),
         result: result_location.as_ref().map(|_| json.clone()),
         history: record.as_ref().map(|(_, r)| r.clone()),
         opensearch_bulk: opensearch.map(|o| opensearch::bulk_body(&doc, &o.index)),
-        slack: cfg
-            .spec
-            .alerts
-            .slack
-            .as_ref()
-            .filter(|_| alert)
-            .map(|_| publish::alert_text(&doc, previous)),
-        sns: cfg.spec.alerts.sns.as_ref().filter(|_| alert).map(|_| {
-            let text = publish::alert_text(&doc, previous);
+        slack: cfg.spec.alerts.slack.as_ref().and(alert_text.clone()),
+        sns: cfg.spec.alerts.sns.as_ref().and(alert_text.clone()).map(|text| {
             let message = serde_json::json!({
                 "suite": doc.suite, "batchId": doc.batch_id, "outcome": doc.outcome, "previousOutcome": previous,
                 "summary": doc.summary, "resultsUri": doc.published.results_uri, "text": text,

@@ -88,7 +88,7 @@ impl Stats {
 struct Shared {
     upstream: u16,
     faults: Faults,
-    rng: Mutex<u64>,
+    rng: Mutex<Draws>,
     failed_once: AtomicBool,
     stats: Mutex<Stats>,
     stop: AtomicBool,
@@ -115,7 +115,8 @@ impl FaultProxy {
         let port = listener.local_addr().expect("its address").port();
         let shared = Arc::new(Shared {
             upstream,
-            rng: Mutex::new(faults.seed ^ 0x9e37_79b9_7f4a_7c15),
+            // Offset so the proxy's draws differ from a test's own with the same seed.
+            rng: Mutex::new(Draws::new(faults.seed ^ 0x9e37_79b9_7f4a_7c15)),
             faults,
             failed_once: AtomicBool::new(false),
             stats: Mutex::default(),
@@ -154,15 +155,38 @@ impl Drop for FaultProxy {
     }
 }
 
-/// SplitMix64: a draw in [0, 1).
-fn draw(state: &Mutex<u64>) -> f64 {
-    let mut s = state.lock().unwrap();
-    *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *s;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+/// Seeded draws (SplitMix64), for the proxy and for fault tests' own schedules.
+#[derive(Debug, Clone)]
+pub struct Draws(u64);
+
+impl Draws {
+    /// Draws from `seed`: the same seed gives the same draws.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A draw in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A draw in [lo, hi).
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo).max(1)
+    }
+}
+
+fn draw(state: &Mutex<Draws>) -> f64 {
+    state.lock().unwrap().unit()
 }
 
 /// One request: its head lines and body.

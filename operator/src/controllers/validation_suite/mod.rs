@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use kube::{
     Api, ResourceExt,
-    api::{Patch, PatchParams, PostParams},
+    api::PostParams,
     runtime::{controller::Action, events::EventType, reflector::ObjectRef, watcher},
 };
 use tokio_util::sync::CancellationToken;
@@ -273,12 +273,9 @@ pub(super) async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &
 /// the Job after the TTL now. A failure is logged (the Job then stays until
 /// deleted by hand or with its suite).
 pub(super) async fn release(ctx: &Context, ns: &str, name: &str) {
-    let patch = serde_json::json!({"spec": {"ttlSecondsAfterFinished": ctx.validator.ttl_seconds_after_finished}});
-    let api = Api::<Job>::namespaced(ctx.client.clone(), ns);
-    match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => {}
-        Err(error) => tracing::warn!(%error, job = name, "setting the validation Job's TTL failed"),
+    let ttl = ctx.validator.ttl_seconds_after_finished;
+    if let Err(error) = crate::job_ttl::release(&ctx.client, ns, name, ttl).await {
+        tracing::warn!(%error, job = name, "setting the validation Job's TTL failed");
     }
 }
 

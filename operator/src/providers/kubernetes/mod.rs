@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
 use kube::{
     Api, Client,
-    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy},
+    api::{DeleteParams, ListParams, PostParams, PropagationPolicy},
 };
 
 pub use self::job::JobSettings;
@@ -157,16 +157,10 @@ impl KubernetesProvider {
 
     async fn release_job(&self, request: &AttemptRef) -> Result<(), ProviderError> {
         let name = names::job_name(&request.run, request.attempt);
-        let patch = serde_json::json!({"spec": {"ttlSecondsAfterFinished": self.settings.ttl_seconds_after_finished}});
-        match self
-            .jobs(&request.namespace)
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        let ttl = self.settings.ttl_seconds_after_finished;
+        crate::job_ttl::release(&self.client, &request.namespace, &name, ttl)
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-            Err(e) => Err(api_error("setting the finished Job's TTL", e)),
-        }
+            .map_err(|e| api_error("setting the finished Job's TTL", e))
     }
 }
 
