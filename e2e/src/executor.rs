@@ -31,7 +31,20 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{kubectl, kubectl_ok};
+use crate::kubectl;
+
+/// `ade-validate` built from this workspace (hack/e2e.sh builds it and
+/// exports `ADE_VALIDATE_BIN`).
+pub fn validate_bin() -> PathBuf {
+    std::env::var_os("ADE_VALIDATE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| crate::repo_root().join("target"));
+            target.join("debug/ade-validate")
+        })
+}
 
 /// Annotation with the exit code of the container run on the host.
 pub const EXIT_CODE: &str = "e2e.ade.dev/exit-code";
@@ -81,11 +94,22 @@ impl Executor {
     }
 }
 
+impl Executor {
+    /// Whether its thread still runs Pods (it stops on a panic, e.g. when a
+    /// Pod's end cannot be reported).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
 impl Drop for Executor {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+            && !std::thread::panicking()
+        {
+            panic!("the e2e executor's thread panicked (see its message above)");
         }
     }
 }
@@ -207,18 +231,25 @@ fn run(pod: &Value, binaries: &BTreeMap<String, PathBuf>, extra_env: &[(String, 
     (code, message)
 }
 
-/// Hands the outcome to kwok through the Pod's annotations.
+/// Hands the outcome to kwok through the Pod's annotations, retrying while
+/// the API server cannot be reached (a test may restart it), as a kubelet
+/// keeps reporting a container's end.
 fn report(namespace: &str, pod: &str, code: i32, message: &str) {
     let patch =
         serde_json::json!({"metadata": {"annotations": {EXIT_CODE: code.to_string(), TERMINATION_MESSAGE: message}}});
-    kubectl_ok(&[
-        "patch",
-        "pod",
-        pod,
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        &patch.to_string(),
-    ]);
+    let patch = patch.to_string();
+    let args = ["patch", "pod", pod, "-n", namespace, "--type=merge", "-p", &patch];
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = kubectl(&args);
+        if out.success || out.stderr.contains("NotFound") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "e2e executor: cannot report the end of pod {pod}: {}",
+            out.stderr
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }

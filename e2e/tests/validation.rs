@@ -8,10 +8,11 @@
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see hack/e2e.sh).
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Once, time::Duration};
+use std::{collections::BTreeMap, sync::Once, time::Duration};
 
 use ade_e2e::{
-    Executor, Moto, Namespace, Operator, S3, condition, get_json, install_chart, kubectl_with_stdin, wait_for,
+    Executor, Moto, Namespace, Operator, S3, condition, executor::validate_bin, get_json, install_chart,
+    kubectl_with_stdin, wait_for,
 };
 use serde_json::Value;
 
@@ -23,18 +24,6 @@ fn setup() {
 fn apply(ns: &str, yaml: &str) {
     let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], yaml);
     assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
-}
-
-/// `ade-validate` built from this workspace (hack/e2e.sh builds it).
-fn validate_bin() -> PathBuf {
-    std::env::var_os("ADE_VALIDATE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| ade_e2e::repo_root().join("target"));
-            target.join("debug/ade-validate")
-        })
 }
 
 fn start(ns: &Namespace, moto: &Moto) -> (Operator, Executor) {
