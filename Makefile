@@ -32,8 +32,8 @@ cluster-down: ## stop the local control plane
 e2e: ## the end-to-end suite against the local control plane (starts and stops it)
 	hack/e2e.sh
 
-chaos: ## the fault-injection run at scale: 100 runs, operator kills, AWS faults (docs/reliability.md)
-	ADE_E2E_TESTS=chaos ADE_CHAOS_RUNS=97 ADE_CHAOS_KILL_EVERY=4 hack/e2e.sh
+chaos: ## the fault-injection run at scale: 104 runs, operator kills, AWS faults (docs/reliability.md)
+	ADE_E2E_TESTS=chaos ADE_CHAOS_RUNS=90 ADE_CHAOS_KILL_EVERY=4 hack/e2e.sh
 
 test: ## everything: lint, unit and integration tests, end-to-end suite
 	hack/test.sh

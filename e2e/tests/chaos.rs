@@ -1,83 +1,46 @@
-//! Issue 13, item 2 (the short version in `make test`): runs on a kubernetes
-//! pool and an emr pool complete exactly once while the operator is
-//! SIGKILLed (the Lease holder of two competing replicas) and replaced at
-//! seeded random moments, the kube-apiserver is
-//! restarted once, and every AWS call goes
-//! through the fault proxy (`ade_moto::faults`: 20% throttling, 5% server
-//! errors, the first `RunJobFlow`'s answer lost after EMR created the
-//! cluster). At the end, from the API server and the emulator (never the
-//! operator's logs): every run `Succeeded` with one attempt; one Job per
-//! (run, attempt); one EMR step per (run, attempt); as many `RunJobFlow`
-//! calls that reached EMR as clusters; after the pools and jobs are deleted,
-//! no live cluster and no Job. A figures table is printed, with the seed
-//! (`ADE_CHAOS_SEED` replays one; `ADE_CHAOS_RUNS` scales the kubernetes
-//! backfill; `ADE_CHAOS_KILL_EVERY` sets the seconds between kills).
+//! Issue 13, item 2 (the short version in `make test`; `make chaos` runs it
+//! at scale): while the operator is SIGKILLed (the Lease holder of two
+//! competing replicas) and replaced at seeded random moments, the
+//! kube-apiserver is restarted once, and every AWS call — the operator's and
+//! `ade-validate`'s — goes through the fault proxy (`ade_moto::faults`: 20%
+//! throttling, 5% server errors, the first `RunJobFlow`'s answer lost after
+//! EMR created the cluster), a mix of work runs on a kubernetes pool and an
+//! emr pool: backfills, a task that fails and is retried, a cancel on each
+//! provider, a rerun, and a gated job whose suite runs the real
+//! `ade-validate`, with a job that depends on it.
+//!
+//! At the end, from the API server and the emulator (never the operator's
+//! logs): every run reached its expected phase with its expected attempts,
+//! and each batch has one run (two for the rerun batch); one Job per (run,
+//! attempt); one EMR step per (run, attempt), the cancelled one cancelled; as
+//! many `RunJobFlow` calls that reached EMR as clusters; every gated batch
+//! validated once, and each dependent batch started only after its upstream
+//! batch was; after the pools, jobs and suite are deleted, no live cluster and
+//! no Job. A figures table is printed, with the seed (`ADE_CHAOS_SEED`
+//! replays one; `ADE_CHAOS_RUNS` scales the kubernetes backfill;
+//! `ADE_CHAOS_KILL_EVERY` sets the seconds between kills).
 
 use std::{
+    collections::{BTreeMap, BTreeSet},
     sync::Once,
     time::{Duration, Instant},
 };
 
-use ade_e2e::{Moto, Namespace, Operator, S3, get_json, install_chart, kubectl_ok, kubectl_with_stdin, wait_for};
+use ade_e2e::{
+    Executor, Moto, Namespace, S3,
+    chaos::{
+        GATED, RERUN_BATCH, Replicas, cancel, emr_state, env_or, expected, finished, label, name, objects, workload,
+    },
+    condition,
+    executor::validate_bin,
+    install_chart, kubectl_ok, kubectl_with_stdin,
+};
 use ade_moto::faults::{Draws, FailPoint, FaultProxy, Faults};
 use serde_json::Value;
 
 fn setup() {
     static ONCE: Once = Once::new();
     ONCE.call_once(install_chart);
-}
-
-fn apply(ns: &str, yaml: &str) {
-    let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], yaml);
-    assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn objects(ns: &str, kind: &str) -> Vec<Value> {
-    get_json(ns, &[kind])
-        .and_then(|list| list["items"].as_array().cloned())
-        .unwrap_or_default()
-}
-
-/// moto's EMR state: (cluster id, state) of the clusters named with `prefix`,
-/// and the names of every step on them.
-fn emr_state(moto: &Moto, prefix: &str) -> (Vec<(String, String)>, Vec<String>) {
-    let out = moto.boto3(&format!(
-        "emr = boto3.client('emr', region_name='us-east-1')\n\
-         cs = [c for c in emr.list_clusters()['Clusters'] if c['Name'].startswith({prefix:?})]\n\
-         steps = [s['Name'] for c in cs for s in emr.list_steps(ClusterId=c['Id'])['Steps']]\n\
-         print(json.dumps({{'clusters': [[c['Id'], c['Status']['State']] for c in cs], 'steps': steps}}))\n"
-    ));
-    let v: Value = serde_json::from_str(out.trim()).expect("moto's answer");
-    let clusters = v["clusters"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    (
-                        c[0].as_str().unwrap_or("").to_owned(),
-                        c[1].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let steps = v["steps"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    (clusters, steps)
-}
-
-fn start(i: u32, endpoint: &str) -> Operator {
-    Operator::start_with(
-        &format!("chaos-{i}"),
-        &[&format!("--aws-endpoint-url={endpoint}")],
-        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
-    )
 }
 
 #[test]
@@ -91,6 +54,11 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
     let mut draws = Draws::new(seed);
     let ns = Namespace::create("chaos");
     let moto = Moto::start();
+    let csv = "id,amount\n1,2.5\n2,4.0\n";
+    let data: Vec<(String, &str)> = GATED.iter().map(|b| (format!("g/batch={b}/part-0.csv"), csv)).collect();
+    let data: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    moto.put("lake", &data);
+    moto.put("quality", &[]);
     let proxy = FaultProxy::start(
         moto.port(),
         Faults {
@@ -101,103 +69,66 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
         },
     );
     let started = Instant::now();
-    let mut kills = 0;
-    // Two replicas compete for the Lease: the leader is the one killed.
-    let mut started_operators = 0;
-    let mut launch = || {
-        started_operators += 1;
-        start(started_operators, &proxy.endpoint())
-    };
-    let mut replicas = vec![launch(), launch()];
-    let k_to = jiff::Timestamp::from_second(1_793_491_200 + i64::try_from(k_runs).unwrap_or(0) * 3600)
-        .expect("the backfill's end");
-    apply(
-        &ns.name,
-        &format!(
-            "apiVersion: ade.dev/v1alpha1
-kind: ClusterPool
-metadata: {{name: batch}}
-spec: {{provider: kubernetes, capacity: {{maxConcurrentRuns: 3}}}}
----
-apiVersion: ade.dev/v1alpha1
-kind: EtlJob
-metadata: {{name: k}}
-spec:
-  poolRef: {{name: batch}}
-  window: {{size: 1h}}
-  backfill: {{from: '2026-11-01T00:00:00Z', to: '{k_to}', parallelism: 3}}
-  historyLimit: {{succeeded: 1000, failed: 1000}}
-  task:
-    container:
-      image: busybox
-      podMetadata: {{annotations: {{e2e.ade.dev/duration: 3s}}}}
----
-apiVersion: ade.dev/v1alpha1
-kind: ClusterPool
-metadata: {{name: spark}}
-spec:
-  provider: emr
-  region: us-east-1
-  capacity: {{maxClusters: 2, maxRunsPerCluster: 2, idleTimeout: 20s}}
-  emr:
-    releaseLabel: emr-7.5.0
-    applications: [Spark]
-    serviceRole: EMR_DefaultRole
-    instanceProfile: EMR_EC2_DefaultRole
-    primary: {{instanceTypes: [m5.xlarge], onDemand: 1}}
-    core: {{instanceTypes: [r5.xlarge], spot: 2}}
----
-apiVersion: ade.dev/v1alpha1
-kind: EtlJob
-metadata: {{name: e}}
-spec:
-  poolRef: {{name: spark}}
-  window: {{size: 1h}}
-  backfill: {{from: '2026-11-02T00:00:00Z', to: '2026-11-02T{e_runs:02}:00:00Z', parallelism: 3}}
-  historyLimit: {{succeeded: 1000, failed: 1000}}
-  task:
-    sparkSubmit: {{mainApplicationFile: 's3://code/e.py'}}
-"
-        ),
-    );
-    let want = usize::try_from(k_runs + e_runs).unwrap_or(usize::MAX);
-    let deadline_secs = 120 + 6 * (k_runs + e_runs);
+    let args = [
+        format!("--aws-endpoint-url={}", proxy.endpoint()),
+        "--aws-region=us-east-1".to_owned(),
+        "--validator-image=ghcr.io/ade-dev/ade-operator:e2e".to_owned(),
+    ];
+    let mut replicas = Replicas::start(&args, every, &mut draws);
+    // Validation Pods run `ade-validate` for real, on the host; the
+    // operator points them at the proxy.
+    let binaries = BTreeMap::from([("ade-validate".to_owned(), validate_bin())]);
+    let executor = Executor::start(&ns.name, "validation", binaries, moto.env());
+    workload(&ns.name, k_runs, e_runs);
+
+    // The backfills, the two hand runs and the rerun.
+    let want = usize::try_from(k_runs + e_runs).unwrap_or(usize::MAX) + 2 + 2 * GATED.len() + 3;
+    let deadline_secs = 150 + 6 * u64::try_from(want).unwrap_or(0);
     let prefix = format!("ade-{}-spark-", ns.name);
-    let mut next_kill = Instant::now() + Duration::from_secs(draws.between(every, 2 * every));
-    // The kube-apiserver is restarted once, at a seeded moment early in the run.
-    let mut restart_at = Some(Instant::now() + Duration::from_secs(draws.between(5, 15)));
-    let (mut apiserver_restarts, mut exits) = (0, 0);
+    let (mut cancelled, mut rerun) = (BTreeSet::new(), false);
     let deadline = Instant::now() + Duration::from_secs(deadline_secs);
     loop {
-        let runs = objects(&ns.name, "etlruns");
-        let done = runs.iter().filter(|r| r["status"]["phase"] == "Succeeded").count();
-        if runs.len() == want && done == want {
+        let runs = objects(&ns.name, &["etlruns"]);
+        let suite = objects(&ns.name, &["validationsuites"]);
+        let validated = runs
+            .iter()
+            .filter(|r| !r["metadata"]["annotations"]["validated.ade.dev/g-quality"].is_null())
+            .count();
+        let idle = suite.first().is_some_and(|s| s["status"]["active"].is_null());
+        if runs.len() == want && runs.iter().all(finished) && validated == GATED.len() && idle {
             break;
         }
+        assert!(executor.is_running(), "seed {seed}: the e2e executor stopped");
         if Instant::now() >= deadline {
             let stuck: Vec<String> = runs
                 .iter()
-                .filter(|r| r["status"]["phase"] != "Succeeded")
-                .map(|r| format!("{}: {}", r["metadata"]["name"], r["status"]))
+                .filter(|r| !finished(r))
+                .map(|r| format!("{}: {}", name(r), r["status"]))
                 .collect();
-            let pools = objects(&ns.name, "clusterpools");
-            let pool_status: Vec<String> = pools.iter().map(|p| p["status"].to_string()).collect();
             panic!(
-                "seed {seed}: {done} of {want} runs succeeded after {deadline_secs} s ({} runs exist)\nstuck: {stuck:#?}\npools: {pool_status:#?}\nEMR: {:?}\noperator log:\n{}",
+                "seed {seed}: {} of {want} runs finished, {validated} gated batches validated after {deadline_secs} s \
+                 ({} runs exist)\nstuck: {stuck:#?}\nsuite: {suite:?}\nEMR: {:?}\noperator logs:\n{}",
+                runs.iter().filter(|r| finished(r)).count(),
                 runs.len(),
                 emr_state(&moto, &prefix),
-                replicas
-                    .iter()
-                    .flat_map(|r| r.log().lines().rev().take(20).map(str::to_owned).collect::<Vec<_>>())
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                replicas.log_tails(20)
             );
         }
-        // moto never advances steps: start the pending ones, complete the running ones.
         for run in &runs {
-            let next = match run["status"]["phase"].as_str() {
+            let run_name = name(run);
+            let phase = run["status"]["phase"].as_str();
+            // The cancels: once each hand run is running.
+            if run_name.ends_with("-cancel") && phase == Some("Running") && !cancelled.contains(run_name) {
+                if cancel(&ns.name, run_name) {
+                    cancelled.insert(run_name.to_owned());
+                }
+                continue;
+            }
+            // moto never advances steps: start the pending ones, complete the
+            // running ones (the one to be cancelled keeps running).
+            let next = match phase {
                 Some("Provisioning") => "RUNNING",
-                Some("Running") => "COMPLETED",
+                Some("Running") if !run_name.ends_with("-cancel") => "COMPLETED",
                 _ => continue,
             };
             let attempt = &run["status"]["attempts"][0];
@@ -205,63 +136,85 @@ spec:
                 moto.set_step_state(cluster, step, next);
             }
         }
-        if restart_at.is_some_and(|at| Instant::now() >= at) {
-            let cluster = ade_e2e::repo_root().join("e2e/cluster");
-            let out = std::process::Command::new(cluster)
-                .arg("restart-apiserver")
-                .output()
-                .expect("running e2e/cluster restart-apiserver");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            apiserver_restarts += 1;
-            restart_at = None;
-        }
-        for replica in &mut replicas {
-            if replica.exited().is_some() {
-                // A leader whose renewals failed (e.g. while the apiserver was
-                // down) steps down by design; a new replica joins.
-                exits += 1;
-                *replica = launch();
-            }
-        }
-        if Instant::now() >= next_kill {
-            let holder = ade_e2e::lease_holder();
-            let leader = replicas
+        // The rerun, once the batch's first run has succeeded.
+        if !rerun
+            && runs
                 .iter()
-                .position(|r| Some(&r.identity) == holder.as_ref())
-                .unwrap_or(0);
-            replicas[leader].kill();
-            kills += 1;
-            replicas[leader] = launch();
-            next_kill = Instant::now() + Duration::from_secs(draws.between(every, 2 * every));
+                .any(|r| r["spec"]["batchId"] == RERUN_BATCH && r["status"]["phase"] == "Succeeded")
+        {
+            let out = kubectl_with_stdin(
+                &["apply", "-n", &ns.name, "-f", "-"],
+                &format!(
+                    "apiVersion: ade.dev/v1alpha1\nkind: EtlRun\nmetadata: {{name: k-rerun}}\n\
+                     spec: {{jobRef: {{name: k}}, batchId: '{RERUN_BATCH}', reason: rerun}}\n"
+                ),
+            );
+            rerun = out.success;
         }
+        replicas.tick(&mut draws);
         std::thread::sleep(Duration::from_millis(500));
     }
 
-    let runs = objects(&ns.name, "etlruns");
+    let runs = objects(&ns.name, &["etlruns"]);
+    let mut per_batch: BTreeMap<(String, String), usize> = BTreeMap::new();
     for run in &runs {
-        let name = run["metadata"]["name"].as_str().unwrap_or_default();
-        let attempts = run["status"]["attempts"].as_array().map_or(0, Vec::len);
+        let (phase, attempts) = expected(run);
+        let got = run["status"]["attempts"].as_array().map_or(0, Vec::len);
         assert_eq!(
-            attempts, 1,
-            "seed {seed}: {name} took {attempts} attempts: {}",
+            (run["status"]["phase"].as_str(), got),
+            (Some(phase), attempts),
+            "seed {seed}: {} should end {phase} after {attempts} attempts: {}",
+            name(run),
             run["status"]
         );
+        let batch = (
+            run["spec"]["jobRef"]["name"].as_str().unwrap_or_default().to_owned(),
+            run["spec"]["batchId"].as_str().unwrap_or_default().to_owned(),
+        );
+        *per_batch.entry(batch).or_default() += 1;
     }
-    let jobs = kubectl_ok(&["get", "jobs.batch", "-n", &ns.name, "-o", "name"]);
-    let jobs: Vec<&str> = jobs.lines().collect();
-    assert_eq!(
-        jobs.len(),
-        usize::try_from(k_runs).unwrap_or(0),
-        "seed {seed}: one Job per kubernetes run: {jobs:?}"
+    for ((job, batch), n) in &per_batch {
+        let want = if job == "k" && batch == RERUN_BATCH { 2 } else { 1 };
+        assert_eq!(*n, want, "seed {seed}: runs of {job} batch {batch}");
+    }
+
+    // One Job per (run, attempt), for every attempt of a kubernetes run.
+    let jobs = objects(&ns.name, &["jobs.batch", "-l", "app.kubernetes.io/component=etl-run"]);
+    let mut per_attempt: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for job in &jobs {
+        let key = (
+            label(job, "ade.dev/run").to_owned(),
+            label(job, "ade.dev/attempt").to_owned(),
+        );
+        *per_attempt.entry(key).or_default() += 1;
+    }
+    assert!(
+        per_attempt.values().all(|n| *n == 1),
+        "seed {seed}: one Job per (run, attempt): {per_attempt:?}"
     );
+    for run in runs.iter().filter(|r| r["spec"]["jobRef"]["name"] != "e") {
+        let (phase, attempts) = expected(run);
+        let mine = per_attempt.keys().filter(|(r, _)| r == name(run)).count();
+        // A cancelled attempt's Job may already be gone.
+        let ok = if phase == "Cancelled" {
+            mine <= attempts
+        } else {
+            mine == attempts
+        };
+        assert!(ok, "seed {seed}: {mine} Jobs for {}", name(run));
+    }
+
+    // One EMR step per (run, attempt); the cancelled run's step cancelled.
     let (clusters, steps) = emr_state(&moto, &prefix);
     for run in runs.iter().filter(|r| r["spec"]["jobRef"]["name"] == "e") {
-        let name = run["metadata"]["name"].as_str().unwrap_or_default();
-        let mine = steps
+        let mine: Vec<_> = steps
             .iter()
-            .filter(|s| s.starts_with(&format!("ade:{}/{name}#1 ", ns.name)))
-            .count();
-        assert_eq!(mine, 1, "seed {seed}: one step for {name}: {steps:?}");
+            .filter(|s| s.name.starts_with(&format!("ade:{}/{}#1 ", ns.name, name(run))))
+            .collect();
+        assert_eq!(mine.len(), 1, "seed {seed}: one step for {}: {steps:?}", name(run));
+        if expected(run).0 == "Cancelled" {
+            assert_eq!(mine[0].state, "CANCELLED", "seed {seed}: {:?}", mine[0]);
+        }
     }
     let stats = proxy.stats();
     let reached = stats.calls.get("RunJobFlow").copied().unwrap_or(0)
@@ -273,29 +226,79 @@ spec:
         "seed {seed}: RunJobFlow calls that reached EMR = clusters: {clusters:?} {stats:?}"
     );
 
-    // Nothing left behind once the pools and jobs are gone.
+    // Every gated batch validated once, passing, and each dependent batch
+    // started only after its upstream batch was validated.
+    let validations = objects(
+        &ns.name,
+        &["jobs.batch", "-l", "app.kubernetes.io/component=validation"],
+    );
+    for batch in GATED {
+        // A republish Job (after a publisher failed) only publishes; it does not check again.
+        let republish = |j: &Value| j.to_string().contains("--republish");
+        let checks: Vec<&Value> = validations
+            .iter()
+            .filter(|j| label(j, "ade.dev/batch") == batch && !republish(j))
+            .collect();
+        assert_eq!(checks.len(), 1, "seed {seed}: one validation of batch {batch}");
+        let gated = runs
+            .iter()
+            .find(|r| r["spec"]["jobRef"]["name"] == "g" && r["spec"]["batchId"] == batch)
+            .expect("the gated run");
+        let quarantined = condition(gated, "Quarantined").is_some_and(|c| c["status"] == "True");
+        assert!(!quarantined, "seed {seed}: {}", gated["status"]);
+        let checked_at = checks[0]["status"]["completionTime"].as_str().unwrap_or("~");
+        let dependent = jobs
+            .iter()
+            .find(|j| label(j, "ade.dev/job") == "d" && j["metadata"]["annotations"]["ade.dev/batch-id"] == batch)
+            .expect("the dependent batch's Job");
+        let started_at = dependent["metadata"]["creationTimestamp"].as_str().unwrap_or_default();
+        assert!(
+            started_at >= checked_at,
+            "seed {seed}: d batch {batch} started at {started_at}, before g's was validated at {checked_at}"
+        );
+    }
+
+    // Nothing left behind once the pools, jobs, suite and the runs made by
+    // hand (which no job owns) are gone.
     kubectl_ok(&[
         "delete",
-        "etljobs,clusterpools",
+        "validationsuites,etljobs,etlruns,clusterpools",
         "--all",
         "-n",
         &ns.name,
         "--wait=false",
     ]);
-    wait_for("no Job and no live EMR cluster", Duration::from_secs(120), || {
+    let mut left = String::new();
+    let gone = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < gone {
         let jobs = kubectl_ok(&["get", "jobs.batch", "-n", &ns.name, "-o", "name"]);
         let (clusters, _) = emr_state(&moto, &prefix);
-        let live = clusters.iter().filter(|(_, s)| !s.starts_with("TERMINATED")).count();
-        (jobs.trim().is_empty() && live == 0).then_some(())
+        let live: Vec<_> = clusters.iter().filter(|(_, s)| !s.starts_with("TERMINATED")).collect();
+        if jobs.trim().is_empty() && live.is_empty() {
+            left.clear();
+            break;
+        }
+        left = format!("Jobs: {jobs}\nlive clusters: {live:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(left.is_empty(), "seed {seed}: left behind after 120 s:\n{left}");
+    let phases = runs.iter().fold(BTreeMap::<&str, usize>::new(), |mut m, r| {
+        *m.entry(expected(r).0).or_default() += 1;
+        m
     });
-    let leaked = 0;
     println!(
-        "chaos figures: seed {seed}; runs {want} ({k_runs} kubernetes, {e_runs} emr); operator kills {kills}; \
-         2 replicas competing; operator exits on lost tenure {exits}; kube-apiserver restarts {apiserver_restarts}; AWS calls {}; faults injected {:?}; EMR clusters {}; duplicates 0; leaked {leaked}; wall time {} s",
+        "chaos figures: seed {seed}; runs {want} ({k_runs} kubernetes backfill, {e_runs} emr, 2 failing after a retry, \
+         2 cancelled, 1 rerun of a batch, {g} gated and {g} dependent); phases {phases:?}; gated batches validated {g}; \
+         operator kills {}; 2 replicas competing; operator exits on lost tenure {}; kube-apiserver restarts {}; \
+         AWS calls {}; faults injected {:?}; EMR clusters {}; duplicates 0; leaked 0; wall time {} s",
+        replicas.kills,
+        replicas.exits,
+        replicas.apiserver_restarts,
         stats.calls.values().sum::<u64>(),
         stats.injected,
         clusters.len(),
-        started.elapsed().as_secs()
+        started.elapsed().as_secs(),
+        g = GATED.len(),
     );
     drop(replicas);
 }
