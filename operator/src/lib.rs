@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod aws;
+pub mod busiest;
 pub mod config;
 pub mod controllers;
 pub mod cost;

@@ -1,7 +1,11 @@
 //! Prometheus metrics of the operator. Labels are bounded: controller names
 //! and error categories, never object names or error text.
 
-use std::sync::atomic::AtomicU64;
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError, atomic::AtomicU64},
+    time::Instant,
+};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -13,6 +17,8 @@ use prometheus_client::{
     },
     registry::Registry,
 };
+
+use crate::busiest::{Busiest, Recorded};
 
 /// Labels of per-controller metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -66,6 +72,10 @@ pub struct Metrics {
     pub reconciliations: Family<ControllerLabels, Counter>,
     /// Reconciliations that failed, by error category.
     pub failures: Family<FailureLabels, Counter>,
+    /// The most reconciliations of one object in the last minute, by
+    /// controller (refreshed from `busiest` when encoded): a hot loop shows here.
+    reconcile_busiest: Family<ControllerLabels, Gauge>,
+    busiest: Mutex<HashMap<&'static str, Busiest>>,
     /// Reconciliation duration in seconds.
     pub reconcile_duration: Family<ControllerLabels, Histogram>,
     /// 1 while this replica holds the leader Lease.
@@ -104,6 +114,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("ade");
         let reconciliations = Family::<ControllerLabels, Counter>::default();
         let failures = Family::<FailureLabels, Counter>::default();
+        let reconcile_busiest = Family::<ControllerLabels, Gauge>::default();
         let reconcile_duration =
             Family::<ControllerLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
         let leader = Gauge::default();
@@ -164,6 +175,11 @@ impl Default for Metrics {
             failures.clone(),
         );
         registry.register(
+            "reconcile_busiest_object_last_minute",
+            "The most reconciliations of one object in the last minute",
+            reconcile_busiest.clone(),
+        );
+        registry.register(
             "reconcile_duration_seconds",
             "Time a reconciliation took",
             reconcile_duration.clone(),
@@ -178,6 +194,8 @@ impl Default for Metrics {
             registry,
             reconciliations,
             failures,
+            reconcile_busiest,
+            busiest: Mutex::default(),
             reconcile_duration,
             leader,
             crds_installed,
@@ -194,8 +212,21 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a reconciliation of the object `key` by `controller`.
+    pub fn record_reconcile(&self, controller: &'static str, key: &str, now: Instant) -> Recorded {
+        let mut busiest = self.busiest.lock().unwrap_or_else(PoisonError::into_inner);
+        busiest.entry(controller).or_default().record(key, now)
+    }
+
     /// The registry in the Prometheus text exposition format.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let now = Instant::now();
+        for (controller, tracker) in self.busiest.lock().unwrap_or_else(PoisonError::into_inner).iter_mut() {
+            let most = i64::try_from(tracker.busiest(now)).unwrap_or(i64::MAX);
+            self.reconcile_busiest
+                .get_or_create(&ControllerLabels { controller })
+                .set(most);
+        }
         let mut out = String::new();
         encode(&mut out, &self.registry)?;
         Ok(out)

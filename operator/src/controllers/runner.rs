@@ -1,6 +1,6 @@
 //! The run loop every controller shares: a kube-runtime `Controller` with
-//! metrics around each reconciliation, per-object backoff on errors, and a
-//! graceful stop.
+//! metrics around each reconciliation (the busiest object's rate among
+//! them), per-object backoff on errors, and a graceful stop.
 
 use std::{fmt::Debug, future::Future, sync::Arc, time::Instant};
 
@@ -72,6 +72,16 @@ pub async fn run_with<K, F, Fut, E>(
                     ctx.metrics.reconciliations.get_or_create(&labels).inc();
                     let started = Instant::now();
                     let key = key(obj.as_ref());
+                    let recorded = ctx.metrics.record_reconcile(controller, &key, started);
+                    if recorded.warn {
+                        tracing::warn!(
+                            controller,
+                            object = %key,
+                            last_minute = recorded.last_minute,
+                            "an object was reconciled {} times in the last minute; a hot loop?",
+                            recorded.last_minute
+                        );
+                    }
                     let result = reconcile(obj, ctx.clone()).await;
                     ctx.metrics
                         .reconcile_duration
