@@ -8,6 +8,7 @@
 mod capacity;
 #[cfg(test)]
 mod scenario_tests;
+mod wake;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -68,17 +69,25 @@ impl ErrorCategory for Error {
     }
 }
 
-/// Runs the controller until `shutdown`.
+/// Runs the controller until `shutdown`. A pool is woken by its spec (and
+/// deletion), the changes of its runs it acts on ([`wake`]), and its resync
+/// timer, never by its own status: that
+/// carries the cost of live clusters so far, which changes on every pass, and
+/// would wake the pool again at once (a hot loop the spec fuzz test found).
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let runs = ctx.caches.runs.changes();
     runner::run_with::<ClusterPool, _, _, _>(
         ctx,
         shutdown,
         CONTROLLER,
-        runner::Trigger::EveryChange,
+        runner::Trigger::SpecChange,
         reconcile,
         move |c| {
-            c.watches_stream(runs, |run: EtlRun| {
+            let wakes = wake::Wakes::default();
+            c.watches_stream(runs, move |run: EtlRun| {
+                if !wakes.changed(&run) {
+                    return None;
+                }
                 let pool = run
                     .status
                     .as_ref()
