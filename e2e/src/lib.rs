@@ -17,6 +17,7 @@ pub mod executor;
 pub mod moto;
 pub mod operator;
 pub mod process;
+pub mod spec_fuzz;
 
 use std::{
     path::{Path, PathBuf},
