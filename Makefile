@@ -38,8 +38,9 @@ chaos: ## the fault-injection run at scale: 104 runs, operator kills, AWS faults
 test: ## everything: lint, unit and integration tests, end-to-end suite
 	hack/test.sh
 
-demo: ## the operator end to end on the local control plane
-	hack/demo.sh
+CHAPTER ?= all
+demo: ## the guided tour on the local control plane: batches, spot EMR (CHAPTER=emr runs one)
+	CHAPTER=$(CHAPTER) hack/demo.sh
 
 bench-plan: ## the EtlJob planner's cost against how far back a backfill starts (release)
 	cargo bench --locked --workspace --bench plan

@@ -1,0 +1,39 @@
+//! `make demo` stays true: the e2e suite runs the demo script (hack/demo.sh,
+//! every chapter) against the local control plane with the binaries it
+//! built, and fails when the demo does. The demo deletes its namespaces
+//! before its operator stops (`ADE_DEMO_CLEANUP=1`), so nothing it made
+//! reaches the tests after it.
+
+use std::process::Command;
+
+use ade_e2e::{install_chart, kubectl, repo_root};
+
+#[test]
+fn the_demo_runs_every_chapter_to_the_end() {
+    install_chart();
+    let out = Command::new(repo_root().join("hack/demo.sh"))
+        .env("ADE_DEMO_CLEANUP", "1")
+        .env("CHAPTER", "all")
+        .output()
+        .expect("running hack/demo.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "hack/demo.sh failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    for chapter in ["Batches on this cluster", "Spot EMR on demand"] {
+        assert!(stdout.contains(chapter), "chapter {chapter:?} missing:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("ClusterTerminated"),
+        "the idle cluster's termination is shown:\n{stdout}"
+    );
+    let left = kubectl(&["get", "namespace", "demo", "demo-emr", "samples", "-o", "name"]);
+    assert!(
+        left.stdout.trim().is_empty(),
+        "the demo's namespaces are gone: {}",
+        left.stdout
+    );
+}
