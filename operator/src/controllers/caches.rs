@@ -115,6 +115,20 @@ where
         listeners.retain(|l| l.send(obj.clone()).is_ok());
     }
 
+    /// The watch delivered the deletion of `obj`: a write of it (the same
+    /// object, by uid) no longer stands in for it. Without this, a run the
+    /// operator wrote just before it was deleted would count for 30 s more:
+    /// a new job of the same name would find its backfill batches taken.
+    fn forget(&self, obj: &K) {
+        let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
+        if overlay
+            .get(&key(obj))
+            .is_some_and(|w| w.object.meta().uid == obj.meta().uid)
+        {
+            overlay.remove(&key(obj));
+        }
+    }
+
     fn unfed() -> Self {
         let (store, writer) = reflector::store();
         Self::new(store, Some(writer))
@@ -259,8 +273,7 @@ where
     publish_readiness(cache.clone());
     let events = watcher(Api::<K>::all(client.clone()), watcher::Config::default().any_semantic())
         .default_backoff()
-        .reflect(writer)
-        .applied_objects();
+        .reflect(writer);
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         let mut events = std::pin::pin!(events);
@@ -268,7 +281,9 @@ where
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 next = events.next() => match next {
-                    Some(Ok(obj)) => cache.tell(&obj),
+                    Some(Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj))) => cache.tell(&obj),
+                    Some(Ok(watcher::Event::Delete(obj))) => cache.forget(&obj),
+                    Some(Ok(watcher::Event::Init | watcher::Event::InitDone)) => {}
                     Some(Err(error)) => tracing::warn!(%error, kind = %K::kind(&()), "the watch of a cache failed; retrying"),
                     None => break,
                 },
@@ -372,6 +387,24 @@ mod tests {
         writer.apply_watcher_event(&watcher::Event::Apply(run("seen", "8", 2)));
         assert_eq!(attempts(cache.get("ns", "seen")), Some(2));
         assert_eq!(cache.overlay.lock().unwrap_or_else(|e| e.into_inner()).len(), 1);
+    }
+
+    /// A run written and then deleted is gone once the watch says so, not
+    /// 30 s later; a write of a new object of the same name stays.
+    #[test]
+    fn a_deleted_object_is_not_kept_alive_by_an_earlier_write() {
+        let cache = filled(vec![]);
+        let with_uid = |name: &str, rv: &str, uid: &str| {
+            let mut r = run(name, rv, 1);
+            r.metadata.uid = Some(uid.to_owned());
+            r
+        };
+        cache.wrote(with_uid("old", "7", "u1"));
+        cache.wrote(with_uid("renewed", "9", "u3"));
+        cache.forget(&with_uid("old", "8", "u1"));
+        cache.forget(&with_uid("renewed", "8", "u2"));
+        let names: Vec<String> = cache.in_namespace("ns").iter().map(|r| r.name_any()).collect();
+        assert_eq!(names, ["renewed"]);
     }
 
     /// Shutting down before the first list: every waiter hears it, and decides nothing.
