@@ -39,7 +39,7 @@ test: ## everything: lint, unit and integration tests, end-to-end suite
 	hack/test.sh
 
 CHAPTER ?= all
-demo: ## the guided tour on the local control plane: batches, spot EMR (CHAPTER=emr runs one)
+demo: ## the guided tour on the local control plane: batches, spot EMR, a bad batch caught (CHAPTER=emr runs one)
 	CHAPTER=$(CHAPTER) hack/demo.sh
 
 bench-plan: ## the EtlJob planner's cost against how far back a backfill starts (release)

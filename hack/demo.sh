@@ -7,6 +7,8 @@
 #   batches  a schedule and a backfill on the kubernetes provider (hack/demo/batches.sh)
 #   emr      spot EMR clusters that appear for work and go when idle, through
 #            the AWS emulator (moto on 127.0.0.1; hack/demo/emr.sh)
+#   quality  a bad batch caught by a ValidationSuite, quarantined, its
+#            dependant held until a rerun passes (hack/demo/quality.sh)
 #
 # It installs the chart with helm, runs the operator as the chart's
 # ServiceAccount, and stops everything it started (keep the cluster with
@@ -19,7 +21,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
-all_chapters="batches emr"
+all_chapters="batches emr quality"
 chapters=${CHAPTER:-all}
 [[ $chapters == all ]] && chapters=$all_chapters
 for c in $chapters; do
@@ -39,8 +41,9 @@ if ! e2e/cluster status >/dev/null 2>&1; then
   e2e/cluster up
   started=1
 fi
-operator_pid= moto_pid= moto_url=
+operator_pid= moto_pid= moto_url= executor_pid=
 cleanup() {
+  [[ -n $executor_pid ]] && kill -TERM "$executor_pid" 2>/dev/null && wait "$executor_pid" 2>/dev/null || true
   [[ -n $operator_pid ]] && kill -TERM "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null || true
   [[ -n $moto_pid ]] && kill -TERM "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null || true
   if [[ $started == 1 && ${ADE_KEEP_CLUSTER:-0} != 1 ]]; then e2e/cluster down; fi
@@ -58,6 +61,8 @@ if [[ -z $operator ]]; then
   cargo build --quiet --locked --workspace --bins
   operator=$CARGO_TARGET_DIR/debug/ade-operator
 fi
+validate_bin=${ADE_VALIDATE_BIN:-$(dirname "$operator")/ade-validate}
+executor_bin=$(dirname "$operator")/ade-e2e-executor
 
 say "helm upgrade --install ade-operator charts/ade-operator"
 helm upgrade --install ade-operator charts/ade-operator --namespace ade-system --create-namespace \
@@ -66,7 +71,7 @@ kubectl wait --for=condition=Established --timeout=60s \
   crd/clusterpools.ade.dev crd/etljobs.ade.dev crd/etlruns.ade.dev crd/streamconsumers.ade.dev crd/validationsuites.ade.dev >/dev/null
 
 aws_args=()
-if [[ " $chapters " == *" emr "* ]]; then
+if [[ " $chapters " == *" emr "* || " $chapters " == *" quality "* ]]; then
   say "starting the AWS emulator (moto, on 127.0.0.1; the operator reaches it with the real AWS SDK)"
   start_moto
   aws_args=(--aws-endpoint-url="$moto_url" --aws-region=us-east-1)
@@ -87,6 +92,6 @@ if [[ ${ADE_DEMO_CLEANUP:-0} == 1 ]]; then
   # While the operator still runs, so that the pools' finalizers terminate
   # their clusters: nothing the demo made outlives it.
   say "deleting the demo's namespaces"
-  kubectl delete namespace demo demo-emr samples --ignore-not-found --wait=true --timeout=180s
+  kubectl delete namespace demo demo-emr demo-quality samples --ignore-not-found --wait=true --timeout=180s
 fi
 say "the demo is over (the operator's log: $state/logs/operator-demo.log)"

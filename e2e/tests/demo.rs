@@ -23,14 +23,27 @@ fn the_demo_runs_every_chapter_to_the_end() {
         "hack/demo.sh failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
-    for chapter in ["Batches on this cluster", "Spot EMR on demand"] {
+    for chapter in ["Batches on this cluster", "Spot EMR on demand", "A bad batch is caught"] {
         assert!(stdout.contains(chapter), "chapter {chapter:?} missing:\n{stdout}");
     }
     assert!(
         stdout.contains("ClusterTerminated"),
         "the idle cluster's termination is shown:\n{stdout}"
     );
-    let left = kubectl(&["get", "namespace", "demo", "demo-emr", "samples", "-o", "name"]);
+    assert!(
+        stdout.contains("ChecksFailed: ValidationSuite orders-quality failed this batch (complete)"),
+        "the quarantined batch is shown with the failed check:\n{stdout}"
+    );
+    let left = kubectl(&[
+        "get",
+        "namespace",
+        "demo",
+        "demo-emr",
+        "demo-quality",
+        "samples",
+        "-o",
+        "name",
+    ]);
     assert!(
         left.stdout.trim().is_empty(),
         "the demo's namespaces are gone: {}",

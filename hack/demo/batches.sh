@@ -6,7 +6,7 @@
 chapter_batches() {
   local ns=demo
   chapter "Batches on this cluster: a ClusterPool on the kubernetes provider and an EtlJob with a batch every minute, plus a backfill of six past minutes, two at a time"
-  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  fresh_namespace "$ns"
   kubectl apply -n "$ns" -f - <<'YAML'
 apiVersion: ade.dev/v1alpha1
 kind: ClusterPool
@@ -47,7 +47,7 @@ YAML
   show kubectl get jobs.batch -n "$ns"
 
   say "every sample in manifests/samples/ (namespace samples), with what the operator reports"
-  kubectl create namespace samples --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  fresh_namespace samples
   kubectl apply -n samples -f manifests/samples/ >/dev/null
   wait_until 30 "every sample to be reported" \
     "kubectl get ade -n samples -o json | jq -e '[.items[] | select([(.status.conditions // [])[] | select(.type == \"Ready\")] | length == 0)] | length == 0'"

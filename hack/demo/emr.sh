@@ -8,7 +8,7 @@
 chapter_emr() {
   local ns=demo-emr
   chapter "Spot EMR on demand: an emr ClusterPool (spot core nodes, at most one cluster, idle after 20 s) and a Spark job backfilling three days, two at a time"
-  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  fresh_namespace "$ns"
   show kubectl get cpool -n "$ns"
   kubectl apply -n "$ns" -f - <<'YAML'
 apiVersion: ade.dev/v1alpha1

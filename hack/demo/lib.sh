@@ -45,3 +45,26 @@ emr_step() {
   curl -fsS -X POST "$moto_url/ade-control/emr/step-state" \
     -d "{\"clusterId\": \"$1\", \"stepId\": \"$2\", \"state\": \"$3\"}" >/dev/null
 }
+
+# s3_put BUCKET KEY FILE: puts a local file into moto's S3 (boto3 from
+# moto's virtualenv), creating the bucket if needed.
+s3_put() {
+  AWS_ENDPOINT_URL=$moto_url AWS_DEFAULT_REGION=us-east-1 "$(tools/moto/ensure.sh)/python" - "$@" <<'PY'
+import sys, boto3
+bucket, key, path = sys.argv[1:4]
+s3 = boto3.client("s3")
+try:
+    s3.create_bucket(Bucket=bucket)
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
+s3.upload_file(path, bucket, key)
+PY
+}
+
+# fresh_namespace NS: NS, empty — what an earlier demo left there is deleted
+# first (while the operator runs, so finalizers complete), so every chapter
+# can run again.
+fresh_namespace() {
+  kubectl delete namespace "$1" --ignore-not-found --wait=true --timeout=180s >/dev/null
+  kubectl create namespace "$1" >/dev/null
+}
