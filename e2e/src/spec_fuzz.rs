@@ -6,8 +6,6 @@
 //! wrong type, pushed past its bounds, an optional field added, or a field
 //! the schema does not know. Seeded by [`Draws`], so a failure replays.
 
-use std::fmt;
-
 use ade_moto::faults::Draws;
 use serde_json::{Map, Value, json};
 
@@ -54,12 +52,6 @@ impl Mutation {
     ];
 }
 
-impl fmt::Display for Mutation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
 /// Strings a generated or edge value is drawn from: templates, durations,
 /// schedules, URIs, quantities, and things that are none of them.
 const STRINGS: &[&str] = &[
@@ -92,34 +84,37 @@ pub fn mutate(spec: &Value, schema: &Value, count: usize, d: &mut Draws) -> (Val
     let mut spec = spec.clone();
     let mut done = Vec::new();
     for _ in 0..count {
+        let mutation = *pick(d, Mutation::ALL).unwrap_or(&Mutation::Regenerate);
         let mut places = Vec::new();
         walk(&spec, schema, &mut Vec::new(), &mut places);
-        let mutation = *pick(d, Mutation::ALL).unwrap_or(&Mutation::Regenerate);
-        let fits: Vec<&(Vec<Seg>, Value)> = places
-            .iter()
-            .filter(|(path, _)| {
-                let value = at(&spec, path);
-                match mutation {
-                    Mutation::Retext => value.is_some_and(Value::is_string),
-                    Mutation::Edge => value.is_some_and(|v| v.is_number() || v.is_string() || v.is_array()),
-                    Mutation::AddOptional | Mutation::Unknown => value.is_some_and(Value::is_object),
-                    Mutation::Remove | Mutation::Regenerate | Mutation::WrongType => !path.is_empty(),
-                }
+        let fits: Vec<(Vec<Seg>, &Value)> = places
+            .into_iter()
+            .filter(|(path, value, _)| match mutation {
+                Mutation::Retext => value.is_string(),
+                Mutation::Edge => value.is_number() || value.is_string() || value.is_array(),
+                Mutation::AddOptional | Mutation::Unknown => value.is_object(),
+                Mutation::Remove | Mutation::Regenerate | Mutation::WrongType => !path.is_empty(),
             })
+            .map(|(path, _, sub)| (path, sub))
             .collect();
-        let Some((path, sub)) = pick(d, &fits).map(|p| (*p).clone()) else {
+        let Some((path, sub)) = pick(d, &fits).cloned() else {
             continue;
         };
-        if apply(&mut spec, &path, &sub, mutation, d) {
+        if apply(&mut spec, &path, sub, mutation, d) {
             done.push((mutation, dotted(&path)));
         }
     }
     (spec, done)
 }
 
-/// Every present value with its schema.
-fn walk(value: &Value, schema: &Value, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, Value)>) {
-    out.push((path.clone(), schema.clone()));
+/// Every present value, where it is, and its schema.
+fn walk<'v, 's>(
+    value: &'v Value,
+    schema: &'s Value,
+    path: &mut Vec<Seg>,
+    out: &mut Vec<(Vec<Seg>, &'v Value, &'s Value)>,
+) {
+    out.push((path.clone(), value, schema));
     match value {
         Value::Object(members) => {
             for (k, v) in members {
@@ -313,13 +308,6 @@ fn pick<'a, T>(d: &mut Draws, from: &'a [T]) -> Option<&'a T> {
         return None;
     }
     from.get(usize::try_from(d.between(0, from.len() as u64)).unwrap_or(0))
-}
-
-fn at<'a>(value: &'a Value, path: &[Seg]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, seg| match seg {
-        Seg::Key(k) => v.get(k.as_str()),
-        Seg::Index(i) => v.get(*i),
-    })
 }
 
 fn at_mut<'a>(value: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
