@@ -3,15 +3,15 @@
 //! [`Replicas`] keeps two operators competing for the Lease, SIGKILLs the
 //! holder at seeded moments and replaces it, restarts the kube-apiserver
 //! once, and replaces a replica that stepped down on its own; [`emr_state`]
-//! and [`objects`] read the emulator's and the API server's state, never the
-//! operator's logs.
+//! reads the emulator's state (and `crate::objects` the API server's), never
+//! the operator's logs.
 
 use std::time::{Duration, Instant};
 
 use ade_moto::faults::Draws;
 use serde_json::Value;
 
-use crate::{Moto, Operator, S3, get_json, kubectl, kubectl_with_stdin, lease_holder, repo_root};
+use crate::{Moto, Operator, S3, kubectl, kubectl_with_stdin, lease_holder, repo_root};
 
 /// Two operator replicas under fire.
 #[derive(Debug)]
@@ -312,26 +312,4 @@ pub fn emr_state(moto: &Moto, prefix: &str) -> (Vec<(String, String)>, Vec<Step>
         })
         .unwrap_or_default();
     (clusters, steps)
-}
-
-/// The objects of `kind` in `ns` (empty when the API server cannot be read).
-pub fn objects(ns: &str, kind: &[&str]) -> Vec<Value> {
-    get_json(ns, kind)
-        .and_then(|list| list["items"].as_array().cloned())
-        .unwrap_or_default()
-}
-
-/// A label of an object.
-pub fn label<'a>(obj: &'a Value, key: &str) -> &'a str {
-    obj["metadata"]["labels"][key].as_str().unwrap_or_default()
-}
-
-/// An object's name.
-pub fn name(obj: &Value) -> &str {
-    obj["metadata"]["name"].as_str().unwrap_or_default()
-}
-
-/// An unsigned setting from the environment, or `default`.
-pub fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }

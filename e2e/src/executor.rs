@@ -92,9 +92,7 @@ impl Executor {
             thread: Some(thread),
         }
     }
-}
 
-impl Executor {
     /// Whether its thread still runs Pods (it stops on a panic, e.g. when a
     /// Pod's end cannot be reported).
     pub fn is_running(&self) -> bool {

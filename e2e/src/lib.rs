@@ -141,3 +141,25 @@ pub fn condition<'a>(obj: &'a serde_json::Value, type_: &str) -> Option<&'a serd
         .iter()
         .find(|c| c["type"] == type_)
 }
+
+/// The objects of `kind` in `ns` (empty when the API server cannot be read).
+pub fn objects(ns: &str, kind: &[&str]) -> Vec<serde_json::Value> {
+    get_json(ns, kind)
+        .and_then(|list| list["items"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// A label of an object.
+pub fn label<'a>(obj: &'a serde_json::Value, key: &str) -> &'a str {
+    obj["metadata"]["labels"][key].as_str().unwrap_or_default()
+}
+
+/// An object's name.
+pub fn name(obj: &serde_json::Value) -> &str {
+    obj["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+/// An unsigned setting from the environment, or `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}

@@ -28,12 +28,10 @@ use std::{
 
 use ade_e2e::{
     Executor, Moto, Namespace, S3,
-    chaos::{
-        GATED, RERUN_BATCH, Replicas, cancel, emr_state, env_or, expected, finished, label, name, objects, workload,
-    },
-    condition,
+    chaos::{GATED, RERUN_BATCH, Replicas, cancel, emr_state, expected, finished, workload},
+    condition, env_or,
     executor::validate_bin,
-    install_chart, kubectl_ok, kubectl_with_stdin,
+    install_chart, kubectl_ok, kubectl_with_stdin, label, name, objects,
 };
 use ade_moto::faults::{Draws, FailPoint, FaultProxy, Faults};
 use serde_json::Value;

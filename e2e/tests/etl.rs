@@ -8,7 +8,7 @@
 use std::{collections::BTreeSet, sync::Once, time::Duration};
 
 use ade_e2e::{
-    Namespace, Operator, condition, get_json, install_chart, kubectl, kubectl_ok, kubectl_with_stdin, wait_for,
+    Namespace, Operator, condition, get_json, install_chart, kubectl, kubectl_ok, kubectl_with_stdin, objects, wait_for,
 };
 use serde_json::Value;
 
@@ -35,9 +35,7 @@ fn pool(ns: &str, max_concurrent: Option<u32>) {
 }
 
 fn runs(ns: &str) -> Vec<Value> {
-    get_json(ns, &["etlruns"])
-        .and_then(|l| l["items"].as_array().cloned())
-        .unwrap_or_default()
+    objects(ns, &["etlruns"])
 }
 
 fn phase(run: &Value) -> &str {

@@ -5,10 +5,11 @@
 //! either refused by the API server with a message naming the field, or
 //! accepted and then reported by the operator with `Accepted=True` or
 //! `Accepted=False` and a reason, for the generation applied. Meanwhile the
-//! operator never exits or panics, never keeps reconciling an object 20 times
-//! a minute (its own `ade_reconcile_busiest_object_last_minute`), and creates nothing for a spec it did not accept: no EtlRun for
-//! an EtlJob, no validation Job for a ValidationSuite, no Deployment or
-//! ServiceAccount for a StreamConsumer, no EMR cluster for a ClusterPool.
+//! operator never exits or panics, never keeps reconciling an object 20
+//! times a minute (its own `ade_reconcile_busiest_object_last_minute`), and
+//! creates nothing for a spec it did not accept: no EtlRun for an EtlJob, no
+//! validation Job for a ValidationSuite, no Deployment or ServiceAccount for
+//! a StreamConsumer, no EMR cluster for a ClusterPool.
 //!
 //! `ADE_FUZZ_SEED` replays a seed; `ADE_FUZZ_SPECS` sets the specs per sample.
 
@@ -20,8 +21,8 @@ use std::{
 
 use ade_e2e::{
     Moto, Namespace, Operator,
-    chaos::{env_or, name, objects},
-    condition, install_chart, kubectl, kubectl_ok, kubectl_with_stdin, repo_root,
+    chaos::emr_state,
+    condition, env_or, install_chart, kubectl, kubectl_ok, kubectl_with_stdin, name, objects, repo_root,
     spec_fuzz::{Mutation, mutate},
 };
 use ade_moto::faults::Draws;
@@ -86,17 +87,11 @@ fn children(ns: &str, moto: &Moto, obj: &Value) -> Vec<String> {
             "-l",
             &format!("ade.dev/stream-consumer={n}"),
         ]),
-        Some("ClusterPool") => {
-            let prefix = format!("ade-{ns}-{n}-");
-            let out = ade_e2e::S3::boto3(
-                moto,
-                &format!(
-                    "emr = boto3.client('emr', region_name='us-east-1')\n\
-                     print(json.dumps([c['Id'] for c in emr.list_clusters()['Clusters'] if c['Name'].startswith({prefix:?})]))\n"
-                ),
-            );
-            serde_json::from_str::<Vec<String>>(out.trim()).unwrap_or_default()
-        }
+        Some("ClusterPool") => emr_state(moto, &format!("ade-{ns}-{n}-"))
+            .0
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -164,7 +159,8 @@ fn fuzzed_specs_are_refused_or_reported_and_never_crash_or_hot_loop_the_operator
             }
             let out = kubectl_with_stdin(&["apply", "-n", &ns.name, "-f", "-"], &obj.to_string());
             if out.success {
-                accepted.push((obj, done));
+                let key = format!("{}/{obj_name}", obj["kind"].as_str().unwrap_or_default());
+                accepted.push((key, obj, done));
             } else {
                 assert!(
                     out.stderr.contains("spec") && !out.stderr.trim().is_empty(),
@@ -180,12 +176,11 @@ fn fuzzed_specs_are_refused_or_reported_and_never_crash_or_hot_loop_the_operator
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut verdicts: BTreeMap<String, (String, String)> = BTreeMap::new();
     loop {
-        for (obj, _) in &accepted {
-            let key = format!("{}/{}", obj["kind"].as_str().unwrap_or_default(), name(obj));
-            if verdicts.contains_key(&key) {
+        for (key, _, _) in &accepted {
+            if verdicts.contains_key(key) {
                 continue;
             }
-            let Some(live) = ade_e2e::get_json(&ns.name, &[&key]) else {
+            let Some(live) = ade_e2e::get_json(&ns.name, &[key]) else {
                 continue;
             };
             let generation = &live["metadata"]["generation"];
@@ -197,7 +192,7 @@ fn fuzzed_specs_are_refused_or_reported_and_never_crash_or_hot_loop_the_operator
                     "seed {seed}: {key}: Accepted without a reason or message: {c}"
                 );
                 verdicts.insert(
-                    key,
+                    key.clone(),
                     (c["status"].as_str().unwrap_or_default().to_owned(), reason.to_owned()),
                 );
             }
@@ -212,9 +207,8 @@ fn fuzzed_specs_are_refused_or_reported_and_never_crash_or_hot_loop_the_operator
         );
         let missing: Vec<String> = accepted
             .iter()
-            .map(|(o, done)| (format!("{}/{}", o["kind"].as_str().unwrap_or_default(), name(o)), done))
-            .filter(|(k, _)| !verdicts.contains_key(k))
-            .map(|(k, done)| format!("{k} after {done:?}"))
+            .filter(|(k, _, _)| !verdicts.contains_key(k))
+            .map(|(k, _, done)| format!("{k} after {done:?}"))
             .collect();
         assert!(
             Instant::now() < deadline,
@@ -224,9 +218,8 @@ fn fuzzed_specs_are_refused_or_reported_and_never_crash_or_hot_loop_the_operator
     }
 
     // Nothing was created for a spec the operator did not accept.
-    for (obj, done) in &accepted {
-        let key = format!("{}/{}", obj["kind"].as_str().unwrap_or_default(), name(obj));
-        if verdicts[&key].0 == "False" {
+    for (key, obj, done) in &accepted {
+        if verdicts[key].0 == "False" {
             let made = children(&ns.name, &moto, obj);
             assert!(
                 made.is_empty(),
