@@ -11,22 +11,19 @@
 //! runs others.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::{collections::BTreeMap, sync::Arc};
 
 use ade_moto::{
     Moto,
     faults::{FailPoint, FaultProxy, Faults},
 };
-use ade_operator::{
-    api::v1alpha1::{ClusterPool, Task},
-    providers::{
-        AttemptHandle, AttemptRef, AttemptRequest, ComputeProvider,
-        emr::{AwsEmr, EmrProvider, EmrSettings, breaker::BreakerState, capacity::Demand, request::step_name},
-        pool::MemoryLog,
-    },
-    schedule::Window,
+use ade_operator::providers::{
+    AttemptHandle, AttemptRequest, ComputeProvider,
+    emr::{AwsEmr, EmrProvider, EmrSettings, breaker::BreakerState, request::step_name},
+    pool::MemoryLog,
 };
-use aws_sdk_emr::config::{BehaviorVersion, Credentials, Region};
 use jiff::Timestamp;
 
 const POOL: &str = r#"
@@ -43,37 +40,9 @@ emr:
 "#;
 const RUNS: usize = 6;
 
-fn request(pool: &ClusterPool, run: &str) -> AttemptRequest {
-    AttemptRequest {
-        target: AttemptRef {
-            namespace: "analytics".into(),
-            run: run.into(),
-            run_uid: format!("{run}-uid"),
-            attempt: 1,
-            handle: AttemptHandle::default(),
-            pool: Some(pool.clone()),
-        },
-        job: "orders".into(),
-        batch_id: run.into(),
-        window: Window {
-            start: "2026-11-25T13:00:00Z".parse().unwrap(),
-            end: "2026-11-25T14:00:00Z".parse().unwrap(),
-        },
-        task: serde_saphyr::from_str::<Task>("sparkSubmit: {mainApplicationFile: s3://code/orders.py}").unwrap(),
-        timeout: None,
-        pool: pool.clone(),
-    }
-}
-
 /// moto's own view: clusters of the pool (by name prefix) and the names of their steps.
 async fn stored(moto: &Moto, prefix: &str) -> (Vec<String>, Vec<String>) {
-    let conf = aws_sdk_emr::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    let client = aws_sdk_emr::Client::from_conf(conf);
+    let client = support::raw(moto).await;
     let clusters: Vec<String> = client
         .list_clusters()
         .send()
@@ -119,10 +88,10 @@ async fn emr_capacity_and_steps_ride_through_throttling_errors_and_a_lost_answer
             },
         );
         let name = format!("faults-{seed}");
-        let mut pool = ClusterPool::new(&name, serde_saphyr::from_str(POOL).unwrap());
-        pool.metadata.namespace = Some("analytics".into());
-        pool.metadata.uid = Some(format!("uid-{name}"));
-        let requests: Vec<AttemptRequest> = (0..RUNS).map(|i| request(&pool, &format!("r{seed}-{i}"))).collect();
+        let pool = support::pool(POOL, &name);
+        let requests: Vec<AttemptRequest> = (0..RUNS)
+            .map(|i| support::request(&pool, &format!("r{seed}-{i}")))
+            .collect();
         // The pool's status.clusterRequests, kept across reconciles.
         let log = MemoryLog::default();
         let mut placed: BTreeMap<String, AttemptHandle> = BTreeMap::new();
@@ -130,15 +99,11 @@ async fn emr_capacity_and_steps_ride_through_throttling_errors_and_a_lost_answer
         while placed.len() < RUNS {
             rounds += 1;
             assert!(rounds <= 60, "seed {seed}: not converged after 60 rounds: {placed:?}");
-            let queued: Vec<String> = requests
+            let queued: Vec<&AttemptRequest> = requests
                 .iter()
                 .filter(|r| !placed.contains_key(&r.target.run))
-                .map(|r| step_name(&r.target))
                 .collect();
-            let demand = Demand {
-                queued,
-                placed: Vec::new(),
-            };
+            let demand = support::demand(&queued);
             if emr
                 .reconcile_pool(&pool, BreakerState::default(), &demand, &log, Timestamp::now())
                 .await

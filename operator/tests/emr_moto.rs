@@ -9,26 +9,23 @@
 //! src/providers/emr/provider_tests.rs).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::{collections::BTreeMap, sync::Arc};
 
 use ade_moto::Moto;
-use ade_operator::{
-    api::v1alpha1::{ClusterPool, Task},
-    providers::{
-        AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind,
-        emr::{
-            AwsEmr, EmrProvider, EmrSettings,
-            api::EmrApi,
-            breaker::BreakerState,
-            capacity::Demand,
-            request::{TAG_MANAGED_BY, TAG_MARKET, TAG_POOL_NAME, TAG_POOL_NAMESPACE, TAG_POOL_UID, step_name},
-        },
-        pool::MemoryLog,
+use ade_operator::providers::{
+    AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind,
+    emr::{
+        AwsEmr, EmrProvider, EmrSettings,
+        api::EmrApi,
+        breaker::BreakerState,
+        capacity::Demand,
+        request::{TAG_MANAGED_BY, TAG_MARKET, TAG_POOL_NAME, TAG_POOL_NAMESPACE, TAG_POOL_UID},
     },
-    schedule::Window,
+    pool::MemoryLog,
 };
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, error::CredentialsError};
-use aws_sdk_emr::config::{BehaviorVersion, Credentials, Region};
 use jiff::{SignedDuration, Timestamp};
 
 const POOL: &str = r#"
@@ -49,13 +46,6 @@ emr:
   bootstrapActions: [ { name: deps, path: s3://code/bootstrap.sh, args: [--fast] } ]
   tags: { team: data }
 "#;
-
-fn pool(name: &str) -> ClusterPool {
-    let mut pool = ClusterPool::new(name, serde_saphyr::from_str(POOL).unwrap());
-    pool.metadata.namespace = Some("analytics".into());
-    pool.metadata.uid = Some(format!("uid-{name}"));
-    pool
-}
 
 fn provider(moto: &Moto) -> EmrProvider {
     EmrProvider::new(Arc::new(api(moto)), settings())
@@ -79,49 +69,6 @@ fn settings() -> EmrSettings {
     }
 }
 
-/// A raw SDK client, to read what moto stored.
-async fn raw(moto: &Moto) -> aws_sdk_emr::Client {
-    let conf = aws_sdk_emr::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    aws_sdk_emr::Client::from_conf(conf)
-}
-
-fn request(pool: &ClusterPool, run: &str) -> AttemptRequest {
-    AttemptRequest {
-        target: AttemptRef {
-            namespace: "analytics".into(),
-            run: run.into(),
-            run_uid: format!("{run}-uid"),
-            attempt: 1,
-            handle: AttemptHandle::default(),
-            pool: Some(pool.clone()),
-        },
-        job: "orders".into(),
-        batch_id: "2026-11-25T13".into(),
-        window: Window {
-            start: "2026-11-25T13:00:00Z".parse().unwrap(),
-            end: "2026-11-25T14:00:00Z".parse().unwrap(),
-        },
-        task: serde_saphyr::from_str::<Task>(
-            "sparkSubmit: {mainApplicationFile: s3://code/orders.py, args: [--batch, '{{batch.id}}']}",
-        )
-        .unwrap(),
-        timeout: None,
-        pool: pool.clone(),
-    }
-}
-
-fn demand(runs: &[&AttemptRequest]) -> Demand {
-    Demand {
-        queued: runs.iter().map(|r| step_name(&r.target)).collect(),
-        placed: Vec::new(),
-    }
-}
-
 /// The cluster and step of a placed attempt.
 fn placed(handle: &AttemptHandle) -> (String, String) {
     let (cluster, step) = handle.emr_step().unwrap_or_else(|| panic!("not placed: {handle:?}"));
@@ -142,16 +89,22 @@ async fn run_job_flow_as_moto_records_it() {
     let log = MemoryLog::default();
     let moto = Moto::start();
     let emr = provider(&moto);
-    let pool = pool("spark");
-    let req = request(&pool, "orders-1");
+    let pool = support::pool(POOL, "spark");
+    let req = support::request(&pool, "orders-1");
     let report = emr
-        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), &log, Timestamp::now())
+        .reconcile_pool(
+            &pool,
+            BreakerState::default(),
+            &support::demand(&[&req]),
+            &log,
+            Timestamp::now(),
+        )
         .await
         .unwrap();
     assert_eq!(report.created.len(), 1);
     let id = report.created[0].0.clone();
 
-    let client = raw(&moto).await;
+    let client = support::raw(&moto).await;
     let cluster = client
         .describe_cluster()
         .cluster_id(&id)
@@ -231,12 +184,16 @@ async fn steps_are_adopted_by_name_and_follow_their_state() {
     let log = MemoryLog::default();
     let moto = Moto::start();
     let emr = provider(&moto);
-    let pool = pool("steps");
-    let (a, b, c) = (request(&pool, "a"), request(&pool, "b"), request(&pool, "c"));
+    let pool = support::pool(POOL, "steps");
+    let (a, b, c) = (
+        support::request(&pool, "a"),
+        support::request(&pool, "b"),
+        support::request(&pool, "c"),
+    );
     emr.reconcile_pool(
         &pool,
         BreakerState::default(),
-        &demand(&[&a, &b, &c]),
+        &support::demand(&[&a, &b, &c]),
         &log,
         Timestamp::now(),
     )
@@ -247,7 +204,7 @@ async fn steps_are_adopted_by_name_and_follow_their_state() {
     let (cluster, step_a) = placed(&ha);
     assert_eq!(emr.start(&a).await.unwrap(), ha, "started twice: adopted");
     assert_eq!(provider(&moto).start(&a).await.unwrap(), ha, "after a restart: adopted");
-    let client = raw(&moto).await;
+    let client = support::raw(&moto).await;
     let steps = client.list_steps().cluster_id(&cluster).send().await.unwrap();
     assert_eq!(steps.steps().len(), 1, "one step for one attempt");
     let step = &steps.steps()[0];
@@ -301,18 +258,30 @@ async fn steps_are_adopted_by_name_and_follow_their_state() {
 async fn no_duplicate_cluster_after_restart_and_idle_teardown() {
     let log = MemoryLog::default();
     let moto = Moto::start();
-    let pool = pool("idle");
-    let req = request(&pool, "r");
+    let pool = support::pool(POOL, "idle");
+    let req = support::request(&pool, "r");
     let first = provider(&moto);
     let created = first
-        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), &log, Timestamp::now())
+        .reconcile_pool(
+            &pool,
+            BreakerState::default(),
+            &support::demand(&[&req]),
+            &log,
+            Timestamp::now(),
+        )
         .await
         .unwrap();
     assert_eq!(created.created.len(), 1);
     let id = created.created[0].0.clone();
     let restarted = provider(&moto);
     let again = restarted
-        .reconcile_pool(&pool, BreakerState::default(), &demand(&[&req]), &log, Timestamp::now())
+        .reconcile_pool(
+            &pool,
+            BreakerState::default(),
+            &support::demand(&[&req]),
+            &log,
+            Timestamp::now(),
+        )
         .await
         .unwrap();
     assert!(again.created.is_empty(), "adopted by tag: {:?}", again.created);
@@ -320,7 +289,7 @@ async fn no_duplicate_cluster_after_restart_and_idle_teardown() {
         again.clusters.iter().map(|c| c.info.id.as_str()).collect::<Vec<_>>(),
         vec![id.as_str()]
     );
-    let client = raw(&moto).await;
+    let client = support::raw(&moto).await;
     assert_eq!(client.list_clusters().send().await.unwrap().clusters().len(), 1);
 
     // Its run finishes; 6 minutes later (idleTimeout 5m) the cluster goes.
@@ -352,12 +321,12 @@ async fn no_duplicate_cluster_after_restart_and_idle_teardown() {
     // the cost of the cluster's life is estimated (moto's fixture spot prices)
     assert!(report.clusters[0].cost_usd.is_some() || report.cost_error.is_some());
 
-    let other = request(&pool, "other");
+    let other = support::request(&pool, "other");
     restarted
         .reconcile_pool(
             &pool,
             BreakerState::default(),
-            &demand(&[&other]),
+            &support::demand(&[&other]),
             &log,
             Timestamp::now(),
         )
