@@ -3,15 +3,19 @@
 # Build output lives outside the clone so fresh clones (and CI) reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ade/target
 
-.PHONY: help generate lint unit cluster-up cluster-down e2e chaos test demo bench-plan bench-etl-cpu
+.PHONY: help generate lint unit cluster-up cluster-down e2e chaos test demo bench-plan bench-etl-cpu cost
 
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-generate: ## regenerate crds/, the chart's CRDs and manifests/install.yaml from the Rust types
+generate: ## regenerate crds/, the chart's CRDs, manifests/install.yaml and docs/cost.md's figures
 	cargo build --quiet --locked --workspace --bins
 	$(CARGO_TARGET_DIR)/debug/crdgen
 	hack/with-tools.sh hack/render-manifests.sh
+	$(CARGO_TARGET_DIR)/debug/cost-sim run examples/cost/day.yaml --chart docs/cost-day.svg --update docs/cost.md >/dev/null
+	$(CARGO_TARGET_DIR)/debug/cost-sim run examples/cost/spot-storm.yaml --chart docs/cost-storm.svg --update docs/cost.md >/dev/null
+	$(CARGO_TARGET_DIR)/debug/cost-sim recommend examples/cost/day.yaml --max-p95-wait 10m --top 3 --update docs/cost.md >/dev/null
+	$(CARGO_TARGET_DIR)/debug/cost-sim recommend examples/cost/spot-storm.yaml --max-p95-wait 10m --top 3 --update docs/cost.md >/dev/null
 
 lint: ## rustfmt, clippy (warnings are errors), one cargo package selection, helm lint, generated files
 	cargo fmt --all --check
@@ -41,6 +45,12 @@ test: ## everything: lint, unit and integration tests, end-to-end suite
 CHAPTER ?= all
 demo: ## the guided tour on the local control plane: batches, spot EMR, a bad batch caught (CHAPTER=emr runs one)
 	CHAPTER=$(CHAPTER) hack/demo.sh
+
+cost: ## the cost simulator on the sample day and the spot storm: pool against baselines (docs/cost.md)
+	cargo build --quiet --locked --workspace --bins
+	$(CARGO_TARGET_DIR)/debug/cost-sim run examples/cost/day.yaml
+	$(CARGO_TARGET_DIR)/debug/cost-sim run examples/cost/spot-storm.yaml
+	$(CARGO_TARGET_DIR)/debug/cost-sim recommend examples/cost/day.yaml --max-p95-wait 10m --top 3
 
 bench-plan: ## the EtlJob planner's cost against how far back a backfill starts (release)
 	cargo bench --locked --workspace --bench plan

@@ -117,16 +117,17 @@ pub struct Config {
 }
 
 /// us-east-1 on-demand list prices (Linux) of a few common EMR instance types.
-const DEFAULT_ON_DEMAND: &str = "m5.xlarge=0.192,m5.2xlarge=0.384,m6i.xlarge=0.192,m6i.2xlarge=0.384,\
+pub const DEFAULT_ON_DEMAND: &str = "m5.xlarge=0.192,m5.2xlarge=0.384,m6i.xlarge=0.192,m6i.2xlarge=0.384,\
 r5.xlarge=0.252,r5.2xlarge=0.504,r6i.xlarge=0.252,r6i.2xlarge=0.504,c5.xlarge=0.17,c5.2xlarge=0.34";
 /// us-east-1 EMR uplift of the same types.
-const DEFAULT_EMR_UPLIFT: &str = "m5.xlarge=0.048,m5.2xlarge=0.096,m6i.xlarge=0.048,m6i.2xlarge=0.096,\
+pub const DEFAULT_EMR_UPLIFT: &str = "m5.xlarge=0.048,m5.2xlarge=0.096,m6i.xlarge=0.048,m6i.2xlarge=0.096,\
 r5.xlarge=0.063,r5.2xlarge=0.126,r6i.xlarge=0.063,r6i.2xlarge=0.126,c5.xlarge=0.043,c5.2xlarge=0.085";
 
 /// US dollars per instance-hour by EC2 instance type.
 pub type PriceTable = std::collections::BTreeMap<String, f64>;
 
-fn parse_prices(s: &str) -> Result<PriceTable, String> {
+/// Parses `type=price,type=price` (the flags' syntax, and the cost simulator's).
+pub fn parse_prices(s: &str) -> Result<PriceTable, String> {
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())

@@ -376,7 +376,7 @@ impl EmrProvider {
 }
 
 /// The run-seconds of every step that started, ending at `now` when still running.
-fn run_times(steps: &[StepInfo], now: Timestamp) -> Vec<pricing::RunTime> {
+pub fn run_times(steps: &[StepInfo], now: Timestamp) -> Vec<pricing::RunTime> {
     steps
         .iter()
         .filter_map(|s| {
