@@ -2,16 +2,19 @@
 //! spot breaker and pricing, against the baselines teams would otherwise
 //! pick, and the pool settings it recommends (docs/cost.md).
 //!
-//! Nothing here re-implements a decision: placement, creation and teardown
-//! come from `planner::plan`, the market from `breaker::evaluate`, cluster
-//! state from `observe`, and every dollar from `pricing`. What is simulated
-//! is only what AWS would do: clusters starting, steps running for their
-//! drawn duration, spot capacity lost at the scenario's rates.
+//! Placement, creation and teardown come from `planner::plan`, the market
+//! from `breaker::evaluate`, cluster state from `observe`, and every dollar
+//! from `pricing`. What is simulated is what AWS would do (clusters
+//! starting, steps running for their drawn duration, spot capacity lost at
+//! the scenario's rates); what the operator's controllers do around the
+//! planner (which clusters it sees, admission, retries of lost runs) is
+//! written again in [`sim`] and [`runs`], following their rules.
 
 pub mod chart;
 pub mod prices;
 pub mod recommend;
 pub mod report;
+pub mod runs;
 pub mod scenario;
 pub mod sim;
 pub mod strategy;
@@ -113,14 +116,15 @@ pub fn summary(path: &Path, scenario: &Scenario, outcomes: &[Outcome]) -> String
     durations.sort_by(f64::total_cmp);
     let median = report::percentile(&durations, 0.5);
     out.push_str(&format!(
-        "\nThe pool costs {:.1} % less than an on-demand cluster per run; its p95 wait is {} against {} \
-         ({:+.1} % of the median run of {}); the breaker opened {} time(s).\n",
-        100.0 * (1.0 - pool.total_usd / per_run.total_usd.max(f64::MIN_POSITIVE)),
+        "\nOn the pool the breaker opened {} time(s), {} cluster(s) were lost to spot and {} run(s) failed \
+         (lost more than {} times); its p95 wait was {} against {} on a cluster per run (median run {}).\n",
+        pool.breaker_opened,
+        pool.interruptions,
+        pool.failed,
+        runs::MAX_INTERRUPTIONS,
         report::secs(pool.delay_p95),
         report::secs(per_run.delay_p95),
-        100.0 * (pool.delay_p95 - per_run.delay_p95) / median.max(1.0),
         report::secs(median),
-        pool.breaker_opened
     ));
     let mut jobs: Vec<_> = pool.per_job.iter().collect();
     jobs.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
@@ -129,7 +133,20 @@ pub fn summary(path: &Path, scenario: &Scenario, outcomes: &[Outcome]) -> String
         .take(3)
         .map(|(j, c)| format!("{j} {} USD", usd(**c)))
         .collect();
-    out.push_str(&format!("The costliest jobs on the pool: {}.\n", top.join(", ")));
+    out.push_str(&format!(
+        "The costliest jobs on the pool: {}; clusters that ran nothing: {} USD.\n",
+        top.join(", "),
+        usd(pool.unattributed_usd)
+    ));
+    let saving = 100.0 * (1.0 - pool.total_usd / per_run.total_usd.max(f64::MIN_POSITIVE));
+    let extra_wait = 100.0 * (pool.delay_p95 - per_run.delay_p95) / median.max(1.0);
+    let verdict = |met: bool| if met { "met" } else { "not met" };
+    out.push_str(&format!(
+        "Targets (docs/cost.md): the pool at least 70 % cheaper than a cluster per run: {} ({saving:.1} %); \
+         its p95 wait at most 10 % of the median run above the per-run clusters': {} ({extra_wait:+.1} %).\n",
+        verdict(saving >= 70.0),
+        verdict(extra_wait <= 10.0)
+    ));
     out
 }
 

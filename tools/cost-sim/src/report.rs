@@ -36,9 +36,13 @@ pub struct Outcome {
     pub total_usd: f64,
     /// Runs completed.
     pub runs: usize,
+    /// Runs that gave up after losing their cluster too often.
+    pub failed: usize,
     /// First due to last finished, seconds.
     pub makespan: f64,
-    /// Median wait from ready to the first attempt's start, seconds.
+    /// Median time a run waited, seconds: from its creation to its end, less
+    /// the time its attempts ran (queued, starting clusters, and again after
+    /// each lost attempt).
     pub delay_p50: f64,
     /// 95th percentile of that wait, seconds.
     pub delay_p95: f64,
@@ -52,10 +56,14 @@ pub struct Outcome {
     pub breaker_opened: u32,
     /// Instance-hours bought.
     pub instance_hours: f64,
-    /// Instance-hours with no run executing (start-up, idle, teardown).
+    /// Instance-hours no run used: start-up, idle and teardown, and the free
+    /// slots of a shared cluster (one run on a cluster of N slots uses 1/N of it).
     pub idle_hours: f64,
-    /// Cost by job, US dollars (idle time shared pro rata).
+    /// Cost by job, US dollars (a cluster's idle time shared pro rata among its runs).
     pub per_job: BTreeMap<String, f64>,
+    /// Cost of clusters that ran no run (a warm pool nobody used, a cluster
+    /// lost while starting), US dollars: the operator leaves it unattributed too.
+    pub unattributed_usd: f64,
     /// Cost and clusters over the day.
     pub timeline: Vec<Point>,
 }
@@ -78,6 +86,7 @@ pub fn outcome(label: &str, scenario: &Scenario, days: &[(Day, Setup)]) -> anyho
         label: label.to_owned(),
         total_usd: 0.0,
         runs: 0,
+        failed: 0,
         makespan: 0.0,
         delay_p50: 0.0,
         delay_p95: 0.0,
@@ -88,13 +97,19 @@ pub fn outcome(label: &str, scenario: &Scenario, days: &[(Day, Setup)]) -> anyho
         instance_hours: 0.0,
         idle_hours: 0.0,
         per_job: BTreeMap::new(),
+        unattributed_usd: 0.0,
         timeline: Vec::new(),
     };
     let mut delays = Vec::new();
     let (mut first, mut last) = (Timestamp::MAX, Timestamp::MIN);
     // (created, ended, total cost, setup index, cluster index) for the timeline
     let mut spans = Vec::new();
-    let stop = days.iter().map(|(d, _)| d.stop).max().unwrap_or(scenario.end);
+    // to the last cluster's end: teardowns under way at the stop are billed to their end
+    let stop = days
+        .iter()
+        .flat_map(|(d, _)| d.clusters.iter().filter_map(|c| c.info.ended_at).chain([d.stop]))
+        .max()
+        .unwrap_or(scenario.end);
     for (n, (day, setup)) in days.iter().enumerate() {
         for (i, c) in day.clusters.iter().enumerate() {
             let ended = c.info.ended_at.unwrap_or(day.stop);
@@ -108,10 +123,12 @@ pub fn outcome(label: &str, scenario: &Scenario, days: &[(Day, Setup)]) -> anyho
             out.instance_hours += cost.instance_hours;
             let instances: u32 = usage.iter().map(|u| u.count).sum();
             let times = run_times(&c.steps, ended);
-            let busy = union_seconds(times.iter().map(|t| (t.from, t.to)).collect());
+            let used = used_seconds(&times, setup.limits.max_runs_per_cluster);
             let life = ended.duration_since(c.info.created_at).as_secs_f64();
-            out.idle_hours += f64::from(instances) * (life - busy).max(0.0) / 3600.0;
-            for share in pricing::apportion(cost.total(), &times).runs {
+            out.idle_hours += f64::from(instances) * (life - used).max(0.0) / 3600.0;
+            let shares = pricing::apportion(cost.total(), &times);
+            out.unattributed_usd += shares.unattributed;
+            for share in shares.runs {
                 *out.per_job.entry(job_of(&share.run).to_owned()).or_default() += share.usd;
             }
             spans.push((c.info.created_at, ended, cost.total(), n, i));
@@ -121,12 +138,11 @@ pub fn outcome(label: &str, scenario: &Scenario, days: &[(Day, Setup)]) -> anyho
         out.breaker_opened += day.breaker_opened;
         for r in &day.runs {
             out.runs += usize::from(r.finished_at.is_some());
+            out.failed += usize::from(r.failed_at.is_some());
             out.retries += r.attempts.saturating_sub(1);
             first = first.min(r.due_at);
-            last = last.max(r.finished_at.unwrap_or(r.due_at));
-            if let (Some(ready), Some(started)) = (r.ready_at, r.started_at) {
-                delays.push(started.duration_since(ready).as_secs_f64());
-            }
+            last = last.max(r.finished_at.or(r.failed_at).unwrap_or(r.due_at));
+            delays.extend(r.waited());
         }
     }
     out.makespan = last.duration_since(first).as_secs_f64().max(0.0);
@@ -172,23 +188,21 @@ fn timeline(
     }
 }
 
-/// Seconds covered by the union of `intervals`.
-fn union_seconds(mut intervals: Vec<(Timestamp, Timestamp)>) -> f64 {
-    intervals.sort();
-    let mut total = 0.0;
-    let mut current: Option<(Timestamp, Timestamp)> = None;
-    for (from, to) in intervals {
-        match current {
-            Some((a, b)) if from <= b => current = Some((a, b.max(to))),
-            _ => {
-                if let Some((a, b)) = current {
-                    total += b.duration_since(a).as_secs_f64();
-                }
-                current = Some((from, to));
-            }
+/// Seconds of a cluster with `slots` run slots used by the runs of `times`:
+/// each instant counts by the share of slots busy then.
+fn used_seconds(times: &[pricing::RunTime], slots: usize) -> f64 {
+    let mut edges: Vec<(Timestamp, i64)> = times.iter().flat_map(|t| [(t.from, 1), (t.to, -1)]).collect();
+    edges.sort();
+    let (mut busy, mut since, mut total) = (0i64, None::<Timestamp>, 0.0);
+    let slots = slots.max(1) as f64;
+    for (at, d) in edges {
+        if let Some(since) = since {
+            total += at.duration_since(since).as_secs_f64() * (busy as f64).min(slots) / slots;
         }
+        busy += d;
+        since = Some(at);
     }
-    total + current.map_or(0.0, |(a, b)| b.duration_since(a).as_secs_f64())
+    total
 }
 
 /// The job of a step name `job/index#attempt`.
@@ -218,15 +232,15 @@ pub fn secs(s: f64) -> String {
 pub fn table(outcomes: &[Outcome], reference: usize) -> String {
     let base = outcomes.get(reference).map(|o| o.total_usd).filter(|b| *b > 0.0);
     let mut out = String::from(
-        "| strategy | total USD | USD per run | saving vs per-run on-demand | makespan | p50 wait | p95 wait | interruptions | retries | clusters | instance-hours | idle instance-hours |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| strategy | total USD | USD per run | saving vs per-run on-demand | makespan | p50 wait | p95 wait | clusters lost | retries | failed runs | clusters | instance-hours | unused instance-hours |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for o in outcomes {
         let saving = base.map_or("–".to_owned(), |b| {
             format!("{:.1} %", 100.0 * (1.0 - o.total_usd / b))
         });
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} |\n",
             o.label,
             usd(o.total_usd),
             usd(o.per_run()),
@@ -236,6 +250,7 @@ pub fn table(outcomes: &[Outcome], reference: usize) -> String {
             secs(o.delay_p95),
             o.interruptions,
             o.retries,
+            o.failed,
             o.clusters,
             o.instance_hours,
             o.idle_hours,
@@ -251,11 +266,16 @@ mod tests {
     #[test]
     fn helpers() {
         let t = |m: i64| Timestamp::UNIX_EPOCH + SignedDuration::from_mins(m);
-        assert_eq!(
-            union_seconds(vec![(t(0), t(10)), (t(5), t(20)), (t(30), t(31))]),
-            21.0 * 60.0
-        );
-        assert_eq!(union_seconds(Vec::new()), 0.0);
+        let run = |from: i64, to: i64| pricing::RunTime {
+            run: "r".to_owned(),
+            from: t(from),
+            to: t(to),
+        };
+        // 0-5 one run, 5-10 two, 10-20 one, 30-31 one; of two slots
+        let times = [run(0, 10), run(5, 20), run(30, 31)];
+        assert_eq!(used_seconds(&times, 2), (2.5 + 5.0 + 5.0 + 0.5) * 60.0);
+        assert_eq!(used_seconds(&times, 1), 21.0 * 60.0, "one slot: the union");
+        assert_eq!(used_seconds(&[], 4), 0.0);
         assert_eq!(job_of("hourly-3/17#2"), "hourly-3");
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.0);
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.95), 4.0);

@@ -349,6 +349,20 @@ impl Scenario {
             runs.extend(crate::workload::trace(csv, &pools)?);
         }
         runs.sort_by(|a, b| (a.at, &a.job, a.index).cmp(&(b.at, &b.job, b.index)));
+        let mut ids = std::collections::BTreeSet::new();
+        for r in &runs {
+            anyhow::ensure!(
+                !r.job.contains(['/', '#']),
+                "job {:?}: a job name may not contain '/' or '#'",
+                r.job
+            );
+            anyhow::ensure!(
+                ids.insert((r.job.as_str(), r.index)),
+                "job {} has two runs numbered {}: job names must be unique across the workload (copies get -1, -2, …) and the trace",
+                r.job,
+                r.index
+            );
+        }
         anyhow::ensure!(!runs.is_empty(), "the workload has no runs on {}", file.day);
         let spot = crate::prices::read_csv(spot_csv, &file.zone)?;
         let hazard = file

@@ -8,7 +8,12 @@
 //! [`planner::plan`] place, create and terminate, on the clusters of the
 //! breaker window read through the operator's own [`observe`] functions.
 //! Runs on an interrupted cluster are queued again with their next attempt,
-//! as the operator retries lost runs.
+//! as the operator retries lost runs ([`crate::runs`]).
+//!
+//! Random draws (a cluster's start-up time and when it loses spot capacity)
+//! come from a generator seeded by the scenario's seed and the cluster's
+//! number, so two strategies that launch their n-th cluster draw the same
+//! numbers for it (common random numbers: the comparison is not noise).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,11 +21,12 @@ use ade_operator::providers::emr::{
     Market,
     breaker::{self, BreakerState},
     observe,
-    planner::{self, TerminationReason},
+    planner::{self, ClusterState, TerminationReason},
 };
 use jiff::{SignedDuration, Timestamp};
 
 use crate::{
+    runs::{Book, RunRecord},
     scenario::Scenario,
     strategy::{MarketPolicy, Setup},
     workload::Arrival,
@@ -37,33 +43,12 @@ enum Event {
     Wake,
 }
 
-/// One run's day.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    /// `job/index`.
-    pub id: String,
-    /// Its job.
-    pub job: String,
-    /// When its job let it go (due, and a slot of the job's parallelism free).
-    pub ready_at: Option<Timestamp>,
-    /// When its first attempt started on a cluster.
-    pub started_at: Option<Timestamp>,
-    /// When it completed.
-    pub finished_at: Option<Timestamp>,
-    /// Attempts (more than one after interruptions).
-    pub attempts: u32,
-    /// Seconds of work.
-    pub seconds: f64,
-    /// When it was due.
-    pub due_at: Timestamp,
-}
-
 /// The day of one pool under one setup.
 #[derive(Debug, Clone)]
 pub struct Day {
     /// Every cluster, ended by the end of the day.
     pub clusters: Vec<SimCluster>,
-    /// Every run, finished.
+    /// Every run, completed or failed.
     pub runs: Vec<RunRecord>,
     /// Clusters lost to spot interruptions.
     pub interruptions: u32,
@@ -77,16 +62,11 @@ struct Sim<'a> {
     scenario: &'a Scenario,
     setup: &'a Setup,
     arrivals: Vec<&'a Arrival>,
-    rng: fastrand::Rng,
+    seed: u64,
     events: BTreeMap<(Timestamp, u64), Event>,
     seq: u64,
     clusters: Vec<SimCluster>,
-    runs: Vec<RunRecord>,
-    arrived: BTreeSet<usize>,
-    admitted: Vec<usize>,
-    running: BTreeMap<String, u32>,
-    attempt_of: BTreeMap<String, usize>,
-    done: usize,
+    book: Book,
     breaker: BreakerState,
     breaker_opened: u32,
     interruptions: u32,
@@ -97,33 +77,15 @@ struct Sim<'a> {
 /// draws (start-up times, interruptions) come from `seed`.
 pub fn run(scenario: &Scenario, pool: usize, setup: &Setup, seed: u64) -> Day {
     let arrivals: Vec<&Arrival> = scenario.runs.iter().filter(|a| a.pool == pool).collect();
-    let runs = arrivals
-        .iter()
-        .map(|a| RunRecord {
-            id: a.id(),
-            job: a.job.clone(),
-            ready_at: None,
-            started_at: None,
-            finished_at: None,
-            attempts: 0,
-            seconds: a.seconds,
-            due_at: a.at,
-        })
-        .collect();
     let mut sim = Sim {
         scenario,
         setup,
+        book: Book::new(&arrivals),
         arrivals,
-        rng: fastrand::Rng::with_seed(seed),
+        seed,
         events: BTreeMap::new(),
         seq: 0,
         clusters: Vec::new(),
-        runs,
-        arrived: BTreeSet::new(),
-        admitted: Vec::new(),
-        running: BTreeMap::new(),
-        attempt_of: BTreeMap::new(),
-        done: 0,
         breaker: BreakerState::default(),
         breaker_opened: 0,
         interruptions: 0,
@@ -152,8 +114,10 @@ impl Sim<'_> {
 
     fn run_loop(&mut self) -> Timestamp {
         let mut stop = None;
+        // a day whose runs cannot settle (a pool that never gets capacity) still ends
+        let give_up = self.scenario.end + SignedDuration::from_hours(24 * 7);
         while let Some((&(now, _), _)) = self.events.first_key_value() {
-            if stop.is_some_and(|s| now > s) {
+            if stop.is_some_and(|s| now > s) || now > give_up {
                 break;
             }
             while let Some(entry) = self.events.first_entry().filter(|e| e.key().0 == now) {
@@ -161,7 +125,7 @@ impl Sim<'_> {
                 self.apply(event, now);
             }
             self.reconcile(now);
-            if stop.is_none() && self.done == self.runs.len() {
+            if stop.is_none() && self.book.all_settled() {
                 stop = Some(now.max(self.scenario.end));
             }
         }
@@ -170,33 +134,26 @@ impl Sim<'_> {
 
     fn apply(&mut self, event: Event, now: Timestamp) {
         match event {
-            Event::Arrive(i) => {
-                self.arrived.insert(i);
-            }
+            Event::Arrive(i) => self.book.due(i),
             Event::Ready(c) => {
                 for step in self.clusters[c].ready(now) {
                     self.step_started(c, step, now);
                 }
             }
             Event::StepEnd(c, step) => {
-                if let Some(name) = self.clusters[c].complete(step, now) {
-                    let run = self.attempt_of[&name];
-                    self.runs[run].finished_at = Some(now);
-                    self.done += 1;
-                    if let Some(n) = self.running.get_mut(&self.arrivals[run].job) {
-                        *n -= 1;
-                    }
-                    self.admitted.retain(|r| *r != run);
+                if let Some((name, since)) = self.clusters[c].complete(step, now)
+                    && let Some(run) = self.book.run_of(&name)
+                {
+                    self.book.completed(run, since, now);
                 }
             }
             Event::Interrupt(c) => {
                 if let Some(lost) = self.clusters[c].interrupt(now) {
                     self.interruptions += 1;
-                    for name in lost {
-                        // queued again: its next attempt gets a new step name
-                        let run = self.attempt_of[&name];
-                        self.runs[run].attempts += 1;
-                        self.attempt_of.insert(self.step_name(run), run);
+                    for (name, since) in lost {
+                        if let Some(run) = self.book.run_of(&name) {
+                            self.book.lost(run, since, now);
+                        }
                     }
                 }
             }
@@ -205,55 +162,31 @@ impl Sim<'_> {
         }
     }
 
-    fn step_name(&self, run: usize) -> String {
-        format!("{}#{}", self.runs[run].id, self.runs[run].attempts)
-    }
-
     fn step_started(&mut self, c: usize, step: usize, now: Timestamp) {
-        let name = &self.clusters[c].steps[step].name;
-        let run = self.attempt_of[name];
-        self.runs[run].started_at.get_or_insert(now);
+        let Some(run) = self.book.run_of(&self.clusters[c].steps[step].name) else {
+            return;
+        };
+        self.book.started(run, now);
         let secs = SignedDuration::from_secs_f64(self.arrivals[run].seconds);
         self.push(now + secs, Event::StepEnd(c, step));
     }
 
-    /// Runs let go by their job's parallelism, then admitted by the pool's `maxConcurrentRuns`.
-    fn admit(&mut self, now: Timestamp) {
-        let arrived: Vec<usize> = self.arrived.iter().copied().collect();
-        for i in arrived {
-            let job = &self.arrivals[i].job;
-            let busy = self.running.get(job).copied().unwrap_or(0);
-            if busy >= self.arrivals[i].parallelism {
-                continue;
-            }
-            if self.setup.max_concurrent.is_some_and(|max| self.admitted.len() >= max) {
-                // due and free to go by its job, held by the pool's queue
-                self.runs[i].ready_at.get_or_insert(now);
-                continue;
-            }
-            self.arrived.remove(&i);
-            *self.running.entry(job.clone()).or_default() += 1;
-            self.runs[i].ready_at.get_or_insert(now);
-            self.runs[i].attempts = 1;
-            self.attempt_of.insert(self.step_name(i), i);
-            self.admitted.push(i);
-        }
-    }
-
     fn reconcile(&mut self, now: Timestamp) {
-        self.admit(now);
+        self.book.admit(now, self.setup.max_concurrent);
         let window = SignedDuration::try_from(self.setup.window).unwrap_or(SignedDuration::ZERO);
         let since = now.checked_sub(window).unwrap_or(now);
+        // what the operator lists: active clusters (TERMINATING included), and
+        // terminated ones created within the breaker's window
         let visible: Vec<usize> = (0..self.clusters.len())
             .filter(|&c| {
                 let info = &self.clusters[c].info;
-                info.state.is_live() || info.created_at >= since || info.ended_at.is_some_and(|e| e >= since)
+                !matches!(info.state, ClusterState::Terminated(_)) || info.created_at >= since
             })
             .collect();
-        let infos: Vec<_> = visible.iter().map(|&c| self.clusters[c].info.clone()).collect();
         let market = match &self.setup.market {
             MarketPolicy::Fixed(m) => *m,
             MarketPolicy::Breaker(settings) => {
+                let infos: Vec<_> = visible.iter().map(|&c| self.clusters[c].info.clone()).collect();
                 let decision = breaker::evaluate(settings, &observe::spot_events(&infos), self.breaker, now);
                 if matches!(decision.state, BreakerState::Open { .. })
                     && !matches!(self.breaker, BreakerState::Open { .. })
@@ -271,12 +204,11 @@ impl Sim<'_> {
             .iter()
             .map(|&c| observe::planner_cluster(&self.clusters[c].info, &self.clusters[c].steps))
             .collect();
-        let queued: Vec<String> = self
-            .admitted
+        let on_clusters: BTreeSet<&str> = planned
             .iter()
-            .map(|&r| self.step_name(r))
-            .filter(|name| !planned.iter().any(|c| c.running.contains(name)))
+            .flat_map(|c| c.running.iter().map(String::as_str))
             .collect();
+        let queued = self.book.queued(|step| on_clusters.contains(step));
         let plan = planner::plan(&self.setup.limits, now, &planned, &queued, &[]);
         let index: BTreeMap<String, usize> = visible.iter().map(|&c| (self.clusters[c].info.id.clone(), c)).collect();
         for p in &plan.place {
@@ -299,11 +231,11 @@ impl Sim<'_> {
                 Event::Ended(c),
             );
         }
-        // idle clusters fall due at their idle timeout
+        // idle clusters fall due at their idle timeout (seen before the plan:
+        // one that got a run or was terminated just wakes the loop for nothing)
         let timeout = SignedDuration::try_from(self.setup.limits.idle_timeout).unwrap_or(SignedDuration::MAX);
-        let due: Vec<Timestamp> = visible
+        let due: Vec<Timestamp> = planned
             .iter()
-            .map(|&c| observe::planner_cluster(&self.clusters[c].info, &self.clusters[c].steps))
             .filter(|c| c.state.is_ready() && c.running.is_empty())
             .filter_map(|c| c.idle_since?.checked_add(timeout).ok())
             .collect();
@@ -323,8 +255,9 @@ impl Sim<'_> {
     fn launch(&mut self, market: Market, now: Timestamp, ready: bool) -> usize {
         let c = self.clusters.len();
         self.clusters.push(SimCluster::new(c, market, now, ready));
+        let mut rng = fastrand::Rng::with_seed(self.seed ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         if !ready {
-            let startup = SignedDuration::from_secs_f64(self.scenario.startup.sample(&mut self.rng));
+            let startup = SignedDuration::from_secs_f64(self.scenario.startup.sample(&mut rng));
             self.push(now + startup, Event::Ready(c));
         }
         let usage = observe::fleet_usage(&self.setup.emr, &self.clusters[c].info, now);
@@ -334,7 +267,7 @@ impl Sim<'_> {
             .map(|u| f64::from(u.count) * self.scenario.hazard.get(&u.instance_type).copied().unwrap_or(0.0))
             .sum();
         let instances: f64 = spot.map(|u| f64::from(u.count)).sum();
-        let draw = -(1.0 - self.rng.f64()).ln();
+        let draw = -(1.0 - rng.f64()).ln();
         if let Some(at) = first_loss(now, draw, base, instances, &self.scenario.storms) {
             self.push(at, Event::Interrupt(c));
         }
@@ -356,7 +289,7 @@ impl Sim<'_> {
         }
         Day {
             clusters: self.clusters,
-            runs: self.runs,
+            runs: self.book.runs,
             interruptions: self.interruptions,
             stop,
             breaker_opened: self.breaker_opened,

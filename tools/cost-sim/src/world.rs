@@ -96,12 +96,12 @@ impl SimCluster {
     }
 
     /// Step `i` completes at `now`, unless it already ended (its cluster was
-    /// lost). Returns its name when it completed.
-    pub fn complete(&mut self, i: usize, now: Timestamp) -> Option<String> {
+    /// lost). Returns its name and start when it completed.
+    pub fn complete(&mut self, i: usize, now: Timestamp) -> Option<(String, Option<Timestamp>)> {
         let step = self.steps.get_mut(i).filter(|s| s.state == StepState::Running)?;
         step.state = StepState::Completed;
         step.ended_at = Some(now);
-        let name = step.name.clone();
+        let name = (step.name.clone(), step.started_at);
         if !self.steps.iter().any(|s| s.state.is_active()) && self.info.state.is_live() {
             self.set_state(ClusterState::Waiting);
         }
@@ -109,9 +109,9 @@ impl SimCluster {
     }
 
     /// EC2 reclaims its spot capacity at `now`: the cluster ends and its
-    /// active steps are interrupted. Returns their names; `None` when the
-    /// cluster was no longer live.
-    pub fn interrupt(&mut self, now: Timestamp) -> Option<Vec<String>> {
+    /// active steps are interrupted. Returns their names and when they had
+    /// started; `None` when the cluster was no longer live.
+    pub fn interrupt(&mut self, now: Timestamp) -> Option<Vec<(String, Option<Timestamp>)>> {
         if !self.info.state.is_live() {
             return None;
         }
@@ -122,7 +122,7 @@ impl SimCluster {
         for s in self.steps.iter_mut().filter(|s| s.state.is_active()) {
             s.state = StepState::Interrupted;
             s.ended_at = Some(now);
-            lost.push(s.name.clone());
+            lost.push((s.name.clone(), s.started_at));
         }
         Some(lost)
     }

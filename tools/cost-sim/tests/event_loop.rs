@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use ade_cost_sim::{
     compare,
     report::Outcome,
+    runs::MAX_INTERRUPTIONS,
     scenario::{Scenario, ScenarioFile},
     sim,
     strategy::{Setup, Strategy},
@@ -44,10 +45,19 @@ workload:
 const SPOT: f64 = 0.1;
 
 fn scenario(max_concurrent: Option<u32>) -> Scenario {
-    let yaml = POOL.replace(
+    scenario_with(max_concurrent, &[])
+}
+
+/// The scenario with `maxConcurrentRuns` and some text replaced.
+fn scenario_with(max_concurrent: Option<u32>, replace: &[(&str, &str)]) -> Scenario {
+    let mut yaml = POOL.replace(
         ", MAXCONCURRENT",
         &max_concurrent.map_or(String::new(), |n| format!(", maxConcurrentRuns: {n}")),
     );
+    for (from, to) in replace {
+        assert!(yaml.contains(from), "{from}");
+        yaml = yaml.replace(from, to);
+    }
     let file: ScenarioFile = serde_saphyr::from_str(&yaml).expect("scenario");
     let prices = format!("time,instance_type,zone,usd_per_hour\n2026-11-25T00:00:00Z,m5.2xlarge,z,{SPOT}\n");
     Scenario::from_file(&file, &prices, None).expect("valid scenario")
@@ -82,11 +92,8 @@ fn a_day_with_no_startup_and_no_interruptions_costs_what_arithmetic_says() {
     close(pool.delay_p95, 1800.0, "pool p95 wait: run 2 waited 30 minutes");
     close(pool.makespan, 3600.0, "makespan");
     close(pool.instance_hours, 3.0 * 7.0 / 6.0, "instance-hours");
-    close(
-        pool.idle_hours,
-        3.0 * 10.0 / 60.0,
-        "idle: the 10 minutes before teardown",
-    );
+    // unused: the 10 idle minutes, and the free slot while run 2 ran alone (00:30-01:00)
+    close(pool.idle_hours, 3.0 * (10.0 + 15.0) / 60.0, "unused instance-hours");
     assert_eq!(pool.per_job.keys().collect::<Vec<_>>(), ["a"]);
     close(pool.per_job["a"], pool.total_usd, "the job carries the whole cost");
 
@@ -117,20 +124,57 @@ fn a_day_with_no_startup_and_no_interruptions_costs_what_arithmetic_says() {
 }
 
 #[test]
-fn max_concurrent_runs_queues_runs_and_the_wait_counts() {
+fn teardown_is_billed_and_the_timeline_ends_at_the_total() {
+    let s = scenario_with(None, &[("teardown: 0s", "teardown: 2m")]);
+    let outcomes = compare(&s).expect("compare");
+    let pool = by_label(&outcomes, "pool");
+    // terminated at 01:10, gone at 01:12
+    close(
+        pool.total_usd,
+        72.0 / 60.0 * (0.24 + 2.0 * (SPOT + 0.096)),
+        "pool cost with teardown",
+    );
+    let per_run = by_label(&outcomes, "on-demand cluster per run");
+    close(
+        per_run.total_usd,
+        3.0 * 32.0 / 60.0 * (0.24 + 0.48),
+        "per-run clusters billed 2 more minutes",
+    );
+    for o in &outcomes {
+        close(o.timeline.last().map_or(0.0, |p| p.usd), o.total_usd, &o.label);
+    }
+}
+
+fn minutes_from_start(s: &Scenario, t: Option<jiff::Timestamp>) -> i64 {
+    t.expect("set").duration_since(s.start).as_mins()
+}
+
+#[test]
+fn the_pool_queue_admits_runs_first_come_and_a_backfill_keeps_its_parallelism() {
+    // all three created at 00:00 (parallelism 3), admitted one at a time
     let s = scenario(Some(1));
     let day = sim::run(&s, 0, &Setup::new(&s.pools[0], Strategy::Pool), 1);
-    let mut starts: Vec<_> = day
-        .runs
-        .iter()
-        .map(|r| r.started_at.expect("started").duration_since(s.start).as_secs())
-        .collect();
-    starts.sort_unstable();
-    assert_eq!(starts, [0, 1800, 3600], "one run at a time");
+    let starts: Vec<i64> = day.runs.iter().map(|r| minutes_from_start(&s, r.started_at)).collect();
+    assert_eq!(starts, [0, 30, 60], "one run at a time, in creation order");
+    let waits: Vec<f64> = day.runs.iter().filter_map(|r| r.waited()).collect();
+    assert_eq!(waits, [0.0, 1800.0, 3600.0]);
     assert_eq!(
         day.clusters.len(),
         1,
         "the cluster is reused: never idle for 10 minutes"
+    );
+
+    // parallelism 2: the third batch exists only once the first finished
+    let s = scenario_with(Some(1), &[("parallelism: 3", "parallelism: 2")]);
+    let day = sim::run(&s, 0, &Setup::new(&s.pools[0], Strategy::Pool), 1);
+    let ready: Vec<i64> = day.runs.iter().map(|r| minutes_from_start(&s, r.ready_at)).collect();
+    assert_eq!(ready, [0, 0, 30], "created when a slot of the job is free");
+    let starts: Vec<i64> = day.runs.iter().map(|r| minutes_from_start(&s, r.started_at)).collect();
+    assert_eq!(starts, [0, 30, 60]);
+    assert_eq!(
+        day.runs[2].waited(),
+        Some(1800.0),
+        "waits from its creation, not from its due time"
     );
 }
 
@@ -145,33 +189,48 @@ fn interrupted_runs_are_retried_and_the_breaker_moves_new_clusters_on_demand() {
     assert!(day.interruptions > 0 && day.breaker_opened > 0, "{day:?}");
     let steps = || day.clusters.iter().flat_map(|c| &c.steps);
     for r in &day.runs {
-        let interrupted = steps()
-            .filter(|st| st.name.starts_with(&format!("{}#", r.id)) && st.state == StepState::Interrupted)
-            .count();
-        let completed = steps()
-            .filter(|st| st.name.starts_with(&format!("{}#", r.id)) && st.state == StepState::Completed)
-            .count();
-        assert_eq!(completed, 1, "{} completed once", r.id);
+        let of_run = |state| {
+            steps()
+                .filter(|st| st.name.starts_with(&format!("{}#", r.id)) && st.state == state)
+                .count()
+        };
+        assert_eq!(of_run(StepState::Completed), 1, "{} completed once", r.id);
+        let lost = of_run(StepState::Interrupted);
         assert_eq!(
             r.attempts as usize,
-            interrupted + 1,
+            lost + 1,
             "{}: one attempt per loss, plus the last",
             r.id
         );
+        // it ran its full 30 minutes once, plus whatever its lost attempts ran
+        assert!(
+            r.ran_seconds >= 1800.0 && (lost > 0 || r.ran_seconds == 1800.0),
+            "{r:?}"
+        );
     }
-    let on_demand: Vec<_> = day.clusters.iter().filter(|c| c.market() == Market::OnDemand).collect();
-    assert!(!on_demand.is_empty(), "the open breaker bought on-demand");
     assert!(
-        on_demand
-            .iter()
-            .all(|c| c.steps.iter().all(|st| st.state != StepState::Interrupted)),
-        "on-demand capacity is not interrupted"
+        day.clusters.iter().any(|c| c.market() == Market::OnDemand),
+        "the open breaker bought on-demand"
     );
+}
 
-    let no_breaker = sim::run(&s, 0, &Setup::new(&s.pools[0], Strategy::PerRunSpot), 3);
-    assert!(no_breaker.clusters.iter().all(|c| c.market() == Market::Spot));
-    assert_eq!(no_breaker.breaker_opened, 0);
-    assert!(no_breaker.runs.iter().all(|r| r.finished_at.is_some()));
+#[test]
+fn a_run_lost_more_than_the_operators_limit_fails() {
+    let mut s = scenario(None);
+    // spot capacity lost within seconds, and no breaker: every attempt is lost
+    s.hazard = BTreeMap::from([("m5.2xlarge".to_owned(), 3600.0)]);
+    let day = sim::run(&s, 0, &Setup::new(&s.pools[0], Strategy::PerRunSpot), 3);
+    for r in &day.runs {
+        assert_eq!(r.finished_at, None, "{r:?}");
+        assert!(r.failed_at.is_some(), "{r:?}");
+        assert_eq!(
+            r.attempts as usize,
+            MAX_INTERRUPTIONS + 1,
+            "the operator retries 10 losses, then fails"
+        );
+    }
+    let outcome = ade_cost_sim::simulate(&s, "storm", |p| Setup::new(p, Strategy::PerRunSpot)).expect("outcome");
+    assert_eq!((outcome.runs, outcome.failed, outcome.retries), (0, 3, 30));
 }
 
 #[test]
@@ -214,18 +273,12 @@ fn recommend_keeps_the_cheapest_setting_within_the_wait_bound() {
     let all = sweep(&s, &grid).expect("sweep");
     // 2 idle timeouts × 2 run counts × 2 breaker rates (the pool's 0.2 is added)
     assert_eq!(all.len(), 8);
-    assert!(
-        all.windows(2).all(|w| w[0].outcome.total_usd <= w[1].outcome.total_usd),
-        "cheapest first"
-    );
     // with 3 runs per cluster (maxClusters 1 × 2 slots = 2 slots → 1 cluster of 3) all start at once
     let bound = Duration::ZERO;
     let pick = best(&all, bound).expect("a setting with no wait");
-    assert!(pick.outcome.delay_p95 == 0.0);
-    assert!(
-        all.iter()
-            .filter(|c| c.outcome.delay_p95 == 0.0)
-            .all(|c| c.outcome.total_usd >= pick.outcome.total_usd)
+    assert_eq!(
+        pick.setup.limits.max_runs_per_cluster, 3,
+        "one cluster for all three runs: no wait"
     );
     assert_eq!(
         pick.setup.limits.idle_timeout,
@@ -273,6 +326,7 @@ fn traces_and_bad_scenarios_get_errors_that_name_the_line_or_field() {
             .to_string()
     };
     assert!(wrong("provider: emr", "provider: eks").contains("only emr pools"));
+    assert!(err("2026-11-25T05:00:00Z,a,p,5m").contains("job a has two runs numbered 0: job names must be unique"));
     assert!(
         wrong(
             "backfill: {at: '00:00', batches: 3}",

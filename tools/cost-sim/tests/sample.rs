@@ -3,11 +3,11 @@
 //! the synthetic price trace are what the code produces today. When a
 //! figure changes, run `make generate` and commit.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use ade_cost_sim::{
-    PER_RUN_ON_DEMAND, chart, compare, prices, scenario::Scenario, sim, spliced, strategy::Setup, strategy::Strategy,
-    summary,
+    PER_RUN_ON_DEMAND, chart, compare, prices, recommend, scenario::Scenario, sim, spliced, strategy::Setup,
+    strategy::Strategy, summary,
 };
 use ade_operator::{config, providers::emr::api::StepState};
 
@@ -44,7 +44,6 @@ fn the_pool_keeps_its_limits_over_the_sample_day() {
                 c.info.id
             );
         }
-        assert!(c.info.ended_at.is_some(), "every cluster ends");
     }
     // maxClusters holds at every creation (terminating clusters do not count, as for the planner)
     for c in &day.clusters {
@@ -104,4 +103,26 @@ fn the_shipped_price_trace_is_the_labelled_synthetic_one() {
         csv == regenerated,
         "examples/cost/spot-prices.csv is not `cost-sim synth-prices --types m5.xlarge,m5.2xlarge --zone us-east-1a --from 2026-11-25T00:00:00Z --hours 48 --seed 1`"
     );
+}
+
+/// docs/cost.md's `recommend` block for the sample `name` (the whole sweep: about 20 s in a debug build).
+fn recommend_block_is_current(name: &str) {
+    let path = root().join("examples/cost").join(name);
+    let s = Scenario::load(&path).expect("the sample loads");
+    let candidates = recommend::sweep(&s, &recommend::Grid::default()).expect("sweep");
+    let text = recommend::report(&path, &s, &candidates, Duration::from_secs(600), 3).expect("report");
+    assert!(
+        spliced(&read("docs/cost.md"), &format!("recommend {name}")) == Some(text.as_str()),
+        "docs/cost.md's recommend block is stale; run `make generate` and commit. {name} now gives:\n{text}"
+    );
+}
+
+#[test]
+fn docs_cost_md_recommends_what_the_sweep_finds_for_the_day() {
+    recommend_block_is_current("day.yaml");
+}
+
+#[test]
+fn docs_cost_md_recommends_what_the_sweep_finds_for_the_storm() {
+    recommend_block_is_current("spot-storm.yaml");
 }
