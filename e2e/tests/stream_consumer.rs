@@ -297,6 +297,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     });
     assert_eq!(condition(&sc, "Accepted").expect("Accepted")["status"], "True");
     assert_eq!(condition(&sc, "Degraded").expect("Degraded")["status"], "False");
+    ade_e2e::argocd::capture(&ns.name, &format!("streamconsumer/{CONSUMER}"), "no-live-workers");
 
     // 2. The test plays ade-stream: a lag of 2 minutes against a 30 s target.
     let pod_name = kubectl_ok(&[
@@ -339,6 +340,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
             (condition(&sc, "Ready")?["status"] == "True" && sc["status"]["replicas"] == 3).then_some(sc)
         },
     );
+    ade_e2e::argocd::capture(&ns.name, &format!("streamconsumer/{CONSUMER}"), "ready");
     let status = &sc["status"];
     assert_eq!(status["openShards"], 3);
     assert_eq!(status["lag"], "2m");
@@ -409,6 +411,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
         let sc = get_json(&ns.name, &["streamconsumer", CONSUMER])?;
         (condition(&sc, "Degraded")?["status"] == "True").then_some(sc)
     });
+    ade_e2e::argocd::capture(&ns.name, &format!("streamconsumer/{CONSUMER}"), "stream-not-found");
     let degraded = condition(&sc, "Degraded").expect("Degraded");
     assert_eq!(degraded["reason"], "StreamNotFound");
     let message = degraded["message"].as_str().unwrap_or_default();
@@ -429,7 +432,28 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
         (!events(&ns.name, "StreamNotFound").is_empty()).then_some(())
     });
 
-    // 4. Deleting the consumer garbage-collects its children.
+    // 4. Argo CD's restart action stamps the consumer: the operator copies the
+    // stamp onto the pod template, and the Deployment rolls its pods.
+    kubectl_ok(&[
+        "annotate",
+        "streamconsumer",
+        CONSUMER,
+        "-n",
+        &ns.name,
+        "--overwrite",
+        "ade.dev/restartedAt=2026-11-30T12:00:00Z",
+    ]);
+    wait_for(
+        "the pod template to carry the restart stamp",
+        Duration::from_secs(30),
+        || {
+            let d = deployment(&ns.name)?;
+            (d["spec"]["template"]["metadata"]["annotations"]["ade.dev/restartedAt"] == "2026-11-30T12:00:00Z")
+                .then_some(())
+        },
+    );
+
+    // 5. Deleting the consumer garbage-collects its children.
     kubectl_ok(&["delete", "streamconsumer", CONSUMER, "-n", &ns.name]);
     wait_for("the children to be garbage-collected", Duration::from_secs(60), || {
         let left = kubectl_ok(&[

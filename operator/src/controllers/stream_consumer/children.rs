@@ -26,12 +26,18 @@ use k8s_openapi::{
 use ade_api::stream::{self, Config as StreamConfig};
 
 use super::config;
+use kube::ResourceExt;
+
 use crate::{api::v1alpha1::StreamConsumer, names};
 
 /// Label (and lease label) naming the consumer.
 pub const LABEL_CONSUMER: &str = ade_api::labels::STREAM_CONSUMER;
 /// Pod-template annotation: hash of the configuration, so a change rolls the pods.
 pub const ANNOTATION_CONFIG_HASH: &str = "ade.dev/config-hash";
+/// Set on a StreamConsumer (by `kubectl annotate` or Argo CD's `restart`
+/// action) and copied onto its pod template: a new value rolls the pods,
+/// as `kubectl rollout restart` does for a Deployment.
+pub const ANNOTATION_RESTARTED_AT: &str = "ade.dev/restartedAt";
 /// The container's name.
 pub const CONTAINER: &str = "ade-stream";
 /// Seconds a stopping pod gets to flush, checkpoint and hand its leases off.
@@ -149,6 +155,16 @@ fn runtime_default() -> Option<SeccompProfile> {
     })
 }
 
+/// The pod template's annotations: the configuration's hash, and the
+/// consumer's restart stamp when it has one.
+fn pod_annotations(consumer: &StreamConsumer, hash: String) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::from([(ANNOTATION_CONFIG_HASH.to_owned(), hash)]);
+    if let Some(at) = consumer.annotations().get(ANNOTATION_RESTARTED_AT) {
+        out.insert(ANNOTATION_RESTARTED_AT.to_owned(), at.clone());
+    }
+    out
+}
+
 /// The Deployment of `replicas` `ade-stream` pods running `config`;
 /// `annotations` go on the Deployment (not the pods).
 pub fn deployment(
@@ -263,7 +279,7 @@ pub fn deployment(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
-                    annotations: Some(BTreeMap::from([(ANNOTATION_CONFIG_HASH.to_owned(), hash)])),
+                    annotations: Some(pod_annotations(consumer, hash)),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {

@@ -251,3 +251,35 @@ fn no_endpoint_no_keys_and_a_config_change_rolls_the_pods() {
     let one = deployment(&plain, &config, &settings(None), 1, BTreeMap::new());
     assert_eq!(hash(&d), hash(&one));
 }
+
+#[test]
+fn a_restart_stamp_on_the_consumer_rolls_the_pods() {
+    let plain =
+        consumer("source: {kinesis: {streamName: s, region: us-east-1}}\nsink: {s3: {uri: 's3://lake/raw/'}}\n");
+    let template = |c: &StreamConsumer| {
+        build(c, None)
+            .spec
+            .and_then(|s| s.template.metadata)
+            .and_then(|m| m.annotations)
+            .expect("pod annotations")
+    };
+    assert!(!template(&plain).contains_key(ANNOTATION_RESTARTED_AT));
+    let mut stamped = plain.clone();
+    stamped
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(ANNOTATION_RESTARTED_AT.to_owned(), "2026-11-30T12:00:00Z".to_owned());
+    let pods = template(&stamped);
+    assert_eq!(pods[ANNOTATION_RESTARTED_AT], "2026-11-30T12:00:00Z");
+    assert_eq!(
+        pods[ANNOTATION_CONFIG_HASH],
+        template(&plain)[ANNOTATION_CONFIG_HASH],
+        "the configuration is the same"
+    );
+    assert_ne!(
+        pods,
+        template(&plain),
+        "the template changed: the Deployment rolls its pods"
+    );
+}
