@@ -28,6 +28,11 @@ fn apply(ns: &str, yaml: &str) {
 /// A namespace with the emr pool and the job, and an operator pointed at a
 /// moto of its own (stopped in reverse order: operator, moto, namespace).
 fn pool_and_job(name: &str) -> (Namespace, Moto, Operator) {
+    with(name, POOL, JOB)
+}
+
+/// A namespace with `pool` and `job` applied, and an operator pointed at a moto of its own.
+fn with(name: &str, pool: &str, job: &str) -> (Namespace, Moto, Operator) {
     setup();
     let ns = Namespace::create(name);
     let moto = Moto::start();
@@ -37,8 +42,8 @@ fn pool_and_job(name: &str) -> (Namespace, Moto, Operator) {
         &[&endpoint],
         &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
     );
-    apply(&ns.name, POOL);
-    apply(&ns.name, JOB);
+    apply(&ns.name, pool);
+    apply(&ns.name, job);
     (ns, moto, operator)
 }
 
@@ -98,6 +103,7 @@ fn an_emr_run_succeeds_is_costed_and_its_idle_cluster_is_terminated() {
         let run = get_json(&ns.name, &["etlrun/orders-2026-11-01t00"])?;
         (run["status"]["phase"] == "Running").then_some(())
     });
+    ade_e2e::argocd::capture(&ns.name, "etlrun/orders-2026-11-01t00", "running-on-emr");
     std::thread::sleep(Duration::from_secs(2));
     moto.set_step_state(&cluster, &step, "COMPLETED");
     let run = wait_for("the run to succeed", Duration::from_secs(60), || {
@@ -129,6 +135,7 @@ fn an_emr_run_succeeds_is_costed_and_its_idle_cluster_is_terminated() {
         "ClustersReady",
         "{live}"
     );
+    ade_e2e::argocd::capture(&ns.name, "clusterpool/spark-spot", "emr-idle-cluster");
     eprintln!(
         "ClusterPool status with its idle cluster:\n{}",
         serde_json::to_string_pretty(&live["status"]).unwrap_or_default()
@@ -241,4 +248,85 @@ fn deleting_a_running_emr_run_cancels_its_step() {
             .any(|n| n.contains("the run was deleted") && n.contains(&step)),
         "{notes:?}"
     );
+}
+
+/// Spot losses open the pool's breaker: once more than `maxRate` of the
+/// spot clusters seen in the window were interrupted, the lost runs are
+/// retried on on-demand clusters, and the pool says so.
+#[test]
+fn spot_losses_open_the_breaker_and_the_runs_retry_on_demand() {
+    let pool = POOL
+        .replace(
+            "maxClusters: 2, maxRunsPerCluster: 2",
+            "maxClusters: 3, maxRunsPerCluster: 1",
+        )
+        .replace(
+            "    logUri: s3://logs/emr/\n",
+            "    logUri: s3://logs/emr/\n    interruptions: {maxRate: 0.2, window: 1h, coolDown: 2h}\n",
+        );
+    let job = JOB.replace(
+        "backfill: {from: '2026-11-01T00:00:00Z', to: '2026-11-01T01:00:00Z'}",
+        "backfill: {from: '2026-11-01T00:00:00Z', to: '2026-11-01T03:00:00Z', parallelism: 3}",
+    );
+    assert_ne!(job, JOB);
+    let (ns, moto, _operator) = with("emr-breaker", &pool, &job);
+    let runs = ["orders-2026-11-01t00", "orders-2026-11-01t01", "orders-2026-11-01t02"];
+    let clusters: Vec<String> = wait_for("three runs on three spot clusters", Duration::from_secs(120), || {
+        runs.iter()
+            .map(|r| {
+                let run = get_json(&ns.name, &[&format!("etlrun/{r}")])?;
+                let attempt = &run["status"]["attempts"][0];
+                attempt["stepId"]
+                    .is_string()
+                    .then(|| attempt["clusterId"].as_str().map(str::to_owned))?
+            })
+            .collect::<Option<Vec<_>>>()
+    });
+    assert_eq!(
+        clusters.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        3,
+        "{clusters:?}"
+    );
+    for c in &clusters {
+        moto.set_cluster_state(
+            c,
+            "TERMINATED_WITH_ERRORS",
+            "The cluster was terminated: Spot instances were reclaimed by EC2",
+        );
+    }
+    let pool = wait_for("the breaker to open", Duration::from_secs(90), || {
+        let pool = get_json(&ns.name, &["clusterpool/spark-spot"])?;
+        (pool["status"]["breaker"]["state"] == "Open").then_some(pool)
+    });
+    let message = pool["status"]["breaker"]["message"].as_str().unwrap_or_default();
+    // the reconcile that opened it says why; later ones say since when
+    assert!(
+        message.contains("on-demand until ")
+            && (message.starts_with("3 of 3 spot instances interrupted in the last 1h > 20%")
+                || message.starts_with("spot interruptions opened the breaker at ")),
+        "{message}"
+    );
+    assert_eq!(pool["status"]["breaker"]["market"], "on-demand", "{pool}");
+    let retried = wait_for(
+        "a lost run to retry on an on-demand cluster",
+        Duration::from_secs(90),
+        || {
+            let run = get_json(&ns.name, &["etlrun/orders-2026-11-01t00"])?;
+            let second = &run["status"]["attempts"][1];
+            (second["market"] == "on-demand" && second["stepId"].is_string()).then_some(run)
+        },
+    );
+    assert_eq!(retried["status"]["attempts"][0]["outcome"], "Interrupted", "{retried}");
+    ade_e2e::argocd::capture(&ns.name, "clusterpool/spark-spot", "breaker-open");
+    ade_e2e::argocd::capture(&ns.name, "etlrun/orders-2026-11-01t00", "retried-after-spot-loss");
+    let out = kubectl(&[
+        "delete",
+        "etljob/orders",
+        "clusterpool/spark-spot",
+        "-n",
+        &ns.name,
+        "--wait=true",
+        "--timeout=90s",
+    ]);
+    assert!(out.success, "{}", out.stderr);
 }
