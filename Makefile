@@ -3,7 +3,7 @@
 # Build output lives outside the clone so fresh clones (and CI) reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ade/target
 
-.PHONY: help generate lint unit cluster-up cluster-down e2e chaos test demo bench-plan bench-etl-cpu cost
+.PHONY: help generate lint unit cluster-up cluster-down e2e chaos test demo bench-plan bench-etl-cpu cost argocd-testdata
 
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -17,12 +17,13 @@ generate: ## regenerate crds/, the chart's CRDs, manifests/install.yaml and docs
 	$(CARGO_TARGET_DIR)/debug/cost-sim recommend examples/cost/day.yaml --max-p95-wait 10m --top 3 --update docs/cost.md >/dev/null
 	$(CARGO_TARGET_DIR)/debug/cost-sim recommend examples/cost/spot-storm.yaml --max-p95-wait 10m --top 3 --update docs/cost.md >/dev/null
 
-lint: ## rustfmt, clippy (warnings are errors), one cargo package selection, helm lint, generated files
+lint: ## rustfmt, clippy (warnings are errors), one cargo package selection, helm lint, generated files, Argo CD Lua tests
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	hack/check-cargo-selection.sh
 	hack/with-tools.sh helm lint --strict charts/ade-operator
 	hack/with-tools.sh hack/render-manifests.sh --check
+	hack/with-tools.sh hack/argocd-lua-test.sh
 
 unit: ## unit and integration tests (no cluster needed)
 	cargo test --workspace --exclude ade-e2e --locked
@@ -35,6 +36,9 @@ cluster-down: ## stop the local control plane
 
 e2e: ## the end-to-end suite against the local control plane (starts and stops it)
 	hack/e2e.sh
+
+argocd-testdata: ## recapture the objects the Argo CD Lua tests read, from the e2e tests that capture them
+	ADE_CAPTURE_ARGOCD=1 ADE_E2E_TESTS="foundation etl emr validation stream_consumer" hack/e2e.sh
 
 chaos: ## the fault-injection run at scale: 104 runs, operator kills, AWS faults (docs/reliability.md)
 	ADE_E2E_TESTS=chaos ADE_CHAOS_RUNS=90 ADE_CHAOS_KILL_EVERY=4 hack/e2e.sh

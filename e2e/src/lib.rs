@@ -12,6 +12,7 @@
 //! operator's leader Lease.
 
 pub mod apiserver_metrics;
+pub mod argocd;
 pub mod chaos;
 pub mod executor;
 pub mod moto;

@@ -160,6 +160,7 @@ spec:
 ",
     );
     let mut most_live = 0;
+    let mut captured = false;
     let all = wait_for("six backfill runs to succeed", Duration::from_secs(180), || {
         let all = runs(&ns.name);
         let live = all
@@ -167,6 +168,10 @@ spec:
             .filter(|r| !matches!(phase(r), "Succeeded" | "Failed" | "Cancelled"))
             .count();
         most_live = most_live.max(live);
+        if !captured && all.len() > 2 && live > 0 {
+            ade_e2e::argocd::capture(&ns.name, "etljob/history", "backfilling");
+            captured = true;
+        }
         (all.len() == 6 && all.iter().all(|r| phase(r) == "Succeeded")).then_some(all)
     });
     assert!(most_live <= 2, "{most_live} runs were live at once");
@@ -180,6 +185,7 @@ spec:
     });
     assert_eq!(job["status"]["backfill"]["total"], 6);
     assert_eq!(job["status"]["lastSuccessfulBatch"], "2026-11-01T05");
+    ade_e2e::argocd::capture(&ns.name, "etljob/history", "backfill-done");
     for run in &all {
         assert!(run["status"]["estimatedCostUSD"].is_string(), "{run}");
     }
@@ -237,6 +243,7 @@ fn a_failing_pod_is_retried_and_the_run_fails_after_the_limit() {
         "{ready}"
     );
     assert_eq!(jobs_of_run(&ns.name, "flaky-by-hand").len(), 3, "one Job per attempt");
+    ade_e2e::argocd::capture(&ns.name, "etlrun/flaky-by-hand", "failed");
     let retries = kubectl_ok(&[
         "get",
         "events",
@@ -258,6 +265,7 @@ fn a_failing_pod_is_retried_and_the_run_fails_after_the_limit() {
             .unwrap_or_default()
             .contains("2026-11-25T13")
     );
+    ade_e2e::argocd::capture(&ns.name, "etljob/flaky", "last-run-failed");
 }
 
 #[test]
@@ -334,12 +342,16 @@ spec:
         ));
     }
     apply(&ns.name, &yaml);
-    let queued = wait_for("a run to say it is queued", Duration::from_secs(30), || {
+    let (queued_run, queued) = wait_for("a run to say it is queued", Duration::from_secs(30), || {
         runs(&ns.name).into_iter().find_map(|r| {
             let c = condition(&r, "Scheduled")?;
-            (c["reason"] == "Queued").then(|| c["message"].as_str().unwrap_or_default().to_owned())
+            (c["reason"] == "Queued").then(|| {
+                let message = c["message"].as_str().unwrap_or_default().to_owned();
+                (r["metadata"]["name"].as_str().unwrap_or_default().to_owned(), message)
+            })
         })
     });
+    ade_e2e::argocd::capture(&ns.name, &format!("etlrun/{queued_run}"), "queued");
     // The first queued run may be reconciled before any run is active: then it
     // waits behind the one ahead of it ("0 of 1 runs active, 1 waiting ahead").
     assert!(
@@ -350,11 +362,13 @@ spec:
         let pool = get_json(&ns.name, &["clusterpool/batch"])?;
         (pool["status"]["queuedRuns"].as_i64()? >= 1 && pool["status"]["runningRuns"] == 1).then_some(())
     });
+    ade_e2e::argocd::capture(&ns.name, "etljob/queued", "runs-active");
     let all = wait_for("three runs to succeed", Duration::from_secs(120), || {
         let all = runs(&ns.name);
         (all.len() == 3 && all.iter().all(|r| phase(r) == "Succeeded")).then_some(all)
     });
     assert_eq!(max_overlap(&all), 1, "one at a time in a pool of one");
+    ade_e2e::argocd::capture(&ns.name, "etlrun/queued-0", "succeeded");
     let pool = wait_for("the pool to report its cost", Duration::from_secs(40), || {
         let pool = get_json(&ns.name, &["clusterpool/batch"])?;
         (pool["status"]["runningRuns"] == 0 && pool["status"]["estimatedCostUSD"] != "0.0000").then_some(pool)

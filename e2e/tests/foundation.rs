@@ -48,7 +48,15 @@ fn every_valid_sample_is_accepted_and_gets_status() {
     let ns = Namespace::create("samples");
     let _operator = Operator::start("samples");
     let samples = repo_root().join("manifests/samples");
-    let out = kubectl(&["apply", "-n", &ns.name, "-f", samples.to_str().unwrap_or_default()]);
+    // Server-side, as a GitOps tool applies them (Argo CD's ServerSideApply).
+    let out = kubectl(&[
+        "apply",
+        "--server-side",
+        "-n",
+        &ns.name,
+        "-f",
+        samples.to_str().unwrap_or_default(),
+    ]);
     assert!(out.success, "a valid sample was rejected:\n{}", out.stderr);
 
     // The objects of the sample files (the operator adds EtlRuns of its own).
@@ -69,6 +77,8 @@ fn every_valid_sample_is_accepted_and_gets_status() {
     );
     for resource in resources {
         let obj = wait_for_status(&ns.name, resource);
+        let short = resource.rsplit('/').next().unwrap_or(resource);
+        ade_e2e::argocd::capture(&ns.name, resource, &format!("sample-{short}"));
         let accepted = condition(&obj, "Accepted").expect("Accepted condition");
         assert_eq!(accepted["status"], "True", "{resource}: {accepted}");
         assert!(condition(&obj, "Ready").is_some(), "{resource} has a Ready condition");
@@ -78,6 +88,23 @@ fn every_valid_sample_is_accepted_and_gets_status() {
             }
         }
     }
+
+    // No perpetual drift (what Argo CD's server-side diff would show): applying
+    // the samples again changes nothing, though the API server defaulted
+    // fields and the operator wrote status and finalizers and created runs.
+    let diff = kubectl(&[
+        "diff",
+        "--server-side",
+        "-n",
+        &ns.name,
+        "-f",
+        samples.to_str().unwrap_or_default(),
+    ]);
+    assert!(
+        diff.success,
+        "kubectl diff --server-side shows a difference for the applied samples:\n{}{}",
+        diff.stdout, diff.stderr
+    );
 
     let pool = wait_for_status(&ns.name, "clusterpool/batch");
     assert_eq!(condition(&pool, "Ready").expect("Ready")["status"], "True");
@@ -153,6 +180,7 @@ spec:
         assert!(message.contains(part), "{part:?} not in {message:?}");
     }
     assert_eq!(condition(&obj, "Ready").expect("Ready")["reason"], "InvalidSpec");
+    ade_e2e::argocd::capture(&ns.name, "etljob/bad-cron", "invalid-schedule");
     wait_for("an InvalidSchedule Event", Duration::from_secs(20), || {
         let events = kubectl_ok(&[
             "get",

@@ -168,6 +168,13 @@ fn a_failing_check_after_a_batch_quarantines_it() {
             .unwrap_or_default()
             .contains("id-unique")
     );
+    ade_e2e::argocd::capture(&ns.name, "etlrun/orders-2026-11-25", "quarantined");
+    ade_e2e::argocd::capture(&ns.name, "validationsuite/orders-quality", "checks-failed");
+    wait_for("the job to say it is quarantined", Duration::from_secs(30), || {
+        let job = get_json(&ns.name, &["etljob/orders"])?;
+        (condition(&job, "Quarantined")?["status"] == "True").then_some(())
+    });
+    ade_e2e::argocd::capture(&ns.name, "etljob/orders", "quarantined");
 
     // One validation Job for the one batch: later reconciles do not start another.
     std::thread::sleep(Duration::from_secs(5));
@@ -214,4 +221,5 @@ fn a_suite_naming_an_unknown_column_is_not_ready_and_publishes_nothing() {
     let run = get_json(&ns.name, &["etlrun", "orders-2026-11-25"]).expect("run");
     let quarantined = condition(&run, "Quarantined").expect("Quarantined");
     assert_eq!(quarantined["reason"], "NotValidated", "{quarantined}");
+    ade_e2e::argocd::capture(&ns.name, "validationsuite/orders-quality", "invalid-input");
 }

@@ -13,7 +13,12 @@ module ade.dev/e2e/tools
 
 go 1.26.0
 
-require k8s.io/kubernetes v1.36.3
+require (
+	// argocd-lua (cmd/argocd-lua): the Lua interpreter Argo CD embeds, and YAML.
+	github.com/yuin/gopher-lua v1.1.2
+	k8s.io/kubernetes v1.36.3
+	sigs.k8s.io/yaml v1.6.0
+)
 
 require (
 	dario.cat/mergo v1.0.1 // indirect
@@ -208,7 +213,6 @@ require (
 	sigs.k8s.io/kwok v0.8.0
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.3.3 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
 replace (
