@@ -9,6 +9,8 @@
 #            the AWS emulator (moto on 127.0.0.1; hack/demo/emr.sh)
 #   quality  a bad batch caught by a ValidationSuite, quarantined, its
 #            dependant held until a rerun passes (hack/demo/quality.sh)
+#   cost     what the chapters' runs cost, per job, pool and batch, with the
+#            `kubectl ade` plugin (hack/demo/cost.sh)
 #
 # It installs the chart with helm, runs the operator as the chart's
 # ServiceAccount, and stops everything it started (keep the cluster with
@@ -21,7 +23,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
-all_chapters="batches emr quality"
+all_chapters="batches emr quality cost"
 chapters=${CHAPTER:-all}
 [[ $chapters == all ]] && chapters=$all_chapters
 for c in $chapters; do
@@ -62,6 +64,9 @@ if [[ -z $operator ]]; then
   operator=$CARGO_TARGET_DIR/debug/ade-operator
 fi
 validate_bin=${ADE_VALIDATE_BIN:-$(dirname "$operator")/ade-validate}
+# kubectl finds the `kubectl ade` plugin on PATH (chapter cost).
+bin_dir=$(dirname "$operator")
+export PATH="$bin_dir:$PATH"
 executor_bin=$(dirname "$operator")/ade-e2e-executor
 
 say "helm upgrade --install ade-operator charts/ade-operator"
