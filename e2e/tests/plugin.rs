@@ -15,17 +15,12 @@ fn setup() {
     ONCE.call_once(install_chart);
 }
 
-/// The folder holding `kubectl-ade`: beside the operator binary (one target directory).
+/// The folder holding `kubectl-ade`: the target directory `ade-validate` was built in.
 fn plugin_dir() -> PathBuf {
-    let operator = std::env::var_os("ADE_OPERATOR_BIN")
+    ade_e2e::executor::validate_bin()
+        .parent()
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| ade_e2e::repo_root().join("target"));
-            target.join("debug/ade-operator")
-        });
-    operator.parent().map(PathBuf::from).unwrap_or_default()
+        .unwrap_or_default()
 }
 
 /// `kubectl ade ARGS -n NS` with the plugin on PATH: (success, stdout + stderr).
