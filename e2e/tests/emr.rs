@@ -264,6 +264,10 @@ fn spot_losses_open_the_breaker_and_the_runs_retry_on_demand() {
             "    logUri: s3://logs/emr/\n",
             "    logUri: s3://logs/emr/\n    interruptions: {maxRate: 0.2, window: 1h, coolDown: 2h}\n",
         );
+    assert!(
+        pool.contains("maxRunsPerCluster: 1") && pool.contains("interruptions:"),
+        "{pool}"
+    );
     let job = JOB.replace(
         "backfill: {from: '2026-11-01T00:00:00Z', to: '2026-11-01T01:00:00Z'}",
         "backfill: {from: '2026-11-01T00:00:00Z', to: '2026-11-01T03:00:00Z', parallelism: 3}",

@@ -95,6 +95,8 @@ fn every_valid_sample_is_accepted_and_gets_status() {
     let diff = kubectl(&[
         "diff",
         "--server-side",
+        // the manager `apply --server-side` used
+        "--field-manager=kubectl",
         "-n",
         &ns.name,
         "-f",

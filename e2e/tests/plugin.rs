@@ -131,6 +131,20 @@ fn kubectl_ade_explains_reruns_backfills_and_costs_batches() {
             && rerun.contains("(batch 2026-11-01T01 of EtlJob history) succeeded after 1 attempt(s)"),
         "{rerun}"
     );
+    let rerun_name = rerun
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.strip_prefix("etlrun.ade.dev/"))
+        .expect("the new run's name");
+    let created = get_json(&ns.name, &[&format!("etlrun/{rerun_name}")]).expect("the rerun");
+    assert_eq!(
+        (
+            &created["metadata"]["ownerReferences"][0]["kind"],
+            &created["spec"]["reason"]
+        ),
+        (&"EtlJob".into(), &"rerun".into()),
+        "owned by the job, as the operator's runs: {created}"
+    );
     let (_, table) = ade(&ns.name, &["batches", "history"]);
     let row = table
         .lines()
@@ -154,7 +168,8 @@ fn kubectl_ade_explains_reruns_backfills_and_costs_batches() {
     assert!(usd > 0.0, "{cost}");
     let (ok, pool) = ade(&ns.name, &["cost", "batch", "--since", "1h"]);
     assert!(
-        ok && pool.starts_with("ClusterPool batch: ") && pool.contains("for the runs of its jobs (history)"),
+        ok && pool.starts_with("ClusterPool batch: ")
+            && pool.contains("USD for the runs on it (history) created since "),
         "{pool}"
     );
     let (ok, missing) = ade(&ns.name, &["cost", "nothing"]);

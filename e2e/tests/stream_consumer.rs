@@ -452,6 +452,17 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
                 .then_some(())
         },
     );
+    wait_for("a pod of the rolled template", Duration::from_secs(60), || {
+        let pods = get_json(
+            &ns.name,
+            &["pods", "-l", &format!("ade.dev/stream-consumer={CONSUMER}")],
+        )?;
+        pods["items"]
+            .as_array()?
+            .iter()
+            .any(|p| p["metadata"]["annotations"]["ade.dev/restartedAt"] == "2026-11-30T12:00:00Z")
+            .then_some(())
+    });
 
     // 5. Deleting the consumer garbage-collects its children.
     kubectl_ok(&["delete", "streamconsumer", CONSUMER, "-n", &ns.name]);

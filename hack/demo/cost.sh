@@ -12,8 +12,9 @@ chapter_cost() {
     for pool in $(kubectl get clusterpools -n "$ns" -o jsonpath='{.items[*].metadata.name}'); do
       show kubectl ade cost "$pool" -n "$ns"
     done
-    job=$(kubectl get etljobs -n "$ns" -o jsonpath='{.items[0].metadata.name}')
-    [[ -n $job ]] && show kubectl ade batches "$job" -n "$ns"
+    job=$(kubectl get etljobs -n "$ns" -o jsonpath='{.items[*].metadata.name}')
+    job=${job%% *}
+    if [[ -n $job ]]; then show kubectl ade batches "$job" -n "$ns"; fi
   done
   if ((found == 0)); then
     echo "no demo namespace yet: run the other chapters first (make demo)"

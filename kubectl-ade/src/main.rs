@@ -10,7 +10,12 @@
 //! ```
 //!
 //! It reads and writes through the Kubernetes API with the kubeconfig kubectl
-//! uses (`KUBECONFIG`, its current context and namespace; `-n` overrides).
+//! uses (`KUBECONFIG`, its current context and namespace); `--kubeconfig`,
+//! `--context` and `-n` override them (after `ade`: kubectl passes no flags
+//! of its own to plugins).
+//!
+//! Exit codes: 0 done; 1 an error, or with `rerun --wait` a run that failed,
+//! was cancelled or whose batch was quarantined; 2 `--wait` timed out.
 
 mod batches;
 mod why;
@@ -20,8 +25,9 @@ use std::time::Duration;
 use ade_api::v1alpha1::{ClusterPool, Duration as SpecDuration, EtlJob, EtlRun, RunPhase};
 use clap::{Parser, Subcommand};
 use kube::{
-    Api, Client, Config,
+    Api, Client, Config, Resource, ResourceExt,
     api::{ListParams, Patch, PatchParams, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
 };
 
 #[derive(Debug, Parser)]
@@ -33,6 +39,12 @@ struct Cli {
     /// Namespace (default: the kubeconfig context's).
     #[arg(short, long, global = true)]
     namespace: Option<String>,
+    /// Kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true)]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// Kubeconfig context (default: the current one).
+    #[arg(long, global = true)]
+    context: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,7 +57,8 @@ enum Command {
         job: String,
         /// The batch id, e.g. 2026-11-25T13.
         batch: String,
-        /// Wait until the run finishes; exit 1 unless it succeeded.
+        /// Wait until the run finishes and, for a gated job, until its batch
+        /// is validated; exit 1 unless it succeeded and passed, 2 on timeout.
         #[arg(long)]
         wait: bool,
         /// How long --wait waits.
@@ -99,7 +112,15 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    let config = Config::infer().await?;
+    let options = KubeConfigOptions {
+        context: cli.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match (&cli.kubeconfig, &cli.context) {
+        (Some(path), _) => Config::from_custom_kubeconfig(Kubeconfig::read_from(path)?, &options).await?,
+        (None, Some(_)) => Config::from_kubeconfig(&options).await?,
+        (None, None) => Config::infer().await?,
+    };
     let ns = cli
         .namespace
         .clone()
@@ -115,13 +136,27 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             timeout,
         } => {
             let timeout = SpecDuration(timeout).to_std()?;
-            jobs.get(&job)
+            let owner = jobs
+                .get(&job)
                 .await
                 .map_err(|e| anyhow::anyhow!("EtlJob {job} in namespace {ns}: {e}"))?;
+            let gated = owner.spec.gates.as_ref().is_some_and(|g| !g.after.is_empty());
+            // Owned by the job, as the runs the operator creates: Argo CD shows
+            // it under the job, and it goes when the job does.
             let run: EtlRun = serde_json::from_value(serde_json::json!({
                 "apiVersion": "ade.dev/v1alpha1",
                 "kind": "EtlRun",
-                "metadata": {"generateName": format!("{}-rerun-", run_name(&job, &batch))},
+                "metadata": {
+                    "generateName": format!("{}-rerun-", run_name(&job, &batch)),
+                    "ownerReferences": [{
+                        "apiVersion": EtlJob::api_version(&()),
+                        "kind": EtlJob::kind(&()),
+                        "name": job,
+                        "uid": owner.uid().unwrap_or_default(),
+                        "controller": true,
+                        "blockOwnerDeletion": true,
+                    }],
+                },
                 "spec": {"jobRef": {"name": job}, "batchId": batch, "reason": "rerun"},
             }))?;
             let created = runs.create(&PostParams::default(), &run).await?;
@@ -133,18 +168,20 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let deadline = tokio::time::Instant::now() + timeout;
             loop {
                 let run = runs.get(&name).await?;
-                let phase = run.status.as_ref().and_then(|s| s.phase);
-                if phase.is_some_and(RunPhase::is_final) {
+                let status = run.status.as_ref();
+                let phase = status.and_then(|s| s.phase);
+                let verdict = status.and_then(|s| why::condition(&s.conditions, "Quarantined"));
+                // a gated job's batch is done once a suite has judged it
+                let settled = phase.is_some_and(RunPhase::is_final)
+                    && (phase != Some(RunPhase::Succeeded) || !gated || verdict.is_some());
+                if settled {
                     println!("{}", why::explain(&run));
-                    let ok = phase == Some(RunPhase::Succeeded);
-                    return Ok(if ok {
-                        std::process::ExitCode::SUCCESS
-                    } else {
-                        std::process::ExitCode::FAILURE
-                    });
+                    let ok = phase == Some(RunPhase::Succeeded) && verdict.is_none_or(|c| c.status != "True");
+                    return Ok(std::process::ExitCode::from(if ok { 0 } else { 1 }));
                 }
                 if tokio::time::Instant::now() > deadline {
-                    anyhow::bail!("timed out: {}", why::explain(&run));
+                    eprintln!("timed out: {}", why::explain(&run));
+                    return Ok(std::process::ExitCode::from(2));
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
@@ -208,6 +245,8 @@ fn run_name(job: &str, batch: &str) -> String {
     name.chars().take(230).collect()
 }
 
+/// What `kubectl ade cost [NAME]` prints: per job, or for the pool and/or
+/// job named NAME.
 async fn cost(
     ns: &str,
     name: Option<&str>,
@@ -243,29 +282,25 @@ async fn cost(
             batches::format_table(&rows)
         ));
     };
+    let mut out = String::new();
     if let Some(pool) = pools.get_opt(name).await? {
-        let job_names: Vec<String> = jobs
-            .list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter(|j| j.spec.pool_ref.name == name)
-            .filter_map(|j| j.metadata.name)
-            .collect();
+        // by the pool the run ran on (status.pool), not the job's pool of today
         let of_pool: Vec<EtlRun> = runs
             .iter()
-            .filter(|r| job_names.contains(&r.spec.job_ref.name))
+            .filter(|r| r.status.as_ref().and_then(|s| s.pool.as_deref()) == Some(name))
             .cloned()
             .collect();
-        let usd: f64 = batches::cost_by_job(&of_pool, since).iter().map(|j| j.4).sum();
+        let per_job = batches::cost_by_job(&of_pool, since);
+        let usd: f64 = per_job.iter().map(|j| j.4).sum();
+        let job_names: Vec<&str> = per_job.iter().map(|j| j.0.as_str()).collect();
         let live = pool
             .status
             .as_ref()
             .and_then(|s| s.estimated_cost_usd.as_ref())
             .map_or("-".to_owned(), |c| c.0.clone());
-        return Ok(format!(
-            "ClusterPool {name}: {usd:.4} USD for the runs of its jobs ({}){window}; the pool's own estimate (its clusters, or its runs on kubernetes): {live} USD\n",
-            job_names.join(", ")
+        out.push_str(&format!(
+            "ClusterPool {name}: {usd:.4} USD for the runs on it ({}){window}; the pool's own estimate (its clusters, or its runs on kubernetes): {live} USD\n",
+            if job_names.is_empty() { "none".to_owned() } else { job_names.join(", ") }
         ));
     }
     if jobs.get_opt(name).await?.is_some() {
@@ -274,9 +309,12 @@ async fn cost(
             .iter()
             .find(|j| j.0 == name)
             .map_or((0, 0, 0, 0.0), |j| (j.1, j.2, j.3, j.4));
-        return Ok(format!(
+        out.push_str(&format!(
             "EtlJob {name}: {usd:.4} USD for {n} runs ({ok} succeeded, {failed} failed){window}\n"
         ));
+    }
+    if !out.is_empty() {
+        return Ok(out);
     }
     anyhow::bail!("no EtlJob or ClusterPool named {name} in namespace {ns}")
 }

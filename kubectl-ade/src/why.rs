@@ -39,18 +39,20 @@ pub fn explain(run: &EtlRun) -> String {
         .unwrap_or_default();
     match status.phase {
         None => format!("{head} is waiting for the operator to plan it"),
-        Some(RunPhase::Pending) => {
-            if let Some(at) = &status.next_attempt_at {
-                return format!(
+        // `Scheduled` says what the run waits for; `nextAttemptAt` only matters
+        // while it waits for a retry (the operator leaves it set until the
+        // next attempt starts).
+        Some(RunPhase::Pending) => match condition(conditions, "Scheduled").filter(|c| c.status == "False") {
+            Some(c) if c.reason == "RetryBackoff" => match &status.next_attempt_at {
+                Some(at) => format!(
                     "{head} waits for its retry at {} (attempt {attempts} ended: {last_message})",
                     at.0
-                );
-            }
-            match condition(conditions, "Scheduled").filter(|c| c.status == "False") {
-                Some(c) => format!("{head} waits ({}): {}", c.reason, c.message),
-                None => format!("{head} is pending: its turn comes at the next reconcile"),
-            }
-        }
+                ),
+                None => format!("{head} waits to retry (attempt {attempts} ended: {last_message})"),
+            },
+            Some(c) => format!("{head} waits ({}): {}", c.reason, c.message),
+            None => format!("{head} is pending: its turn comes at the next reconcile"),
+        },
         Some(RunPhase::Provisioning) => {
             format!(
                 "{head} is getting capacity in ClusterPool {}{place}",
@@ -106,8 +108,19 @@ mod tests {
                 format!("{head} waits (UpstreamPending): waiting for batch 2026-11-25T13 of EtlJob raw"),
             ),
             (
-                r#"{"phase":"Pending","nextAttemptAt":"2026-11-25T14:05:00Z","attempts":[{"attempt":1,"outcome":"Failed","message":"exit 1"}]}"#.to_owned(),
+                format!(
+                    r#"{{"phase":"Pending","nextAttemptAt":"2026-11-25T14:05:00Z","attempts":[{{"attempt":1,"outcome":"Failed","message":"exit 1"}}],"conditions":[{}]}}"#,
+                    cond("Scheduled", "False", "RetryBackoff", "retrying at 14:05")
+                ),
                 format!("{head} waits for its retry at 2026-11-25T14:05:00Z (attempt 1 ended: exit 1)"),
+            ),
+            (
+                // the retry time is stale once the run waits for something else
+                format!(
+                    r#"{{"phase":"Pending","nextAttemptAt":"2026-11-25T14:05:00Z","attempts":[{{"attempt":1,"outcome":"Interrupted"}}],"conditions":[{}]}}"#,
+                    cond("Scheduled", "False", "Queued", "waiting for capacity in ClusterPool batch")
+                ),
+                format!("{head} waits (Queued): waiting for capacity in ClusterPool batch"),
             ),
             (
                 r#"{"phase":"Running","cluster":"j-1","attempts":[{"attempt":1,"startedAt":"2026-11-25T14:00:00Z"}]}"#.to_owned(),

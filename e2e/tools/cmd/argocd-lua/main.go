@@ -180,8 +180,19 @@ func act(script string, obj map[string]any, params map[string]string, now time.T
 }
 
 // cleanReturned turns empty arrays back into empty maps where the original
-// object had a map (Lua cannot tell the two apart), as Argo CD does.
+// object had a map (Lua cannot tell the two apart), inside arrays too, as
+// Argo CD's cleanReturnedObj and cleanReturnedArray do.
 func cleanReturned(orig, out any) any {
+	if oa, ok := orig.([]any); ok {
+		if na, ok := out.([]any); ok {
+			for i := range na {
+				if i < len(oa) {
+					na[i] = cleanReturned(oa[i], na[i])
+				}
+			}
+		}
+		return out
+	}
 	o, ok := orig.(map[string]any)
 	if !ok {
 		return out

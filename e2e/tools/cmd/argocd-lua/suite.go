@@ -235,6 +235,11 @@ func testActions(key, dir string, ks *kindScripts, now time.Time, used map[strin
 			continue
 		}
 		got, err := discover(ks.Discovery, obj, now)
+		for _, a := range got {
+			if _, ok := ks.Actions[a.Name]; !ok {
+				fail("%s discovery %s: action %s has no definition", key, t.InputPath, a.Name)
+			}
+		}
 		want := append([]resourceAction{}, t.Result...)
 		sort.Slice(want, func(i, j int) bool { return want[i].Name < want[j].Name })
 		if err != nil {
