@@ -194,12 +194,14 @@ func safeOs(now time.Time) lua.LGFunction {
 	}
 }
 
-// strftime formats t with the directives Argo CD's safe os.date knows.
+// strftime formats t as gopher-lua's os.date does (its cDateFlagToGo table,
+// which Argo CD's safe os.date uses too), oddities included: `%a` prints
+// "mon" and `%x` a time.
 func strftime(format string, t time.Time) string {
 	directives := map[byte]string{
-		'a': "Mon", 'A': "Monday", 'b': "Jan", 'B': "January", 'c': "Mon Jan  2 15:04:05 2006",
-		'd': "02", 'F': "2006-01-02", 'H': "15", 'I': "03", 'm': "01", 'M': "04", 'p': "PM",
-		'S': "05", 'x': "01/02/06", 'X': "15:04:05", 'y': "06", 'Y': "2006", 'z': "-0700", 'Z': "MST",
+		'a': "mon", 'A': "Monday", 'b': "Jan", 'B': "January", 'c': "02 Jan 06 15:04 MST", 'd': "02",
+		'F': "2006-01-02", 'H': "15", 'I': "03", 'm': "01", 'M': "04", 'p': "PM", 'P': "pm", 'S': "05",
+		'x': "15/04/05", 'X': "15:04:05", 'y': "06", 'Y': "2006", 'z': "-0700", 'Z': "MST",
 	}
 	var b strings.Builder
 	for i := 0; i < len(format); i++ {
@@ -208,18 +210,14 @@ func strftime(format string, t time.Time) string {
 			continue
 		}
 		i++
-		switch c := format[i]; c {
-		case 'w':
+		c := format[i]
+		if layout, ok := directives[c]; ok {
+			b.WriteString(t.Format(layout))
+		} else if c == 'w' {
 			fmt.Fprintf(&b, "%d", int(t.Weekday()))
-		case 'P':
-			b.WriteString(strings.ToLower(t.Format("PM")))
-		default:
-			if layout, ok := directives[c]; ok {
-				b.WriteString(t.Format(layout))
-			} else {
-				b.WriteByte('%')
-				b.WriteByte(c)
-			}
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(c)
 		}
 	}
 	return b.String()
