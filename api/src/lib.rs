@@ -7,11 +7,14 @@
 //!   behind the `kube` feature, which only the operator enables.
 //! - [`labels`]: the labels ADE's processes put on what they create.
 //! - [`lease`]: the Leases `ade-stream` writes and the operator reads.
+//! - [`names`]: the deterministic names of what the operator creates, which
+//!   `kubectl ade` follows for the reruns it creates.
 //! - [`stream`]: the configuration document the operator hands `ade-stream`.
 //! - [`validation`]: the summary `ade-validate` hands the operator.
 
 pub mod labels;
 pub mod lease;
+pub mod names;
 pub mod stream;
 pub mod v1alpha1;
 pub mod validation;

@@ -28,7 +28,7 @@ use std::{
 pub use executor::Executor;
 pub use moto::{Moto, S3};
 pub use operator::{Operator, lease_holder};
-pub use process::{CommandOutput, helm, kubectl, kubectl_ok, kubectl_with_stdin};
+pub use process::{CommandOutput, helm, kubectl, kubectl_ok, kubectl_with_env, kubectl_with_stdin};
 
 /// Namespace the chart is installed in.
 pub const SYSTEM_NAMESPACE: &str = "ade-system";

@@ -17,9 +17,14 @@ pub struct CommandOutput {
 }
 
 fn run(program: &str, args: &[&str], stdin: Option<&str>) -> CommandOutput {
+    run_with_env(program, args, stdin, &[])
+}
+
+fn run_with_env(program: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> CommandOutput {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env("KUBECONFIG", super::kubeconfig())
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -43,6 +48,11 @@ fn run(program: &str, args: &[&str], stdin: Option<&str>) -> CommandOutput {
 /// Runs `kubectl` against the local control plane.
 pub fn kubectl(args: &[&str]) -> CommandOutput {
     run("kubectl", args, None)
+}
+
+/// Runs `kubectl` with `env` set besides, e.g. a `PATH` that has a plugin.
+pub fn kubectl_with_env(args: &[&str], env: &[(&str, &str)]) -> CommandOutput {
+    run_with_env("kubectl", args, None, env)
 }
 
 /// Runs `kubectl` with `input` on standard input.

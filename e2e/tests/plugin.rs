@@ -6,9 +6,9 @@
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
-use std::{path::PathBuf, process::Command, sync::Once, time::Duration};
+use std::{path::PathBuf, sync::Once, time::Duration};
 
-use ade_e2e::{Namespace, Operator, get_json, install_chart, kubectl_with_stdin, objects, wait_for};
+use ade_e2e::{Namespace, Operator, get_json, install_chart, kubectl_with_env, kubectl_with_stdin, objects, wait_for};
 
 fn setup() {
     static ONCE: Once = Once::new();
@@ -30,20 +30,13 @@ fn ade(ns: &str, args: &[&str]) -> (bool, String) {
         plugin_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new("kubectl")
-        .arg("ade")
-        .args(args)
-        .args(["-n", ns])
-        .env("PATH", path)
-        .output()
-        .expect("kubectl runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut all = vec!["ade"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-n", ns]);
+    let out = kubectl_with_env(&all, &[("PATH", &path)]);
+    let text = format!("{}{}", out.stdout, out.stderr);
     eprintln!("$ kubectl ade {} -n {ns}\n{text}", args.join(" "));
-    (out.status.success(), text)
+    (out.success, text)
 }
 
 const OBJECTS: &str = "apiVersion: ade.dev/v1alpha1

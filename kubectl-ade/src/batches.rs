@@ -3,10 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use ade_api::v1alpha1::{EtlRun, RunPhase};
+use ade_api::v1alpha1::{EtlRun, RunPhase, find_condition as condition};
 use jiff::Timestamp;
-
-use crate::why::condition;
 
 /// The US dollars of a run's estimate (0 without one).
 pub fn cost_of(run: &EtlRun) -> f64 {

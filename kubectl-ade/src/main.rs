@@ -147,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 "apiVersion": "ade.dev/v1alpha1",
                 "kind": "EtlRun",
                 "metadata": {
-                    "generateName": format!("{}-rerun-", run_name(&job, &batch)),
+                    "generateName": format!("{}-rerun-", ade_api::names::run_name(&job, &batch)),
                     "ownerReferences": [{
                         "apiVersion": EtlJob::api_version(&()),
                         "kind": EtlJob::kind(&()),
@@ -170,7 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 let run = runs.get(&name).await?;
                 let status = run.status.as_ref();
                 let phase = status.and_then(|s| s.phase);
-                let verdict = status.and_then(|s| why::condition(&s.conditions, "Quarantined"));
+                let verdict = status.and_then(|s| ade_api::v1alpha1::find_condition(&s.conditions, "Quarantined"));
                 // a gated job's batch is done once a suite has judged it
                 let settled = phase.is_some_and(RunPhase::is_final)
                     && (phase != Some(RunPhase::Succeeded) || !gated || verdict.is_some());
@@ -227,22 +227,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
-}
-
-/// A name prefix for a run of `batch` of `job`, as the operator's are: lower case.
-fn run_name(job: &str, batch: &str) -> String {
-    let batch: String = batch
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let name = format!("{job}-{batch}");
-    name.chars().take(230).collect()
 }
 
 /// What `kubectl ade cost [NAME]` prints: per job, or for the pool and/or

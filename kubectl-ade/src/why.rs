@@ -1,11 +1,6 @@
 //! `kubectl ade why RUN`: an EtlRun's state and what holds it, in one sentence.
 
-use ade_api::v1alpha1::{Condition, EtlRun, RunPhase};
-
-/// The condition `type_` of `conditions`.
-pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
-}
+use ade_api::v1alpha1::{EtlRun, RunPhase, find_condition as condition};
 
 /// One sentence on where `run` stands and why.
 pub fn explain(run: &EtlRun) -> String {

@@ -19,7 +19,8 @@ pub mod leader;
 pub mod lease_table;
 pub mod locks;
 pub mod metrics;
-pub mod names;
+/// Deterministic names, written once in `ade-api` (the `kubectl ade` plugin uses them too).
+pub use ade_api::names;
 pub mod providers;
 pub mod readiness;
 pub mod schedule;

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+/// The condition of `type_` in `conditions`.
+pub fn find_condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
 /// The pattern every duration string matches: Go duration syntax without
 /// signs or fractions, so that CEL's `duration()` can compare them too.
 pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";

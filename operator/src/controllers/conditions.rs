@@ -77,10 +77,8 @@ pub fn merge(existing: &[Condition], desired: &[Desired], generation: Option<i64
         .collect()
 }
 
-/// The condition of `type_` in `conditions`.
-pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
-}
+/// The condition of `type_` in `conditions` (written once in `ade-api`).
+pub use crate::api::v1alpha1::find_condition as find;
 
 #[cfg(test)]
 mod tests {

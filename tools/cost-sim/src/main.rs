@@ -96,13 +96,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 println!("chart: {}", path.display());
             }
             if let Some(doc) = update {
-                let old = std::fs::read_to_string(&doc)?;
-                std::fs::write(
-                    &doc,
-                    splice(&old, &ade_cost_sim::file_name(&scenario), &text)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", doc.display()))?,
-                )?;
-                println!("updated: {}", doc.display());
+                update_block(&doc, &ade_cost_sim::file_name(&scenario), &text)?;
             }
             println!("simulated in {:.2} s", took.as_secs_f64());
         }
@@ -120,13 +114,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             let text = recommend::report(&scenario, &loaded, &candidates, bound, top)?;
             print!("{text}");
             if let Some(doc) = update {
-                let name = format!("recommend {}", ade_cost_sim::file_name(&scenario));
-                let old = std::fs::read_to_string(&doc)?;
-                std::fs::write(
+                update_block(
                     &doc,
-                    splice(&old, &name, &text).map_err(|e| anyhow::anyhow!("{}: {e}", doc.display()))?,
+                    &format!("recommend {}", ade_cost_sim::file_name(&scenario)),
+                    &text,
                 )?;
-                println!("updated: {}", doc.display());
             }
             println!("{} settings simulated in {:.2} s", candidates.len(), took.as_secs_f64());
         }
@@ -141,5 +133,14 @@ fn run(command: Command) -> anyhow::Result<()> {
             print!("{}", prices::synthetic(&types, &on_demand, &zone, from, hours, seed)?);
         }
     }
+    Ok(())
+}
+
+/// Replaces the block `name` of the Markdown file `doc` with `text`.
+fn update_block(doc: &std::path::Path, name: &str, text: &str) -> anyhow::Result<()> {
+    let old = std::fs::read_to_string(doc)?;
+    let new = splice(&old, name, text).map_err(|e| anyhow::anyhow!("{}: {e}", doc.display()))?;
+    std::fs::write(doc, new)?;
+    println!("updated: {}", doc.display());
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Deterministic names: the idempotency keys of everything the operator
-//! creates. The same (job, batch) always gives the same EtlRun name, and the
+//! creates (here because `kubectl ade` names reruns after them too). The same (job, batch) always gives the same EtlRun name, and the
 //! same (run, attempt) the same Job name, so a retried or restarted create
 //! finds what exists instead of making a second one.
 //!
