@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun};
+use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer};
 
 /// An object the operator wrote that the watch may not have delivered yet.
 #[derive(Debug)]
@@ -158,6 +158,18 @@ where
         out
     }
 
+    /// `obj`, or the cache's version of it when that is as new or newer (the
+    /// watch's, or the operator's own write): a reconcile triggered by an
+    /// event older than the operator's last write decides on that write, and
+    /// does not count or announce the same transition twice.
+    pub fn freshest(&self, obj: Arc<K>) -> Arc<K> {
+        let (namespace, name) = key(obj.as_ref());
+        match self.get(&namespace, &name) {
+            Some(known) if known.meta().uid == obj.meta().uid && caught_up(known.as_ref(), obj.as_ref()) => known,
+            _ => obj,
+        }
+    }
+
     /// Every object of `namespace`.
     pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
         let mut out: BTreeMap<String, Arc<K>> = self
@@ -180,6 +192,12 @@ where
             !forget
         });
         out.into_values().collect()
+    }
+
+    /// Every object the watch delivered (without the operator's own writes
+    /// not delivered yet: for metrics, which may lag by a watch event).
+    pub fn all(&self) -> Vec<Arc<K>> {
+        self.store.state()
     }
 
     /// Records that the operator wrote `after` (as the API server returned it).
@@ -213,6 +231,8 @@ pub struct Caches {
     pub jobs: Arc<Cache<EtlJob>>,
     /// Every ClusterPool.
     pub pools: Arc<Cache<ClusterPool>>,
+    /// Every StreamConsumer (read by the object metrics only).
+    pub consumers: Arc<Cache<StreamConsumer>>,
 }
 
 impl Default for Caches {
@@ -221,6 +241,7 @@ impl Default for Caches {
             runs: Arc::new(Cache::unfed()),
             jobs: Arc::new(Cache::unfed()),
             pools: Arc::new(Cache::unfed()),
+            consumers: Arc::new(Cache::unfed()),
         }
     }
 }
@@ -232,6 +253,7 @@ impl Caches {
         feed(self.runs.clone(), client, shutdown);
         feed(self.jobs.clone(), client, shutdown);
         feed(self.pools.clone(), client, shutdown);
+        feed(self.consumers.clone(), client, shutdown);
     }
 
     /// Caches holding exactly these objects (reconciler tests).
@@ -240,6 +262,7 @@ impl Caches {
             runs: Arc::new(filled(runs)),
             jobs: Arc::new(filled(jobs)),
             pools: Arc::new(filled(pools)),
+            consumers: Arc::new(filled(Vec::new())),
         }
     }
 
@@ -387,6 +410,26 @@ mod tests {
         writer.apply_watcher_event(&watcher::Event::Apply(run("seen", "8", 2)));
         assert_eq!(attempts(cache.get("ns", "seen")), Some(2));
         assert_eq!(cache.overlay.lock().unwrap_or_else(|e| e.into_inner()).len(), 1);
+    }
+
+    /// A reconcile triggered by a watch event older than the operator's own
+    /// write decides on the write; a newer trigger, or another object of the
+    /// same name (another uid), is taken as it is.
+    #[test]
+    fn the_freshest_version_is_decided_on() {
+        let cache = filled(vec![run("r", "5", 0)]);
+        cache.wrote(run("r", "7", 2));
+        let stale = Arc::new(run("r", "6", 1));
+        assert_eq!(attempts(Some(cache.freshest(stale))), Some(2), "the write (rv 7)");
+        let newer = Arc::new(run("r", "8", 3));
+        assert_eq!(attempts(Some(cache.freshest(newer))), Some(3), "the trigger (rv 8)");
+        let mut other = run("r", "6", 1);
+        other.metadata.uid = Some("another".into());
+        assert_eq!(
+            attempts(Some(cache.freshest(Arc::new(other)))),
+            Some(1),
+            "another object"
+        );
     }
 
     /// A run written and then deleted is gone once the watch says so, not

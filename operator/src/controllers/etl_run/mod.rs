@@ -158,6 +158,9 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
         // Shutting down before the caches were complete: decide nothing.
         return Ok(Action::await_change());
     }
+    // The trigger may carry a version older than the operator's last write
+    // of the run (a queued watch event): decide on the newest known.
+    let run = ctx.caches.runs.freshest(run);
     let status = run.status.clone().unwrap_or_default();
     let may_start = !status.phase.is_some_and(|p| p.is_final()) && status.attempts.iter().all(|a| a.outcome.is_some());
     // Deciding to start on a pool and recording it happen under the pool's
