@@ -5,6 +5,7 @@
 //! - [`v1alpha1`]: the five custom resources' spec and status types (what the
 //!   API server stores). The kube and schemars derives that make them CRDs are
 //!   behind the `kube` feature, which only the operator enables.
+//! - [`exposition`]: the text formats of the `/metrics` endpoints.
 //! - [`labels`]: the labels ADE's processes put on what they create.
 //! - [`lease`]: the Leases `ade-stream` writes and the operator reads.
 //! - [`names`]: the deterministic names of what the operator creates, which
@@ -12,6 +13,7 @@
 //! - [`stream`]: the configuration document the operator hands `ade-stream`.
 //! - [`validation`]: the summary `ade-validate` hands the operator.
 
+pub mod exposition;
 pub mod labels;
 pub mod lease;
 pub mod names;

@@ -1,9 +1,17 @@
-//! The operator's HTTP server: `/metrics` (Prometheus), `/healthz` (the
+//! The operator's HTTP server: `/metrics` (OpenMetrics, or Prometheus text
+//! for a scraper that does not ask for OpenMetrics), `/healthz` (the
 //! process is alive) and `/readyz` (every CRD is installed).
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use ade_api::exposition;
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{metrics::Metrics, readiness::Readiness};
@@ -33,15 +41,14 @@ pub async fn serve(
         .await
 }
 
-async fn metrics_handler(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let content_type = exposition::content_type(accept);
     match state.metrics.encode() {
         Ok(text) => (
             StatusCode::OK,
-            [(
-                "content-type",
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
+            [("content-type", content_type)],
+            exposition::render(text, content_type),
         ),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -19,6 +19,7 @@ pub mod leader;
 pub mod lease_table;
 pub mod locks;
 pub mod metrics;
+pub mod object_metrics;
 /// Deterministic names, written once in `ade-api` (the `kubectl ade` plugin uses them too).
 pub use ade_api::names;
 pub mod providers;

@@ -1,9 +1,11 @@
-//! Prometheus metrics of the operator. Labels are bounded: controller names
-//! and error categories, never object names or error text.
+//! Prometheus metrics of the operator. Labels are bounded: controller names,
+//! error categories, phases, and the names of the objects a series is about
+//! (a job, a pool), never run names, batch ids or error text. The gauges of
+//! the objects' state are in [`crate::object_metrics`].
 
 use std::{
-    collections::HashMap,
-    sync::{Mutex, PoisonError, atomic::AtomicU64},
+    collections::{BTreeSet, HashMap},
+    sync::{Mutex, OnceLock, PoisonError, atomic::AtomicU64},
     time::Instant,
 };
 
@@ -18,7 +20,12 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::busiest::{Busiest, Recorded};
+use crate::{
+    api::v1alpha1::RunPhase,
+    busiest::{Busiest, Recorded},
+    controllers::caches::Caches,
+    object_metrics::{ObjectGauges, Objects},
+};
 
 /// Labels of per-controller metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -39,6 +46,10 @@ pub struct FailureLabels {
 /// Labels of run phase metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
+    /// Namespace of the run.
+    pub namespace: String,
+    /// Its EtlJob (not `job`: Prometheus gives that label to the scrape job).
+    pub etl_job: String,
     /// Run phase, e.g. `Running`.
     pub phase: &'static str,
 }
@@ -52,9 +63,26 @@ pub struct RunOutcomeLabels {
 
 /// Labels of cost metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProviderLabels {
+pub struct CostLabels {
     /// Compute provider: `kubernetes` or `emr`.
     pub provider: &'static str,
+    /// Namespace of the run.
+    pub namespace: String,
+    /// Its EtlJob (not `job`: Prometheus gives that label to the scrape job).
+    pub etl_job: String,
+    /// The ClusterPool it ran on.
+    pub pool: String,
+}
+
+/// Labels of validation metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ValidationLabels {
+    /// Namespace of the ValidationSuite.
+    pub namespace: String,
+    /// Name of the ValidationSuite.
+    pub suite: String,
+    /// `Passed`, `Warned`, `Failed`, `InvalidInput`, `PublishFailed` or `Crashed`.
+    pub outcome: &'static str,
 }
 
 /// Labels of EMR cluster lifecycle metrics.
@@ -92,8 +120,15 @@ pub struct Metrics {
     pub schedule_lag: Histogram,
     /// Runs waiting for capacity, over all pools.
     pub queue_depth: Gauge,
-    /// Estimated cost of finished EtlRuns, US dollars, by provider.
-    pub run_cost_usd: Family<ProviderLabels, Counter<f64, AtomicU64>>,
+    /// Estimated cost of finished EtlRuns, US dollars, by provider, job and pool.
+    pub run_cost_usd: Family<CostLabels, Counter<f64, AtomicU64>>,
+    /// Finished validations, by suite and outcome.
+    pub validations: Family<ValidationLabels, Counter>,
+    /// Gauges of the objects' state, refreshed from `caches` at each scrape.
+    objects: ObjectGauges,
+    caches: OnceLock<Caches>,
+    /// One refresh of `objects` and encoding at a time.
+    scrape: Mutex<()>,
     /// EMR clusters created, by market.
     pub emr_clusters_created: Family<ClusterEventLabels, Counter>,
     /// EMR clusters the operator terminated, by reason.
@@ -125,14 +160,21 @@ impl Default for Metrics {
         let run_retries = Counter::default();
         let schedule_lag = Histogram::new(exponential_buckets(0.1, 2.0, 16));
         let queue_depth = Gauge::default();
-        let run_cost_usd = Family::<ProviderLabels, Counter<f64, AtomicU64>>::default();
+        let run_cost_usd = Family::<CostLabels, Counter<f64, AtomicU64>>::default();
+        let validations = Family::<ValidationLabels, Counter>::default();
         let emr_clusters_created = Family::<ClusterEventLabels, Counter>::default();
         let emr_clusters_terminated = Family::<ClusterEventLabels, Counter>::default();
         registry.register(
             "etl_run_cost_usd",
-            "Estimated cost of finished EtlRuns in US dollars, by compute provider",
+            "Estimated cost of finished EtlRuns in US dollars, by compute provider, job and pool",
             run_cost_usd.clone(),
         );
+        registry.register(
+            "validations",
+            "Finished validations of batches, by ValidationSuite and outcome",
+            validations.clone(),
+        );
+        let objects = ObjectGauges::register(&mut registry);
         registry.register(
             "emr_clusters_created",
             "EMR clusters created, by market",
@@ -205,6 +247,10 @@ impl Default for Metrics {
             schedule_lag,
             queue_depth,
             run_cost_usd,
+            validations,
+            objects,
+            caches: OnceLock::new(),
+            scrape: Mutex::new(()),
             emr_clusters_created,
             emr_clusters_terminated,
         }
@@ -218,8 +264,48 @@ impl Metrics {
         busiest.entry(controller).or_default().record(key, now)
     }
 
-    /// The registry in the Prometheus text exposition format.
+    /// Computes the object gauges from `caches` at every scrape from now on
+    /// (once; later calls do nothing).
+    pub fn observe(&self, caches: Caches) {
+        let _ = self.caches.set(caches);
+    }
+
+    /// Gives every job's final-phase counters a series at 0 before its first
+    /// run ends: `increase()` counts nothing for a series that first appears
+    /// at 1, so an alert on the first failed run of a job would never fire.
+    fn count_from_zero(&self, jobs: &[std::sync::Arc<crate::api::v1alpha1::EtlJob>]) {
+        use kube::ResourceExt;
+        for job in jobs {
+            for phase in [RunPhase::Succeeded, RunPhase::Failed, RunPhase::Cancelled] {
+                self.run_transitions
+                    .get_or_create(&PhaseLabels {
+                        namespace: job.namespace().unwrap_or_default(),
+                        etl_job: job.name_any(),
+                        phase: phase.as_str(),
+                    })
+                    .inc_by(0);
+            }
+        }
+    }
+
+    /// The registry in the OpenMetrics text format.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(caches) = self.caches.get() {
+            let (runs, jobs, pools, consumers) = (
+                caches.runs.all(),
+                caches.jobs.all(),
+                caches.pools.all(),
+                caches.consumers.all(),
+            );
+            self.objects.refresh(&Objects {
+                runs: &runs,
+                jobs: &jobs,
+                pools: &pools,
+                consumers: &consumers,
+            });
+            self.count_from_zero(&jobs);
+        }
         let now = Instant::now();
         for (controller, tracker) in self.busiest.lock().unwrap_or_else(PoisonError::into_inner).iter_mut() {
             let most = i64::try_from(tracker.busiest(now)).unwrap_or(i64::MAX);
@@ -231,6 +317,64 @@ impl Metrics {
         encode(&mut out, &self.registry)?;
         Ok(out)
     }
+}
+
+/// Every series name the operator exports (`ade_leader`,
+/// `ade_reconciliations_total`, `ade_etl_run_duration_seconds_bucket`…): what
+/// the chart's alert rules and dashboard may query (`make generate` writes
+/// them to `charts/ade-operator/monitoring/series-operator.txt`).
+pub fn series() -> BTreeSet<String> {
+    ade_api::exposition::sample_names(&example().encode().unwrap_or_default())
+}
+
+/// Metrics with one series in every family.
+fn example() -> Metrics {
+    let m = Metrics::default();
+    let (controller, namespace, job) = ("etl-job", String::new(), String::new());
+    m.reconciliations.get_or_create(&ControllerLabels { controller }).inc();
+    m.failures
+        .get_or_create(&FailureLabels {
+            controller,
+            category: "kube-api",
+        })
+        .inc();
+    m.reconcile_duration
+        .get_or_create(&ControllerLabels { controller })
+        .observe(0.1);
+    m.record_reconcile(controller, "ns/name", Instant::now());
+    m.run_transitions
+        .get_or_create(&PhaseLabels {
+            namespace: namespace.clone(),
+            etl_job: job.clone(),
+            phase: "Running",
+        })
+        .inc();
+    m.run_duration
+        .get_or_create(&RunOutcomeLabels { outcome: "Succeeded" })
+        .observe(1.0);
+    m.run_cost_usd
+        .get_or_create(&CostLabels {
+            provider: "emr",
+            namespace: namespace.clone(),
+            etl_job: job,
+            pool: String::new(),
+        })
+        .inc_by(0.1);
+    m.validations
+        .get_or_create(&ValidationLabels {
+            namespace,
+            suite: String::new(),
+            outcome: "Passed",
+        })
+        .inc();
+    m.emr_clusters_created
+        .get_or_create(&ClusterEventLabels { reason: "spot" })
+        .inc();
+    m.emr_clusters_terminated
+        .get_or_create(&ClusterEventLabels { reason: "IdleTimeout" })
+        .inc();
+    m.objects.example();
+    m
 }
 
 #[cfg(test)]
@@ -263,12 +407,59 @@ mod tests {
         assert!(text.contains("# TYPE ade_leader gauge"), "{text}");
         metrics
             .run_cost_usd
-            .get_or_create(&ProviderLabels { provider: "emr" })
+            .get_or_create(&CostLabels {
+                provider: "emr",
+                namespace: "data".into(),
+                etl_job: "orders".into(),
+                pool: "spot".into(),
+            })
             .inc_by(0.25);
         let text = metrics.encode().expect("encodes");
         assert!(
-            text.contains("ade_etl_run_cost_usd_total{provider=\"emr\"} 0.25"),
+            text.contains(
+                "ade_etl_run_cost_usd_total{provider=\"emr\",namespace=\"data\",etl_job=\"orders\",pool=\"spot\"} 0.25"
+            ),
             "{text}"
         );
+    }
+
+    /// A job's failed-run counter exists at 0 before its first run fails, and
+    /// the object gauges come from the caches.
+    #[test]
+    fn jobs_count_from_zero_and_objects_are_read_at_each_scrape() {
+        let mut job: crate::api::v1alpha1::EtlJob =
+            serde_saphyr::from_str(include_str!("../../manifests/samples/etljob-orders.yaml")).expect("sample");
+        job.metadata.namespace = Some("data".into());
+        let metrics = Metrics::default();
+        metrics.observe(Caches::of(Vec::new(), vec![job.clone()], Vec::new()));
+        let text = metrics.encode().expect("encodes");
+        let name = kube::ResourceExt::name_any(&job);
+        for line in [
+            format!("ade_etl_run_transitions_total{{namespace=\"data\",etl_job=\"{name}\",phase=\"Failed\"}} 0"),
+            format!("ade_etl_job_late{{namespace=\"data\",etl_job=\"{name}\"}} 0"),
+        ] {
+            assert!(text.contains(&line), "{line} in\n{text}");
+        }
+    }
+
+    /// The series list the chart's rules and dashboard are checked against
+    /// comes from an encoding with a series in every family: a family added
+    /// without one in [`example`] would be missing from the list.
+    #[test]
+    fn the_example_has_a_series_in_every_family() {
+        let text = example().encode().expect("encodes");
+        assert_eq!(
+            ade_api::exposition::families_without_samples(&text),
+            Vec::<String>::new()
+        );
+        let series = series();
+        for name in [
+            "ade_leader",
+            "ade_etl_runs",
+            "ade_pool_breaker_open",
+            "ade_etl_run_duration_seconds_bucket",
+        ] {
+            assert!(series.contains(name), "{name} in {series:?}");
+        }
     }
 }

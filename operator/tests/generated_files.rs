@@ -50,3 +50,28 @@ fn chart_copies_carry_the_keep_policy_and_plain_copies_do_not() {
         assert_eq!(keeps, in_chart, "{}", file.path.display());
     }
 }
+
+/// What the chart's alert rules and dashboard may query, checked by
+/// `hack/monitoring-check.sh`: every series `ade-operator` and `ade-stream`
+/// export. `make generate` rewrites it (`ADE_UPDATE_GENERATED=1`).
+#[test]
+fn committed_series_list_matches_the_metrics() {
+    let path = repo_root().join("charts/ade-operator/monitoring/series.txt");
+    let series: BTreeSet<String> = ade_operator::metrics::series()
+        .into_iter()
+        .chain(ade_streamer::metrics::series())
+        .collect();
+    let expected = format!(
+        "# Generated from the metrics of ade-operator and ade-stream by `make generate`. Do not edit.\n{}\n",
+        series.into_iter().collect::<Vec<_>>().join("\n")
+    );
+    if std::env::var_os("ADE_UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, &expected).expect("writes the series list");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "{} is stale: the metrics changed; run `make generate` and commit the result",
+        path.display()
+    );
+}

@@ -1,8 +1,16 @@
-//! The metrics server: `/metrics` (OpenMetrics) and `/healthz`.
+//! The metrics server: `/metrics` (OpenMetrics, or Prometheus text for a
+//! scraper that does not ask for OpenMetrics) and `/healthz`.
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use ade_api::exposition;
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -20,15 +28,14 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, shutdown: Cancellati
         .await
 }
 
-async fn metrics_handler(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+async fn metrics_handler(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) -> impl IntoResponse {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let content_type = exposition::content_type(accept);
     match metrics.encode() {
         Ok(text) => (
             StatusCode::OK,
-            [(
-                "content-type",
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
+            [("content-type", content_type)],
+            exposition::render(text, content_type),
         ),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,

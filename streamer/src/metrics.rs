@@ -126,6 +126,22 @@ impl Metrics {
     }
 }
 
+/// Every series name `ade-stream` exports (`ade_stream_records_total`…):
+/// what the chart's alert rules and dashboard may query.
+pub fn series() -> std::collections::BTreeSet<String> {
+    ade_api::exposition::sample_names(&example().encode().unwrap_or_default())
+}
+
+/// Metrics with one series in every family.
+fn example() -> Metrics {
+    let m = Metrics::default();
+    let shard = ShardLabels { shard: String::new() };
+    m.records_per_second.get_or_create(&shard).set(0.0);
+    m.millis_behind_latest.get_or_create(&shard).set(0);
+    m.lease_change("taken");
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +168,15 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_example_has_a_series_in_every_family() {
+        let text = example().encode().expect("encodes");
+        assert_eq!(
+            ade_api::exposition::families_without_samples(&text),
+            Vec::<String>::new()
+        );
+        assert!(series().contains("ade_stream_records_total"));
     }
 }

@@ -86,6 +86,8 @@ impl Context {
             aws_region: config.aws_region.clone(),
             aws_endpoint_url: config.aws_endpoint_url.clone(),
         };
+        let caches = caches::Caches::default();
+        metrics.observe(caches.clone());
         Self {
             validator,
             recorder: Recorder::new(client.clone(), reporter),
@@ -97,7 +99,7 @@ impl Context {
             client,
             metrics,
             backoff: Arc::default(),
-            caches: caches::Caches::default(),
+            caches,
             pool_locks: Arc::default(),
             pool_queues: Arc::default(),
             cluster_wait_limit: config.cluster_wait_limit,

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time},
     controllers::{Context, conditions, status},
-    metrics::{PhaseLabels, ProviderLabels, RunOutcomeLabels},
+    metrics::{CostLabels, PhaseLabels, RunOutcomeLabels},
     providers::AttemptHandle,
 };
 
@@ -187,7 +187,9 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan, provider: &'static str
         ctx.metrics
             .run_transitions
             .get_or_create(&PhaseLabels {
-                phase: phase_label(phase),
+                namespace: run.namespace().unwrap_or_default(),
+                etl_job: run.spec.job_ref.name.clone(),
+                phase: phase.as_str(),
             })
             .inc();
         if phase.is_final()
@@ -199,7 +201,12 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan, provider: &'static str
         {
             ctx.metrics
                 .run_cost_usd
-                .get_or_create(&ProviderLabels { provider })
+                .get_or_create(&CostLabels {
+                    provider,
+                    namespace: run.namespace().unwrap_or_default(),
+                    etl_job: run.spec.job_ref.name.clone(),
+                    pool: plan.status.pool.clone().unwrap_or_default(),
+                })
                 .inc_by(usd);
         }
         if phase.is_final()
@@ -208,7 +215,7 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan, provider: &'static str
             ctx.metrics
                 .run_duration
                 .get_or_create(&RunOutcomeLabels {
-                    outcome: phase_label(phase),
+                    outcome: phase.as_str(),
                 })
                 .observe(end.0.duration_since(start.0).as_secs_f64().max(0.0));
         }
@@ -219,16 +226,5 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan, provider: &'static str
         }
         ctx.publish_event(run, note.event_type(), note.reason, &note.message, "Reconcile")
             .await;
-    }
-}
-
-fn phase_label(phase: RunPhase) -> &'static str {
-    match phase {
-        RunPhase::Pending => "Pending",
-        RunPhase::Provisioning => "Provisioning",
-        RunPhase::Running => "Running",
-        RunPhase::Succeeded => "Succeeded",
-        RunPhase::Failed => "Failed",
-        RunPhase::Cancelled => "Cancelled",
     }
 }

@@ -23,6 +23,7 @@ use crate::{
         Context,
         conditions::{Desired, Status},
     },
+    metrics::ValidationLabels,
 };
 
 /// Follows the active run's Job; when it has finished, records the verdict.
@@ -130,6 +131,14 @@ pub(super) async fn progress(
         ready,
     };
     apply_status(ctx, suite, &[], view).await?;
+    ctx.metrics
+        .validations
+        .get_or_create(&ValidationLabels {
+            namespace: ns.clone(),
+            suite: suite_name.clone(),
+            outcome: report.outcome.as_str(),
+        })
+        .inc();
     release(ctx, &ns, &active.job_name).await;
     let healthy = outcome::healthy(Some((&report, &active.batch_id)));
     let type_ = if report.outcome.passed() {
