@@ -8,22 +8,24 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/ade/target
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-generate: ## regenerate crds/, the chart's CRDs, manifests/install.yaml and docs/cost.md's figures
+generate: ## regenerate crds/, the chart's CRDs and series list, manifests/install.yaml and docs/cost.md's figures
 	cargo build --quiet --locked --workspace --bins
 	$(CARGO_TARGET_DIR)/debug/crdgen
+	ADE_UPDATE_GENERATED=1 cargo test --quiet --locked --workspace --exclude ade-e2e --test generated_files -- committed_series_list >/dev/null
 	hack/with-tools.sh hack/render-manifests.sh
 	$(CARGO_TARGET_DIR)/debug/cost-sim run examples/cost/day.yaml --chart docs/cost-day.svg --update docs/cost.md >/dev/null
 	$(CARGO_TARGET_DIR)/debug/cost-sim run examples/cost/spot-storm.yaml --chart docs/cost-storm.svg --update docs/cost.md >/dev/null
 	$(CARGO_TARGET_DIR)/debug/cost-sim recommend examples/cost/day.yaml --max-p95-wait 10m --top 3 --update docs/cost.md >/dev/null
 	$(CARGO_TARGET_DIR)/debug/cost-sim recommend examples/cost/spot-storm.yaml --max-p95-wait 10m --top 3 --update docs/cost.md >/dev/null
 
-lint: ## rustfmt, clippy (warnings are errors), one cargo package selection, helm lint, generated files, Argo CD Lua tests
+lint: ## rustfmt, clippy (warnings are errors), one cargo package selection, helm lint, generated files, Argo CD Lua tests, alert rule tests and dashboard queries
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	hack/check-cargo-selection.sh
 	hack/with-tools.sh helm lint --strict charts/ade-operator
 	hack/with-tools.sh hack/render-manifests.sh --check
 	hack/with-tools.sh hack/argocd-lua-test.sh
+	hack/with-tools.sh hack/monitoring-check.sh
 
 unit: ## unit and integration tests (no cluster needed)
 	cargo test --workspace --exclude ade-e2e --locked
