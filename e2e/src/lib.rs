@@ -18,6 +18,7 @@ pub mod executor;
 pub mod moto;
 pub mod operator;
 pub mod process;
+pub mod prometheus;
 pub mod spec_fuzz;
 
 use std::{

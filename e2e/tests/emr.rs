@@ -181,7 +181,10 @@ fn an_emr_run_succeeds_is_costed_and_its_idle_cluster_is_terminated() {
     );
     let created = operator.metric("ade_emr_clusters_created_total{reason=\"spot\"}");
     assert_eq!(created, Some(1.0));
-    let run_cost = operator.metric("ade_etl_run_cost_usd_total{provider=\"emr\"}");
+    let run_cost = operator.metric(&format!(
+        "ade_etl_run_cost_usd_total{{provider=\"emr\",namespace=\"{}\",etl_job=\"orders\",pool=\"spark-spot\"}}",
+        ns.name
+    ));
     assert!(run_cost.is_some_and(|c| c > 0.0), "{run_cost:?}");
 
     // Deleting the pool: its finalizer runs and lets it go.
