@@ -2,7 +2,7 @@
 //! `kubectl-ade` on PATH and runs it against the local control plane while
 //! the operator backfills a job on a kubernetes pool that takes one run at a
 //! time: `batches`, `why` (on a queued run and a finished one), `rerun
-//! --wait`, `cost` and `backfill`.
+//! --wait`, `cost`, `backfill` and `run-now --wait`.
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
@@ -209,4 +209,53 @@ fn kubectl_ade_explains_reruns_backfills_and_costs_batches() {
         ],
     );
     assert!(!ok && bad.contains("--from must be before --to"), "{bad}");
+
+    // Run now: the batch a job names as current (its schedule's newest due
+    // window), here of a suspended job, which starts nothing by itself; the
+    // Argo CD run-now action does the same (its test reads this capture).
+    let hourly = "apiVersion: ade.dev/v1alpha1
+kind: EtlJob
+metadata: {name: hourly}
+spec:
+  poolRef: {name: batch}
+  schedule: '0 * * * *'
+  timeZone: UTC
+  window: {size: 1h}
+  suspend: true
+  task:
+    container:
+      image: busybox
+      args: ['--batch={{batch.id}}']
+      podMetadata: {annotations: {e2e.ade.dev/duration: 2s}}
+";
+    let out = kubectl_with_stdin(&["apply", "-n", &ns.name, "-f", "-"], hourly);
+    assert!(out.success, "{}", out.stderr);
+    let current = wait_for("the job to name its current batch", Duration::from_secs(30), || {
+        let job = get_json(&ns.name, &["etljob/hourly"])?;
+        job["status"]["currentBatch"].as_str().map(str::to_owned)
+    });
+    ade_e2e::argocd::capture(&ns.name, "etljob/hourly", "suspended-current-batch");
+    let (ok, now) = ade(&ns.name, &["run-now", "hourly", "--wait", "--timeout", "2m"]);
+    assert!(
+        ok && now.contains(&format!(
+            "created: batch {current} of EtlJob hourly, its current batch, runs now"
+        )) && now.contains(&format!(
+            "(batch {current} of EtlJob hourly) succeeded after 1 attempt(s)"
+        )),
+        "{now}"
+    );
+    let manual = objects(&ns.name, &["etlrun"])
+        .into_iter()
+        .find(|r| r["spec"]["jobRef"]["name"] == "hourly")
+        .expect("the run of the current batch");
+    assert_eq!(
+        (&manual["spec"]["batchId"], &manual["spec"]["reason"]),
+        (&current.as_str().into(), &"manual".into()),
+        "{manual}"
+    );
+    let (ok, none) = ade(&ns.name, &["run-now", "history"]);
+    assert!(
+        !ok && none.contains("EtlJob history has no schedule, so no current batch"),
+        "a job without a schedule has none: {none}"
+    );
 }

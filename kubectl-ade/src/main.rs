@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! kubectl ade rerun JOB BATCH [--wait]          a new EtlRun of the batch (reason rerun)
+//! kubectl ade run-now JOB [--wait]              a new EtlRun of the job's current batch (reason manual)
 //! kubectl ade backfill JOB --from T --to T [--parallelism N]
 //! kubectl ade why RUN                           where the run stands and what holds it
 //! kubectl ade cost [JOB|POOL] [--since 24h]     what runs cost, per job or for one job or pool
@@ -14,19 +15,18 @@
 //! `--context` and `-n` override them (after `ade`: kubectl passes no flags
 //! of its own to plugins).
 //!
-//! Exit codes: 0 done; 1 an error, or with `rerun --wait` a run that failed,
+//! Exit codes: 0 done; 1 an error, or with `--wait` a run that failed,
 //! was cancelled or whose batch was quarantined; 2 `--wait` timed out.
 
 mod batches;
+mod rerun;
 mod why;
 
-use std::time::Duration;
-
-use ade_api::v1alpha1::{ClusterPool, Duration as SpecDuration, EtlJob, EtlRun, RunPhase};
+use ade_api::v1alpha1::{ClusterPool, Duration as SpecDuration, EtlJob, EtlRun};
 use clap::{Parser, Subcommand};
 use kube::{
-    Api, Client, Config, Resource, ResourceExt,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    Api, Client, Config,
+    api::{ListParams, Patch, PatchParams},
     config::{KubeConfigOptions, Kubeconfig},
 };
 
@@ -59,6 +59,18 @@ enum Command {
         batch: String,
         /// Wait until the run finishes and, for a gated job, until its batch
         /// is validated; exit 1 unless it succeeded and passed, 2 on timeout.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits.
+        #[arg(long, default_value = "1h")]
+        timeout: String,
+    },
+    /// Runs the job's current batch now (status.currentBatch: the schedule's
+    /// newest due batch), as a new EtlRun (reason manual).
+    RunNow {
+        /// The EtlJob.
+        job: String,
+        /// Wait as `rerun --wait` does.
         #[arg(long)]
         wait: bool,
         /// How long --wait waits.
@@ -136,55 +148,32 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             timeout,
         } => {
             let timeout = SpecDuration(timeout).to_std()?;
-            let owner = jobs
-                .get(&job)
-                .await
-                .map_err(|e| anyhow::anyhow!("EtlJob {job} in namespace {ns}: {e}"))?;
-            let gated = owner.spec.gates.as_ref().is_some_and(|g| !g.after.is_empty());
-            // Owned by the job, as the runs the operator creates: Argo CD shows
-            // it under the job, and it goes when the job does.
-            let run: EtlRun = serde_json::from_value(serde_json::json!({
-                "apiVersion": "ade.dev/v1alpha1",
-                "kind": "EtlRun",
-                "metadata": {
-                    "generateName": format!("{}-rerun-", ade_api::names::run_name(&job, &batch)),
-                    "ownerReferences": [{
-                        "apiVersion": EtlJob::api_version(&()),
-                        "kind": EtlJob::kind(&()),
-                        "name": job,
-                        "uid": owner.uid().unwrap_or_default(),
-                        "controller": true,
-                        "blockOwnerDeletion": true,
-                    }],
-                },
-                "spec": {"jobRef": {"name": job}, "batchId": batch, "reason": "rerun"},
-            }))?;
-            let created = runs.create(&PostParams::default(), &run).await?;
-            let name = created.metadata.name.clone().unwrap_or_default();
+            let owner = rerun::job(&jobs, &job, &ns).await?;
+            let name = rerun::create(&runs, &owner, &batch, "rerun").await?;
             println!("etlrun.ade.dev/{name} created: batch {batch} of EtlJob {job} runs again");
-            if !wait {
-                return Ok(std::process::ExitCode::SUCCESS);
-            }
-            let deadline = tokio::time::Instant::now() + timeout;
-            loop {
-                let run = runs.get(&name).await?;
-                let status = run.status.as_ref();
-                let phase = status.and_then(|s| s.phase);
-                let verdict = status.and_then(|s| ade_api::v1alpha1::find_condition(&s.conditions, "Quarantined"));
-                // a gated job's batch is done once a suite has judged it
-                let settled = phase.is_some_and(RunPhase::is_final)
-                    && (phase != Some(RunPhase::Succeeded) || !gated || verdict.is_some());
-                if settled {
-                    println!("{}", why::explain(&run));
-                    let ok = phase == Some(RunPhase::Succeeded) && verdict.is_none_or(|c| c.status != "True");
-                    return Ok(std::process::ExitCode::from(if ok { 0 } else { 1 }));
-                }
-                if tokio::time::Instant::now() > deadline {
-                    eprintln!("timed out: {}", why::explain(&run));
-                    return Ok(std::process::ExitCode::from(2));
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
+            return rerun::finish(&runs, &owner, &name, wait, timeout).await;
+        }
+        Command::RunNow { job, wait, timeout } => {
+            let timeout = SpecDuration(timeout).to_std()?;
+            let owner = rerun::job(&jobs, &job, &ns).await?;
+            anyhow::ensure!(
+                owner.spec.schedule.is_some(),
+                "EtlJob {job} has no schedule, so no current batch: rerun a batch by its id \
+                 (`kubectl ade rerun {job} BATCH`)"
+            );
+            let batch = owner
+                .status
+                .as_ref()
+                .and_then(|s| s.current_batch.clone())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "EtlJob {job} names no current batch yet (status.currentBatch): \
+                         its schedule has had no tick since it was created, or the operator has not looked at it"
+                    )
+                })?;
+            let name = rerun::create(&runs, &owner, &batch, "manual").await?;
+            println!("etlrun.ade.dev/{name} created: batch {batch} of EtlJob {job}, its current batch, runs now");
+            return rerun::finish(&runs, &owner, &name, wait, timeout).await;
         }
         Command::Backfill {
             job,

@@ -95,7 +95,8 @@ pub enum RunReason {
     CatchUp,
     /// A person reran a batch.
     Rerun,
-    /// Created by hand for a batch not run before.
+    /// Created by a person: by hand, or "run now" (`kubectl ade run-now`,
+    /// Argo CD's `run-now` action) for the job's current batch.
     #[default]
     Manual,
 }

@@ -36,6 +36,12 @@ pub struct EtlJobStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_batch: Option<String>,
 
+    /// Batch id of the schedule's newest due batch (its latest tick), whether
+    /// or not it has run, suspended or not: the batch that "run now"
+    /// (`kubectl ade run-now`, Argo CD's `run-now` action) runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_batch: Option<String>,
+
     /// Runs not yet finished.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub active: Vec<ActiveRun>,

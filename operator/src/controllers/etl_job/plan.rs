@@ -249,6 +249,20 @@ pub fn plan_held(
     if spec.backfill.is_none() {
         status.backfill = None;
     }
+    if let Some(cadence) = &cadence {
+        // What "run now" runs; a suspended or held job looks again at the
+        // next tick too, so the batch it names is never a tick behind.
+        status.current_batch = cadence
+            .latest_tick(now)
+            .and_then(|t| cadence.batch_for_tick(t))
+            .map(|b| b.id);
+        if (spec.suspend || is_held)
+            && let Some(next) = cadence.next_tick(now)
+        {
+            let wait = next.duration_since(now).as_millis().max(1000);
+            requeue = requeue.min(Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX)));
+        }
+    }
 
     // Status of the runs.
     let mut live: Vec<&EtlRun> = runs.iter().filter(|r| is_live(r)).collect();

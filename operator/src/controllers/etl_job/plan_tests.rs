@@ -57,6 +57,7 @@ fn a_due_tick_creates_the_run_of_its_window() {
     assert_eq!(plan.status.last_schedule_time, Some(Time(ts("2026-11-25T14:05:00Z"))));
     assert_eq!(plan.status.next_schedule_time, Some(Time(ts("2026-11-25T15:05:00Z"))));
     assert_eq!(plan.status.active_count, 1);
+    assert_eq!(plan.status.current_batch.as_deref(), Some("2026-11-25T13"));
     assert_eq!(condition(&plan, "Ready").reason, "Scheduled");
     // Nothing due before the first tick after creation.
     let early = super::plan(&job, &[], Some(&pool()), &[], ts("2026-11-25T14:00:00Z"));
@@ -377,6 +378,17 @@ fn suspend_creates_nothing() {
     let plan = plan(&job, &[], Some(&pool()), &[], ts("2026-11-25T14:06:00Z"));
     assert!(plan.create.is_empty());
     assert_eq!(condition(&plan, "Ready").reason, "Suspended");
+    // "Run now" still knows the current batch, and the job looks again at the
+    // next tick, when that batch changes.
+    assert_eq!(plan.status.current_batch.as_deref(), Some("2026-11-25T13"));
+    let minutely = crate::controllers::etl_job::fixtures::job(
+        "schedule: '* * * * *'\nsuspend: true\n",
+        "2026-11-25T09:00:00Z",
+        None,
+    );
+    let plan = super::plan(&minutely, &[], Some(&pool()), &[], ts("2026-11-25T14:06:20Z"));
+    assert_eq!(plan.status.current_batch.as_deref(), Some("2026-11-25T1405"));
+    assert_eq!(plan.requeue, Duration::from_secs(40));
 }
 
 #[test]
