@@ -11,6 +11,9 @@
 #            dependant held until a rerun passes (hack/demo/quality.sh)
 #   cost     what the chapters' runs cost, per job, pool and batch, with the
 #            `kubectl ade` plugin (hack/demo/cost.sh)
+#   observe  a real Prometheus that scraped the operator all along, with the
+#            chart's alert rules: runs, cost, verdicts and the alerts that
+#            fired, in PromQL (hack/demo/observe.sh)
 #
 # It installs the chart with helm, runs the operator as the chart's
 # ServiceAccount, and stops everything it started (keep the cluster with
@@ -23,7 +26,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
-all_chapters="batches emr quality cost"
+all_chapters="batches emr quality cost observe"
 chapters=${CHAPTER:-all}
 [[ $chapters == all ]] && chapters=$all_chapters
 for c in $chapters; do
@@ -43,8 +46,9 @@ if ! e2e/cluster status >/dev/null 2>&1; then
   e2e/cluster up
   started=1
 fi
-operator_pid= moto_pid= moto_url= executor_pid=
+operator_pid= moto_pid= moto_url= executor_pid= prometheus_pid=
 cleanup() {
+  [[ -n $prometheus_pid ]] && kill -TERM "$prometheus_pid" 2>/dev/null && wait "$prometheus_pid" 2>/dev/null || true
   [[ -n $executor_pid ]] && kill -TERM "$executor_pid" 2>/dev/null && wait "$executor_pid" 2>/dev/null || true
   [[ -n $operator_pid ]] && kill -TERM "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null || true
   [[ -n $moto_pid ]] && kill -TERM "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null || true
@@ -85,10 +89,15 @@ fi
 
 say "running the operator locally as the chart's ServiceAccount (token from the TokenRequest API)"
 hack/operator-kubeconfig.sh "$state/operator-kubeconfig"
+operator_port=$(free_port)
 KUBECONFIG="$state/operator-kubeconfig" "$operator" \
-  --http-addr=127.0.0.1:0 --lease-namespace=ade-system --lease-name=ade-operator --identity=demo \
+  --http-addr="127.0.0.1:$operator_port" --lease-namespace=ade-system --lease-name=ade-operator --identity=demo \
   --log-format=human "${aws_args[@]}" >"$state/logs/operator-demo.log" 2>&1 &
 operator_pid=$!
+if [[ " $chapters " == *" observe "* ]]; then
+  say "starting Prometheus, scraping the operator (chapter observe shows what it saw)"
+  start_prometheus "$operator_port"
+fi
 
 for c in $chapters; do
   "chapter_$c"

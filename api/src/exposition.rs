@@ -89,7 +89,11 @@ pub fn families_without_samples(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|rest| rest.split(' ').next())
-        .filter(|family| !samples.iter().any(|s| s.starts_with(family)))
+        .filter(|family| {
+            !["", "_total", "_bucket", "_sum", "_count", "_created", "_info"]
+                .iter()
+                .any(|suffix| samples.contains(&format!("{family}{suffix}")))
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -131,8 +135,14 @@ mod tests {
     fn sample_names_and_families_left_empty() {
         let names: Vec<String> = sample_names(OPENMETRICS_TEXT).into_iter().collect();
         assert_eq!(names, ["ade_leader", "ade_odd", "ade_reconciliations_total"]);
-        let empty = "# TYPE ade_a gauge\nade_a 1\n# TYPE ade_b counter\n# EOF\n";
-        assert_eq!(families_without_samples(empty), ["ade_b"]);
+        let empty = "# TYPE ade_a gauge\nade_a 1\n# TYPE ade_b counter\n# TYPE ade_a_rate gauge\n# EOF\n";
+        assert_eq!(families_without_samples(empty), ["ade_b", "ade_a_rate"]);
+        let prefixed = "# TYPE ade_x gauge\n# TYPE ade_x_per_second gauge\nade_x_per_second 1\n";
+        assert_eq!(
+            families_without_samples(prefixed),
+            ["ade_x"],
+            "not hidden by a longer name"
+        );
     }
 
     #[test]

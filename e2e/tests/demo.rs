@@ -34,6 +34,12 @@ fn the_demo_runs_every_chapter_to_the_end() {
         stdout.contains("ChecksFailed: ValidationSuite orders-quality failed this batch (complete)"),
         "the quarantined batch is shown with the failed check:\n{stdout}"
     );
+    assert!(
+        stdout.contains("Observe: Prometheus scraped the operator")
+            && stdout.contains("alertname=AdeBatchQuarantined")
+            && stdout.contains("etl_job=orders"),
+        "Prometheus saw the runs and the quarantine's alert:\n{stdout}"
+    );
     let left = kubectl(&[
         "get",
         "namespace",

@@ -306,11 +306,13 @@ fn spot_losses_open_the_breaker_and_the_runs_retry_on_demand() {
         (pool["status"]["breaker"]["state"] == "Open").then_some(pool)
     });
     let message = pool["status"]["breaker"]["message"].as_str().unwrap_or_default();
-    // the reconcile that opened it says why; later ones say since when
+    // the reconcile that opened it says why (it may have seen two of the three
+    // losses so far: one is already over 20%); later ones say since when
+    let why =
+        (1..=3).any(|n| message.starts_with(&format!("{n} of 3 spot instances interrupted in the last 1h > 20%")));
     assert!(
         message.contains("on-demand until ")
-            && (message.starts_with("3 of 3 spot instances interrupted in the last 1h > 20%")
-                || message.starts_with("spot interruptions opened the breaker at ")),
+            && (why || message.starts_with("spot interruptions opened the breaker at ")),
         "{message}"
     );
     assert_eq!(pool["status"]["breaker"]["market"], "on-demand", "{pool}");

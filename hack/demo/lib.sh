@@ -26,6 +26,11 @@ wait_until() {
   return 1
 }
 
+# A port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Starts moto (tools/moto) on a free port of 127.0.0.1: sets moto_pid and
 # moto_url.
 start_moto() {

@@ -81,6 +81,8 @@ async fn main() -> anyhow::Result<()> {
         run_as_leader(&config, &elector, &tenure, ctx, &metrics, shutdown.clone()).await
     } else {
         tracing::info!("leader election off: running controllers");
+        // The only replica leads (the no-leader alert reads this).
+        metrics.leader.set(1);
         controllers::run_all(ctx, shutdown.clone()).await;
         Ok(())
     };

@@ -270,21 +270,44 @@ impl Metrics {
         let _ = self.caches.set(caches);
     }
 
-    /// Gives every job's final-phase counters a series at 0 before its first
-    /// run ends: `increase()` counts nothing for a series that first appears
-    /// at 1, so an alert on the first failed run of a job would never fire.
-    fn count_from_zero(&self, jobs: &[std::sync::Arc<crate::api::v1alpha1::EtlJob>]) {
-        use kube::ResourceExt;
-        for job in jobs {
-            for phase in [RunPhase::Succeeded, RunPhase::Failed, RunPhase::Cancelled] {
-                self.run_transitions
-                    .get_or_create(&PhaseLabels {
-                        namespace: job.namespace().unwrap_or_default(),
-                        etl_job: job.name_any(),
-                        phase: phase.as_str(),
-                    })
-                    .inc_by(0);
-            }
+    /// Gives a job's final-phase counters, and its cost counter on `pool`
+    /// with `provider`, a series at 0 before its first run ends: `increase()`
+    /// counts nothing for a series that first appears at 1, so an alert on the
+    /// first failed run of a job would never fire. Called by every reconcile
+    /// of the job, which comes before any of its runs.
+    pub fn job_seen(&self, namespace: &str, job: &str, pool: &str, provider: Option<&'static str>) {
+        for phase in [RunPhase::Succeeded, RunPhase::Failed, RunPhase::Cancelled] {
+            self.run_transitions
+                .get_or_create(&PhaseLabels {
+                    namespace: namespace.to_owned(),
+                    etl_job: job.to_owned(),
+                    phase: phase.as_str(),
+                })
+                .inc_by(0);
+        }
+        if let Some(provider) = provider {
+            self.run_cost_usd
+                .get_or_create(&CostLabels {
+                    provider,
+                    namespace: namespace.to_owned(),
+                    etl_job: job.to_owned(),
+                    pool: pool.to_owned(),
+                })
+                .inc_by(0.0);
+        }
+    }
+
+    /// Gives a suite's validation counters a series at 0 for each of
+    /// `outcomes`, before its first verdict (see [`Metrics::job_seen`]).
+    pub fn suite_seen(&self, namespace: &str, suite: &str, outcomes: &[&'static str]) {
+        for outcome in outcomes {
+            self.validations
+                .get_or_create(&ValidationLabels {
+                    namespace: namespace.to_owned(),
+                    suite: suite.to_owned(),
+                    outcome,
+                })
+                .inc_by(0);
         }
     }
 
@@ -304,7 +327,6 @@ impl Metrics {
                 pools: &pools,
                 consumers: &consumers,
             });
-            self.count_from_zero(&jobs);
         }
         let now = Instant::now();
         for (controller, tracker) in self.busiest.lock().unwrap_or_else(PoisonError::into_inner).iter_mut() {
@@ -423,19 +445,25 @@ mod tests {
         );
     }
 
-    /// A job's failed-run counter exists at 0 before its first run fails, and
-    /// the object gauges come from the caches.
+    /// A job's failed-run and cost counters exist at 0 once the job is seen,
+    /// before its first run ends; the object gauges come from the caches.
     #[test]
     fn jobs_count_from_zero_and_objects_are_read_at_each_scrape() {
         let mut job: crate::api::v1alpha1::EtlJob =
             serde_saphyr::from_str(include_str!("../../manifests/samples/etljob-orders.yaml")).expect("sample");
         job.metadata.namespace = Some("data".into());
         let metrics = Metrics::default();
-        metrics.observe(Caches::of(Vec::new(), vec![job.clone()], Vec::new()));
-        let text = metrics.encode().expect("encodes");
         let name = kube::ResourceExt::name_any(&job);
+        metrics.job_seen("data", &name, "batch", Some("kubernetes"));
+        metrics.suite_seen("data", "quality", &["Passed", "Failed"]);
+        metrics.observe(Caches::of(Vec::new(), vec![job], Vec::new()));
+        let text = metrics.encode().expect("encodes");
         for line in [
             format!("ade_etl_run_transitions_total{{namespace=\"data\",etl_job=\"{name}\",phase=\"Failed\"}} 0"),
+            format!(
+                "ade_etl_run_cost_usd_total{{provider=\"kubernetes\",namespace=\"data\",etl_job=\"{name}\",pool=\"batch\"}} 0.0"
+            ),
+            "ade_validations_total{namespace=\"data\",suite=\"quality\",outcome=\"Failed\"} 0".to_owned(),
             format!("ade_etl_job_late{{namespace=\"data\",etl_job=\"{name}\"}} 0"),
         ] {
             assert!(text.contains(&line), "{line} in\n{text}");

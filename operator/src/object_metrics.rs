@@ -223,9 +223,11 @@ impl ObjectGauges {
                 consumer: consumer.name_any(),
             };
             let status = consumer.status.clone().unwrap_or_default();
+            // Finished shards (`SHARD_END`) keep their last lag; only open ones count.
             let lag_ms = status
                 .shards
                 .iter()
+                .filter(|s| s.checkpoint.as_deref() != Some(ade_api::lease::SHARD_END))
                 .filter_map(|s| s.millis_behind_latest)
                 .max()
                 .unwrap_or(0);
@@ -367,7 +369,8 @@ mod tests {
         let consumers: Vec<Arc<StreamConsumer>> = vec![object(
             include_str!("../../manifests/samples/streamconsumer-app-events.yaml"),
             json!({"replicas": 2, "recordsPerSecond": 12.5,
-                "shards": [{"shardId": "a", "millisBehindLatest": 45000}, {"shardId": "b", "millisBehindLatest": 2000}]}),
+                "shards": [{"shardId": "a", "millisBehindLatest": 45000}, {"shardId": "b", "millisBehindLatest": 2000},
+                    {"shardId": "parent", "checkpoint": "SHARD_END", "millisBehindLatest": 90000}]}),
         )];
         let mut registry = Registry::with_prefix("ade");
         let gauges = ObjectGauges::register(&mut registry);

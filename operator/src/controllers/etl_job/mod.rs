@@ -145,6 +145,10 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         .filter(|r| r.spec.job_ref.name == name)
         .cloned()
         .collect();
+    let provider = pool
+        .as_ref()
+        .map(|p| ctx.providers.for_run(Some(p), &[]).profile().name);
+    ctx.metrics.job_seen(&ns, &name, &job.spec.pool_ref.name, provider);
     let problems = validate::problems_with_pool(&job.spec, pool.as_ref());
     let now = Timestamp::now();
     let held = gates::held(&job.spec, &all_runs);

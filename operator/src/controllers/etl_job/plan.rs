@@ -144,6 +144,14 @@ pub fn plan_held(
     };
     // Names of the runs that exist or are planned: a batch never gets two.
     let mut taken: HashSet<String> = runs.iter().map(|r| name(r).to_owned()).collect();
+    // A batch run by hand (`reason: manual`: "run now", or an EtlRun created
+    // for a batch not run before) has its run, whatever that run's name: its
+    // tick does not run it again (run now, then resume a suspended job).
+    let by_hand: HashSet<&str> = runs
+        .iter()
+        .filter(|r| r.spec.reason == RunReason::Manual)
+        .map(|r| r.spec.batch_id.as_str())
+        .collect();
     let mut requeue = RESYNC;
 
     if let Some(cadence) = cadence.as_ref().filter(|_| !spec.suspend && !is_held) {
@@ -201,7 +209,10 @@ pub fn plan_held(
                 }
             };
             for tick in to_create {
-                let Some(batch) = cadence.batch_for_tick(tick) else {
+                let Some(batch) = cadence
+                    .batch_for_tick(tick)
+                    .filter(|b| !by_hand.contains(b.id.as_str()))
+                else {
                     continue;
                 };
                 let run_name = names::run_name(&job_name, &batch.id);

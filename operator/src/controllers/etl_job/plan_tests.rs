@@ -368,6 +368,31 @@ gates: {after: [{validationSuiteRef: {name: quality}}]}
     );
 }
 
+/// "Run now" on a suspended job, then resume: the schedule's tick for that
+/// batch finds it run (under another name) and does not run it again.
+#[test]
+fn a_batch_run_now_is_not_run_again_by_the_schedule() {
+    let job = job(HOURLY, "2026-11-25T13:20:00Z", None);
+    let mut by_hand = run(
+        "2026-11-25T13",
+        "2026-11-25T13:00:00Z",
+        RunReason::Manual,
+        Some(RunPhase::Succeeded),
+    );
+    by_hand.metadata.name = Some("orders-now-261125140530".into());
+    let plan = plan(&job, &[by_hand.clone()], Some(&pool()), &[], ts("2026-11-25T14:06:00Z"));
+    assert!(plan.create.is_empty(), "{:?}", created(&plan));
+    assert_eq!(
+        plan.status.last_schedule_time,
+        Some(Time(ts("2026-11-25T14:05:00Z"))),
+        "the tick is consumed"
+    );
+    // A rerun is not the batch's run: without one, the schedule runs the batch.
+    by_hand.spec.reason = RunReason::Rerun;
+    let plan = super::plan(&job, &[by_hand], Some(&pool()), &[], ts("2026-11-25T14:06:00Z"));
+    assert_eq!(created(&plan), [("2026-11-25T13", RunReason::Schedule)]);
+}
+
 #[test]
 fn suspend_creates_nothing() {
     let job = job(

@@ -67,20 +67,20 @@ pub async fn apply(
                 match inputs.provider.start(&request).await {
                     Ok(handle) => {
                         if record_handle(&mut plan, n, &handle) {
-                            write_status(run, ctx, &plan).await?;
+                            ctx.caches.runs.wrote(write_status(run, ctx, &plan).await?);
                         }
                     }
                     Err(source) if source.is_transient() => return Err(provider_error("starting", n, source)),
                     Err(source) => {
                         // A task that cannot be built will not build on a retry: the run fails now.
                         fail_attempt(&mut plan, n, &source.to_string());
-                        write_status(run, ctx, &plan).await?;
+                        ctx.caches.runs.wrote(write_status(run, ctx, &plan).await?);
                     }
                 }
             }
             None => {
                 fail_attempt(&mut plan, n, "the run's EtlJob or ClusterPool no longer exists");
-                write_status(run, ctx, &plan).await?;
+                ctx.caches.runs.wrote(write_status(run, ctx, &plan).await?);
             }
         }
     }

@@ -268,6 +268,8 @@ async fn an_emr_attempt_started_without_the_finalizer_gets_it() {
     placed_emr_run(&s).await;
     let mut old = s.run(NS, "orders-1").unwrap();
     old.metadata.finalizers = None;
+    // A change: the API server gives it a new resourceVersion.
+    old.metadata.resource_version = None;
     s.api.insert(&old);
     s.api.take_calls();
     reconcile_stored(&s, "orders-1").await;

@@ -141,6 +141,12 @@ async fn reconcile(suite: Arc<ValidationSuite>, ctx: Arc<Context>) -> Result<Act
         return Ok(Action::await_change());
     }
     let status = suite.status.clone().unwrap_or_default();
+    // Its verdict counters exist at 0 before its first verdict.
+    ctx.metrics.suite_seen(
+        &suite.namespace().unwrap_or_default(),
+        &suite.name_any(),
+        &outcome::Outcome::ALL.map(outcome::Outcome::as_str),
+    );
     let problems = problems(&suite.spec);
     if !problems.is_empty() {
         let view = View::carry(&status, status::invalid_spec());

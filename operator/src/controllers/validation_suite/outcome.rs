@@ -42,18 +42,19 @@ impl Outcome {
         }
     }
 
+    /// Every outcome.
+    pub const ALL: [Self; 6] = [
+        Self::Passed,
+        Self::Warned,
+        Self::Failed,
+        Self::InvalidInput,
+        Self::PublishFailed,
+        Self::Crashed,
+    ];
+
     /// The outcome named by `word`, as written by [`Outcome::as_str`].
     pub fn parse(word: &str) -> Option<Self> {
-        [
-            Self::Passed,
-            Self::Warned,
-            Self::Failed,
-            Self::InvalidInput,
-            Self::PublishFailed,
-            Self::Crashed,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == word)
+        Self::ALL.into_iter().find(|o| o.as_str() == word)
     }
 
     /// Whether the data was checked and found good enough to use.

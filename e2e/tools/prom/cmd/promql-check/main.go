@@ -38,6 +38,7 @@ var (
 	intervals   = regexp.MustCompile(`\$(__rate_interval|__interval|__range)\b|\$\{(__rate_interval|__interval|__range)\}`)
 	labelValues = regexp.MustCompile(`^\s*label_values\((.*),\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*$`)
 	queryResult = regexp.MustCompile(`^\s*query_result\((.*)\)\s*$`)
+	plainName   = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 )
 
 func main() {
@@ -75,16 +76,18 @@ func main() {
 			if !ok {
 				return nil
 			}
-			name := metricName(vs)
-			switch {
-			case name == "":
+			selected := metricNames(vs)
+			if len(selected) == 0 {
 				fmt.Printf("%s: selector %s names no metric\n", q.where, vs)
 				problems++
-			case !known[name]:
-				fmt.Printf("%s: %s is not a series ADE exports (%s)\n", q.where, name, *seriesFile)
-				problems++
-			default:
-				names[name] = true
+			}
+			for _, name := range selected {
+				if !known[name] {
+					fmt.Printf("%s: %s is not a series ADE exports (%s)\n", q.where, name, *seriesFile)
+					problems++
+				} else {
+					names[name] = true
+				}
 			}
 			return nil
 		})
@@ -100,16 +103,31 @@ func main() {
 	fmt.Printf("%d expressions parse and name %d exported series\n", len(queries), len(names))
 }
 
-func metricName(vs *parser.VectorSelector) string {
+// metricNames is the metric a selector names: its name, `__name__="x"`, or
+// each of the plain alternatives of `__name__=~"x|y"`; none for any other
+// selector (one that could match series nobody checked).
+func metricNames(vs *parser.VectorSelector) []string {
 	if vs.Name != "" {
-		return vs.Name
+		return []string{vs.Name}
 	}
 	for _, m := range vs.LabelMatchers {
-		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-			return m.Value
+		if m.Name != labels.MetricName {
+			continue
+		}
+		switch m.Type {
+		case labels.MatchEqual:
+			return []string{m.Value}
+		case labels.MatchRegexp:
+			parts := strings.Split(m.Value, "|")
+			for _, p := range parts {
+				if !plainName.MatchString(p) {
+					return nil
+				}
+			}
+			return parts
 		}
 	}
-	return ""
+	return nil
 }
 
 func readSeries(path string) (map[string]bool, error) {

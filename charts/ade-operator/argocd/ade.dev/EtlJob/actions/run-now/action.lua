@@ -14,9 +14,12 @@ run.kind = "EtlRun"
 run.metadata = {}
 run.metadata.name = obj.metadata.name .. "-now-" .. os.date("!%y%m%d%H%M%S")
 run.metadata.namespace = obj.metadata.namespace
-run.metadata.labels = {}
-run.metadata.labels["ade.dev/job"] = obj.metadata.name
-run.metadata.labels["ade.dev/pool"] = obj.spec.poolRef.name
+-- Label values hold 63 characters; a longer name (the operator shortens it)
+-- is left out rather than guessed.
+local labels = {}
+if #obj.metadata.name <= 63 then labels["ade.dev/job"] = obj.metadata.name end
+if #obj.spec.poolRef.name <= 63 then labels["ade.dev/pool"] = obj.spec.poolRef.name end
+if next(labels) ~= nil then run.metadata.labels = labels end
 run.metadata.ownerReferences = {}
 run.metadata.ownerReferences[1] = {
   apiVersion = obj.apiVersion,
