@@ -1,6 +1,7 @@
 //! `make demo` stays true: the e2e suite runs the demo script (hack/demo.sh,
 //! every chapter) against the local control plane with the binaries it
-//! built, and fails when the demo does. The demo deletes its namespaces
+//! built, and fails when the demo does (`ADE_DEMO_FAST=1`: shorter tasks and
+//! idle timeout). The demo deletes its namespaces
 //! before its operator stops (`ADE_DEMO_CLEANUP=1`), so nothing it made
 //! reaches the tests after it.
 
@@ -13,6 +14,7 @@ fn the_demo_runs_every_chapter_to_the_end() {
     install_chart();
     let out = Command::new(repo_root().join("hack/demo.sh"))
         .env("ADE_DEMO_CLEANUP", "1")
+        .env("ADE_DEMO_FAST", "1")
         .env("CHAPTER", "all")
         .output()
         .expect("running hack/demo.sh");

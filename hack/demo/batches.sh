@@ -7,7 +7,7 @@ chapter_batches() {
   local ns=demo
   chapter "Batches on this cluster: a ClusterPool on the kubernetes provider and an EtlJob with a batch every minute, plus a backfill of six past minutes, two at a time"
   fresh_namespace "$ns"
-  kubectl apply -n "$ns" -f - <<'YAML'
+  kubectl apply -n "$ns" -f - <<YAML
 apiVersion: ade.dev/v1alpha1
 kind: ClusterPool
 metadata: {name: batch}
@@ -28,7 +28,7 @@ spec:
       image: ghcr.io/acme/clicks-etl:1.0
       args: ["--from={{window.start}}", "--to={{window.end}}", "--output=s3://lake/clicks/batch={{batch.id}}/"]
       resources: {requests: {cpu: "1", memory: 2Gi}}
-      podMetadata: {annotations: {e2e.ade.dev/duration: 3s}}
+      podMetadata: {annotations: {e2e.ade.dev/duration: ${task_seconds}s}}
 YAML
 
   say "an invalid spec is rejected by the API server itself"

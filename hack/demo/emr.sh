@@ -7,17 +7,17 @@
 
 chapter_emr() {
   local ns=demo-emr
-  chapter "Spot EMR on demand: an emr ClusterPool (spot core nodes, at most one cluster, idle after 20 s) and a Spark job backfilling three days, two at a time"
+  chapter "Spot EMR on demand: an emr ClusterPool (spot core nodes, at most one cluster, idle after $idle_timeout s) and a Spark job backfilling three days, two at a time"
   fresh_namespace "$ns"
   show kubectl get cpool -n "$ns"
-  kubectl apply -n "$ns" -f - <<'YAML'
+  kubectl apply -n "$ns" -f - <<YAML
 apiVersion: ade.dev/v1alpha1
 kind: ClusterPool
 metadata: {name: spark}
 spec:
   provider: emr
   region: us-east-1
-  capacity: {maxClusters: 1, maxRunsPerCluster: 2, idleTimeout: 20s}
+  capacity: {maxClusters: 1, maxRunsPerCluster: 2, idleTimeout: ${idle_timeout}s}
   emr:
     releaseLabel: emr-7.5.0
     applications: [Spark]
@@ -67,11 +67,11 @@ YAML
   done
   show kubectl get etlrun -n "$ns"
 
-  say "the cluster is idle now: the pool terminates it after its idleTimeout (20 s)"
+  say "the cluster is idle now: the pool terminates it after its idleTimeout ($idle_timeout s)"
   wait_until 120 "the idle cluster to be terminated" \
     "kubectl get cpool spark -n $ns -o json | jq -e '(.status.clusterCount // 0) == 0'"
   show kubectl get cpool -n "$ns"
   show kubectl get events -n "$ns" --field-selector involvedObject.kind=ClusterPool \
     -o custom-columns=REASON:.reason,MESSAGE:.message
-  what "no cluster until the first run needed one; one spot cluster ran the three runs as steps, two at a time, and was terminated 20 s after its last step, so nothing is left running; each run and the pool carry their estimated cost"
+  what "no cluster until the first run needed one; one spot cluster ran the three runs as steps, two at a time, and was terminated $idle_timeout s after its last step, so nothing is left running; each run and the pool carry their estimated cost"
 }

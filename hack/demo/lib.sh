@@ -1,5 +1,13 @@
 # Helpers of the demo's chapters (hack/demo.sh).
 
+# ADE_DEMO_FAST=1 (the e2e suite's run of the demo): the same story with
+# shorter task durations and idle timeout.
+if [[ ${ADE_DEMO_FAST:-0} == 1 ]]; then
+  idle_timeout=5 task_seconds=1
+else
+  idle_timeout=20 task_seconds=3
+fi
+
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 # A chapter's title.
