@@ -56,9 +56,8 @@ pub async fn apply(
         // operator): deleting the run must find and cancel it.
         set_finalizer(run, ctx, true).await?;
     }
-    let written = write_status(run, ctx, &plan).await?;
     // Every reader sees the intent now, before the watch delivers it.
-    ctx.caches.runs.wrote(written);
+    write_status(run, ctx, &plan).await?;
     drop(admission);
     if let Effect::Start(n) = plan.effect {
         match inputs.request.clone() {
@@ -67,20 +66,20 @@ pub async fn apply(
                 match inputs.provider.start(&request).await {
                     Ok(handle) => {
                         if record_handle(&mut plan, n, &handle) {
-                            ctx.caches.runs.wrote(write_status(run, ctx, &plan).await?);
+                            write_status(run, ctx, &plan).await?;
                         }
                     }
                     Err(source) if source.is_transient() => return Err(provider_error("starting", n, source)),
                     Err(source) => {
                         // A task that cannot be built will not build on a retry: the run fails now.
                         fail_attempt(&mut plan, n, &source.to_string());
-                        ctx.caches.runs.wrote(write_status(run, ctx, &plan).await?);
+                        write_status(run, ctx, &plan).await?;
                     }
                 }
             }
             None => {
                 fail_attempt(&mut plan, n, "the run's EtlJob or ClusterPool no longer exists");
-                ctx.caches.runs.wrote(write_status(run, ctx, &plan).await?);
+                write_status(run, ctx, &plan).await?;
             }
         }
     }
@@ -165,16 +164,21 @@ fn fail_attempt(plan: &mut Plan, attempt: i32, message: &str) {
     ));
 }
 
-async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<EtlRun, Error> {
+/// Applies the plan's status and records the write in the runs' cache, so
+/// every reader (and a reconcile triggered by an older event, see
+/// `Cache::freshest`) sees it before the watch delivers it.
+async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Error> {
     let existing = run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut status = plan.status.clone();
     status.conditions = conditions::merge(existing, &plan.conditions, run.metadata.generation, Timestamp::now());
-    status::apply(ctx, run, FIELD_MANAGER, &status)
+    let written = status::apply(ctx, run, FIELD_MANAGER, &status)
         .await
         .map_err(|source| Error::ApplyStatus {
             run: run.name_any(),
             source,
-        })
+        })?;
+    ctx.caches.runs.wrote(written);
+    Ok(())
 }
 
 /// Events and metrics of what changed.
