@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ade_api::v1alpha1::{EtlRun, RunPhase, find_condition as condition};
+use ade_api::v1alpha1::{EtlRun, RunPhase, Usd, find_condition as condition};
 use jiff::Timestamp;
 
 /// The US dollars of a run's estimate (0 without one).
@@ -11,7 +11,7 @@ pub fn cost_of(run: &EtlRun) -> f64 {
     run.status
         .as_ref()
         .and_then(|s| s.estimated_cost_usd.as_ref())
-        .and_then(|c| c.0.parse().ok())
+        .and_then(Usd::dollars)
         .unwrap_or(0.0)
 }
 

@@ -319,7 +319,7 @@ fn count(n: usize) -> i64 {
 }
 
 fn dollars(usd: Option<&Usd>) -> f64 {
-    usd.and_then(|u| u.0.parse::<f64>().ok()).unwrap_or(0.0)
+    usd.and_then(Usd::dollars).unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -136,6 +136,14 @@ pub const USD_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?$";
 #[serde(transparent)]
 pub struct Usd(pub String);
 
+impl Usd {
+    /// The amount as a number of dollars; `None` when the string is not a
+    /// number (the schema's pattern keeps that from the API server's objects).
+    pub fn dollars(&self) -> Option<f64> {
+        self.0.parse().ok()
+    }
+}
+
 #[cfg(feature = "kube")]
 impl JsonSchema for Usd {
     fn schema_name() -> Cow<'static, str> {

@@ -35,7 +35,7 @@ pub fn recent_costs<'a>(job: &str, runs: impl IntoIterator<Item = &'a EtlRun>) -
             if !status.phase.is_some_and(|p| p.is_final()) {
                 return None;
             }
-            let usd: f64 = status.estimated_cost_usd.as_ref()?.0.parse().ok()?;
+            let usd = status.estimated_cost_usd.as_ref()?.dollars()?;
             Some((status.finished_at.as_ref().map(|t| t.0), usd))
         })
         .collect();
@@ -68,7 +68,7 @@ pub fn project(spec: &EtlJobSpec, prices: cost::Prices, recent: &[f64]) -> Proje
 /// The budget's limit, when the job has one.
 pub fn limit(spec: &EtlJobSpec) -> Option<f64> {
     let budget = spec.budget.as_ref()?;
-    Some(budget.max_cost_per_run_usd.0.parse().unwrap_or(f64::MAX))
+    Some(budget.max_cost_per_run_usd.dollars().unwrap_or(f64::MAX))
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ impl PoolRuns {
         let cost_usd = runs
             .iter()
             .filter(|r| mine(r))
-            .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.0.parse::<f64>().ok())
+            .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.dollars())
             .sum();
         Some(Self {
             all: runs,

@@ -16,7 +16,7 @@ use super::{
     set_finalizer,
 };
 use crate::{
-    api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time},
+    api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time, Usd},
     controllers::{Context, conditions, status},
     metrics::{CostLabels, PhaseLabels, RunOutcomeLabels},
     providers::AttemptHandle,
@@ -197,11 +197,7 @@ async fn record(run: &EtlRun, ctx: &Context, plan: &Plan, provider: &'static str
             })
             .inc();
         if phase.is_final()
-            && let Some(usd) = plan
-                .status
-                .estimated_cost_usd
-                .as_ref()
-                .and_then(|c| c.0.parse::<f64>().ok())
+            && let Some(usd) = plan.status.estimated_cost_usd.as_ref().and_then(Usd::dollars)
         {
             ctx.metrics
                 .run_cost_usd
