@@ -10,7 +10,10 @@
 
 use std::sync::atomic::AtomicU64;
 
-use ade_api::v1alpha1::{ClusterPool, Condition, EtlJob, EtlRun, StreamConsumer, Usd, find_condition};
+use ade_api::v1alpha1::{
+    ClusterPool, ClusterPoolStatus, Condition, EtlJob, EtlJobStatus, EtlRun, StreamConsumer, StreamConsumerStatus, Usd,
+    find_condition,
+};
 use kube::ResourceExt;
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -166,6 +169,12 @@ impl ObjectGauges {
     /// Replaces every series with what `objects` say now.
     pub fn refresh(&self, objects: &Objects<'_>) {
         self.clear();
+        // Read in place: a scrape copies no status.
+        let (no_job, no_pool, no_consumer) = (
+            EtlJobStatus::default(),
+            ClusterPoolStatus::default(),
+            StreamConsumerStatus::default(),
+        );
         for run in objects.runs {
             let phase = run
                 .status
@@ -185,7 +194,7 @@ impl ObjectGauges {
                 namespace: job.namespace().unwrap_or_default(),
                 etl_job: job.name_any(),
             };
-            let status = job.status.clone().unwrap_or_default();
+            let status = job.status.as_ref().unwrap_or(&no_job);
             self.job_late
                 .get_or_create(&labels)
                 .set(is_true(&status.conditions, "Late"));
@@ -201,7 +210,7 @@ impl ObjectGauges {
                 namespace: pool.namespace().unwrap_or_default(),
                 pool: pool.name_any(),
             };
-            let status = pool.status.clone().unwrap_or_default();
+            let status = pool.status.as_ref().unwrap_or(&no_pool);
             let open = status.breaker.as_ref().is_some_and(|b| b.state == "Open");
             self.pool_breaker_open.get_or_create(&labels).set(i64::from(open));
             self.pool_clusters
@@ -222,7 +231,7 @@ impl ObjectGauges {
                 namespace: consumer.namespace().unwrap_or_default(),
                 consumer: consumer.name_any(),
             };
-            let status = consumer.status.clone().unwrap_or_default();
+            let status = consumer.status.as_ref().unwrap_or(&no_consumer);
             // Finished shards (`SHARD_END`) keep their last lag; only open ones count.
             let lag_ms = status
                 .shards

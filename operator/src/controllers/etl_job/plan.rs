@@ -85,6 +85,12 @@ pub struct Plan {
     pub requeue: Duration,
 }
 
+/// How long until the tick at `next`, at least a second.
+fn until_tick(now: Timestamp, next: Timestamp) -> Duration {
+    let wait = next.duration_since(now).as_millis().max(1000);
+    Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX))
+}
+
 fn phase(run: &EtlRun) -> Option<RunPhase> {
     run.status.as_ref().and_then(|s| s.phase)
 }
@@ -237,8 +243,7 @@ pub fn plan_held(
         let from = status.last_schedule_time.as_ref().map_or(now, |t| t.0.max(now));
         if let Some(next) = cadence.next_tick(from) {
             status.next_schedule_time = Some(Time(next));
-            let wait = next.duration_since(now).as_millis().max(1000);
-            requeue = requeue.min(Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX)));
+            requeue = requeue.min(until_tick(now, next));
         }
 
         // Backfill.
@@ -270,8 +275,7 @@ pub fn plan_held(
         if (spec.suspend || is_held)
             && let Some(next) = cadence.next_tick(now)
         {
-            let wait = next.duration_since(now).as_millis().max(1000);
-            requeue = requeue.min(Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX)));
+            requeue = requeue.min(until_tick(now, next));
         }
     }
 
