@@ -38,6 +38,18 @@ pub fn render(openmetrics: String, content_type: &str) -> String {
     }
 }
 
+/// The answer to a scrape whose `Accept` header is `accept`, from the
+/// OpenMetrics encoding of the metrics: status code, content type and body.
+pub fn respond(accept: Option<&str>, encoded: Result<String, std::fmt::Error>) -> (u16, &'static str, String) {
+    match encoded {
+        Ok(text) => {
+            let content_type = content_type(accept);
+            (200, content_type, render(text, content_type))
+        }
+        Err(_) => (500, "text/plain", "metrics could not be encoded".to_owned()),
+    }
+}
+
 /// OpenMetrics text as Prometheus text 0.0.4: counter families take their
 /// samples' `_total` name, `unknown` becomes `untyped`, and the `# UNIT` and
 /// `# EOF` lines, which 0.0.4 does not have, are left out.
@@ -160,5 +172,9 @@ mod tests {
         assert_eq!(content_type(Some("*/*")), PROMETHEUS_TEXT);
         assert_eq!(content_type(None), PROMETHEUS_TEXT);
         assert_eq!(content_type(Some("application/openmetrics-text; q=0")), PROMETHEUS_TEXT);
+        let (code, ct, body) = respond(None, Ok(OPENMETRICS_TEXT.to_owned()));
+        assert_eq!((code, ct), (200, PROMETHEUS_TEXT));
+        assert!(!body.contains("# EOF"), "{body}");
+        assert_eq!(respond(None, Err(std::fmt::Error)).0, 500);
     }
 }

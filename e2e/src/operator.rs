@@ -144,7 +144,7 @@ impl Operator {
 
     /// GET `path` from the operator's HTTP server: status code and body.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
-        crate::prometheus::http_get(self.port, path)
+        crate::http_get(self.port, path)
     }
 
     /// The value of the metric line starting with `series` (name and labels), if present.

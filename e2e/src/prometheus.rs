@@ -3,30 +3,13 @@
 //! PromQL over its HTTP API; and `promtool`. Stopped by its PID when dropped.
 
 use std::{
-    io::{Read, Write},
-    net::TcpStream,
+    io::Write,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use crate::{operator::free_port, wait_for};
-
-/// GET `path` from `127.0.0.1:port` (HTTP/1.0: one response, no chunks):
-/// status code and body.
-pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Some((code, body))
-}
+use crate::{http_get, operator::free_port, wait_for};
 
 /// `text` percent-encoded for a query string.
 fn encode(text: &str) -> String {

@@ -43,19 +43,9 @@ pub async fn serve(
 
 async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let content_type = exposition::content_type(accept);
-    match state.metrics.encode() {
-        Ok(text) => (
-            StatusCode::OK,
-            [("content-type", content_type)],
-            exposition::render(text, content_type),
-        ),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [("content-type", "text/plain")],
-            "metrics could not be encoded".to_owned(),
-        ),
-    }
+    let (code, content_type, body) = exposition::respond(accept, state.metrics.encode());
+    let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, [("content-type", content_type)], body)
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

@@ -30,17 +30,7 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, shutdown: Cancellati
 
 async fn metrics_handler(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) -> impl IntoResponse {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let content_type = exposition::content_type(accept);
-    match metrics.encode() {
-        Ok(text) => (
-            StatusCode::OK,
-            [("content-type", content_type)],
-            exposition::render(text, content_type),
-        ),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [("content-type", "text/plain")],
-            "metrics could not be encoded".to_owned(),
-        ),
-    }
+    let (code, content_type, body) = exposition::respond(accept, metrics.encode());
+    let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, [("content-type", content_type)], body)
 }
