@@ -4,12 +4,15 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::distribution;
 use crate::history::{self, AnomalyVerdict, Current, MetricsRecord};
 use crate::profile::ColumnAccumulator;
 use crate::result::{CheckOutcome, CheckResult, CheckStatus};
 use crate::rowcheck::RowCheckAccumulator;
 use crate::scalar::Scalar;
-use ade_api::v1alpha1::{Check, CheckKind, HistoryMetric};
+use crate::schema::{self, SchemaField};
+use crate::sketch::kll::Kll;
+use ade_api::v1alpha1::{Check, CheckKind, DistributionCheck, DistributionStatistic, HistoryMetric, Seasonality};
 
 /// What the scan produced for one check.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +21,10 @@ pub struct Observed<'a> {
     pub rows: u64,
     pub column: Option<&'a ColumnAccumulator>,
     pub row_check: Option<&'a RowCheckAccumulator>,
+    /// The dataset's columns (for schema checks).
+    pub schema: &'a [SchemaField],
+    /// The format says which columns are required (Parquet).
+    pub declares_nullability: bool,
 }
 
 /// History and clock for history and freshness checks.
@@ -71,34 +78,115 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
             verdict(pass, json!(n), json!({"min": r.min, "max": r.max}), format!("{n} rows"))
         }
         Some(CheckKind::NotNull(nn)) => {
-            let (rows, nulls) = observed.column.map_or((observed.rows, 0), |c| (c.rows, c.nulls));
+            let (rows, nulls, nans) = observed
+                .column
+                .map_or((observed.rows, 0, 0), |c| (c.rows, c.nulls, c.nans));
+            let missing = nulls + if nn.nan_is_null { nans } else { 0 };
             let ratio = if rows == 0 {
                 1.0
             } else {
-                (rows - nulls) as f64 / rows as f64
+                (rows - missing) as f64 / rows as f64
+            };
+            let nan_note = match (nans, nn.nan_is_null) {
+                (0, _) => String::new(),
+                (n, true) => format!(" and {n} are NaN (counted as null)"),
+                (n, false) => format!(" ({n} NaN values count as present: nanIsNull is false)"),
             };
             verdict(
                 ratio >= nn.min_ratio,
                 json!(ratio),
-                json!({"minRatio": nn.min_ratio}),
-                format!("{nulls} of {rows} rows are null"),
+                json!({"minRatio": nn.min_ratio, "nanIsNull": nn.nan_is_null}),
+                format!("{nulls} of {rows} rows are null{nan_note}"),
             )
         }
-        Some(CheckKind::Unique) => match row {
-            Some(r) if r.cap_exceeded => Verdict {
-                status: CheckStatus::Inconclusive,
-                observed: Value::Null,
-                expected: json!({"duplicates": 0}),
-                message: "too many distinct values to check exactly within the memory cap (--unique-cap)".into(),
-            },
-            Some(r) => verdict(
-                r.failed == 0,
-                json!({"duplicates": r.failed}),
-                json!({"duplicates": 0}),
-                format!("{} repeated values among {} non-null values", r.failed, r.evaluated),
-            ),
-            None => verdict(false, Value::Null, Value::Null, "no data".into()),
-        },
+        Some(CheckKind::Unique(u)) => {
+            let what = if u.columns.is_empty() {
+                "values".to_owned()
+            } else {
+                format!("keys ({})", u.columns.join(", "))
+            };
+            match row {
+                Some(r) if r.cap_exceeded => Verdict {
+                    status: CheckStatus::Inconclusive,
+                    observed: Value::Null,
+                    expected: json!({"duplicates": 0}),
+                    message: format!("too many distinct {what} to check exactly within the memory cap (--unique-cap)"),
+                },
+                Some(r) => verdict(
+                    r.failed == 0,
+                    json!({"duplicates": r.failed}),
+                    json!({"duplicates": 0, "columns": u.columns}),
+                    format!("{} repeated {what} among {} rows without nulls", r.failed, r.evaluated),
+                ),
+                None => verdict(false, Value::Null, Value::Null, "no data".into()),
+            }
+        }
+        Some(CheckKind::Reference(re)) => {
+            let expected = json!({"mostly": mostly, "dataset": re.dataset.uri, "columns": re.columns});
+            match row {
+                Some(r) if r.cap_exceeded => Verdict {
+                    status: CheckStatus::Inconclusive,
+                    observed: Value::Null,
+                    expected,
+                    message: format!(
+                        "{} has too many distinct keys to hold within the memory cap (--unique-cap)",
+                        re.dataset.uri
+                    ),
+                },
+                Some(r) => {
+                    let ratio = if r.evaluated == 0 {
+                        1.0
+                    } else {
+                        (r.evaluated - r.failed) as f64 / r.evaluated as f64
+                    };
+                    verdict(
+                        ratio >= mostly,
+                        json!({"passingRatio": ratio, "orphans": r.failed}),
+                        expected,
+                        format!(
+                            "{} of {} rows have no match in {} ({})",
+                            r.failed,
+                            r.evaluated,
+                            re.dataset.uri,
+                            re.columns.join(", ")
+                        ),
+                    )
+                }
+                None => verdict(false, Value::Null, expected, "no data".into()),
+            }
+        }
+        Some(CheckKind::Schema(sc)) => {
+            let previous = sc.drift_from.and_then(|_| {
+                history::comparable(ctx.records, ctx.current, Seasonality::None)
+                    .into_iter()
+                    .find(|r| !r.schema.is_empty())
+                    .map(|r| schema::Previous {
+                        batch_id: &r.batch_id,
+                        fields: &r.schema,
+                    })
+            });
+            let v = schema::evaluate(sc, observed.schema, previous, observed.declares_nullability);
+            let only_drift = sc.columns.is_empty();
+            if only_drift && !v.drift_compared {
+                Verdict {
+                    status: CheckStatus::InsufficientHistory,
+                    observed: v.observed,
+                    expected: v.expected,
+                    message: "no previous batch with a recorded schema to compare with".into(),
+                }
+            } else {
+                let message = match (v.problems.is_empty(), v.drift_compared || sc.drift_from.is_none()) {
+                    (true, true) => format!("{} columns as expected", observed.schema.len()),
+                    (true, false) => format!(
+                        "{} columns as expected; no previous schema to compare with for drift",
+                        observed.schema.len()
+                    ),
+                    (false, _) => v.problems.join("; "),
+                };
+                verdict(v.problems.is_empty(), v.observed, v.expected, message)
+            }
+        }
+        Some(CheckKind::Distribution(d)) => distribution(check, d, observed, ctx),
         Some(CheckKind::InSet(_) | CheckKind::Range(_) | CheckKind::Regex(_) | CheckKind::Sql(_)) => {
             let (evaluated, failed) = row.map_or((0, 0), |r| (r.evaluated, r.failed));
             let ratio = if evaluated == 0 {
@@ -108,7 +196,9 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
             };
             let expected = match check.kind() {
                 Some(CheckKind::InSet(s)) => json!({"values": s.values}),
-                Some(CheckKind::Range(r)) => json!({"min": r.min, "max": r.max}),
+                Some(CheckKind::Range(r)) => {
+                    json!({"min": r.min, "max": r.max, "allowNaN": r.allow_nan, "allowInfinity": r.allow_infinity})
+                }
                 Some(CheckKind::Regex(r)) => json!({"pattern": r.pattern}),
                 Some(CheckKind::Sql(s)) => json!({"predicate": s.predicate}),
                 _ => Value::Null,
@@ -219,7 +309,14 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
     };
     let row_level = matches!(
         check.kind(),
-        Some(CheckKind::InSet(_) | CheckKind::Range(_) | CheckKind::Regex(_) | CheckKind::Sql(_) | CheckKind::Unique)
+        Some(
+            CheckKind::InSet(_)
+                | CheckKind::Range(_)
+                | CheckKind::Regex(_)
+                | CheckKind::Sql(_)
+                | CheckKind::Unique(_)
+                | CheckKind::Reference(_)
+        )
     );
     let result = CheckResult {
         name: check.name.clone(),
@@ -238,6 +335,73 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
         message: v.message,
     };
     (result, recorded)
+}
+
+/// The past sketches a distribution check compares with: its own, as recorded
+/// by earlier runs, else (without `where`) the column's profile sketch.
+fn past_sketch(record: &MetricsRecord, check: &Check) -> Option<Kll> {
+    let state = record.sketches.get(&check.name).or_else(|| {
+        check
+            .where_
+            .is_none()
+            .then(|| record.columns.get(check.column.as_deref()?)?.kll.as_ref())
+            .flatten()
+    })?;
+    Kll::from_state(state)
+}
+
+fn distribution(check: &Check, d: &DistributionCheck, observed: Observed<'_>, ctx: Context<'_>) -> Verdict {
+    let statistic = match d.statistic {
+        DistributionStatistic::Ks => "ks",
+        DistributionStatistic::Psi => "psi",
+    };
+    let past: Vec<(&str, Kll)> = history::comparable(ctx.records, ctx.current, d.seasonality)
+        .into_iter()
+        .filter_map(|r| past_sketch(r, check).map(|k| (r.batch_id.as_str(), k)))
+        .take(d.history.max(0) as usize)
+        .collect();
+    let expected =
+        json!({"statistic": statistic, "threshold": d.threshold, "history": d.history, "minHistory": d.min_history});
+    let need = d.min_history.max(1) as usize;
+    if past.len() < need {
+        return Verdict {
+            status: CheckStatus::InsufficientHistory,
+            observed: Value::Null,
+            expected,
+            message: format!("{} comparable past batches with a sketch, {need} needed", past.len()),
+        };
+    }
+    let mut reference = Kll::default();
+    for (_, k) in &past {
+        reference.merge(k);
+    }
+    let Some(current) = observed.column.map(|c| &c.kll) else {
+        return verdict(false, Value::Null, expected, "no data".into());
+    };
+    let value = match d.statistic {
+        DistributionStatistic::Ks => distribution::ks(current, &reference),
+        DistributionStatistic::Psi => distribution::psi(current, &reference),
+    };
+    let batches: Vec<&str> = past.iter().map(|p| p.0).collect();
+    let median = |k: &Kll| k.quantile(0.5);
+    match value {
+        None => verdict(
+            false,
+            Value::Null,
+            expected,
+            "the column has no finite values in this batch".into(),
+        ),
+        Some(v) => verdict(
+            v <= d.threshold,
+            json!({statistic: v, "median": median(current), "historyMedian": median(&reference), "batches": batches}),
+            expected,
+            format!(
+                "{statistic} {v:.4} against the merged sketches of {} past batches (threshold {})",
+                batches.len(),
+                d.threshold
+            ),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +434,8 @@ mod tests {
             rows: n,
             column: None,
             row_check: None,
+            schema: &[],
+            declares_nullability: true,
         }
     }
 
@@ -287,6 +453,8 @@ mod tests {
                 row_count: n,
                 columns: BTreeMap::new(),
                 checks: BTreeMap::new(),
+                schema: Vec::new(),
+                sketches: BTreeMap::new(),
             })
             .collect()
     }
@@ -302,6 +470,8 @@ mod tests {
             rows: 4,
             column: Some(&col),
             row_check: None,
+            schema: &[],
+            declares_nullability: true,
         };
         let failing = RowCheckAccumulator {
             evaluated: 1000,
@@ -312,6 +482,8 @@ mod tests {
             rows: 1000,
             column: None,
             row_check: Some(&failing),
+            schema: &[],
+            declares_nullability: true,
         };
         let cases: Vec<(&str, serde_json::Value, Observed<'_>, &[MetricsRecord], CheckStatus)> = vec![
             (
@@ -436,6 +608,8 @@ mod tests {
             rows: 1,
             column: Some(&col),
             row_check: None,
+            schema: &[],
+            declares_nullability: true,
         };
         for (max_age, want) in [("2h", CheckStatus::Passed), ("30m", CheckStatus::Failed)] {
             let c = check(json!({"name": "f", "column": "t", "freshness": {"maxAge": max_age}, "severity": "warn"}));
@@ -455,6 +629,8 @@ mod tests {
             rows: 1,
             column: None,
             row_check: Some(&acc),
+            schema: &[],
+            declares_nullability: true,
         };
         let (result, _) = evaluate(
             &check(json!({"name": "u", "column": "x", "unique": {}})),

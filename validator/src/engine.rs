@@ -5,6 +5,7 @@
 //! Parquet footers are read first; they answer row counts and min/max and reject
 //! corrupt files before the scan.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,13 +16,15 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::execute_stream_partitioned;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext, ident};
 use futures::StreamExt;
 
 use crate::footer::{self, FooterError, FooterStats};
 use crate::plan::{self, Compiled, PlanError, PlanInput};
+use crate::rowcheck::{ReferenceSet, RowTest};
 use crate::scalar::Scalar;
 use crate::scan::ScanAccumulator;
+use crate::schema::{self, SchemaField};
 use crate::source::Dataset;
 use ade_api::v1alpha1::{DatasetFormat, ValidationSuiteSpec};
 
@@ -40,7 +43,17 @@ pub struct ScanOutput {
     pub compiled: Compiled,
     pub state: ScanAccumulator,
     pub footer: Option<FooterStats>,
+    /// The dataset's columns, as read.
+    pub schema: Vec<SchemaField>,
     pub scan_seconds: f64,
+}
+
+/// A reference check's dataset, resolved (the reference checks in spec order).
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// The check's name.
+    pub check: String,
+    pub dataset: Dataset,
 }
 
 /// Why the scan failed; every variant is bad input except `Execute` on an I/O problem.
@@ -61,23 +74,12 @@ pub enum EngineError {
     Execute { uri: String, source: DataFusionError },
 }
 
-/// Profiles and row-checks the dataset in one pass.
-pub async fn scan(
-    spec: &ValidationSuiteSpec,
+/// A table registered with the session, and its schema.
+async fn register(
+    ctx: &SessionContext,
+    name: &str,
     dataset: &Dataset,
-    has_window: bool,
-    options: EngineOptions,
-) -> Result<ScanOutput, EngineError> {
-    let started = Instant::now();
-    let footer = match dataset.format {
-        DatasetFormat::Parquet => Some(footer::read(dataset).await?),
-        _ => None,
-    };
-    let partitions = partitions(options.threads, footer.as_ref().map(|f| f.row_groups));
-    let config = SessionConfig::new()
-        .with_target_partitions(partitions)
-        .with_batch_size(8192);
-    let ctx = SessionContext::new_with_config(config);
+) -> Result<Arc<arrow::datatypes::Schema>, EngineError> {
     ctx.register_object_store(&dataset.location.store_url, dataset.location.store.clone());
     let format: Arc<dyn FileFormat> = match dataset.format {
         DatasetFormat::Parquet => Arc::new(ParquetFormat::default()),
@@ -101,19 +103,83 @@ pub async fn scan(
     let listing = ListingOptions::new(format).with_file_extension("");
     let table_config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(listing)
-        .with_schema(schema);
+        .with_schema(schema.clone());
     let table = ListingTable::try_new(table_config).map_err(EngineError::Register)?;
-    ctx.register_table("dataset", Arc::new(table))
+    ctx.register_table(name, Arc::new(table))
         .map_err(EngineError::Register)?;
+    Ok(schema)
+}
+
+/// Reads a reference dataset's key columns into a set of key hashes (up to `cap` keys).
+async fn load_reference(
+    ctx: &SessionContext,
+    table: &str,
+    columns: &[String],
+    cap: usize,
+    uri: &str,
+) -> Result<ReferenceSet, EngineError> {
+    let execute = |source| EngineError::Execute {
+        uri: uri.to_owned(),
+        source,
+    };
+    let df = ctx.table(table).await.map_err(EngineError::Register)?;
+    let df = df
+        .select(columns.iter().map(|c| ident(c.as_str())).collect::<Vec<_>>())
+        .map_err(EngineError::PlanQuery)?;
+    let mut stream = df.execute_stream().await.map_err(execute)?;
+    let mut set = ReferenceSet::default();
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(execute)?;
+        let arrays: Vec<&arrow::array::ArrayRef> = batch.columns().iter().collect();
+        set.extend(&arrays, cap)
+            .map_err(|e| execute(DataFusionError::ArrowError(Box::new(e), None)))?;
+        if set.cap_exceeded {
+            break;
+        }
+    }
+    Ok(set)
+}
+
+/// Profiles and row-checks the dataset in one pass.
+pub async fn scan(
+    spec: &ValidationSuiteSpec,
+    dataset: &Dataset,
+    references: &[Reference],
+    has_window: bool,
+    options: EngineOptions,
+) -> Result<ScanOutput, EngineError> {
+    let started = Instant::now();
+    let footer = match dataset.format {
+        DatasetFormat::Parquet => Some(footer::read(dataset).await?),
+        _ => None,
+    };
+    let partitions = partitions(options.threads, footer.as_ref().map(|f| f.row_groups));
+    let config = SessionConfig::new()
+        .with_target_partitions(partitions)
+        .with_batch_size(8192);
+    let ctx = SessionContext::new_with_config(config);
+    let uri = dataset.location.uri.clone();
+    let schema = register(&ctx, "dataset", dataset).await?;
+    let mut reference_fields = HashMap::new();
+    for (i, r) in references.iter().enumerate() {
+        let schema = register(&ctx, &format!("reference_{i}"), &r.dataset).await?;
+        let fields = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect::<Vec<_>>();
+        reference_fields.insert(r.check.clone(), fields);
+    }
     let df = ctx.table("dataset").await.map_err(EngineError::Register)?;
 
-    let compiled = plan::compile(
+    let mut compiled = plan::compile(
         PlanInput {
             spec,
             schema: df.schema(),
             footer: footer.as_ref(),
             has_window,
             unique_cap: options.unique_cap,
+            references: &reference_fields,
         },
         &ctx,
     )
@@ -121,6 +187,25 @@ pub async fn scan(
         uri: uri.clone(),
         errors,
     })?;
+    for load in compiled.references.clone() {
+        let name = &spec.checks[load.check].name;
+        let Some(i) = references.iter().position(|r| &r.check == name) else {
+            continue;
+        };
+        let set = load_reference(
+            &ctx,
+            &format!("reference_{i}"),
+            &load.columns,
+            options.unique_cap,
+            &references[i].dataset.location.uri,
+        )
+        .await?;
+        if let RowTest::Reference { set: slot, .. } =
+            &mut compiled.scan.views[load.view].row_checks[load.row_check].test
+        {
+            *slot = Arc::new(set);
+        }
+    }
     let physical = df
         .select(compiled.projection.clone())
         .map_err(EngineError::PlanQuery)?
@@ -171,6 +256,7 @@ pub async fn scan(
         compiled,
         state,
         footer,
+        schema: schema::fields_of(schema.fields()),
         scan_seconds: started.elapsed().as_secs_f64(),
     })
 }

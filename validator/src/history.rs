@@ -11,7 +11,9 @@ use futures::{StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::profile::stored::TopState;
 use crate::result::Outcome;
+use crate::schema::SchemaField;
 use crate::sketch::hll::HllState;
 use crate::sketch::kll::KllState;
 use crate::store::{Location, StoreError};
@@ -42,6 +44,13 @@ pub struct MetricsRecord {
     /// Per history check (anomaly, change), the value it compared, by check name.
     #[serde(default)]
     pub checks: BTreeMap<String, f64>,
+    /// The dataset's columns: name, logical type, nullable (for schema drift).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schema: Vec<SchemaField>,
+    /// Per distribution check, the quantile sketch of the rows it compared
+    /// (its `where` view), by check name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sketches: BTreeMap<String, KllState>,
 }
 
 /// A column's metrics and sketch states.
@@ -61,6 +70,9 @@ pub struct ColumnMetrics {
     pub hll: HllState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kll: Option<KllState>,
+    /// Frequent values (integer and text columns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top: Option<TopState>,
 }
 
 impl MetricsRecord {
@@ -267,6 +279,8 @@ mod tests {
             row_count: rows,
             columns: BTreeMap::new(),
             checks: BTreeMap::new(),
+            schema: Vec::new(),
+            sketches: BTreeMap::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 
 pub mod benchdata;
 pub mod checks;
+pub mod distribution;
 pub mod engine;
 pub mod footer;
 pub mod history;
@@ -23,6 +24,7 @@ pub mod rowcheck;
 pub mod run;
 pub mod scalar;
 pub mod scan;
+pub mod schema;
 pub mod sketch;
 pub mod source;
 pub mod store;

@@ -16,9 +16,10 @@ use datafusion::prelude::{SessionContext, ident};
 use crate::footer::FooterStats;
 use crate::profile::ColumnOptions;
 use crate::rowcheck::{RowCheck, RowTest};
-use crate::scalar::ColumnKind;
+use crate::scalar::{ColumnKind, Scalar};
 use crate::scan::{ColumnPlan, ScanPlan, ViewPlan};
-use ade_api::v1alpha1::{CheckKind, HistoryMetric, Seasonality, ValidationSuiteSpec};
+use crate::schema;
+use ade_api::v1alpha1::{CheckKind, HistoryMetric, ReferenceCheck, Seasonality, ValidationSuiteSpec};
 
 /// Where a check's numbers are after the scan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,20 @@ pub struct Compiled {
     pub profile: Vec<(String, DataType, usize)>,
     /// One per spec check, in order.
     pub bindings: Vec<Binding>,
+    /// The reference checks' sets to load before the scan.
+    pub references: Vec<ReferenceLoad>,
+}
+
+/// A reference check's set, read from its dataset before the scan and put into
+/// the row check at `scan.views[view].row_checks[row_check]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceLoad {
+    /// Index of the check in the spec.
+    pub check: usize,
+    pub view: usize,
+    pub row_check: usize,
+    /// The reference dataset's key columns, in key order.
+    pub columns: Vec<String>,
 }
 
 /// A problem with the spec for this dataset.
@@ -100,12 +115,16 @@ pub struct PlanInput<'a> {
     pub footer: Option<&'a FooterStats>,
     pub has_window: bool,
     pub unique_cap: usize,
+    /// Each reference check's dataset columns (name and type), by check name.
+    pub references: &'a HashMap<String, Vec<(String, DataType)>>,
 }
 
 struct DraftCheck {
     column: String,
     test: RowTest,
     sample: Vec<String>,
+    /// Key columns of a unique or reference check (their indexes go into the test).
+    key: Vec<String>,
 }
 
 #[derive(Default)]
@@ -163,7 +182,11 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
         input
             .footer
             .and_then(|f| f.columns.get(column))
-            .is_some_and(|c| c.min.is_some() && c.max.is_some())
+            // A footer's float statistics may hold infinities (and, from some writers, NaN);
+            // the profile's exclude them, so only finite bounds answer.
+            .is_some_and(|c| {
+                c.min.as_ref().is_some_and(Scalar::is_finite) && c.max.as_ref().is_some_and(Scalar::is_finite)
+            })
     };
 
     // Computed boolean columns, by SQL text.
@@ -239,8 +262,9 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
     }
 
     let mut bindings = Vec::new();
+    let mut references = Vec::new();
     let mut names = std::collections::HashSet::new();
-    for check in &input.spec.checks {
+    for (index, check) in input.spec.checks.iter().enumerate() {
         let name = check.name.as_str();
         let mut binding = Binding::default();
         if !names.insert(name) {
@@ -259,6 +283,7 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                 message: format!("mostly {mostly} is not between 0 and 1"),
             });
         }
+        let kind_name = kind.name();
         // The view: all rows, or the rows the where filter keeps.
         if let Some(filter) = &check.where_ {
             match sql_column(name, "where filter", filter, &mut errors) {
@@ -280,11 +305,25 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                 }
             }
         }
-        let kind_name = kind.name();
+        let compound = match kind {
+            CheckKind::Unique(u) if !u.columns.is_empty() => Some(&u.columns),
+            CheckKind::Reference(r) if !r.keys.is_empty() => Some(&r.keys),
+            _ => None,
+        };
         let needs_column = !matches!(
             kind,
-            CheckKind::RowCount(_) | CheckKind::Sql(_) | CheckKind::Anomaly(_) | CheckKind::Change(_)
-        );
+            CheckKind::RowCount(_)
+                | CheckKind::Sql(_)
+                | CheckKind::Anomaly(_)
+                | CheckKind::Change(_)
+                | CheckKind::Schema(_)
+        ) && compound.is_none();
+        if compound.is_some() && check.column.is_some() {
+            errors.push(PlanError::InvalidValue {
+                check: name.into(),
+                message: format!("set column or {kind_name}'s key columns, not both"),
+            });
+        }
         let metric = match kind {
             CheckKind::Anomaly(a) => Some(a.metric),
             CheckKind::Change(c) => Some(c.metric),
@@ -323,7 +362,16 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
         let in_view0 = view == 0;
         let col_kind = column.as_ref().map(|c| c.2);
         let row_check = |views: &mut Vec<DraftView>, test: RowTest, column: String, sample: Vec<String>| {
-            views[view].checks.push(DraftCheck { column, test, sample });
+            let key = match &test {
+                RowTest::Unique { .. } | RowTest::Reference { .. } => sample.clone(),
+                _ => Vec::new(),
+            };
+            views[view].checks.push(DraftCheck {
+                column,
+                test,
+                sample,
+                key,
+            });
             Some(views[view].checks.len() - 1)
         };
         match kind {
@@ -348,15 +396,103 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                     binding.column = Some(views[view].column(c, *k, COUNTS_ONLY));
                 }
             }
-            CheckKind::Unique | CheckKind::InSet(_) => {
+            CheckKind::InSet(s) => {
                 if col_kind == Some(ColumnKind::Other) {
                     errors.push(mismatch("a column of scalar values"));
                 } else if let Some((c, _, _)) = &column {
-                    let test = match kind {
-                        CheckKind::InSet(s) => RowTest::InSet(s.values.iter().cloned().collect()),
-                        _ => RowTest::Unique { cap: input.unique_cap },
-                    };
+                    let test = RowTest::InSet(s.values.iter().cloned().collect());
                     binding.row_check = row_check(&mut views, test, c.clone(), vec![c.clone()]);
+                }
+            }
+            CheckKind::Unique(_) | CheckKind::Reference(_) => {
+                // The key: the check's column, or the compound key's columns.
+                let mut key = Vec::new();
+                let mut kinds = Vec::new();
+                for c in compound.map_or_else(|| column.iter().map(|c| c.0.clone()).collect(), Clone::clone) {
+                    if let Some((data_type, k)) = lookup(name, &c, &mut errors) {
+                        if k == ColumnKind::Other {
+                            errors.push(PlanError::TypeMismatch {
+                                check: name.to_owned(),
+                                kind: kind_name,
+                                column: c.clone(),
+                                data_type: data_type.to_string(),
+                                expected: "a column of scalar values",
+                            });
+                        }
+                        kinds.push(k);
+                        key.push(c);
+                    }
+                }
+                if key.is_empty() || kinds.len() != key.len() {
+                    bindings.push(binding);
+                    continue;
+                }
+                let test = match kind {
+                    CheckKind::Reference(r) => {
+                        reference_problems(name, r, &kinds, input.references.get(name), &mut errors);
+                        RowTest::Reference {
+                            key: Vec::new(),
+                            set: Default::default(),
+                        }
+                    }
+                    _ => RowTest::Unique {
+                        cap: input.unique_cap,
+                        key: Vec::new(),
+                    },
+                };
+                binding.row_check = row_check(&mut views, test, key[0].clone(), key);
+                if let CheckKind::Reference(r) = kind {
+                    references.push(ReferenceLoad {
+                        check: index,
+                        view,
+                        row_check: binding.row_check.unwrap_or_default(),
+                        columns: r.columns.clone(),
+                    });
+                }
+            }
+            CheckKind::Schema(s) => {
+                if check.where_.is_some() || check.mostly.is_some() || check.column.is_some() {
+                    errors.push(PlanError::InvalidValue {
+                        check: name.into(),
+                        message: "a schema check is about the dataset's columns, not its rows: it takes no column, where or mostly".into(),
+                    });
+                }
+                if s.columns.is_empty() && s.drift_from.is_none() {
+                    errors.push(PlanError::InvalidValue {
+                        check: name.into(),
+                        message: "schema needs columns, driftFrom or both".into(),
+                    });
+                }
+                for c in &s.columns {
+                    if let Some(t) = c.type_.as_deref().filter(|t| !schema::is_logical_type(t)) {
+                        errors.push(PlanError::InvalidValue {
+                            check: name.into(),
+                            message: format!("column {:?}: {t:?} is not a logical type (int64, float64, string, decimal(12,2), timestamp, …)", c.name),
+                        });
+                    }
+                }
+            }
+            CheckKind::Distribution(d) => {
+                if d.threshold < 0.0 || d.min_history < 1 || d.history < d.min_history {
+                    errors.push(PlanError::InvalidValue {
+                        check: name.into(),
+                        message: "distribution needs threshold ≥ 0 and 1 ≤ minHistory ≤ history".into(),
+                    });
+                }
+                if d.seasonality != Seasonality::None && !input.has_window {
+                    errors.push(PlanError::NeedsWindow {
+                        check: name.into(),
+                        seasonality: d.seasonality,
+                    });
+                }
+                if !col_kind.is_some_and(ColumnKind::is_numeric) {
+                    errors.push(mismatch("a numeric column"));
+                } else if let Some((c, _, k)) = &column {
+                    let options = ColumnOptions {
+                        numeric: true,
+                        ..COUNTS_ONLY
+                    };
+                    binding.column = Some(views[view].column(c, *k, options));
                 }
             }
             CheckKind::Range(r) => {
@@ -374,7 +510,13 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                             message: "range.min exceeds max".into(),
                         });
                     }
-                    binding.row_check = row_check(&mut views, RowTest::Range { min, max }, c.clone(), vec![c.clone()]);
+                    let test = RowTest::Range {
+                        min,
+                        max,
+                        allow_nan: r.allow_nan,
+                        allow_infinity: r.allow_infinity,
+                    };
+                    binding.row_check = row_check(&mut views, test, c.clone(), vec![c.clone()]);
                 }
             }
             CheckKind::Regex(r) => {
@@ -517,7 +659,17 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                     .iter()
                     .map(|c| RowCheck {
                         column: at(&c.column),
-                        test: c.test.clone(),
+                        test: match &c.test {
+                            RowTest::Unique { cap, .. } => RowTest::Unique {
+                                cap: *cap,
+                                key: c.key.iter().map(|k| at(k)).collect(),
+                            },
+                            RowTest::Reference { set, .. } => RowTest::Reference {
+                                key: c.key.iter().map(|k| at(k)).collect(),
+                                set: set.clone(),
+                            },
+                            other => other.clone(),
+                        },
                         sample_columns: c.sample.iter().map(|s| (at(s), s.clone())).collect(),
                     })
                     .collect(),
@@ -529,7 +681,54 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
         scan,
         profile,
         bindings,
+        references,
     })
+}
+
+/// What is wrong with a reference check's reference side: its columns must
+/// exist in the reference dataset, one per key column, of the same kinds.
+fn reference_problems(
+    check: &str,
+    reference: &ReferenceCheck,
+    key_kinds: &[ColumnKind],
+    fields: Option<&Vec<(String, DataType)>>,
+    errors: &mut Vec<PlanError>,
+) {
+    let uri = &reference.dataset.uri;
+    let Some(fields) = fields else {
+        errors.push(PlanError::InvalidValue {
+            check: check.into(),
+            message: format!("the reference dataset {uri} was not read"),
+        });
+        return;
+    };
+    if reference.columns.len() != key_kinds.len() {
+        errors.push(PlanError::InvalidValue {
+            check: check.into(),
+            message: format!(
+                "{} key columns but {} reference.columns: name one column of {uri} per key column",
+                key_kinds.len(),
+                reference.columns.len()
+            ),
+        });
+        return;
+    }
+    for (column, kind) in reference.columns.iter().zip(key_kinds) {
+        match fields.iter().find(|f| &f.0 == column) {
+            None => errors.push(PlanError::UnknownColumn {
+                check: format!("check {check}: reference dataset {uri}"),
+                column: column.clone(),
+                available: fields.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "),
+            }),
+            Some((_, data_type)) if ColumnKind::of(data_type) != *kind => errors.push(PlanError::InvalidValue {
+                check: check.into(),
+                message: format!(
+                    "reference column {column:?} of {uri} is {data_type}, which cannot equal a {kind:?} key column"
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
 }
 
 trait DefaultColumn {

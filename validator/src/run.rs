@@ -242,6 +242,15 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
     let uri = cfg.dataset.clone().unwrap_or_else(|| cfg.spec.dataset.uri.clone());
     let format = cfg.format.unwrap_or(cfg.spec.dataset.format);
     let dataset = source::resolve(&uri, format, &cfg.store).await?;
+    let mut references = Vec::new();
+    for check in &cfg.spec.checks {
+        if let Some(r) = &check.reference {
+            references.push(engine::Reference {
+                check: check.name.clone(),
+                dataset: source::resolve(&r.dataset.uri, r.dataset.format, &cfg.store).await?,
+            });
+        }
+    }
     let records = match &targets.history {
         Some(h) => history::read_records(h, &cfg.suite)
             .await
@@ -253,8 +262,9 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
         compiled,
         state,
         footer,
+        schema,
         scan_seconds,
-    } = engine::scan(&cfg.spec, &dataset, has_window, cfg.engine).await?;
+    } = engine::scan(&cfg.spec, &dataset, &references, has_window, cfg.engine).await?;
 
     // Evaluate.
     let current = Current {
@@ -269,16 +279,22 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
     };
     let mut results = Vec::new();
     let mut recorded = BTreeMap::new();
+    let mut sketches = BTreeMap::new();
     for (check, binding) in cfg.spec.checks.iter().zip(&compiled.bindings) {
         let view = &state.views[binding.view];
         let observed = Observed {
             rows: view.rows,
             column: binding.column.map(|i| &view.columns[i]),
             row_check: binding.row_check.map(|i| &view.checks[i]),
+            schema: &schema,
+            declares_nullability: format == DatasetFormat::Parquet,
         };
         let (result, value) = checks::evaluate(check, observed, ctx);
         if let Some(v) = value {
             recorded.insert(check.name.clone(), v);
+        }
+        if let (Some(_), Some(column)) = (&check.distribution, observed.column) {
+            sketches.insert(check.name.clone(), column.kll.to_state());
         }
         results.push(result);
     }
@@ -381,7 +397,7 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
                 .iter()
                 .map(|(name, _, i)| {
                     let c = &view0.columns[*i];
-                    let (hll, kll) = c.states();
+                    let (hll, kll, top) = c.states();
                     let metrics = ColumnMetrics {
                         rows: c.rows,
                         nulls: c.nulls,
@@ -392,11 +408,14 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
                         max: c.max.as_ref().and_then(Scalar::as_f64),
                         hll,
                         kll,
+                        top,
                     };
                     (name.clone(), metrics)
                 })
                 .collect(),
             checks: recorded,
+            schema: schema.clone(),
+            sketches,
         };
         (h, record)
     });

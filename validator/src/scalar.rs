@@ -66,6 +66,14 @@ impl Scalar {
         }
     }
 
+    /// False only for a NaN or infinite float.
+    pub fn is_finite(&self) -> bool {
+        match self {
+            Self::Float(v) => v.is_finite(),
+            _ => true,
+        }
+    }
+
     /// The smaller of two optional values of the same variant.
     pub fn min_of(a: Option<Self>, b: Option<Self>) -> Option<Self> {
         match (a, b) {

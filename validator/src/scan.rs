@@ -101,7 +101,7 @@ impl ScanAccumulator {
             }
             for ((check, state), other) in view.row_checks.iter().zip(&mut acc.checks).zip(other.checks) {
                 let cap = match check.test {
-                    RowTest::Unique { cap } => Some(cap),
+                    RowTest::Unique { cap, .. } => Some(cap),
                     _ => None,
                 };
                 state.merge(other, cap);
@@ -138,6 +138,8 @@ mod tests {
             test: RowTest::Range {
                 min: Some(2.0),
                 max: None,
+                allow_nan: false,
+                allow_infinity: false,
             },
             sample_columns: vec![(0, "x".into())],
         };

@@ -3,7 +3,8 @@
 //! manifests/samples/validationsuite-sessions.yaml) exactly.
 
 use ade_api::v1alpha1::{
-    AlertOn, CheckKind, DatasetFormat, HistoryMetric, Seasonality, Severity, ValidationSuiteSpec as SuiteSpec,
+    AlertOn, CheckKind, DatasetFormat, DistributionStatistic, DriftFrom, HistoryMetric, SchemaMode, Seasonality,
+    Severity, ValidationSuiteSpec as SuiteSpec,
 };
 
 #[test]
@@ -17,7 +18,18 @@ fn sample_manifest_spec_deserializes() {
     assert_eq!(
         kinds,
         [
-            "rowCount", "notNull", "unique", "inSet", "range", "regex", "sql", "anomaly"
+            "rowCount",
+            "notNull",
+            "unique",
+            "inSet",
+            "range",
+            "regex",
+            "sql",
+            "anomaly",
+            "unique",
+            "reference",
+            "schema",
+            "distribution"
         ]
     );
     assert_eq!(spec.checks[1].severity, Severity::Warn);
@@ -33,6 +45,29 @@ fn sample_manifest_spec_deserializes() {
         panic!()
     };
     assert_eq!(r.pattern, r"^[A-Z]{3}-\d+$");
+    let Some(CheckKind::Unique(u)) = spec.checks[8].kind() else {
+        panic!()
+    };
+    assert_eq!(u.columns, ["user_id", "started_at"]);
+    let Some(CheckKind::Schema(s)) = spec.checks[10].kind() else {
+        panic!()
+    };
+    assert_eq!(
+        (s.mode, s.drift_from),
+        (SchemaMode::Superset, Some(DriftFrom::Previous))
+    );
+    assert_eq!(s.columns[0].nullable, Some(false));
+    let Some(CheckKind::Distribution(d)) = spec.checks[11].kind() else {
+        panic!()
+    };
+    assert_eq!(
+        (d.statistic, d.threshold, d.history, d.min_history),
+        (DistributionStatistic::Ks, 0.1, 7, 1)
+    );
+    let Some(CheckKind::NotNull(n)) = spec.checks[1].kind() else {
+        panic!()
+    };
+    assert!(n.nan_is_null, "NaN is missing data by default");
     assert_eq!(spec.publish.s3.unwrap().uri, "s3://acme-quality/results/");
     assert_eq!(
         spec.alerts.sns.unwrap().topic_arn,

@@ -300,7 +300,9 @@ fn history_drives_anomaly_and_change_checks_and_reruns_overwrite() {
     .unwrap();
     hll.merge(&ade_validator::sketch::hll::HyperLogLog::from_state(&other).unwrap());
     assert!((hll.estimate() - 1400.0).abs() < 30.0, "ids 0..1400 ∪ 0..1000");
-    assert!(record["columns"]["order_id"]["kll"]["levels"].is_array());
+    let kll: ade_validator::sketch::kll::KllState =
+        serde_json::from_value(record["columns"]["order_id"]["kll"].clone()).unwrap();
+    assert_eq!(kll.n, 1400);
 }
 
 /// Runs a suite that must be rejected: exit 2, the message contains `needle`, and nothing is written.

@@ -5,6 +5,7 @@
 
 pub mod few;
 pub mod infer;
+pub mod stored;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::{self, cast};
@@ -103,6 +104,11 @@ pub struct ColumnAccumulator {
     options: ColumnOptions,
     pub rows: u64,
     pub nulls: u64,
+    /// Float columns: NaN values (not null, not in any statistic).
+    pub nans: u64,
+    /// Float columns: +infinity and -infinity values (counted as distinct
+    /// values, not in min, max, mean, stddev or quantiles).
+    pub infinities: u64,
     pub hll: HyperLogLog,
     pub min: Option<Scalar>,
     pub max: Option<Scalar>,
@@ -126,6 +132,8 @@ impl ColumnAccumulator {
             options,
             rows: 0,
             nulls: 0,
+            nans: 0,
+            infinities: 0,
             hll: HyperLogLog::new(),
             min: None,
             max: None,
@@ -218,23 +226,39 @@ impl ColumnAccumulator {
         }
     }
 
+    /// Min, max, mean, stddev and quantiles over the finite values only; NaN and
+    /// ±infinity are counted (in `nans`, `infinities`) instead.
     fn update_float(&mut self, array: &ArrayRef) {
         let a = array.as_primitive::<Float64Type>();
-        if self.options.min_max {
-            self.min = Scalar::min_of(self.min.take(), compute::min(a).map(Scalar::Float));
-            self.max = Scalar::max_of(self.max.take(), compute::max(a).map(Scalar::Float));
-        }
-        let numeric = self.options.numeric;
+        let (numeric, min_max) = (self.options.numeric, self.options.min_max);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         self.scratch.clear();
-        for (row, v) in a.values().iter().enumerate() {
-            if a.is_null(row) || v.is_nan() {
+        for (row, &v) in a.values().iter().enumerate() {
+            if a.is_null(row) {
                 continue;
             }
-            self.hll.insert_hash(hash_f64(*v));
-            if numeric {
-                self.kll.insert(*v);
-                self.scratch.push(*v);
+            if !v.is_finite() {
+                if v.is_nan() {
+                    self.nans += 1;
+                } else {
+                    self.infinities += 1;
+                    self.hll.insert_hash(hash_f64(v));
+                }
+                continue;
             }
+            self.hll.insert_hash(hash_f64(v));
+            if min_max {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            if numeric {
+                self.kll.insert(v);
+                self.scratch.push(v);
+            }
+        }
+        if min_max && lo <= hi {
+            self.min = Scalar::min_of(self.min.take(), Some(Scalar::Float(lo)));
+            self.max = Scalar::max_of(self.max.take(), Some(Scalar::Float(hi)));
         }
         self.moments.insert_slice(&self.scratch);
     }
@@ -333,6 +357,8 @@ impl ColumnAccumulator {
     pub fn merge(&mut self, other: &Self) {
         self.rows += other.rows;
         self.nulls += other.nulls;
+        self.nans += other.nans;
+        self.infinities += other.infinities;
         self.hll.merge(&other.hll);
         self.min = Scalar::min_of(self.min.take(), other.min.clone());
         self.max = Scalar::max_of(self.max.take(), other.max.clone());
@@ -352,6 +378,11 @@ impl ColumnAccumulator {
     /// Non-null values seen.
     pub fn non_null(&self) -> u64 {
         self.rows - self.nulls
+    }
+
+    /// Missing values: nulls, and NaN values when `nan_is_null`.
+    pub fn missing(&self, nan_is_null: bool) -> u64 {
+        self.nulls + if nan_is_null { self.nans } else { 0 }
     }
 
     /// Null fraction (0 for an empty column).
@@ -378,6 +409,7 @@ impl ColumnAccumulator {
     pub fn finish(&self, name: &str, data_type: &DataType, quantiles: &[f64]) -> ColumnProfile {
         let numeric = self.kind.is_numeric() && self.options.numeric;
         let text = self.kind == ColumnKind::Text;
+        let float = self.kind == ColumnKind::Float;
         let valid = self.non_null();
         let top: Vec<TopValue> = if self.options.top && matches!(self.kind, ColumnKind::Integer | ColumnKind::Text) {
             self.top
@@ -402,6 +434,9 @@ impl ColumnAccumulator {
             },
             rows: self.rows,
             nulls: self.nulls,
+            nans: float.then_some(self.nans),
+            infinities: float.then_some(self.infinities),
+            statistics_exclude: if float { &["NaN", "Infinity"] } else { &[] },
             null_ratio: self.null_ratio(),
             distinct: self.distinct(),
             distinct_relative_error: HyperLogLog::standard_error(),
@@ -429,10 +464,17 @@ impl ColumnAccumulator {
         }
     }
 
-    /// The sketch states kept in the metrics history.
-    pub fn states(&self) -> (HllState, Option<KllState>) {
+    /// The sketch states kept in the metrics history: distinct values, quantiles
+    /// (numeric columns) and top values (integer and text columns).
+    pub fn states(&self) -> (HllState, Option<KllState>, Option<stored::TopState>) {
         let kll = (self.kind.is_numeric() && self.options.numeric).then(|| self.kll.to_state());
-        (self.hll.to_state(), kll)
+        let top = (self.options.top && matches!(self.kind, ColumnKind::Integer | ColumnKind::Text)).then(|| {
+            stored::TopState {
+                max_error: self.top.max_error(),
+                items: self.top.top(crate::sketch::frequent::DEFAULT_CAPACITY),
+            }
+        });
+        (self.hll.to_state(), kll, top)
     }
 }
 
@@ -446,6 +488,16 @@ pub struct ColumnProfile {
     pub inferred_type: &'static str,
     pub rows: u64,
     pub nulls: u64,
+    /// Float columns: NaN values (not nulls; see `notNull.nanIsNull`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nans: Option<u64>,
+    /// Float columns: +infinity and -infinity values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infinities: Option<u64>,
+    /// Values left out of min, max, mean, stddev and quantiles besides nulls
+    /// (float columns: `NaN` and `Infinity`, i.e. those are over finite values).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub statistics_exclude: &'static [&'static str],
     pub null_ratio: f64,
     /// HyperLogLog estimate.
     pub distinct: u64,
@@ -529,15 +581,27 @@ mod tests {
     }
 
     #[test]
-    fn floats_ignore_nan_in_distinct() {
-        let p = profile(vec![Arc::new(Float64Array::from(vec![
-            Some(1.5),
-            None,
-            Some(f64::NAN),
-            Some(2.5),
-        ]))]);
-        assert_eq!((p.distinct, p.mean), (2, Some(2.0)));
+    fn floats_count_nan_and_infinity_and_keep_them_out_of_the_statistics() {
+        let p = profile(vec![
+            Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN), Some(2.5)])),
+            Arc::new(Float64Array::from(vec![
+                Some(f64::INFINITY),
+                Some(f64::NAN),
+                Some(f64::NEG_INFINITY),
+                Some(f64::INFINITY),
+            ])),
+        ]);
+        assert_eq!((p.rows, p.nulls, p.nans, p.infinities), (8, 1, Some(2), Some(3)));
+        // Distinct: 1.5, 2.5, +inf, -inf; NaN is not a value.
+        assert_eq!((p.distinct, p.mean, p.stddev), (4, Some(2.0), Some((0.5f64).sqrt())));
+        assert_eq!((p.min, p.max), (Some(Scalar::Float(1.5)), Some(Scalar::Float(2.5))));
+        assert_eq!(p.quantiles, vec![Quantile { q: 0.5, value: 1.5 }]);
+        assert_eq!(p.statistics_exclude, ["NaN", "Infinity"]);
         assert!(p.top.is_empty());
+        let only_nan = profile(vec![Arc::new(Float64Array::from(vec![f64::NAN]))]);
+        assert_eq!((only_nan.min, only_nan.mean, only_nan.nans), (None, None, Some(1)));
+        let ints = profile(vec![Arc::new(Int32Array::from(vec![1]))]);
+        assert_eq!((ints.nans, ints.statistics_exclude.len()), (None, 0));
     }
 
     #[test]

@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::codec;
+
 /// Default accuracy parameter.
 pub const DEFAULT_K: u32 = 200;
 /// Most levels kept above the sampler; the bottom level then holds ≥ k·(2/3)^MAX_DEPTH ≈ 8 items.
@@ -180,18 +182,25 @@ impl Kll {
         }
     }
 
-    /// The value at quantile `q` (0 to 1), or `None` if empty.
-    pub fn quantile(&self, q: f64) -> Option<f64> {
+    /// The retained items with their weights, sorted by value: the sketch's
+    /// approximation of the sorted data.
+    pub fn weighted(&self) -> Vec<(f64, u64)> {
         let mut weighted: Vec<(f64, u64)> = self
             .levels
             .iter()
             .enumerate()
             .flat_map(|(l, items)| items.iter().map(move |&v| (v, 1u64 << l)))
             .collect();
+        weighted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        weighted
+    }
+
+    /// The value at quantile `q` (0 to 1), or `None` if empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let weighted = self.weighted();
         if weighted.is_empty() {
             return None;
         }
-        weighted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         let total: u64 = weighted.iter().map(|w| w.1).sum();
         let target = q.clamp(0.0, 1.0) * total as f64;
         let mut cumulative = 0u64;
@@ -229,13 +238,67 @@ impl Kll {
     }
 }
 
-/// A serialized [`Kll`]: `levels[l]` holds items of weight 2^l.
+/// A serialized [`Kll`]: `levels[l]` holds items of weight 2^l. In JSON it is
+/// the binary form of [`super::codec`] (kind 2) as base64; the JSON object form
+/// of records written before that still reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KllWire", into = "KllWire")]
 pub struct KllState {
     pub k: u32,
     pub n: u64,
     pub floor: u32,
     pub levels: Vec<Vec<f64>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum KllWire {
+    Binary(String),
+    Legacy {
+        k: u32,
+        n: u64,
+        floor: u32,
+        levels: Vec<Vec<f64>>,
+    },
+}
+
+impl From<KllState> for KllWire {
+    fn from(s: KllState) -> Self {
+        Self::Binary(codec::encode(codec::KIND_KLL, |out| {
+            out.extend_from_slice(&s.k.to_le_bytes());
+            out.extend_from_slice(&s.n.to_le_bytes());
+            out.extend_from_slice(&s.floor.to_le_bytes());
+            out.extend_from_slice(&(s.levels.len() as u32).to_le_bytes());
+            for level in &s.levels {
+                out.extend_from_slice(&(level.len() as u32).to_le_bytes());
+                for v in level {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }))
+    }
+}
+
+impl TryFrom<KllWire> for KllState {
+    type Error = codec::CodecError;
+
+    fn try_from(wire: KllWire) -> Result<Self, Self::Error> {
+        match wire {
+            KllWire::Legacy { k, n, floor, levels } => Ok(Self { k, n, floor, levels }),
+            KllWire::Binary(text) => {
+                let mut r = codec::decode(&text, codec::KIND_KLL)?;
+                let (k, n, floor) = (r.u32()?, r.u64()?, r.u32()?);
+                let count = r.count(4)?;
+                let mut levels = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let items = r.count(8)?;
+                    levels.push((0..items).map(|_| r.f64()).collect::<Result<Vec<_>, _>>()?);
+                }
+                r.finish()?;
+                Ok(Self { k, n, floor, levels })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -323,5 +386,20 @@ mod tests {
             })
             .is_none()
         );
+    }
+
+    #[test]
+    fn states_round_trip_through_the_binary_form_and_the_legacy_json_still_reads() {
+        let mut s = Kll::new(16);
+        (0..1000).for_each(|i| s.insert(f64::from(i) * 0.5));
+        let state = s.to_state();
+        let json = serde_json::to_value(&state).unwrap();
+        assert!(json.as_str().unwrap().starts_with("QURTS"), "base64 of ADSK: {json}");
+        let back: KllState = serde_json::from_value(json).unwrap();
+        assert_eq!(back, state);
+        let legacy = serde_json::json!({"k": 200, "n": 2, "floor": 0, "levels": [[1.0, 2.0]]});
+        let old: KllState = serde_json::from_value(legacy).unwrap();
+        assert_eq!(Kll::from_state(&old).unwrap().quantile(1.0), Some(2.0));
+        assert!(serde_json::from_value::<KllState>(serde_json::json!("QURTSwIC")).is_err());
     }
 }

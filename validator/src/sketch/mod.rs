@@ -2,6 +2,7 @@
 //! time), merges with another of its kind built over other rows, and serializes its
 //! state so history can be re-aggregated later. Pure: no I/O, no Arrow.
 
+pub mod codec;
 pub mod frequent;
 pub mod hash;
 pub mod hll;

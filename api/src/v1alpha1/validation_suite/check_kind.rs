@@ -3,8 +3,8 @@
 //! readers of a spec (ade-validate), which never trust it blindly.
 
 use super::checks::{
-    AnomalyCheck, ChangeCheck, Check, FreshnessCheck, InSetCheck, NotNullCheck, RangeCheck, RegexCheck, RowCountCheck,
-    SqlCheck,
+    AnomalyCheck, ChangeCheck, Check, DistributionCheck, FreshnessCheck, InSetCheck, NotNullCheck, RangeCheck,
+    ReferenceCheck, RegexCheck, RowCountCheck, SchemaCheck, SqlCheck, UniqueCheck,
 };
 
 /// The one kind a check has, borrowed from it.
@@ -12,7 +12,7 @@ use super::checks::{
 pub enum CheckKind<'a> {
     RowCount(&'a RowCountCheck),
     NotNull(&'a NotNullCheck),
-    Unique,
+    Unique(&'a UniqueCheck),
     InSet(&'a InSetCheck),
     Range(&'a RangeCheck),
     Regex(&'a RegexCheck),
@@ -20,6 +20,9 @@ pub enum CheckKind<'a> {
     Freshness(&'a FreshnessCheck),
     Anomaly(&'a AnomalyCheck),
     Change(&'a ChangeCheck),
+    Schema(&'a SchemaCheck),
+    Reference(&'a ReferenceCheck),
+    Distribution(&'a DistributionCheck),
 }
 
 impl CheckKind<'_> {
@@ -28,7 +31,7 @@ impl CheckKind<'_> {
         match self {
             Self::RowCount(_) => "rowCount",
             Self::NotNull(_) => "notNull",
-            Self::Unique => "unique",
+            Self::Unique(_) => "unique",
             Self::InSet(_) => "inSet",
             Self::Range(_) => "range",
             Self::Regex(_) => "regex",
@@ -36,6 +39,9 @@ impl CheckKind<'_> {
             Self::Freshness(_) => "freshness",
             Self::Anomaly(_) => "anomaly",
             Self::Change(_) => "change",
+            Self::Schema(_) => "schema",
+            Self::Reference(_) => "reference",
+            Self::Distribution(_) => "distribution",
         }
     }
 }
@@ -46,7 +52,7 @@ impl Check {
         let kinds = [
             self.row_count.as_ref().map(CheckKind::RowCount),
             self.not_null.as_ref().map(CheckKind::NotNull),
-            self.unique.as_ref().map(|_| CheckKind::Unique),
+            self.unique.as_ref().map(CheckKind::Unique),
             self.in_set.as_ref().map(CheckKind::InSet),
             self.range.as_ref().map(CheckKind::Range),
             self.regex.as_ref().map(CheckKind::Regex),
@@ -54,6 +60,9 @@ impl Check {
             self.freshness.as_ref().map(CheckKind::Freshness),
             self.anomaly.as_ref().map(CheckKind::Anomaly),
             self.change.as_ref().map(CheckKind::Change),
+            self.schema.as_ref().map(CheckKind::Schema),
+            self.reference.as_ref().map(CheckKind::Reference),
+            self.distribution.as_ref().map(CheckKind::Distribution),
         ];
         let mut set = kinds.into_iter().flatten();
         match (set.next(), set.next()) {

@@ -13,8 +13,12 @@ use crate::v1alpha1::Duration;
 #[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "kube", x_kube(
-    validation = Rule::new("[has(self.rowCount), has(self.notNull), has(self.unique), has(self.inSet), has(self.range), has(self.regex), has(self.sql), has(self.freshness), has(self.anomaly), has(self.change)].filter(x, x).size() == 1").message("set exactly one check kind: rowCount, notNull, unique, inSet, range, regex, sql, freshness, anomaly or change"),
-    validation = Rule::new("has(self.column) || !(has(self.notNull) || has(self.unique) || has(self.inSet) || has(self.range) || has(self.regex) || has(self.freshness))").message("notNull, unique, inSet, range, regex and freshness checks need a column")
+    validation = Rule::new("[has(self.rowCount), has(self.notNull), has(self.unique), has(self.inSet), has(self.range), has(self.regex), has(self.sql), has(self.freshness), has(self.anomaly), has(self.change), has(self.schema), has(self.reference), has(self.distribution)].filter(x, x).size() == 1").message("set exactly one check kind: rowCount, notNull, unique, inSet, range, regex, sql, freshness, anomaly, change, schema, reference or distribution"),
+    validation = Rule::new("has(self.column) || !(has(self.notNull) || has(self.inSet) || has(self.range) || has(self.regex) || has(self.freshness) || has(self.distribution))").message("notNull, inSet, range, regex, freshness and distribution checks need a column"),
+    validation = Rule::new("!has(self.unique) || (has(self.column) != (has(self.unique.columns) && size(self.unique.columns) > 0))").message("a unique check needs a column, or unique.columns for a compound key, not both"),
+    validation = Rule::new("!has(self.reference) || (has(self.column) != (has(self.reference.keys) && size(self.reference.keys) > 0))").message("a reference check needs a column, or reference.keys for a compound key, not both"),
+    validation = Rule::new("!has(self.reference) || size(self.reference.columns) == (has(self.column) ? 1 : size(self.reference.keys))").message("reference.columns names one column of the reference dataset per key column"),
+    validation = Rule::new("!has(self.schema) || !(has(self.column) || has(self.where) || has(self.mostly))").message("a schema check is about the dataset's columns, not its rows: it takes no column, where or mostly")
 ))]
 pub struct Check {
     /// Name of the check, unique within the suite.
@@ -83,6 +87,19 @@ pub struct Check {
     /// A metric changes by at most a fraction since the previous comparable batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<ChangeCheck>,
+
+    /// The dataset's columns and types match a contract, and have not drifted
+    /// since the previous batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaCheck>,
+
+    /// Every non-null value (or key) exists in another dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceCheck>,
+
+    /// A numeric column's distribution stays close to that of past batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<DistributionCheck>,
 }
 
 /// How much a failed check matters.
@@ -122,17 +139,32 @@ pub struct NotNullCheck {
     #[serde(default = "one")]
     #[cfg_attr(feature = "kube", schemars(range(min = 0.0, max = 1.0)))]
     pub min_ratio: f64,
+    /// Whether a floating-point NaN counts as missing, like a null (default
+    /// true: a NaN is usually a division by zero upstream). No effect on other types.
+    #[serde(default = "yes", rename = "nanIsNull")]
+    pub nan_is_null: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> f64 {
     1.0
 }
 
-/// Every non-null value is unique.
+/// Every non-null value is unique; or, with `columns`, every compound key.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "kube", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
-pub struct UniqueCheck {}
+pub struct UniqueCheck {
+    /// The columns of a compound key, e.g. `[user_id, day]` (instead of the
+    /// check's `column`). A row with a null in any of them is not evaluated,
+    /// as in a SQL UNIQUE constraint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 16), inner(length(min = 1, max = 256))))]
+    pub columns: Vec<String>,
+}
 
 /// Every value is one of a set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,6 +191,12 @@ pub struct RangeCheck {
     /// Largest allowed value (inclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
+    /// Let NaN values pass (default false: a NaN lies in no range).
+    #[serde(default, rename = "allowNaN", skip_serializing_if = "std::ops::Not::not")]
+    pub allow_nan: bool,
+    /// Let +infinity and -infinity pass (default false, even without `max` or `min`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_infinity: bool,
 }
 
 /// Every value matches a regular expression.
@@ -275,4 +313,142 @@ pub struct ChangeCheck {
     /// `none`, `daily` or `weekly`: which past batch is comparable.
     #[serde(default)]
     pub seasonality: Seasonality,
+}
+
+/// The dataset's columns and their types match a contract; with `driftFrom:
+/// previous`, they also match the previous comparable batch's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("(has(self.columns) && size(self.columns) > 0) || has(self.driftFrom)").message("schema needs columns, driftFrom or both")))]
+pub struct SchemaCheck {
+    /// The expected columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 1000)))]
+    #[cfg_attr(feature = "kube", x_kube(merge_strategy = ListMerge::Map(vec!["name".into()])))]
+    pub columns: Vec<SchemaColumn>,
+    /// `exact` (the default: these columns and no others), `superset` (at
+    /// least these; more are fine) or `subset` (no columns but these; some may be missing).
+    #[serde(default)]
+    pub mode: SchemaMode,
+    /// `previous`: also fail on columns added, removed or retyped since the
+    /// previous comparable batch (its schema is in the metrics history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_from: Option<DriftFrom>,
+}
+
+/// An expected column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaColumn {
+    /// Column name.
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 256)))]
+    pub name: String,
+    /// Logical type: `boolean`, `int8`…`int64`, `uint8`…`uint64`, `float16`,
+    /// `float32`, `float64`, `decimal(p,s)`, `string`, `binary`, `date`,
+    /// `timestamp` (no time zone), `timestamptz`, `time`, `duration`,
+    /// `interval`, `list`, `struct`, `map`, `union` or `null`. String and binary
+    /// layouts (e.g. Arrow `Utf8View`) and time units do not matter. Omit to
+    /// check only that the column exists.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "kube",
+        schemars(regex(
+            pattern = r"^(boolean|u?int(8|16|32|64)|float(16|32|64)|decimal\([0-9]+,-?[0-9]+\)|string|binary|date|timestamp|timestamptz|time|duration|interval|list|struct|map|union|null)$"
+        ))
+    )]
+    pub type_: Option<String>,
+    /// `false`: the format must declare the column required (Parquet
+    /// `REQUIRED`). CSV and JSON declare nothing, so only Parquet is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nullable: Option<bool>,
+}
+
+/// How the dataset's columns must relate to the expected ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaMode {
+    /// The expected columns and no others.
+    #[default]
+    Exact,
+    /// At least the expected columns.
+    Superset,
+    /// Only expected columns (some may be missing).
+    Subset,
+}
+
+/// What a schema is compared with for drift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DriftFrom {
+    /// The previous comparable batch (by window start).
+    Previous,
+}
+
+/// Every non-null value of the column (or every key of `keys`) exists in
+/// `columns` of another dataset, read in full before the scan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceCheck {
+    /// The reference dataset, e.g. `s3://lake/dim/customers/` (no templates).
+    pub dataset: super::Dataset,
+    /// Its columns the values must be found in, one per key column.
+    #[cfg_attr(
+        feature = "kube",
+        schemars(length(min = 1, max = 16), inner(length(min = 1, max = 256)))
+    )]
+    pub columns: Vec<String>,
+    /// This dataset's key columns, for a compound key (instead of the check's `column`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 16), inner(length(min = 1, max = 256))))]
+    pub keys: Vec<String>,
+}
+
+/// How two distributions are compared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DistributionStatistic {
+    /// Kolmogorov–Smirnov distance: the largest gap between the two
+    /// cumulative distributions, 0 (same) to 1 (disjoint).
+    #[default]
+    Ks,
+    /// Population stability index over the history's deciles: 0 is stable;
+    /// by convention above 0.1 is a moderate and above 0.25 a major shift.
+    Psi,
+}
+
+/// A numeric column's distribution (its quantile sketch) stays within
+/// `threshold` of the merged sketches of the last `history` comparable batches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.minHistory <= self.history").message("distribution.minHistory must not exceed distribution.history")))]
+pub struct DistributionCheck {
+    /// `ks` (the default) or `psi`.
+    #[serde(default)]
+    pub statistic: DistributionStatistic,
+    /// Largest allowed value of the statistic, e.g. 0.1 for KS or 0.25 for PSI.
+    #[cfg_attr(feature = "kube", schemars(range(min = 0.0)))]
+    pub threshold: f64,
+    /// Number of comparable past batches merged into the reference distribution.
+    #[serde(default = "default_history_len")]
+    #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 1000)))]
+    pub history: i32,
+    /// Fewest comparable batches needed; with fewer the check reports
+    /// `InsufficientHistory` instead of passing or failing.
+    #[serde(default = "default_distribution_min_history")]
+    #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 1000)))]
+    pub min_history: i32,
+    /// `none`, `daily` or `weekly`: which past batches are comparable.
+    #[serde(default)]
+    pub seasonality: Seasonality,
+}
+
+fn default_distribution_min_history() -> i32 {
+    1
 }

@@ -427,6 +427,19 @@ fn problems(spec: &ValidationSuiteSpec) -> Vec<Problem> {
     if let Err(e) = template::check("spec.dataset.uri", &spec.dataset.uri, DATASET_TEMPLATE_VARIABLES) {
         out.push(Problem::new("InvalidTemplate", e.to_string()));
     }
+    for (i, check) in spec.checks.iter().enumerate() {
+        if let Some(r) = &check.reference
+            && r.dataset.uri.contains("{{")
+        {
+            out.push(Problem::new(
+                "InvalidTemplate",
+                format!(
+                    "spec.checks[{i}].reference.dataset.uri: {:?} uses a template, but a reference dataset is read as written (one dataset for every batch)",
+                    r.dataset.uri
+                ),
+            ));
+        }
+    }
     out
 }
 
@@ -445,6 +458,18 @@ mod tests {
         assert_eq!(
             got.iter().map(|p| p.reason).collect::<Vec<_>>(),
             ["InvalidSchedule", "InvalidTemplate"]
+        );
+        let mut with_reference = spec("{schedule: '0 6 * * *'}", "s3://b/{{batch.id}}/");
+        with_reference.checks = serde_saphyr::from_str(
+            "[{name: c, column: id, reference: {dataset: {uri: 's3://dim/{{batch.id}}/'}, columns: [id]}}]",
+        )
+        .expect("checks");
+        let got = problems(&with_reference);
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].message.contains("spec.checks[0].reference.dataset.uri"),
+            "{}",
+            got[0].message
         );
     }
 
