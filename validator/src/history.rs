@@ -47,10 +47,21 @@ pub struct MetricsRecord {
     /// The dataset's columns: name, logical type, nullable (for schema drift).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schema: Vec<SchemaField>,
-    /// Per distribution check, the quantile sketch of the rows it compared
+    /// Per distribution or distinct check, the sketch of the rows it looked at
     /// (its `where` view), by check name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sketches: BTreeMap<String, KllState>,
+    pub sketches: BTreeMap<String, CheckSketch>,
+}
+
+/// The sketch a history check keeps of its own rows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckSketch {
+    /// Quantiles (distribution checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kll: Option<KllState>,
+    /// Distinct values (distinct checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hll: Option<HllState>,
 }
 
 /// A column's metrics and sketch states.

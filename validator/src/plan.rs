@@ -472,6 +472,25 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                     }
                 }
             }
+            CheckKind::Distinct(d) => {
+                if d.min.zip(d.max).is_some_and(|(a, b)| a > b) || (d.min.is_none() && d.max.is_none()) {
+                    errors.push(PlanError::InvalidValue {
+                        check: name.into(),
+                        message: "distinct needs min, max or both, min not above max".into(),
+                    });
+                }
+                if d.window > 1 && d.seasonality != Seasonality::None && !input.has_window {
+                    errors.push(PlanError::NeedsWindow {
+                        check: name.into(),
+                        seasonality: d.seasonality,
+                    });
+                }
+                if col_kind == Some(ColumnKind::Other) {
+                    errors.push(mismatch("a column of scalar values"));
+                } else if let Some((c, _, k)) = &column {
+                    binding.column = Some(views[view].column(c, *k, COUNTS_ONLY));
+                }
+            }
             CheckKind::Distribution(d) => {
                 if d.threshold < 0.0 || d.min_history < 1 || d.history < d.min_history {
                     errors.push(PlanError::InvalidValue {

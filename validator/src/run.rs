@@ -11,7 +11,7 @@ use jiff::Timestamp;
 
 use crate::checks::{self, Context, Observed};
 use crate::engine::{self, EngineError, EngineOptions, ScanOutput};
-use crate::history::{self, ColumnMetrics, Current, HistoryError, METRICS_API_VERSION, MetricsRecord};
+use crate::history::{self, CheckSketch, ColumnMetrics, Current, HistoryError, METRICS_API_VERSION, MetricsRecord};
 use crate::publish::{
     self,
     deliver::{FIRST_WAIT, PENDING_API_VERSION, PENDING_FILE, Payload, Targets, deliver},
@@ -293,8 +293,14 @@ pub async fn run(cfg: &RunConfig) -> Result<ResultDocument, RunError> {
         if let Some(v) = value {
             recorded.insert(check.name.clone(), v);
         }
-        if let (Some(_), Some(column)) = (&check.distribution, observed.column) {
-            sketches.insert(check.name.clone(), column.kll.to_state());
+        if let Some(column) = observed.column {
+            let sketch = CheckSketch {
+                kll: check.distribution.as_ref().map(|_| column.kll.to_state()),
+                hll: check.distinct.as_ref().map(|_| column.hll.to_state()),
+            };
+            if sketch != CheckSketch::default() {
+                sketches.insert(check.name.clone(), sketch);
+            }
         }
         results.push(result);
     }

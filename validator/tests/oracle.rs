@@ -58,6 +58,8 @@ fn suite(dir: &Path) -> Value {
                 {"name": "user_id", "type": "int64"}, {"name": "amount", "type": "float64"}]}},
             {"name": "id-required", "schema": {"mode": "superset", "columns": [{"name": "id", "nullable": false}]}, "severity": "warn"},
             {"name": "amount-distribution", "column": "amount", "distribution": {"statistic": "ks", "threshold": 0.1}},
+            {"name": "countries", "column": "country", "distinct": {"max": 3}},
+            {"name": "customers-over-2-batches", "column": "customer_id", "distinct": {"min": 1000, "max": 1200, "window": 2}},
             {"name": "amount-psi", "column": "amount", "distribution": {"statistic": "psi", "threshold": 0.25}, "severity": "warn"}
         ]
     })
@@ -235,9 +237,12 @@ fn nan_infinity_compound_keys_references_schema_drift_and_distribution_match_duc
         contract["message"].as_str().unwrap().contains("no previous schema"),
         "{contract}"
     );
-    for name in ["amount-distribution", "amount-psi"] {
+    for name in ["amount-distribution", "amount-psi", "customers-over-2-batches"] {
         assert_eq!(check(&first, name)["status"], "insufficientHistory", "{name}");
     }
+    let countries = check(&first, "countries");
+    assert_eq!(countries["observed"]["distinct"], answers["countriesB1"], "{countries}");
+    assert_eq!(countries["status"], "passed");
     let record: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("history/suite=orders/batch=2026-11-29/metrics.json")).unwrap(),
     )
@@ -245,10 +250,16 @@ fn nan_infinity_compound_keys_references_schema_drift_and_distribution_match_duc
     assert_eq!(record["schema"].as_array().unwrap().len(), 7, "{}", record["schema"]);
     // Sketches are stored in their versioned binary form (base64 of "ADSK", version 1).
     assert!(
-        record["sketches"]["amount-distribution"]
+        record["sketches"]["amount-distribution"]["kll"]
             .as_str()
             .unwrap()
             .starts_with("QURTSwE")
+    );
+    assert!(
+        record["columns"]["amount"]["hll"]
+            .as_str()
+            .unwrap()
+            .starts_with("QURTSwEB")
     );
     assert!(
         record["columns"]["user_id"]["top"]
@@ -281,6 +292,15 @@ fn nan_infinity_compound_keys_references_schema_drift_and_distribution_match_duc
     assert!((got - exact).abs() < 0.04, "KS from sketches {got} vs exact {exact}");
     assert_eq!(ks["status"], "failed", "{ks}");
     assert_eq!(ks["observed"]["batches"], json!(["2026-11-29"]));
+    // Distinct customers over both batches, from the two batches' merged HyperLogLogs.
+    let customers = check(&second, "customers-over-2-batches");
+    let (got, exact) = (
+        customers["observed"]["distinct"].as_f64().unwrap(),
+        answers["customersOverB1B2"].as_f64().unwrap(),
+    );
+    assert!(close(got, exact, 0.03), "{got} vs DuckDB's {exact}: {customers}");
+    assert_eq!(customers["observed"]["pastBatches"], json!(["2026-11-29"]));
+    assert_eq!(customers["status"], "passed");
     let psi = check(&second, "amount-psi");
     assert!(psi["observed"]["psi"].as_f64().unwrap() > 0.25, "{psi}");
     assert_eq!(

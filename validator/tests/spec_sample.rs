@@ -29,6 +29,7 @@ fn sample_manifest_spec_deserializes() {
             "unique",
             "reference",
             "schema",
+            "distinct",
             "distribution"
         ]
     );
@@ -57,7 +58,11 @@ fn sample_manifest_spec_deserializes() {
         (SchemaMode::Superset, Some(DriftFrom::Previous))
     );
     assert_eq!(s.columns[0].nullable, Some(false));
-    let Some(CheckKind::Distribution(d)) = spec.checks[11].kind() else {
+    let Some(CheckKind::Distinct(w)) = spec.checks[11].kind() else {
+        panic!()
+    };
+    assert_eq!((w.min, w.max, w.window), (Some(10000), None, 7));
+    let Some(CheckKind::Distribution(d)) = spec.checks[12].kind() else {
         panic!()
     };
     assert_eq!(

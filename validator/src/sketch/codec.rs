@@ -3,6 +3,9 @@
 //!
 //! ```text
 //! envelope  "ADSK" (4 bytes) · version u8 = 1 · kind u8 · payload
+//! kind 1    HyperLogLog: precision u8 · encoding u8 · registers
+//!                     encoding 0 sparse (per set register: index u16 big-endian · value u8)
+//!                              1 dense (2^precision bytes, one per register)
 //! kind 2    KLL:      k u32 · n u64 · floor u32 · levels u32 ·
 //!                     per level: items u32 · items × f64   (level l weighs 2^l)
 //! kind 3    frequent: max_error u64 · value type u8 · items u32 ·
@@ -11,10 +14,13 @@
 //!                      · 3 time (i64 µs since the epoch, UTC) · 4 bool (u8)
 //! ```
 //!
-//! HyperLogLog states keep their own form (precision, `sparse`/`dense`, base64
-//! registers; see [`super::hll::HllState`]). Records written before version 1
-//! stored KLL levels as JSON arrays; they still read. A reader meets an unknown
-//! version or kind with an error, never a wrong sketch.
+//! Records written before version 1 stored HyperLogLog and KLL states as JSON
+//! objects; they still read. A reader meets an unknown version or kind with an
+//! error, never a wrong sketch. (The Apache DataSketches formats were
+//! considered: their HLL hashes values with MurmurHash3 and its own seed, so
+//! adopting them would have made every stored state unmergeable with new ones,
+//! and the profile's HLL is fed hashes the frequent-values summary already
+//! computed; our layouts stay small and are documented here instead.)
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -24,6 +30,8 @@ use crate::scalar::Scalar;
 const MAGIC: &[u8; 4] = b"ADSK";
 /// The format version written.
 pub const VERSION: u8 = 1;
+/// Kind byte of a HyperLogLog.
+pub const KIND_HLL: u8 = 1;
 /// Kind byte of a KLL sketch.
 pub const KIND_KLL: u8 = 2;
 /// Kind byte of a frequent-items summary.
@@ -118,6 +126,11 @@ impl Reader {
             return Err(CodecError::Truncated);
         }
         Ok(n)
+    }
+
+    /// The bytes not read yet (the reader ends there).
+    pub fn rest(self) -> Vec<u8> {
+        self.bytes[self.at..].to_vec()
     }
 
     /// Fails unless every byte was read.

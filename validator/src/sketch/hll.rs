@@ -11,6 +11,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use super::codec;
+
 const P: u32 = 14;
 const M: usize = 1 << P;
 const Q: u32 = 64 - P;
@@ -158,12 +160,74 @@ fn tau(mut x: f64) -> f64 {
     }
 }
 
-/// A serialized [`HyperLogLog`].
+/// A serialized [`HyperLogLog`]. In JSON it is the binary form of
+/// [`super::codec`] (kind 1: precision u8 · encoding u8, 0 sparse / 1 dense ·
+/// the register bytes as `data` lays them out) as base64; the JSON object form
+/// of records written before that still reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "HllWire", into = "HllWire")]
 pub struct HllState {
     pub precision: u32,
     pub encoding: HllEncoding,
+    /// The register bytes, base64.
     pub data: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum HllWire {
+    Binary(String),
+    Legacy {
+        precision: u32,
+        encoding: HllEncoding,
+        data: String,
+    },
+}
+
+impl From<HllState> for HllWire {
+    fn from(s: HllState) -> Self {
+        let registers = STANDARD.decode(&s.data).unwrap_or_default();
+        Self::Binary(codec::encode(codec::KIND_HLL, |out| {
+            out.push(s.precision as u8);
+            out.push(match s.encoding {
+                HllEncoding::Sparse => 0,
+                HllEncoding::Dense => 1,
+            });
+            out.extend_from_slice(&registers);
+        }))
+    }
+}
+
+impl TryFrom<HllWire> for HllState {
+    type Error = codec::CodecError;
+
+    fn try_from(wire: HllWire) -> Result<Self, Self::Error> {
+        match wire {
+            HllWire::Legacy {
+                precision,
+                encoding,
+                data,
+            } => Ok(Self {
+                precision,
+                encoding,
+                data,
+            }),
+            HllWire::Binary(text) => {
+                let mut r = codec::decode(&text, codec::KIND_HLL)?;
+                let precision = u32::from(r.u8()?);
+                let encoding = match r.u8()? {
+                    0 => HllEncoding::Sparse,
+                    1 => HllEncoding::Dense,
+                    _ => return Err(codec::CodecError::Truncated),
+                };
+                Ok(Self {
+                    precision,
+                    encoding,
+                    data: STANDARD.encode(r.rest()),
+                })
+            }
+        }
+    }
 }
 
 /// How [`HllState::data`] is laid out.
@@ -247,6 +311,24 @@ mod tests {
         ];
         for state in bad {
             assert!(HyperLogLog::from_state(&state).is_none(), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn states_round_trip_through_the_binary_form_and_the_legacy_json_still_reads() {
+        let mut few = HyperLogLog::new();
+        let mut many = HyperLogLog::new();
+        (0..10u64).for_each(|i| few.insert_hash(hash_u64(i)));
+        (0..100_000u64).for_each(|i| many.insert_hash(hash_u64(i)));
+        for sketch in [few, many] {
+            let state = sketch.to_state();
+            let json = serde_json::to_value(&state).unwrap();
+            assert!(json.as_str().unwrap().starts_with("QURTSwEB"), "ADSK v1 kind 1: {json}");
+            let back: HllState = serde_json::from_value(json).unwrap();
+            assert_eq!(HyperLogLog::from_state(&back), Some(sketch.clone()));
+            let legacy =
+                serde_json::json!({"precision": state.precision, "encoding": state.encoding, "data": state.data});
+            assert_eq!(serde_json::from_value::<HllState>(legacy).unwrap(), state);
         }
     }
 }

@@ -147,7 +147,10 @@ result = {
     "b1": answers("b1"),
     "b2": answers("b2"),
     "ksB2VsB1": ks(finite("b2"), finite("b1")),
-    "ksB1VsB1": 0.0,
+    "customersOverB1B2": one(
+        "SELECT count(DISTINCT customer_id) FROM (SELECT customer_id FROM b1 UNION ALL SELECT customer_id FROM b2)"
+    )[0],
+    "countriesB1": one("SELECT count(DISTINCT country) FROM b1")[0],
 }
 with open(f"{out}/answers.json", "w") as f:
     json.dump(result, f, indent=2)

@@ -3,8 +3,8 @@
 //! readers of a spec (ade-validate), which never trust it blindly.
 
 use super::checks::{
-    AnomalyCheck, ChangeCheck, Check, DistributionCheck, FreshnessCheck, InSetCheck, NotNullCheck, RangeCheck,
-    ReferenceCheck, RegexCheck, RowCountCheck, SchemaCheck, SqlCheck, UniqueCheck,
+    AnomalyCheck, ChangeCheck, Check, DistinctCheck, DistributionCheck, FreshnessCheck, InSetCheck, NotNullCheck,
+    RangeCheck, ReferenceCheck, RegexCheck, RowCountCheck, SchemaCheck, SqlCheck, UniqueCheck,
 };
 
 /// The one kind a check has, borrowed from it.
@@ -23,6 +23,7 @@ pub enum CheckKind<'a> {
     Schema(&'a SchemaCheck),
     Reference(&'a ReferenceCheck),
     Distribution(&'a DistributionCheck),
+    Distinct(&'a DistinctCheck),
 }
 
 impl CheckKind<'_> {
@@ -42,6 +43,7 @@ impl CheckKind<'_> {
             Self::Schema(_) => "schema",
             Self::Reference(_) => "reference",
             Self::Distribution(_) => "distribution",
+            Self::Distinct(_) => "distinct",
         }
     }
 }
@@ -63,6 +65,7 @@ impl Check {
             self.schema.as_ref().map(CheckKind::Schema),
             self.reference.as_ref().map(CheckKind::Reference),
             self.distribution.as_ref().map(CheckKind::Distribution),
+            self.distinct.as_ref().map(CheckKind::Distinct),
         ];
         let mut set = kinds.into_iter().flatten();
         match (set.next(), set.next()) {

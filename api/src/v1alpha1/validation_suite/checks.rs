@@ -13,8 +13,8 @@ use crate::v1alpha1::Duration;
 #[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "kube", x_kube(
-    validation = Rule::new("[has(self.rowCount), has(self.notNull), has(self.unique), has(self.inSet), has(self.range), has(self.regex), has(self.sql), has(self.freshness), has(self.anomaly), has(self.change), has(self.schema), has(self.reference), has(self.distribution)].filter(x, x).size() == 1").message("set exactly one check kind: rowCount, notNull, unique, inSet, range, regex, sql, freshness, anomaly, change, schema, reference or distribution"),
-    validation = Rule::new("has(self.column) || !(has(self.notNull) || has(self.inSet) || has(self.range) || has(self.regex) || has(self.freshness) || has(self.distribution))").message("notNull, inSet, range, regex, freshness and distribution checks need a column"),
+    validation = Rule::new("[has(self.rowCount), has(self.notNull), has(self.unique), has(self.inSet), has(self.range), has(self.regex), has(self.sql), has(self.freshness), has(self.anomaly), has(self.change), has(self.schema), has(self.reference), has(self.distribution), has(self.distinct)].filter(x, x).size() == 1").message("set exactly one check kind: rowCount, notNull, unique, inSet, range, regex, sql, freshness, anomaly, change, schema, reference, distribution or distinct"),
+    validation = Rule::new("has(self.column) || !(has(self.notNull) || has(self.inSet) || has(self.range) || has(self.regex) || has(self.freshness) || has(self.distribution) || has(self.distinct))").message("notNull, inSet, range, regex, freshness, distribution and distinct checks need a column"),
     validation = Rule::new("!has(self.unique) || (has(self.column) != (has(self.unique.columns) && size(self.unique.columns) > 0))").message("a unique check needs a column, or unique.columns for a compound key, not both"),
     validation = Rule::new("!has(self.reference) || (has(self.column) != (has(self.reference.keys) && size(self.reference.keys) > 0))").message("a reference check needs a column, or reference.keys for a compound key, not both"),
     validation = Rule::new("!has(self.reference) || size(self.reference.columns) == (has(self.column) ? 1 : size(self.reference.keys))").message("reference.columns names one column of the reference dataset per key column"),
@@ -100,6 +100,11 @@ pub struct Check {
     /// A numeric column's distribution stays close to that of past batches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<DistributionCheck>,
+
+    /// The column's distinct values, in this batch or over a window of
+    /// batches, are within bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<DistinctCheck>,
 }
 
 /// How much a failed check matters.
@@ -450,5 +455,38 @@ pub struct DistributionCheck {
 }
 
 fn default_distribution_min_history() -> i32 {
+    1
+}
+
+/// The column's distinct count — over this batch and the previous `window − 1`
+/// comparable batches, from their merged HyperLogLogs — lies within bounds:
+/// "at least 10,000 distinct users over the last 7 days".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "kube", x_kube(
+    validation = Rule::new("has(self.min) || has(self.max)").message("distinct needs min, max or both"),
+    validation = Rule::new("!has(self.min) || !has(self.max) || self.min <= self.max").message("distinct.min must not exceed distinct.max")
+))]
+pub struct DistinctCheck {
+    /// Fewest distinct values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(range(min = 0)))]
+    pub min: Option<i64>,
+    /// Most distinct values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(range(min = 0)))]
+    pub max: Option<i64>,
+    /// Batches counted together, this one included (default 1). With fewer
+    /// comparable past batches in history the check reports `InsufficientHistory`.
+    #[serde(default = "one_batch")]
+    #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 1000)))]
+    pub window: i32,
+    /// `none`, `daily` or `weekly`: which past batches are comparable.
+    #[serde(default)]
+    pub seasonality: Seasonality,
+}
+
+fn one_batch() -> i32 {
     1
 }

@@ -1,18 +1,18 @@
 //! Check evaluation: pure functions from a check, the merged metrics the scan
 //! produced for it, and the history, to a [`CheckResult`]. No I/O.
 
+mod sketched;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::distribution;
 use crate::history::{self, AnomalyVerdict, Current, MetricsRecord};
 use crate::profile::ColumnAccumulator;
 use crate::result::{CheckOutcome, CheckResult, CheckStatus};
 use crate::rowcheck::RowCheckAccumulator;
 use crate::scalar::Scalar;
 use crate::schema::{self, SchemaField};
-use crate::sketch::kll::Kll;
-use ade_api::v1alpha1::{Check, CheckKind, DistributionCheck, DistributionStatistic, HistoryMetric, Seasonality};
+use ade_api::v1alpha1::{Check, CheckKind, HistoryMetric, Seasonality};
 
 /// What the scan produced for one check.
 #[derive(Clone, Copy, Debug)]
@@ -49,14 +49,14 @@ pub fn metric_value(metric: HistoryMetric, observed: Observed<'_>) -> Option<f64
     }
 }
 
-struct Verdict {
+pub(crate) struct Verdict {
     status: CheckStatus,
     observed: Value,
     expected: Value,
     message: String,
 }
 
-fn verdict(pass: bool, observed: Value, expected: Value, message: String) -> Verdict {
+pub(crate) fn verdict(pass: bool, observed: Value, expected: Value, message: String) -> Verdict {
     Verdict {
         status: if pass { CheckStatus::Passed } else { CheckStatus::Failed },
         observed,
@@ -186,7 +186,8 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
                 verdict(v.problems.is_empty(), v.observed, v.expected, message)
             }
         }
-        Some(CheckKind::Distribution(d)) => distribution(check, d, observed, ctx),
+        Some(CheckKind::Distribution(d)) => sketched::distribution(check, d, observed, ctx),
+        Some(CheckKind::Distinct(d)) => sketched::distinct(check, d, observed, ctx),
         Some(CheckKind::InSet(_) | CheckKind::Range(_) | CheckKind::Regex(_) | CheckKind::Sql(_)) => {
             let (evaluated, failed) = row.map_or((0, 0), |r| (r.evaluated, r.failed));
             let ratio = if evaluated == 0 {
@@ -335,73 +336,6 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
         message: v.message,
     };
     (result, recorded)
-}
-
-/// The past sketches a distribution check compares with: its own, as recorded
-/// by earlier runs, else (without `where`) the column's profile sketch.
-fn past_sketch(record: &MetricsRecord, check: &Check) -> Option<Kll> {
-    let state = record.sketches.get(&check.name).or_else(|| {
-        check
-            .where_
-            .is_none()
-            .then(|| record.columns.get(check.column.as_deref()?)?.kll.as_ref())
-            .flatten()
-    })?;
-    Kll::from_state(state)
-}
-
-fn distribution(check: &Check, d: &DistributionCheck, observed: Observed<'_>, ctx: Context<'_>) -> Verdict {
-    let statistic = match d.statistic {
-        DistributionStatistic::Ks => "ks",
-        DistributionStatistic::Psi => "psi",
-    };
-    let past: Vec<(&str, Kll)> = history::comparable(ctx.records, ctx.current, d.seasonality)
-        .into_iter()
-        .filter_map(|r| past_sketch(r, check).map(|k| (r.batch_id.as_str(), k)))
-        .take(d.history.max(0) as usize)
-        .collect();
-    let expected =
-        json!({"statistic": statistic, "threshold": d.threshold, "history": d.history, "minHistory": d.min_history});
-    let need = d.min_history.max(1) as usize;
-    if past.len() < need {
-        return Verdict {
-            status: CheckStatus::InsufficientHistory,
-            observed: Value::Null,
-            expected,
-            message: format!("{} comparable past batches with a sketch, {need} needed", past.len()),
-        };
-    }
-    let mut reference = Kll::default();
-    for (_, k) in &past {
-        reference.merge(k);
-    }
-    let Some(current) = observed.column.map(|c| &c.kll) else {
-        return verdict(false, Value::Null, expected, "no data".into());
-    };
-    let value = match d.statistic {
-        DistributionStatistic::Ks => distribution::ks(current, &reference),
-        DistributionStatistic::Psi => distribution::psi(current, &reference),
-    };
-    let batches: Vec<&str> = past.iter().map(|p| p.0).collect();
-    let median = |k: &Kll| k.quantile(0.5);
-    match value {
-        None => verdict(
-            false,
-            Value::Null,
-            expected,
-            "the column has no finite values in this batch".into(),
-        ),
-        Some(v) => verdict(
-            v <= d.threshold,
-            json!({statistic: v, "median": median(current), "historyMedian": median(&reference), "batches": batches}),
-            expected,
-            format!(
-                "{statistic} {v:.4} against the merged sketches of {} past batches (threshold {})",
-                batches.len(),
-                d.threshold
-            ),
-        ),
-    }
 }
 
 #[cfg(test)]
@@ -641,5 +575,166 @@ mod tests {
             (result.status, result.outcome),
             (CheckStatus::Inconclusive, CheckOutcome::Warned)
         );
+    }
+
+    /// Unit table: the new kinds' verdicts from accumulators and history, without a scan.
+    #[test]
+    fn nan_distinct_distribution_reference_and_schema_table() {
+        use crate::history::CheckSketch;
+        use arrow::array::{Float64Array, Int64Array};
+        let floats = |values: Vec<Option<f64>>| {
+            let mut c = ColumnAccumulator::new(ColumnKind::Float, ColumnOptions::FULL);
+            c.update(&(std::sync::Arc::new(Float64Array::from(values)) as _))
+                .unwrap();
+            c
+        };
+        let ints = |range: std::ops::Range<i64>| {
+            let mut c = ColumnAccumulator::new(ColumnKind::Integer, ColumnOptions::FULL);
+            c.update(&(std::sync::Arc::new(Int64Array::from_iter_values(range)) as _))
+                .unwrap();
+            c
+        };
+        let nan = floats(vec![Some(1.0), Some(f64::NAN), None, Some(2.0)]);
+        let users = ints(0..1000);
+        let shifted = ints(500..1500);
+        // History: two batches whose distinct-check sketch held ids 0..1000 and 1000..2000,
+        // and whose distribution-check sketch held ids 0..1000.
+        let mut history = past(&[10, 10]);
+        for (i, r) in history.iter_mut().enumerate() {
+            let ids = ints(i as i64 * 1000..(i as i64 + 1) * 1000);
+            r.sketches.insert(
+                "d".into(),
+                CheckSketch {
+                    kll: Some(users.kll.to_state()),
+                    hll: Some(ids.hll.to_state()),
+                },
+            );
+            r.schema = vec![SchemaField {
+                name: "id".into(),
+                type_: "int32".into(),
+                nullable: false,
+            }];
+        }
+        let capped = RowCheckAccumulator {
+            cap_exceeded: true,
+            ..Default::default()
+        };
+        let schema = [SchemaField {
+            name: "id".into(),
+            type_: "int64".into(),
+            nullable: false,
+        }];
+        let observe = |column: Option<&'static ColumnAccumulator>| Observed {
+            rows: 4,
+            column,
+            row_check: None,
+            schema: &[],
+            declares_nullability: true,
+        };
+        let nan: &'static ColumnAccumulator = Box::leak(Box::new(nan));
+        let users: &'static ColumnAccumulator = Box::leak(Box::new(users));
+        let shifted: &'static ColumnAccumulator = Box::leak(Box::new(shifted));
+        let cases: Vec<(&str, Value, Observed<'_>, &[MetricsRecord], CheckStatus)> = vec![
+            (
+                "NaN is missing by default: 2 of 4",
+                json!({"name": "n", "column": "x", "notNull": {"minRatio": 0.75}}),
+                observe(Some(nan)),
+                &[],
+                CheckStatus::Failed,
+            ),
+            (
+                "NaN present when told",
+                json!({"name": "n", "column": "x", "notNull": {"minRatio": 0.75, "nanIsNull": false}}),
+                observe(Some(nan)),
+                &[],
+                CheckStatus::Passed,
+            ),
+            (
+                "distinct in one batch (HyperLogLog past 128 values)",
+                json!({"name": "d", "column": "x", "distinct": {"min": 970, "max": 1030}}),
+                observe(Some(users)),
+                &[],
+                CheckStatus::Passed,
+            ),
+            (
+                "distinct over 3 batches: 0..1000 twice and 1000..2000",
+                json!({"name": "d", "column": "x", "distinct": {"min": 1950, "max": 2050, "window": 3}}),
+                observe(Some(users)),
+                &history,
+                CheckStatus::Passed,
+            ),
+            (
+                "distinct window longer than history",
+                json!({"name": "d", "column": "x", "distinct": {"min": 1, "window": 4}}),
+                observe(Some(users)),
+                &history,
+                CheckStatus::InsufficientHistory,
+            ),
+            (
+                "same distribution",
+                json!({"name": "d", "column": "x", "distribution": {"threshold": 0.05}}),
+                observe(Some(users)),
+                &history,
+                CheckStatus::Passed,
+            ),
+            (
+                "half shifted: KS 0.5",
+                json!({"name": "d", "column": "x", "distribution": {"threshold": 0.4}}),
+                observe(Some(shifted)),
+                &history,
+                CheckStatus::Failed,
+            ),
+            (
+                "distribution without history",
+                json!({"name": "d", "column": "x", "distribution": {"threshold": 0.4}}),
+                observe(Some(shifted)),
+                &[],
+                CheckStatus::InsufficientHistory,
+            ),
+            (
+                "reference beyond the cap",
+                json!({"name": "r", "column": "x", "reference": {"dataset": {"uri": "d"}, "columns": ["id"]}}),
+                Observed {
+                    row_check: Some(&capped),
+                    ..observe(None)
+                },
+                &[],
+                CheckStatus::Inconclusive,
+            ),
+            (
+                "drift only, no history",
+                json!({"name": "s", "schema": {"driftFrom": "previous"}}),
+                Observed {
+                    schema: &schema,
+                    ..observe(None)
+                },
+                &[],
+                CheckStatus::InsufficientHistory,
+            ),
+            (
+                "retyped since the previous batch",
+                json!({"name": "s", "schema": {"driftFrom": "previous"}}),
+                Observed {
+                    schema: &schema,
+                    ..observe(None)
+                },
+                &history,
+                CheckStatus::Failed,
+            ),
+            (
+                "contract holds",
+                json!({"name": "s", "schema": {"columns": [{"name": "id", "type": "int64", "nullable": false}]}}),
+                Observed {
+                    schema: &schema,
+                    ..observe(None)
+                },
+                &history,
+                CheckStatus::Passed,
+            ),
+        ];
+        for (name, spec, observed, records, want) in cases {
+            let (result, _) = evaluate(&check(spec), observed, ctx(records));
+            assert_eq!(result.status, want, "{name}: {} {}", result.message, result.observed);
+        }
     }
 }
