@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::ade_validate;
+use support::{ade_validate, day_window};
 
 /// The oracle's Python (DuckDB pinned in oracle/requirements.txt).
 fn oracle_python() -> PathBuf {
@@ -71,11 +71,8 @@ fn validate(dir: &Path, batch: &str, day: &str) -> (i32, Value) {
     std::fs::write(&spec_path, suite(dir).to_string()).unwrap();
     let data = dir.join(format!("{batch}.parquet"));
     let history = dir.join("history");
-    let start = format!("{day}T00:00:00Z");
-    let end = jiff::Timestamp::from_second(start.parse::<jiff::Timestamp>().unwrap().as_second() + 86_400)
-        .unwrap()
-        .to_string();
-    let args = [
+    let window = day_window(day);
+    let mut args = vec![
         "--suite-spec",
         spec_path.to_str().unwrap(),
         "--suite-name",
@@ -86,11 +83,8 @@ fn validate(dir: &Path, batch: &str, day: &str) -> (i32, Value) {
         data.to_str().unwrap(),
         "--history",
         history.to_str().unwrap(),
-        "--window-start",
-        &start,
-        "--window-end",
-        &end,
     ];
+    args.extend(window.iter().map(String::as_str));
     let (code, stdout, stderr) = ade_validate(&args, &[]);
     let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     (code, doc)

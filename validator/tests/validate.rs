@@ -9,7 +9,9 @@ mod support;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use support::{HttpRecorder, ade_validate, files_under, orders_batch, write_csv, write_json, write_parquet};
+use support::{
+    HttpRecorder, ade_validate, day_window, files_under, orders_batch, write_csv, write_json, write_parquet,
+};
 
 /// Every spec has a trigger (the CRD requires one); ade-validate ignores it.
 fn trigger() -> Value {
@@ -219,20 +221,14 @@ fn history_drives_anomaly_and_change_checks_and_reruns_overwrite() {
     for (i, (day, rows)) in sundays.iter().enumerate() {
         let data = dir.path().join(format!("d{i}.parquet"));
         write_parquet(&data, &orders_batch(*rows));
-        let start = format!("{day}T00:00:00Z");
-        let end = jiff::Timestamp::from_second(start.parse::<jiff::Timestamp>().unwrap().as_second() + 86_400)
-            .unwrap()
-            .to_string();
-        let args = [
+        let window = day_window(day);
+        let mut args = vec![
             "--dataset",
             data.to_str().unwrap(),
             "--history",
             history.to_str().unwrap(),
-            "--window-start",
-            &start,
-            "--window-end",
-            &end,
         ];
+        args.extend(window.iter().map(String::as_str));
         let spec_path = dir.path().join("spec.json");
         std::fs::write(&spec_path, spec.to_string()).unwrap();
         let mut all = vec![

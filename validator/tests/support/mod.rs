@@ -120,6 +120,15 @@ pub fn ade_validate(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String
     )
 }
 
+/// `--window-start`, `--window-end` and their values for the UTC day `day` (YYYY-MM-DD).
+pub fn day_window(day: &str) -> [String; 4] {
+    let start = format!("{day}T00:00:00Z");
+    let end = jiff::Timestamp::from_second(start.parse::<jiff::Timestamp>().unwrap().as_second() + 86_400)
+        .unwrap()
+        .to_string();
+    ["--window-start".into(), start, "--window-end".into(), end]
+}
+
 /// Every file under a directory, relative paths, sorted.
 pub fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
