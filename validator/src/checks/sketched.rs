@@ -132,7 +132,7 @@ pub(super) fn distribution(check: &Check, d: &DistributionCheck, observed: Obser
             json!({statistic: v, "median": median(current), "historyMedian": median(&reference), "batches": batches}),
             expected,
             format!(
-                "{statistic} {v:.4} against the merged sketches of {} past batches (threshold {})",
+                "{statistic} {v:.4} against the merged sketches of {} past batch(es) (threshold {})",
                 batches.len(),
                 d.threshold
             ),

@@ -11,15 +11,22 @@ use std::collections::HashMap;
 use arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
-use datafusion::prelude::{SessionContext, ident};
+use datafusion::prelude::SessionContext;
 
 use crate::footer::FooterStats;
 use crate::profile::ColumnOptions;
-use crate::rowcheck::{RowCheck, RowTest};
+use crate::rowcheck::RowTest;
 use crate::scalar::{ColumnKind, Scalar};
-use crate::scan::{ColumnPlan, ScanPlan, ViewPlan};
-use crate::schema;
-use ade_api::v1alpha1::{CheckKind, HistoryMetric, ReferenceCheck, Seasonality, ValidationSuiteSpec};
+use crate::scan::ScanPlan;
+
+mod draft;
+mod error;
+mod rules;
+
+use ade_api::v1alpha1::{CheckKind, HistoryMetric, Seasonality, ValidationSuiteSpec};
+use draft::{COUNTS_ONLY, DraftCheck, DraftView};
+pub use error::PlanError;
+use rules::reference_problems;
 
 /// Where a check's numbers are after the scan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,55 +64,6 @@ pub struct ReferenceLoad {
     pub columns: Vec<String>,
 }
 
-/// A problem with the spec for this dataset.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PlanError {
-    #[error("{check}: unknown column {column:?}; the dataset has: {available}")]
-    UnknownColumn {
-        check: String,
-        column: String,
-        available: String,
-    },
-    #[error("check {check}: set exactly one check kind")]
-    NoSingleKind { check: String },
-    #[error("check {check}: a {kind} check needs a column")]
-    MissingColumn { check: String, kind: &'static str },
-    #[error("check {check}: {kind} needs {expected}, but column {column:?} is {data_type}")]
-    TypeMismatch {
-        check: String,
-        kind: &'static str,
-        column: String,
-        data_type: String,
-        expected: &'static str,
-    },
-    #[error("check {check}: invalid regex {pattern:?}: {message}")]
-    InvalidRegex {
-        check: String,
-        pattern: String,
-        message: String,
-    },
-    #[error("check {check}: invalid SQL {what} {sql:?}: {message}")]
-    InvalidSql {
-        check: String,
-        what: &'static str,
-        sql: String,
-        message: String,
-    },
-    #[error("check {check}: SQL {what} {sql:?} is {data_type}, not boolean")]
-    NotBoolean {
-        check: String,
-        what: &'static str,
-        sql: String,
-        data_type: String,
-    },
-    #[error("check {check}: {message}")]
-    InvalidValue { check: String, message: String },
-    #[error("check {check}: seasonality {seasonality:?} needs the batch window (--window-start and --window-end)")]
-    NeedsWindow { check: String, seasonality: Seasonality },
-    #[error("duplicate check name {check:?}")]
-    DuplicateName { check: String },
-}
-
 /// Inputs to [`compile`].
 #[derive(Clone, Copy, Debug)]
 pub struct PlanInput<'a> {
@@ -118,41 +76,6 @@ pub struct PlanInput<'a> {
     /// Each reference check's dataset columns (name and type), by check name.
     pub references: &'a HashMap<String, Vec<(String, DataType)>>,
 }
-
-struct DraftCheck {
-    column: String,
-    test: RowTest,
-    sample: Vec<String>,
-    /// Key columns of a unique or reference check (their indexes go into the test).
-    key: Vec<String>,
-}
-
-#[derive(Default)]
-struct DraftView {
-    filter: Option<String>,
-    columns: Vec<(String, ColumnKind, ColumnOptions)>,
-    checks: Vec<DraftCheck>,
-}
-
-impl DraftView {
-    fn column(&mut self, name: &str, kind: ColumnKind, options: ColumnOptions) -> usize {
-        if let Some(i) = self.columns.iter().position(|c| c.0 == name) {
-            let o = &mut self.columns[i].2;
-            o.min_max |= options.min_max;
-            o.numeric |= options.numeric;
-            o.top |= options.top;
-            return i;
-        }
-        self.columns.push((name.to_owned(), kind, options));
-        self.columns.len() - 1
-    }
-}
-
-const COUNTS_ONLY: ColumnOptions = ColumnOptions {
-    min_max: false,
-    numeric: false,
-    top: false,
-};
 
 /// Compiles the spec; `Err` lists every problem found.
 pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, Vec<PlanError>> {
@@ -450,41 +373,9 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                     });
                 }
             }
-            CheckKind::Schema(s) => {
-                if check.where_.is_some() || check.mostly.is_some() || check.column.is_some() {
-                    errors.push(PlanError::InvalidValue {
-                        check: name.into(),
-                        message: "a schema check is about the dataset's columns, not its rows: it takes no column, where or mostly".into(),
-                    });
-                }
-                if s.columns.is_empty() && s.drift_from.is_none() {
-                    errors.push(PlanError::InvalidValue {
-                        check: name.into(),
-                        message: "schema needs columns, driftFrom or both".into(),
-                    });
-                }
-                for c in &s.columns {
-                    if let Some(t) = c.type_.as_deref().filter(|t| !schema::is_logical_type(t)) {
-                        errors.push(PlanError::InvalidValue {
-                            check: name.into(),
-                            message: format!("column {:?}: {t:?} is not a logical type (int64, float64, string, decimal(12,2), timestamp, …)", c.name),
-                        });
-                    }
-                }
-            }
+            CheckKind::Schema(s) => errors.extend(rules::schema_problems(name, check, s)),
             CheckKind::Distinct(d) => {
-                if d.min.zip(d.max).is_some_and(|(a, b)| a > b) || (d.min.is_none() && d.max.is_none()) {
-                    errors.push(PlanError::InvalidValue {
-                        check: name.into(),
-                        message: "distinct needs min, max or both, min not above max".into(),
-                    });
-                }
-                if d.window > 1 && d.seasonality != Seasonality::None && !input.has_window {
-                    errors.push(PlanError::NeedsWindow {
-                        check: name.into(),
-                        seasonality: d.seasonality,
-                    });
-                }
+                errors.extend(rules::distinct_problems(name, d, input.has_window));
                 if col_kind == Some(ColumnKind::Other) {
                     errors.push(mismatch("a column of scalar values"));
                 } else if let Some((c, _, k)) = &column {
@@ -492,18 +383,7 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
                 }
             }
             CheckKind::Distribution(d) => {
-                if d.threshold < 0.0 || d.min_history < 1 || d.history < d.min_history {
-                    errors.push(PlanError::InvalidValue {
-                        check: name.into(),
-                        message: "distribution needs threshold ≥ 0 and 1 ≤ minHistory ≤ history".into(),
-                    });
-                }
-                if d.seasonality != Seasonality::None && !input.has_window {
-                    errors.push(PlanError::NeedsWindow {
-                        check: name.into(),
-                        seasonality: d.seasonality,
-                    });
-                }
+                errors.extend(rules::distribution_problems(name, d, input.has_window));
                 if !col_kind.is_some_and(ColumnKind::is_numeric) {
                     errors.push(mismatch("a numeric column"));
                 } else if let Some((c, _, k)) = &column {
@@ -637,64 +517,7 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
         return Err(errors);
     }
 
-    // Batch layout: needed dataset columns (schema order), then computed columns.
-    let mut needed: Vec<&str> = Vec::new();
-    for v in &views {
-        needed.extend(v.columns.iter().map(|c| c.0.as_str()));
-        for c in &v.checks {
-            needed.push(c.column.as_str());
-            needed.extend(c.sample.iter().map(String::as_str));
-        }
-    }
-    let mut layout: Vec<String> = fields
-        .iter()
-        .filter(|f| needed.contains(&f.0.as_str()))
-        .map(|f| f.0.clone())
-        .collect();
-    let mut projection: Vec<Expr> = layout.iter().map(|n| ident(n.as_str())).collect();
-    for (i, (_, expr)) in computed.into_iter().enumerate() {
-        layout.push(format!("__ade_expr_{i}"));
-        projection.push(expr);
-    }
-    let index: HashMap<&str, usize> = layout.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let at = |n: &str| index.get(n).copied().unwrap_or_default();
-    let scan = ScanPlan {
-        views: views
-            .iter()
-            .map(|v| ViewPlan {
-                filter: v.filter.as_deref().map(at),
-                columns: v
-                    .columns
-                    .iter()
-                    .map(|(n, kind, options)| ColumnPlan {
-                        name: n.clone(),
-                        index: at(n),
-                        kind: *kind,
-                        options: *options,
-                    })
-                    .collect(),
-                row_checks: v
-                    .checks
-                    .iter()
-                    .map(|c| RowCheck {
-                        column: at(&c.column),
-                        test: match &c.test {
-                            RowTest::Unique { cap, .. } => RowTest::Unique {
-                                cap: *cap,
-                                key: c.key.iter().map(|k| at(k)).collect(),
-                            },
-                            RowTest::Reference { set, .. } => RowTest::Reference {
-                                key: c.key.iter().map(|k| at(k)).collect(),
-                                set: set.clone(),
-                            },
-                            other => other.clone(),
-                        },
-                        sample_columns: c.sample.iter().map(|s| (at(s), s.clone())).collect(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    };
+    let (projection, scan) = draft::lay_out(&fields, &views, computed);
     Ok(Compiled {
         projection,
         scan,
@@ -702,52 +525,6 @@ pub fn compile(input: PlanInput<'_>, ctx: &SessionContext) -> Result<Compiled, V
         bindings,
         references,
     })
-}
-
-/// What is wrong with a reference check's reference side: its columns must
-/// exist in the reference dataset, one per key column, of the same kinds.
-fn reference_problems(
-    check: &str,
-    reference: &ReferenceCheck,
-    key_kinds: &[ColumnKind],
-    fields: Option<&Vec<(String, DataType)>>,
-    errors: &mut Vec<PlanError>,
-) {
-    let uri = &reference.dataset.uri;
-    let Some(fields) = fields else {
-        errors.push(PlanError::InvalidValue {
-            check: check.into(),
-            message: format!("the reference dataset {uri} was not read"),
-        });
-        return;
-    };
-    if reference.columns.len() != key_kinds.len() {
-        errors.push(PlanError::InvalidValue {
-            check: check.into(),
-            message: format!(
-                "{} key columns but {} reference.columns: name one column of {uri} per key column",
-                key_kinds.len(),
-                reference.columns.len()
-            ),
-        });
-        return;
-    }
-    for (column, kind) in reference.columns.iter().zip(key_kinds) {
-        match fields.iter().find(|f| &f.0 == column) {
-            None => errors.push(PlanError::UnknownColumn {
-                check: format!("check {check}: reference dataset {uri}"),
-                column: column.clone(),
-                available: fields.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "),
-            }),
-            Some((_, data_type)) if ColumnKind::of(data_type) != *kind => errors.push(PlanError::InvalidValue {
-                check: check.into(),
-                message: format!(
-                    "reference column {column:?} of {uri} is {data_type}, which cannot equal a {kind:?} key column"
-                ),
-            }),
-            Some(_) => {}
-        }
-    }
 }
 
 trait DefaultColumn {
