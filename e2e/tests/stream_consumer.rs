@@ -224,6 +224,8 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     assert_eq!(pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"], true);
     let env = env_of(&d);
     assert_eq!(env["AWS_ENDPOINT_URL"]["value"], ENDPOINT);
+    // An http emulator endpoint: the S3 sink is told to accept it.
+    assert_eq!(env["AWS_ALLOW_HTTP"]["value"], "true");
     assert_eq!(env["AWS_REGION"]["value"], "us-east-1");
     assert_eq!(env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
     let config: Value =

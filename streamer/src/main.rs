@@ -25,17 +25,17 @@ struct Args {
     /// A file holding the configuration JSON (instead of ADE_STREAM_CONFIG).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Address of /metrics and /healthz.
-    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], stream::METRICS_PORT)))]
+    /// Address of /metrics and /healthz (port 0: any free port, logged).
+    #[arg(long, env = "ADE_STREAM_METRICS_ADDR", default_value_t = SocketAddr::from(([0, 0, 0, 0], stream::METRICS_PORT)))]
     metrics_addr: SocketAddr,
     /// Worker identity (default: POD_NAME, else the host name).
     #[arg(long, env = stream::WORKER_ID_ENV)]
     worker_id: Option<String>,
     /// Milliseconds to wait after an empty GetRecords.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, env = "ADE_STREAM_IDLE_POLL_MS", default_value_t = 1000)]
     idle_poll_ms: u64,
     /// Seconds between shard syncs (ListShards).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "ADE_STREAM_SHARD_SYNC_SECONDS", default_value_t = 30)]
     shard_sync_seconds: u64,
     /// Log filter (RUST_LOG syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
@@ -66,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
     if rustls::crypto::ring::default_provider().install_default().is_err() {
         tracing::debug!("a TLS crypto provider was already installed");
     }
+    let listener = http::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("binding the metrics address {}", args.metrics_addr))?;
     let config = config::load(args.config.as_deref()).context("loading the configuration")?;
     let me = worker_id(&args);
     tracing::info!(worker = %me, consumer = %config.consumer, stream = %config.stream.name, "starting");
@@ -73,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
     let metrics = Arc::new(Metrics::default());
-    let server = tokio::spawn(http::serve(args.metrics_addr, metrics.clone(), shutdown.clone()));
+    let server = tokio::spawn(http::serve(listener, metrics.clone(), shutdown.clone()));
 
     let aws = ade_streamer::aws_config(&config.stream.region).await;
     let mut options = Options::new(&me);

@@ -231,6 +231,10 @@ pub fn deployment(
     ];
     if let Some(url) = &settings.aws_endpoint_url {
         env_vars.push(env("AWS_ENDPOINT_URL", url.clone()));
+        // The S3 sink (object_store) refuses a plain-http endpoint (an emulator) unless told.
+        if url.starts_with("http://") {
+            env_vars.push(env("AWS_ALLOW_HTTP", "true".into()));
+        }
     }
 
     let image = consumer.spec.image.clone().unwrap_or_else(|| settings.image.clone());

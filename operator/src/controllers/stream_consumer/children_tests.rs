@@ -172,6 +172,11 @@ fn the_deployment_runs_ade_stream_with_its_config_and_keys() {
     );
     assert_eq!(env["AWS_REGION"].value.as_deref(), Some("us-east-1"));
     assert_eq!(env["AWS_ENDPOINT_URL"].value.as_deref(), Some("http://127.0.0.1:4566"));
+    assert_eq!(
+        env["AWS_ALLOW_HTTP"].value.as_deref(),
+        Some("true"),
+        "object_store refuses http otherwise"
+    );
 
     // One read-only secret volume per keyed rule, mounted where keyFile points.
     let volumes = pod.volumes.as_ref().expect("volumes");
@@ -217,6 +222,7 @@ fn no_endpoint_no_keys_and_a_config_change_rolls_the_pods() {
         consumer("source: {kinesis: {streamName: s, region: us-east-1}}\nsink: {s3: {uri: 's3://lake/raw/'}}\n");
     let d = build(&plain, None);
     assert!(!env_of(&d).contains_key("AWS_ENDPOINT_URL"));
+    assert!(!env_of(&d).contains_key("AWS_ALLOW_HTTP"));
     let pod = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod");
     assert!(pod.volumes.is_none() && pod.containers[0].volume_mounts.is_none());
 
