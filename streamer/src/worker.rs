@@ -403,7 +403,8 @@ async fn take<S: LeaseStore>(
         return; // cannot read the stream: take nothing
     }
     let now = Timestamp::now();
-    let decided = plan::plan(&me, now, &leases, &workers);
+    let view = plan::unheld_mine_freed(&me, |shard| held.contains_key(shard), &leases);
+    let decided = plan::plan(&me, now, &view, &workers);
     let steal = decided.steal.iter().map(|s| (s, "stolen"));
     for (shard, change) in decided.take.iter().map(|s| (s, "taken")).chain(steal) {
         if held.contains_key(shard) {

@@ -33,6 +33,24 @@ pub fn eligible(lease: &ShardLease, by_id: &BTreeMap<&str, &ShardLease>) -> bool
             .all(|p| by_id.get(p.as_str()).is_none_or(|parent| parent.finished()))
 }
 
+/// The leases as `me`, holding only the shards `holding` says, plans with them:
+/// a lease owned under its name that it does not hold is left by an earlier
+/// process of the same identity (a container restarted in the same Pod keeps
+/// its Pod name). Nobody renews it, so it is free to take at once, instead of
+/// stalling its shard until its duration runs out.
+pub fn unheld_mine_freed(me: &str, holding: impl Fn(&str) -> bool, leases: &[ShardLease]) -> Vec<ShardLease> {
+    leases
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if l.owner.as_deref() == Some(me) && !holding(&l.shard_id) {
+                l.owner = None;
+            }
+            l
+        })
+        .collect()
+}
+
 /// Decides which leases `me` takes at `now`, given every shard lease and the
 /// workers' heartbeat leases.
 pub fn plan(me: &str, now: Timestamp, leases: &[ShardLease], workers: &[WorkerLease]) -> Plan {
@@ -269,5 +287,18 @@ mod tests {
         assert_eq!(start_at(&l, StartingPosition::Latest, None), StartAt::Finished);
         let child = lease("b<a");
         assert_eq!(start_at(&child, StartingPosition::Latest, None), StartAt::TrimHorizon);
+    }
+
+    #[test]
+    fn a_restarted_process_takes_back_at_once_what_its_identity_held_before() {
+        let leases = [lease("a@me"), lease("b@me"), lease("c@other")];
+        let workers = [worker("me", 1), worker("other", 1)];
+        // Without the view: "a" and "b" count as held by me, so there is nothing to take.
+        assert!(plan("me", now(), &leases, &workers).take.is_empty());
+        // This process holds only "b": "a" is taken back now, not in 30 s.
+        let view = unheld_mine_freed("me", |s| s == "b", &leases);
+        assert_eq!(plan("me", now(), &view, &workers).take, ["a"]);
+        // Another worker's lease is untouched.
+        assert_eq!(view[2].owner.as_deref(), Some("other"));
     }
 }
