@@ -8,7 +8,8 @@
 //! the `pod-exit` stage in e2e/kwok/pod-stages.yaml finishes the Pod with
 //! them). Pods that kwok should leave to this runtime carry the label
 //! `app.kubernetes.io/component` with a value listed in that stage
-//! (`validation`).
+//! (`validation`). Each Pod runs on a thread of its own, so Pods run side
+//! by side as on a node.
 //!
 //! Mapping: the container's `terminationMessagePath` becomes a temporary file
 //! (arguments naming it are rewritten), and host AWS credentials for the
@@ -75,17 +76,27 @@ impl Executor {
         let flag = stop.clone();
         let (namespace, component) = (namespace.to_owned(), component.to_owned());
         let thread = std::thread::spawn(move || {
+            let (binaries, env) = (Arc::new(binaries), Arc::new(env));
             let mut started = HashSet::new();
+            // Each Pod runs on a thread of its own, as a kubelet runs Pods side by side.
+            let mut pods: Vec<JoinHandle<()>> = Vec::new();
             while !flag.load(Ordering::Relaxed) {
                 for pod in pending(&namespace, &component) {
                     let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_owned();
                     if started.insert(name.clone()) {
-                        let (code, message) = run(&pod, &binaries, &env);
-                        report(&namespace, &name, code, &message);
+                        let (namespace, binaries, env) = (namespace.clone(), binaries.clone(), env.clone());
+                        pods.push(std::thread::spawn(move || {
+                            let (code, message) = run(&pod, &binaries, &env);
+                            report(&namespace, &name, code, &message);
+                        }));
                     }
                 }
+                let (done, running): (Vec<_>, Vec<_>) = pods.into_iter().partition(|p| p.is_finished());
+                pods = running;
+                join(done);
                 std::thread::sleep(Duration::from_millis(300));
             }
+            join(pods);
         });
         Self {
             stop,
@@ -93,8 +104,8 @@ impl Executor {
         }
     }
 
-    /// Whether its thread still runs Pods (it stops on a panic, e.g. when a
-    /// Pod's end cannot be reported).
+    /// Whether its thread still runs Pods (it stops when a Pod's thread panics,
+    /// e.g. when the Pod's end cannot be reported).
     pub fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
@@ -108,6 +119,15 @@ impl Drop for Executor {
             && !std::thread::panicking()
         {
             panic!("the e2e executor's thread panicked (see its message above)");
+        }
+    }
+}
+
+/// Waits for finished Pod threads; a panic in one stops the executor too.
+fn join(pods: Vec<JoinHandle<()>>) {
+    for pod in pods {
+        if pod.join().is_err() {
+            panic!("e2e executor: a Pod's thread panicked (see its message above)");
         }
     }
 }
