@@ -44,6 +44,8 @@ fi
 export ADE_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ade-operator"
 # Validation Pods are run on the host by the e2e executor (e2e/src/executor.rs).
 export ADE_VALIDATE_BIN="$CARGO_TARGET_DIR/debug/ade-validate"
+# So are StreamConsumer Pods (e2e/src/pods.rs).
+export ADE_STREAM_BIN="$CARGO_TARGET_DIR/debug/ade-stream"
 
 started=0
 if ! e2e/cluster status >/dev/null 2>&1; then

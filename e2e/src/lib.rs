@@ -17,6 +17,7 @@ pub mod chaos;
 pub mod executor;
 pub mod moto;
 pub mod operator;
+pub mod pods;
 pub mod process;
 pub mod prometheus;
 pub mod spec_fuzz;
@@ -44,6 +45,40 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Installs the chart once per test process (every test of a file may call it).
+pub fn install_chart_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(install_chart);
+}
+
+/// `kubectl apply` of `yaml` in `namespace`, which must succeed.
+pub fn apply(namespace: &str, yaml: &str) {
+    let out = kubectl_with_stdin(&["apply", "-n", namespace, "-f", "-"], yaml);
+    assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
+}
+
+/// Writes to `path` a kubeconfig that authenticates as ServiceAccount
+/// `account` of `namespace`, with a two-hour token from the TokenRequest API.
+pub fn token_kubeconfig(account: &str, namespace: &str, path: &std::path::Path) {
+    let token = kubectl_ok(&["create", "token", account, "-n", namespace, "--duration=2h"]);
+    let admin: serde_json::Value =
+        serde_json::from_str(&kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]))
+            .expect("kubectl config view prints JSON");
+    let cluster = &admin["clusters"][0]["cluster"];
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": {
+            "server": cluster["server"],
+            "certificate-authority-data": cluster["certificate-authority-data"],
+        }}],
+        "users": [{"name": account, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": account}}],
+        "current-context": "e2e",
+    });
+    std::fs::write(path, config.to_string()).expect("writing a ServiceAccount kubeconfig");
 }
 
 /// The admin kubeconfig of the local control plane.

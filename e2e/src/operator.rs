@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{RELEASE, SYSTEM_NAMESPACE, kubectl_ok, repo_root, wait_for};
+use crate::{RELEASE, SYSTEM_NAMESPACE, repo_root, wait_for};
 
 /// The operator binary: `ADE_OPERATOR_BIN`, else the debug build.
 pub fn binary() -> PathBuf {
@@ -28,24 +28,8 @@ pub fn binary() -> PathBuf {
 fn service_account_kubeconfig() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let token = kubectl_ok(&["create", "token", RELEASE, "-n", SYSTEM_NAMESPACE, "--duration=2h"]);
-        let admin: serde_json::Value =
-            serde_json::from_str(&kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]))
-                .expect("kubectl config view prints JSON");
-        let cluster = &admin["clusters"][0]["cluster"];
-        let config = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "e2e", "cluster": {
-                "server": cluster["server"],
-                "certificate-authority-data": cluster["certificate-authority-data"],
-            }}],
-            "users": [{"name": "ade-operator", "user": {"token": token.trim()}}],
-            "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "ade-operator"}}],
-            "current-context": "e2e",
-        });
         let path = std::env::temp_dir().join(format!("ade-e2e-sa-kubeconfig-{}.json", std::process::id()));
-        std::fs::write(&path, config.to_string()).expect("writing the ServiceAccount kubeconfig");
+        crate::token_kubeconfig(RELEASE, SYSTEM_NAMESPACE, &path);
         path
     })
 }

@@ -8,22 +8,10 @@
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
-use std::{sync::Once, time::Duration};
+use std::time::Duration;
 
-use ade_e2e::{
-    Moto, Namespace, Operator, S3, condition, get_json, install_chart, kubectl, kubectl_with_stdin, wait_for,
-};
+use ade_e2e::{Moto, Namespace, Operator, S3, apply, condition, get_json, install_chart_once, kubectl, wait_for};
 use serde_json::Value;
-
-fn setup() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(install_chart);
-}
-
-fn apply(ns: &str, yaml: &str) {
-    let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], yaml);
-    assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
-}
 
 /// A namespace with the emr pool and the job, and an operator pointed at a
 /// moto of its own (stopped in reverse order: operator, moto, namespace).
@@ -33,7 +21,7 @@ fn pool_and_job(name: &str) -> (Namespace, Moto, Operator) {
 
 /// A namespace with `pool` and `job` applied, and an operator pointed at a moto of its own.
 fn with(name: &str, pool: &str, job: &str) -> (Namespace, Moto, Operator) {
-    setup();
+    install_chart_once();
     let ns = Namespace::create(name);
     let moto = Moto::start();
     let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());

@@ -5,22 +5,12 @@
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
-use std::{collections::BTreeSet, sync::Once, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
 use ade_e2e::{
-    Namespace, Operator, condition, get_json, install_chart, kubectl, kubectl_ok, kubectl_with_stdin, objects, wait_for,
+    Namespace, Operator, apply, condition, get_json, install_chart_once, kubectl, kubectl_ok, objects, wait_for,
 };
 use serde_json::Value;
-
-fn setup() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(install_chart);
-}
-
-fn apply(ns: &str, yaml: &str) {
-    let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], yaml);
-    assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
-}
 
 fn pool(ns: &str, max_concurrent: Option<u32>) {
     let capacity = max_concurrent
@@ -81,7 +71,7 @@ fn max_overlap(runs: &[Value]) -> usize {
 
 #[test]
 fn a_job_on_a_short_cadence_produces_runs_with_the_expected_batch_ids() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("cadence");
     let _operator = Operator::start("cadence");
     pool(&ns.name, None);
@@ -139,7 +129,7 @@ spec:
 
 #[test]
 fn a_backfill_of_six_windows_never_runs_more_than_two_at_once() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("backfill");
     let _operator = Operator::start("backfill");
     pool(&ns.name, None);
@@ -206,7 +196,7 @@ spec:
 
 #[test]
 fn a_failing_pod_is_retried_and_the_run_fails_after_the_limit() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("retries");
     let _operator = Operator::start("retries");
     pool(&ns.name, None);
@@ -270,7 +260,7 @@ fn a_failing_pod_is_retried_and_the_run_fails_after_the_limit() {
 
 #[test]
 fn an_operator_killed_mid_run_adopts_the_job_instead_of_creating_another() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("restart");
     let mut first = Operator::start("restart-a");
     pool(&ns.name, None);
@@ -318,7 +308,7 @@ spec: {jobRef: {name: slow}, batchId: '2026-11-25T13', reason: manual}
 
 #[test]
 fn a_pool_limit_queues_runs_and_says_so() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("queue");
     let _operator = Operator::start("queue");
     pool(&ns.name, Some(1));
@@ -378,7 +368,7 @@ spec:
 
 #[test]
 fn kubectl_wait_for_ready_works_on_a_run_and_deleting_the_job_cleans_up() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("cleanup");
     let _operator = Operator::start("cleanup");
     pool(&ns.name, None);

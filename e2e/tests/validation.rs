@@ -8,23 +8,13 @@
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see hack/e2e.sh).
 
-use std::{collections::BTreeMap, sync::Once, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use ade_e2e::{
-    Executor, Moto, Namespace, Operator, S3, condition, executor::validate_bin, get_json, install_chart,
-    kubectl_with_stdin, wait_for,
+    Executor, Moto, Namespace, Operator, S3, apply, condition, executor::validate_bin, get_json, install_chart_once,
+    wait_for,
 };
 use serde_json::Value;
-
-fn setup() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(install_chart);
-}
-
-fn apply(ns: &str, yaml: &str) {
-    let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], yaml);
-    assert!(out.success, "kubectl apply failed:\n{}\n{yaml}", out.stderr);
-}
 
 fn start(ns: &Namespace, moto: &Moto) -> (Operator, Executor) {
     let endpoint = format!("--aws-endpoint-url={}", moto.endpoint());
@@ -101,7 +91,7 @@ fn last_run(ns: &str, name: &str) -> Option<Value> {
 
 #[test]
 fn a_failing_check_after_a_batch_quarantines_it() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("vsuite");
     let moto = Moto::start();
     moto.put("lake", &[("orders/batch=2026-11-25/part-0.csv", ORDERS_CSV)]);
@@ -188,7 +178,7 @@ fn a_failing_check_after_a_batch_quarantines_it() {
 
 #[test]
 fn a_suite_naming_an_unknown_column_is_not_ready_and_publishes_nothing() {
-    setup();
+    install_chart_once();
     let ns = Namespace::create("vsuite-bad");
     let moto = Moto::start();
     moto.put("lake", &[("orders/batch=2026-11-25/part-0.csv", ORDERS_CSV)]);
