@@ -186,6 +186,15 @@ impl RowCheckAccumulator {
         Ok(())
     }
 
+    /// The fraction of evaluated rows that passed (1 when none was evaluated).
+    pub fn passing_ratio(&self) -> f64 {
+        if self.evaluated == 0 {
+            1.0
+        } else {
+            (self.evaluated - self.failed) as f64 / self.evaluated as f64
+        }
+    }
+
     fn update_unique(&mut self, array: &ArrayRef, cap: usize) -> Result<Vec<usize>, ArrowError> {
         let mut failing = Vec::new();
         if self.cap_exceeded {

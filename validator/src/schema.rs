@@ -8,7 +8,11 @@ use arrow::datatypes::{DataType, Fields};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use ade_api::v1alpha1::{SchemaCheck, SchemaMode};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use ade_api::v1alpha1::{LOGICAL_TYPE_PATTERN, SchemaCheck, SchemaMode};
 
 /// One column of a dataset's schema, as recorded in history and reported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,39 +73,19 @@ pub fn logical_type(data_type: &DataType) -> String {
     name.to_owned()
 }
 
-/// Whether `name` is a logical type a contract may name (the CRD's pattern).
+/// Whether `name` is a logical type a contract may name: the CRD's pattern,
+/// with a decimal's precision and scale within Arrow's bounds.
 pub fn is_logical_type(name: &str) -> bool {
-    const PLAIN: [&str; 22] = [
-        "null",
-        "boolean",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "uint8",
-        "uint16",
-        "uint32",
-        "uint64",
-        "float16",
-        "float32",
-        "float64",
-        "string",
-        "binary",
-        "date",
-        "timestamp",
-        "timestamptz",
-        "time",
-        "duration",
-        "interval",
-        "list",
-    ];
-    if PLAIN.contains(&name) || ["struct", "map", "union"].contains(&name) {
-        return true;
+    static PATTERN: LazyLock<Regex> = LazyLock::new(|| Regex::new(LOGICAL_TYPE_PATTERN).expect("a valid pattern"));
+    if !PATTERN.is_match(name) {
+        return false;
     }
-    name.strip_prefix("decimal(")
-        .and_then(|rest| rest.strip_suffix(')'))
-        .and_then(|ps| ps.split_once(','))
-        .is_some_and(|(p, s)| p.parse::<u8>().is_ok() && s.parse::<i8>().is_ok())
+    match name.strip_prefix("decimal(").and_then(|rest| rest.strip_suffix(')')) {
+        Some(ps) => ps
+            .split_once(',')
+            .is_some_and(|(p, s)| p.parse::<u8>().is_ok() && s.parse::<i8>().is_ok()),
+        None => true,
+    }
 }
 
 /// What a schema check found.
@@ -275,6 +259,7 @@ mod tests {
             assert!(is_logical_type(&got), "{got}");
         }
         assert!(!is_logical_type("varchar") && !is_logical_type("decimal(x,2)"));
+        assert!(!is_logical_type("decimal(999,2)"), "precision beyond Arrow's");
     }
 
     #[test]

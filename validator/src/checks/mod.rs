@@ -134,11 +134,7 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
                     ),
                 },
                 Some(r) => {
-                    let ratio = if r.evaluated == 0 {
-                        1.0
-                    } else {
-                        (r.evaluated - r.failed) as f64 / r.evaluated as f64
-                    };
+                    let ratio = r.passing_ratio();
                     verdict(
                         ratio >= mostly,
                         json!({"passingRatio": ratio, "orphans": r.failed}),
@@ -190,11 +186,7 @@ pub fn evaluate(check: &Check, observed: Observed<'_>, ctx: Context<'_>) -> (Che
         Some(CheckKind::Distinct(d)) => sketched::distinct(check, d, observed, ctx),
         Some(CheckKind::InSet(_) | CheckKind::Range(_) | CheckKind::Regex(_) | CheckKind::Sql(_)) => {
             let (evaluated, failed) = row.map_or((0, 0), |r| (r.evaluated, r.failed));
-            let ratio = if evaluated == 0 {
-                1.0
-            } else {
-                (evaluated - failed) as f64 / evaluated as f64
-            };
+            let ratio = row.map_or(1.0, RowCheckAccumulator::passing_ratio);
             let expected = match check.kind() {
                 Some(CheckKind::InSet(s)) => json!({"values": s.values}),
                 Some(CheckKind::Range(r)) => {

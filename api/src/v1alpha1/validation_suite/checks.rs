@@ -342,6 +342,10 @@ pub struct SchemaCheck {
     pub drift_from: Option<DriftFrom>,
 }
 
+/// The logical types a schema contract may name: the CRD's pattern, and what
+/// ade-validate checks a spec against.
+pub const LOGICAL_TYPE_PATTERN: &str = r"^(boolean|u?int(8|16|32|64)|float(16|32|64)|decimal\([0-9]+,-?[0-9]+\)|string|binary|date|timestamp|timestamptz|time|duration|interval|list|struct|map|union|null)$";
+
 /// An expected column.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "kube", derive(JsonSchema))]
@@ -357,12 +361,7 @@ pub struct SchemaColumn {
     /// layouts (e.g. Arrow `Utf8View`) and time units do not matter. Omit to
     /// check only that the column exists.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "kube",
-        schemars(regex(
-            pattern = r"^(boolean|u?int(8|16|32|64)|float(16|32|64)|decimal\([0-9]+,-?[0-9]+\)|string|binary|date|timestamp|timestamptz|time|duration|interval|list|struct|map|union|null)$"
-        ))
-    )]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = LOGICAL_TYPE_PATTERN)))]
     pub type_: Option<String>,
     /// `false`: the format must declare the column required (Parquet
     /// `REQUIRED`). CSV and JSON declare nothing, so only Parquet is checked.
