@@ -37,14 +37,7 @@ use crate::kubectl;
 /// `ade-validate` built from this workspace (hack/e2e.sh builds it and
 /// exports `ADE_VALIDATE_BIN`).
 pub fn validate_bin() -> PathBuf {
-    std::env::var_os("ADE_VALIDATE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| crate::repo_root().join("target"));
-            target.join("debug/ade-validate")
-        })
+    crate::workspace_binary("ADE_VALIDATE_BIN", "ade-validate")
 }
 
 /// Annotation with the exit code of the container run on the host.

@@ -47,6 +47,17 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".."))
 }
 
+/// A binary built from this workspace: the path in `variable` (hack/e2e.sh
+/// exports it), else `name` in the debug build of `CARGO_TARGET_DIR` (or `target/`).
+pub fn workspace_binary(variable: &str, name: &str) -> PathBuf {
+    std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target"));
+        target.join("debug").join(name)
+    })
+}
+
 /// Installs the chart once per test process (every test of a file may call it).
 pub fn install_chart_once() {
     static ONCE: std::sync::Once = std::sync::Once::new();

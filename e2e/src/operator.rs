@@ -10,17 +10,11 @@ use std::{
     time::Duration,
 };
 
-use crate::{RELEASE, SYSTEM_NAMESPACE, repo_root, wait_for};
+use crate::{RELEASE, SYSTEM_NAMESPACE, wait_for};
 
 /// The operator binary: `ADE_OPERATOR_BIN`, else the debug build.
 pub fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("ADE_OPERATOR_BIN") {
-        return PathBuf::from(path);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    target.join("debug/ade-operator")
+    crate::workspace_binary("ADE_OPERATOR_BIN", "ade-operator")
 }
 
 /// A kubeconfig that authenticates as the chart's ServiceAccount, with a token
@@ -119,10 +113,10 @@ impl Operator {
     /// Sends `signal` (e.g. `STOP`, `CONT`) to the process.
     pub fn signal(&self, signal: &str) {
         if let Some(child) = &self.child {
-            let sent = Command::new("kill")
-                .args([&format!("-{signal}"), &child.id().to_string()])
-                .status();
-            assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} failed");
+            assert!(
+                crate::process::send_signal(child.id(), signal, false),
+                "kill -{signal} failed"
+            );
         }
     }
 

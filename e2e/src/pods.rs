@@ -40,14 +40,7 @@ use crate::{kubectl, operator::free_port, token_kubeconfig};
 /// `ade-stream` built from this workspace (hack/e2e.sh builds it and exports
 /// `ADE_STREAM_BIN`).
 pub fn stream_bin() -> PathBuf {
-    std::env::var_os("ADE_STREAM_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| crate::repo_root().join("target"));
-            target.join("debug/ade-stream")
-        })
+    crate::workspace_binary("ADE_STREAM_BIN", "ade-stream")
 }
 
 /// One Pod's process.
@@ -165,13 +158,9 @@ impl Drop for Pods {
     }
 }
 
-/// Sends `signal` to the process group `pid` leads.
+/// Sends `signal` to the process group `pid` leads (the Pod's processes).
 fn send(pid: u32, signal: &str) -> bool {
-    Command::new("kill")
-        .args([format!("-{signal}"), "--".into(), format!("-{pid}")])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    crate::process::send_signal(pid, signal, true)
 }
 
 /// One round: start new Pods, restart exited ones, stop deleted ones.

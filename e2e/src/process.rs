@@ -45,6 +45,17 @@ fn run_with_env(program: &str, args: &[&str], stdin: Option<&str>, env: &[(&str,
     }
 }
 
+/// Sends `signal` (e.g. `TERM`, `STOP`) to `pid`, or to the process group
+/// `pid` leads when `group`; whether `kill` succeeded.
+pub fn send_signal(pid: u32, signal: &str, group: bool) -> bool {
+    let target = if group { format!("-{pid}") } else { pid.to_string() };
+    std::process::Command::new("kill")
+        .args([format!("-{signal}"), "--".into(), target])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Runs `kubectl` against the local control plane.
 pub fn kubectl(args: &[&str]) -> CommandOutput {
     run("kubectl", args, None)
