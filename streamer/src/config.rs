@@ -67,8 +67,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         if rule.field.is_empty() {
             return invalid("obfuscate[].field must not be empty".into());
         }
-        if rule.method != ObfuscationMethod::Drop && rule.key_file.is_none() {
-            return invalid(format!("obfuscate rule for {:?} needs keyFile", rule.field));
+        if rule.method != ObfuscationMethod::Drop && rule.key_file.is_none() == rule.key_uri.is_none() {
+            return invalid(format!(
+                "obfuscate rule for {:?} needs exactly one of keyFile and keyUri",
+                rule.field
+            ));
         }
     }
     if !config.sink.uri.starts_with("s3://") && !config.sink.uri.starts_with("memory://") {
@@ -122,6 +125,10 @@ mod tests {
                 "AT_TIMESTAMP",
             ),
             (FULL.replace(r#","keyFile":"/k""#, ""), "keyFile"),
+            (
+                FULL.replace(r#""keyFile":"/k""#, r#""keyFile":"/k","keyUri":"s3://keys/k""#),
+                "exactly one of keyFile and keyUri",
+            ),
             (FULL.replace("s3://b/p/", "gs://b/p/"), "s3://"),
             (FULL.replace("{{hour}}", "{{nope}}"), "partitionBy"),
             (

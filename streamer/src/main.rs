@@ -34,6 +34,12 @@ struct Args {
     /// Milliseconds to wait after an empty GetRecords.
     #[arg(long, env = "ADE_STREAM_IDLE_POLL_MS", default_value_t = 1000)]
     idle_poll_ms: u64,
+    /// Milliseconds to wait after a GetRecords that returned records.
+    #[arg(long, env = "ADE_STREAM_BUSY_POLL_MS", default_value_t = 200)]
+    busy_poll_ms: u64,
+    /// Records asked of each GetRecords (Kinesis allows up to 10,000).
+    #[arg(long, env = "ADE_STREAM_RECORDS_PER_CALL", default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1..=10_000))]
+    records_per_call: i32,
     /// Seconds between shard syncs (ListShards).
     #[arg(long, env = "ADE_STREAM_SHARD_SYNC_SECONDS", default_value_t = 30)]
     shard_sync_seconds: u64,
@@ -81,6 +87,8 @@ async fn main() -> anyhow::Result<()> {
     let aws = ade_streamer::aws_config(&config.stream.region).await;
     let mut options = Options::new(&me);
     options.idle_poll = std::time::Duration::from_millis(args.idle_poll_ms);
+    options.busy_poll = std::time::Duration::from_millis(args.busy_poll_ms);
+    options.records_per_call = args.records_per_call;
     options.shard_sync = std::time::Duration::from_secs(args.shard_sync_seconds.max(1));
     match config.checkpoint.store {
         CheckpointStore::Kubernetes => {
@@ -112,7 +120,8 @@ async fn run<S: LeaseStore>(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
-    let parts = Obfuscator::load(&config.obfuscate)
+    let parts = Obfuscator::load_fetching(&config.obfuscate, &config.stream.region)
+        .await
         .map_err(|e| e.to_string())
         .and_then(|o| {
             Sink::new(&config.sink, &config.stream.region)

@@ -32,3 +32,16 @@ fn a_taken_metrics_port_stops_the_process_before_anything_else() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("loading the configuration"), "{stderr}");
 }
+
+#[test]
+fn a_records_per_call_kinesis_would_refuse_is_rejected_by_name() {
+    for bad in ["0", "10001"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ade-stream"))
+            .env("ADE_STREAM_RECORDS_PER_CALL", bad)
+            .output()
+            .expect("run ade-stream");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--records-per-call"), "{stderr}");
+    }
+}

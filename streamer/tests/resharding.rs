@@ -30,7 +30,7 @@ use ade_streamer::{
     transform::Obfuscator,
     worker::{self, EventKind, EventLog, Faults, Options, Shared},
 };
-use support::{all_objects, bucket, location, read_output, sdk};
+use support::{all_objects, bucket, location, payload, read_output, sdk, split_first_merge_last_two};
 use tokio_util::sync::CancellationToken;
 
 const STREAM: &str = "app-events";
@@ -61,22 +61,6 @@ fn obfuscator() -> Obfuscator {
         ("phone".into(), Token, Some(b"phone-key".to_vec())),
     ])
     .expect("rules")
-}
-
-/// The payload of record `i`: a JSON object with PII, except every 25th
-/// (not JSON) and every 40th (a JSON string), which must become dead letters.
-fn payload(i: u64) -> (String, bool) {
-    if i % 25 == 7 {
-        (format!("oops user{i}@example.com 123-45-{i:04}"), false)
-    } else if i % 40 == 3 {
-        (format!("\"user{i}@example.com\""), false)
-    } else {
-        let json = format!(
-            r#"{{"id":{i},"email":"user{i}@example.com","name":"Person {i}","ssn":"123-45-{i:04}","phone":"+1 415-555-{i:04}","amount":{}.5}}"#,
-            i % 97
-        );
-        (json, true)
-    }
 }
 
 /// Puts records `range`; records (shard, sequence) → Some(id) or None (dead letter).
@@ -219,29 +203,7 @@ async fn two_consumers_a_crash_and_resharding_give_every_record_once() {
     );
 
     // Reshard while consuming: split shard 0, merge shards 2 and 3.
-    let shards = k.list_shards().stream_name(STREAM).send().await.expect("ListShards");
-    let range = |i: usize| {
-        let r = shards.shards()[i].hash_key_range().expect("range");
-        (
-            r.starting_hash_key().parse::<u128>().expect("u128"),
-            r.ending_hash_key().parse::<u128>().expect("u128"),
-        )
-    };
-    let (lo, hi) = range(0);
-    k.split_shard()
-        .stream_name(STREAM)
-        .shard_to_split(shards.shards()[0].shard_id())
-        .new_starting_hash_key((lo + (hi - lo) / 2).to_string())
-        .send()
-        .await
-        .expect("SplitShard");
-    k.merge_shards()
-        .stream_name(STREAM)
-        .shard_to_merge(shards.shards()[2].shard_id())
-        .adjacent_shard_to_merge(shards.shards()[3].shard_id())
-        .send()
-        .await
-        .expect("MergeShards");
+    split_first_merge_last_two(&k, STREAM).await;
     put(&k, 500..900, &mut expected).await;
     // A restarted replica joins.
     let c = start(&moto, &aws, "consumer-c", &events, None).await;
@@ -266,34 +228,12 @@ async fn two_consumers_a_crash_and_resharding_give_every_record_once() {
     // Every record exactly once, counted over every object.
     let objects = all_objects(&bucket).await;
     let (found, strings) = read_output(&objects);
-    let mut seen: BTreeMap<(String, String), Vec<&support::Found>> = BTreeMap::new();
-    for f in &found {
-        seen.entry((f.shard.clone(), f.sequence.clone())).or_default().push(f);
-    }
-    let duplicates: Vec<_> = seen.iter().filter(|(_, v)| v.len() > 1).collect();
-    assert!(duplicates.is_empty(), "duplicated records: {duplicates:#?}");
-    let missing: Vec<_> = expected.keys().filter(|k| !seen.contains_key(*k)).collect();
-    assert!(missing.is_empty(), "lost records: {missing:?}");
-    assert_eq!(seen.len(), expected.len(), "records that were never put");
-    for (key, id) in &expected {
-        assert_eq!(seen[key][0].id, *id, "record {key:?} has the wrong content or kind");
-    }
+    support::assert_each_once(&expected, &found);
     let dead = found.iter().filter(|f| f.id.is_none()).count();
     assert!(dead > 30, "expected the malformed records as dead letters, got {dead}");
 
     // No obfuscated value in clear anywhere: decoded strings and raw bytes.
-    for needle in ["@example.com", "Person ", "123-45-", "415-555-"] {
-        assert!(
-            !strings.iter().any(|s| s.contains(needle)),
-            "{needle} found in clear in the output"
-        );
-        for (key, bytes) in &objects {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                "{needle} found in clear in {key}"
-            );
-        }
-    }
+    support::assert_no_clear_pii(&objects, &strings);
 
     // Children started only after their parents reached SHARD_END.
     let log = events.events();

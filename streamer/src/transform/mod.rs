@@ -4,6 +4,7 @@
 //! JSON object, or whose field cannot be obfuscated, becomes a
 //! [`DeadLetter`] that carries a digest of the payload, never the payload.
 
+pub mod keys;
 pub mod token;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -26,6 +27,16 @@ pub enum TransformError {
         path: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// The key object in S3 could not be read.
+    #[error("cannot read the key of field {field} from {uri}: {message} (may the consumer's role s3:GetObject it?)")]
+    KeyUri {
+        /// The field.
+        field: String,
+        /// The key's URI.
+        uri: String,
+        /// Why.
+        message: String,
     },
     /// The key is empty or missing.
     #[error("the key of field {field} is empty")]
@@ -109,23 +120,43 @@ impl Rule {
     }
 }
 
+/// A key's bytes without one trailing line end (`\n` or `\r\n`), as an
+/// editor or `echo` leaves it in a file or object.
+fn without_line_end(raw: &[u8]) -> &[u8] {
+    let trimmed = raw.strip_suffix(b"\n").unwrap_or(raw);
+    trimmed.strip_suffix(b"\r").unwrap_or(trimmed)
+}
+
 impl Obfuscator {
     /// Compiles `rules`, reading each key file once. A trailing newline in a
     /// key file is not part of the key.
     pub fn load(rules: &[ObfuscateRule]) -> Result<Self, TransformError> {
+        Self::load_with(rules, &std::collections::BTreeMap::new())
+    }
+
+    /// Compiles `rules`, fetching the keys kept in S3 first ([`keys::fetch`]).
+    pub async fn load_fetching(rules: &[ObfuscateRule], region: &str) -> Result<Self, TransformError> {
+        let fetched = keys::fetch(rules, region).await?;
+        Self::load_with(rules, &fetched)
+    }
+
+    /// Compiles `rules` with the S3 keys `fetched` (URI → bytes, [`keys::fetch_with`]).
+    pub fn load_with(
+        rules: &[ObfuscateRule],
+        fetched: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self, TransformError> {
         let mut keyed = Vec::new();
         for rule in rules {
             let key = match (&rule.key_file, rule.method) {
                 (_, ObfuscationMethod::Drop) => None,
+                (None, _) if rule.key_uri.is_some() => rule.key_uri.as_ref().and_then(|u| fetched.get(u)).cloned(),
                 (Some(path), _) => {
                     let raw = std::fs::read(path).map_err(|source| TransformError::Key {
                         field: rule.field.clone(),
                         path: path.display().to_string(),
                         source,
                     })?;
-                    let trimmed = raw.strip_suffix(b"\n").unwrap_or(&raw);
-                    let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-                    Some(trimmed.to_vec())
+                    Some(without_line_end(&raw).to_vec())
                 }
                 (None, _) => None,
             };

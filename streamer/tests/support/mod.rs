@@ -44,6 +44,48 @@ pub fn location(moto: &Moto, name: &str, prefix: &str) -> Location {
     }
 }
 
+/// The payload of record `i`: a JSON object with PII (e-mail, name, SSN,
+/// phone), except every 25th (not JSON) and every 40th (a JSON string),
+/// which must become dead letters. The bool says whether it is a data record.
+pub fn payload(i: u64) -> (String, bool) {
+    if i % 25 == 7 {
+        (format!("oops user{i}@example.com 123-45-{i:04}"), false)
+    } else if i % 40 == 3 {
+        (format!("\"user{i}@example.com\""), false)
+    } else {
+        let json = format!(
+            r#"{{"id":{i},"email":"user{i}@example.com","name":"Person {i}","ssn":"123-45-{i:04}","phone":"+1 415-555-{i:04}","amount":{}.5}}"#,
+            i % 97
+        );
+        (json, true)
+    }
+}
+
+/// Reshards `stream` while it is read: splits its first shard at the middle
+/// of its hash range and merges its third and fourth.
+pub async fn split_first_merge_last_two(k: &aws_sdk_kinesis::Client, stream: &str) {
+    let shards = k.list_shards().stream_name(stream).send().await.expect("ListShards");
+    let range = shards.shards()[0].hash_key_range().expect("range");
+    let (lo, hi): (u128, u128) = (
+        range.starting_hash_key().parse().expect("u128"),
+        range.ending_hash_key().parse().expect("u128"),
+    );
+    k.split_shard()
+        .stream_name(stream)
+        .shard_to_split(shards.shards()[0].shard_id())
+        .new_starting_hash_key((lo + (hi - lo) / 2).to_string())
+        .send()
+        .await
+        .expect("SplitShard");
+    k.merge_shards()
+        .stream_name(stream)
+        .shard_to_merge(shards.shards()[2].shard_id())
+        .adjacent_shard_to_merge(shards.shards()[3].shard_id())
+        .send()
+        .await
+        .expect("MergeShards");
+}
+
 /// Every object of a bucket: (key, bytes).
 pub async fn all_objects(store: &Arc<dyn ObjectStore>) -> Vec<(String, Vec<u8>)> {
     use futures::TryStreamExt;
@@ -134,4 +176,44 @@ pub fn read_output(objects: &[(String, Vec<u8>)]) -> (Vec<Found>, Vec<String>) {
         }
     }
     (found, strings)
+}
+
+/// Asserts that every record of `expected` ((shard, sequence) → the id of a
+/// data record, or `None` for a dead letter) is in `found` exactly once, as
+/// the right kind, and nothing else is.
+pub fn assert_each_once(expected: &std::collections::BTreeMap<(String, String), Option<i64>>, found: &[Found]) {
+    let mut seen: std::collections::BTreeMap<(String, String), Vec<&Found>> = std::collections::BTreeMap::new();
+    for f in found {
+        seen.entry((f.shard.clone(), f.sequence.clone())).or_default().push(f);
+    }
+    let duplicates: Vec<_> = seen.iter().filter(|(_, v)| v.len() > 1).collect();
+    assert!(duplicates.is_empty(), "duplicated records: {duplicates:#?}");
+    let missing: Vec<_> = expected.keys().filter(|k| !seen.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} lost records, first {:?}",
+        missing.len(),
+        missing.first()
+    );
+    assert_eq!(seen.len(), expected.len(), "records that were never put");
+    for (key, id) in expected {
+        assert_eq!(seen[key][0].id, *id, "record {key:?} has the wrong content or kind");
+    }
+}
+
+/// Asserts that no value of `payload`'s PII (e-mail, name, SSN, phone) is in
+/// clear in any decoded string or any raw byte of `objects`.
+pub fn assert_no_clear_pii(objects: &[(String, Vec<u8>)], strings: &[String]) {
+    for needle in ["@example.com", "Person ", "123-45-", "415-555-"] {
+        assert!(
+            !strings.iter().any(|s| s.contains(needle)),
+            "{needle} found in clear in a value"
+        );
+        for (key, bytes) in objects {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} found in clear in {key}"
+            );
+        }
+    }
 }

@@ -5,8 +5,11 @@
 //! `RequestLimitExceeded` for EC2's query protocol), a server error (500 /
 //! 503), slowly, or not at all (the connection is reset). It can also fail
 //! one named call once, before or after the emulator saw it (`RunJobFlow`
-//! created the cluster, and the answer is lost). Everything it injects is
-//! counted by kind and operation, for the figures of a fault test.
+//! created the cluster, and the answer is lost), or hold back the answer to
+//! one request (by method and path: S3's REST calls) until the test releases
+//! it, so a client can be caught between a write the emulator carried out and
+//! the answer it waits for. Everything it injects is counted by kind and
+//! operation, for the figures of a fault test.
 //!
 //! Only std: one thread per connection, one request per connection (the
 //! answer says `Connection: close`), bodies with `Content-Length` (what the
@@ -17,7 +20,7 @@ use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{Shutdown, TcpListener, TcpStream},
     sync::{
-        Arc, Mutex,
+        Arc, Condvar, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     thread,
@@ -72,7 +75,7 @@ impl Faults {
 pub struct Stats {
     /// Calls by operation (e.g. `RunJobFlow`).
     pub calls: BTreeMap<String, u64>,
-    /// Faults injected by kind (`throttle`, `error`, `slow`, `reset`, `fail-once`).
+    /// Faults injected by kind (`throttle`, `error`, `slow`, `reset`, `fail-once`, `hold`).
     pub injected: BTreeMap<&'static str, u64>,
     /// Faults injected by operation.
     pub injected_by_operation: BTreeMap<String, u64>,
@@ -85,8 +88,19 @@ impl Stats {
     }
 }
 
+/// The hold of [`FaultProxy::hold`]: the armed rule, the answers held now,
+/// and a generation that [`FaultProxy::release`] moves on.
+#[derive(Debug, Default)]
+struct Hold {
+    rule: Option<(String, String)>,
+    held: Vec<String>,
+    generation: u64,
+}
+
 struct Shared {
     upstream: u16,
+    hold: Mutex<Hold>,
+    released: Condvar,
     faults: Faults,
     rng: Mutex<Draws>,
     failed_once: AtomicBool,
@@ -118,6 +132,8 @@ impl FaultProxy {
             // Offset so the proxy's draws differ from a test's own with the same seed.
             rng: Mutex::new(Draws::new(faults.seed ^ 0x9e37_79b9_7f4a_7c15)),
             faults,
+            hold: Mutex::default(),
+            released: Condvar::new(),
             failed_once: AtomicBool::new(false),
             stats: Mutex::default(),
             stop: AtomicBool::new(false),
@@ -144,6 +160,57 @@ impl FaultProxy {
     /// What it saw and did so far.
     pub fn stats(&self) -> Stats {
         self.shared.stats.lock().unwrap().clone()
+    }
+
+    /// Arms a hold: the next request whose method is `method` and whose path
+    /// contains `path_contains` is carried out by the emulator, and its answer
+    /// is kept back until [`FaultProxy::release`]. One request only: later
+    /// ones pass.
+    pub fn hold(&self, method: &str, path_contains: &str) {
+        self.shared.hold.lock().unwrap().rule = Some((method.to_owned(), path_contains.to_owned()));
+    }
+
+    /// The request lines (`PUT /bucket/key HTTP/1.1`) whose answers are held now.
+    pub fn held(&self) -> Vec<String> {
+        self.shared.hold.lock().unwrap().held.clone()
+    }
+
+    /// Sends the held answers (to clients that may be gone) and disarms the hold.
+    pub fn release(&self) {
+        let mut hold = self.shared.hold.lock().unwrap();
+        hold.rule = None;
+        hold.generation += 1;
+        self.shared.released.notify_all();
+    }
+}
+
+/// Takes the armed hold if `request` matches it.
+fn take_hold(shared: &Shared, request: &Request) -> Option<u64> {
+    let line = request.head.first()?;
+    let (method, rest) = line.split_once(' ')?;
+    let path = rest.split(' ').next().unwrap_or_default();
+    let mut hold = shared.hold.lock().unwrap();
+    let (m, fragment) = hold.rule.as_ref()?;
+    if m != method || !path.contains(fragment.as_str()) {
+        return None;
+    }
+    hold.rule = None;
+    hold.held.push(line.clone());
+    Some(hold.generation)
+}
+
+/// Blocks until [`FaultProxy::release`] (or the proxy stops) after `generation`.
+fn wait_for_release(shared: &Shared, line: &str, generation: u64) {
+    let mut hold = shared.hold.lock().unwrap();
+    while hold.generation == generation && !shared.stop.load(Ordering::SeqCst) {
+        hold = shared
+            .released
+            .wait_timeout(hold, Duration::from_millis(200))
+            .unwrap()
+            .0;
+    }
+    if let Some(i) = hold.held.iter().position(|h| h == line) {
+        hold.held.remove(i);
     }
 }
 
@@ -281,6 +348,20 @@ fn handle(shared: &Shared, client: TcpStream) {
             return;
         }
         None => {}
+    }
+    if let Some(generation) = take_hold(shared, &request) {
+        count(shared, &operation, Some("hold"));
+        let answer = forward(shared.upstream, &request);
+        wait_for_release(shared, &request.head[0], generation);
+        match answer {
+            Ok(answer) => {
+                let _ = client.write_all(&answer);
+            }
+            Err(_) => {
+                let _ = client.shutdown(Shutdown::Both);
+            }
+        }
+        return;
     }
     let roll = draw(&shared.rng);
     let mut edge = f.throttle;
@@ -473,5 +554,40 @@ mod tests {
         assert_eq!(stats.calls["ListClusters"], 200);
         assert_eq!(stats.injected["fail-once"], 1);
         assert_eq!(stats.injected["throttle"], throttled as u64);
+    }
+
+    fn put(proxy: &FaultProxy, path: &str) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+        s.write_all(format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab").as_bytes())
+            .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).ok()?;
+        (!answer.is_empty()).then_some(answer)
+    }
+
+    #[test]
+    fn a_held_answer_comes_after_the_emulator_saw_the_call_and_only_on_release() {
+        let (port, seen) = upstream();
+        let proxy = Arc::new(FaultProxy::start(port, Faults::none(1)));
+        proxy.hold("PUT", "shardId-000000000001");
+        // Another shard's write passes.
+        assert!(put(&proxy, "/lake/raw/shardId-000000000000-1-2.parquet").is_some());
+        let caller = proxy.clone();
+        let waiting = thread::spawn(move || put(&caller, "/lake/raw/shardId-000000000001-1-2.parquet"));
+        let started = std::time::Instant::now();
+        while proxy.held().is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "never held");
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(*seen.lock().unwrap(), 2, "the emulator carried the held write out");
+        thread::sleep(Duration::from_millis(300));
+        assert!(!waiting.is_finished(), "answered before the release");
+        // One request only: the next write to that shard passes.
+        assert!(put(&proxy, "/lake/raw/shardId-000000000001-3-4.parquet").is_some());
+        proxy.release();
+        let answer = waiting.join().unwrap().expect("the held answer");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(proxy.held().is_empty());
+        assert_eq!(proxy.stats().injected["hold"], 1);
     }
 }
