@@ -8,7 +8,7 @@
 //! and checks what serde cannot (consistency, ranges).
 //!
 //! camelCase; an absent optional value is written as `null`, except
-//! `keyFile`, which is left out for `drop`. Every struct denies unknown
+//! `keyFile` and `keyUri`, which are left out when not used. Every struct denies unknown
 //! fields, so a document from a newer operator fails loudly, naming the field,
 //! instead of being half understood. The defaults are for hand-written
 //! documents: the operator writes every field.
@@ -98,9 +98,13 @@ pub struct ObfuscateRule {
     pub field: String,
     /// What to do with it.
     pub method: ObfuscationMethod,
-    /// File holding the key (mounted from a Secret); absent for `drop`.
+    /// File holding the key (mounted from a Secret); absent for `drop` and
+    /// when the key is in S3 (`keyUri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
+    /// S3 object holding the key (`s3://bucket/key`), read once at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_uri: Option<String>,
 }
 
 /// The object store sink.

@@ -19,11 +19,13 @@ fn built() -> Config {
                 field: "email".into(),
                 method: ObfuscationMethod::HmacSha256,
                 key_file: Some("/var/run/ade/keys/0/hmac".into()),
+                key_uri: None,
             },
             ObfuscateRule {
                 field: "ssn".into(),
                 method: ObfuscationMethod::Drop,
                 key_file: None,
+                key_uri: None,
             },
         ],
         sink: SinkConfig {

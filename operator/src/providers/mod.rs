@@ -9,6 +9,7 @@ pub mod emr;
 pub mod kubernetes;
 pub mod pool;
 mod registry;
+pub mod service;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;

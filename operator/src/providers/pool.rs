@@ -95,12 +95,14 @@ pub trait PoolCapacity: Send + Sync {
     /// What its calls are, for a message: `an EMR call`.
     fn calls(&self) -> &'static str;
     /// Plans the pool's capacity for `runs` (those of its namespace) and
-    /// carries the plan out: creates (recording each request in `log`
-    /// first), adopts and terminates capacity.
+    /// `streams` (the names of long-running steps that want a slot: stream
+    /// consumers without a running step) and carries the plan out: creates
+    /// (recording each request in `log` first), adopts and terminates capacity.
     fn reconcile<'a>(
         &'a self,
         pool: &'a ClusterPool,
         runs: &'a [std::sync::Arc<EtlRun>],
+        streams: &'a [String],
         log: &'a dyn RequestLog,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<CapacityReport, ProviderError>>;

@@ -10,6 +10,7 @@ use super::{
     emr::{AwsEmr, EmrApi, EmrProvider, EmrSettings},
     kubernetes::{JobSettings, KubernetesProvider},
     pool::PoolCapacity,
+    service::ServiceSteps,
 };
 use crate::{
     api::v1alpha1::{ClusterPool, Provider},
@@ -22,6 +23,7 @@ pub struct Providers {
     kubernetes: Arc<dyn ComputeProvider>,
     emr: Arc<dyn ComputeProvider>,
     emr_capacity: Arc<dyn PoolCapacity>,
+    emr_steps: Arc<dyn ServiceSteps>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -51,7 +53,8 @@ impl Providers {
         Self {
             kubernetes,
             emr: emr.clone(),
-            emr_capacity: emr,
+            emr_capacity: emr.clone(),
+            emr_steps: emr,
         }
     }
 
@@ -62,6 +65,7 @@ impl Providers {
             kubernetes: wrap(self.kubernetes),
             emr: wrap(self.emr),
             emr_capacity: self.emr_capacity,
+            emr_steps: self.emr_steps,
         }
     }
 
@@ -73,6 +77,11 @@ impl Providers {
             None => placed.iter().any(|h| matches!(h, AttemptHandle::EmrStep { .. })),
         };
         if emr { self.emr.clone() } else { self.kubernetes.clone() }
+    }
+
+    /// Long-running steps on emr pools (StreamConsumers on runtime emr).
+    pub fn emr_steps(&self) -> Arc<dyn ServiceSteps> {
+        self.emr_steps.clone()
     }
 
     /// The provider that holds capacity for `pool` outside Kubernetes, if any.

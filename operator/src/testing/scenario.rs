@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use kube::Resource;
 use serde::{Serialize, de::DeserializeOwned};
 
-pub(crate) use crate::providers::emr::fake::FakeEmr;
+pub(crate) use crate::providers::emr::{api::StepState, fake::FakeEmr};
 
 use super::FakeApi;
 use crate::{

@@ -77,6 +77,17 @@ pub struct EmrPool {
     #[cfg_attr(feature = "kube", schemars(length(max = 16)))]
     pub bootstrap_actions: Vec<BootstrapAction>,
 
+    /// An `ade-stream` binary in S3 (built for the instances' architecture),
+    /// for StreamConsumers with runtime `emr`: every cluster of the pool gets a
+    /// bootstrap action that copies it to `/usr/local/bin/ade-stream`. The
+    /// instance profile needs `s3:GetObject` on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "kube",
+        schemars(regex(pattern = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$"))
+    )]
+    pub stream_binary_uri: Option<String>,
+
     /// Use the AWS Glue Data Catalog as the Hive metastore (Spark, Hive, Trino).
     #[serde(default = "default_true")]
     pub glue_catalog: bool,

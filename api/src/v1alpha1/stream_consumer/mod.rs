@@ -45,6 +45,8 @@ pub use status::*;
 )]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.runtime != 'emr' || has(self.poolRef)").message("runtime emr needs poolRef: the ClusterPool (provider emr) whose cluster runs the consumer").field_path(".poolRef")))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.runtime != 'emr' || (has(self.checkpoint) && has(self.checkpoint.store) && self.checkpoint.store == 'dynamodb')").message("runtime emr needs checkpoint.store dynamodb: EMR nodes cannot reach this cluster's Leases").field_path(".checkpoint")))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.runtime != 'emr' || !has(self.transform) || !has(self.transform.obfuscate) || self.transform.obfuscate.all(r, !has(r.keySecretRef))").message("runtime emr cannot mount Secrets on EMR nodes: give hmac-sha256 and token rules a keyUri (an S3 object the instance profile may read) instead of keySecretRef").field_path(".transform")))]
 pub struct StreamConsumerSpec {
     /// The stream to read.
     pub source: StreamSource,
@@ -155,7 +157,7 @@ pub struct Transform {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.method == 'drop' || has(self.keySecretRef)").message("methods hmac-sha256 and token need keySecretRef")))]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("self.method == 'drop' || (has(self.keySecretRef) != has(self.keyUri))").message("methods hmac-sha256 and token need a key: set exactly one of keySecretRef and keyUri")))]
 pub struct ObfuscateRule {
     /// The field, as a dotted path into the JSON record, e.g. `user.email`.
     #[cfg_attr(
@@ -174,6 +176,17 @@ pub struct ObfuscateRule {
     /// The key of `hmac-sha256` and `token`, from a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_secret_ref: Option<SecretKeyRef>,
+
+    /// The key of `hmac-sha256` and `token`, from an S3 object (`s3://bucket/key`),
+    /// read at start with the consumer's AWS credentials (the pods' role, or
+    /// the EMR instance profile, needs `s3:GetObject` on it). Runtime `emr`
+    /// takes keys this way only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "kube",
+        schemars(regex(pattern = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$"))
+    )]
+    pub key_uri: Option<String>,
 }
 
 /// How a field is obfuscated.

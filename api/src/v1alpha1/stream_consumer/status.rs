@@ -45,6 +45,47 @@ pub struct StreamConsumerStatus {
     /// When a micro-batch was last written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_flush: Option<Time>,
+
+    /// Runtime `emr`: the step that runs the consumer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emr: Option<EmrStepStatus>,
+}
+
+/// The EMR step of a consumer on runtime `emr`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct EmrStepStatus {
+    /// Which step this is: 1, then one more for every restart or spec change.
+    /// Recorded before the step is added; the step's name carries it.
+    #[serde(default)]
+    pub attempt: i32,
+    /// The consumer's `metadata.generation` the attempt's step was built
+    /// from: a newer one replaces the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// The ClusterPool the attempt runs in: a consumer moved to another pool
+    /// cancels its step in this one first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// The cluster of the pool the step runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// The step, `s-...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// `WaitingForCluster`, `Pending`, `Running`, `CancelPending`, `RestartPending`.
+    #[serde(default)]
+    pub state: String,
+    /// Restarts after the step ended or its cluster was lost.
+    #[serde(default)]
+    pub restarts: i32,
+    /// Why the last step ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
+    /// When the next step may be added (backoff after a failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_restart_at: Option<Time>,
 }
 
 /// One shard of the stream.

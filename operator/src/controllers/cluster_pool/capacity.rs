@@ -121,7 +121,12 @@ pub async fn reconcile(pool: &ClusterPool, ctx: &Context, capacity: Arc<dyn Pool
         return Ok(Action::await_change());
     };
     let log = StatusLog::new(ctx, pool);
-    let report = capacity.reconcile(pool, &runs.all, &log, now).await;
+    let streams = crate::controllers::stream_consumer::emr_step::pool_demand(
+        &ns,
+        &name,
+        ctx.caches.consumers.all().iter().map(AsRef::as_ref),
+    );
+    let report = capacity.reconcile(pool, &runs.all, &streams, &log, now).await;
     match &report {
         // Set once the provider answers: a pool that never reached it has no
         // capacity and stays deletable. A cluster created in the same pass as

@@ -26,7 +26,9 @@ use super::{
     kube_error_category, queue, runner, status,
 };
 use crate::{
-    api::v1alpha1::{ClusterPool, ClusterPoolSpec, ClusterPoolStatus, EtlRun, Provider, Usd},
+    api::v1alpha1::{
+        ClusterPool, ClusterPoolSpec, ClusterPoolStatus, EtlRun, Provider, StreamConsumer, StreamRuntime, Usd,
+    },
     controllers::etl_job::apply::LABEL_POOL,
     cost,
 };
@@ -76,6 +78,7 @@ impl ErrorCategory for Error {
 /// would wake the pool again at once (a hot loop the spec fuzz test found).
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let runs = ctx.caches.runs.changes();
+    let consumers = ctx.caches.consumers.changes();
     runner::run_with::<ClusterPool, _, _, _>(
         ctx,
         shutdown,
@@ -84,6 +87,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         reconcile,
         move |c| {
             let wakes = wake::Wakes::default();
+            let consumer_wakes = wake::Wakes::default();
             c.watches_stream(runs, move |run: EtlRun| {
                 if !wakes.changed(&run) {
                     return None;
@@ -94,6 +98,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
                     .and_then(|s| s.pool.clone())
                     .or_else(|| run.labels().get(LABEL_POOL).cloned())?;
                 Some(ObjectRef::new(&pool).within(&run.namespace()?))
+            })
+            .watches_stream(consumers, move |consumer: StreamConsumer| {
+                if consumer.spec.runtime != StreamRuntime::Emr || !consumer_wakes.consumer_changed(&consumer) {
+                    return None;
+                }
+                let pool = consumer.spec.pool_ref.as_ref()?.name.clone();
+                Some(ObjectRef::new(&pool).within(&consumer.namespace()?))
             })
         },
     )

@@ -147,13 +147,13 @@ async fn a_cluster_request_waits_for_its_cluster_only_while_it_may_exist() {
     fake.state.lock().unwrap().list_lag = 2;
     assert!(
         capacity
-            .reconcile(&pool, &runs, &log, jiff::Timestamp::now())
+            .reconcile(&pool, &runs, &[], &log, jiff::Timestamp::now())
             .await
             .is_err()
     );
     assert_eq!(log.recorded().len(), 1);
     let report = capacity
-        .reconcile(&pool, &runs, &log, jiff::Timestamp::now())
+        .reconcile(&pool, &runs, &[], &log, jiff::Timestamp::now())
         .await
         .unwrap();
     assert_eq!((fake.calls("RunJobFlow"), report.requests.len()), (1, 1));
@@ -161,7 +161,7 @@ async fn a_cluster_request_waits_for_its_cluster_only_while_it_may_exist() {
     // Past the provider's grace for a request (2 minutes).
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(3);
     fake.state.lock().unwrap().clusters.clear();
-    let report = capacity.reconcile(&pool, &runs, &log, later).await.unwrap();
+    let report = capacity.reconcile(&pool, &runs, &[], &log, later).await.unwrap();
     assert_eq!(fake.calls("RunJobFlow"), 2, "asked again after the grace");
     assert_eq!(report.requests.len(), 1, "the new request");
 
@@ -169,8 +169,8 @@ async fn a_cluster_request_waits_for_its_cluster_only_while_it_may_exist() {
     let log = MemoryLog::default();
     fake.state.lock().unwrap().clusters.clear();
     fake.state.lock().unwrap().refuse = 1;
-    assert!(capacity.reconcile(&pool, &runs, &log, later).await.is_err());
+    assert!(capacity.reconcile(&pool, &runs, &[], &log, later).await.is_err());
     assert!(log.recorded().is_empty(), "{:?}", log.recorded());
-    capacity.reconcile(&pool, &runs, &log, later).await.unwrap();
+    capacity.reconcile(&pool, &runs, &[], &log, later).await.unwrap();
     assert_eq!(fake.calls("RunJobFlow j-"), 3);
 }

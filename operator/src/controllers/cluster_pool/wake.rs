@@ -1,8 +1,10 @@
 //! Which changes of a run wake its pool. A pool needs to hear of a run that
 //! is queued, placed, started, retried, finished or deleted, not of every
 //! status write (its cost so far, a message), each of which would otherwise
-//! cost an emr pool a round of EMR calls. What the pool does not hear of
-//! at once it sees at its next resync.
+//! cost an emr pool a round of EMR calls. The same for a StreamConsumer on
+//! runtime emr: its pool hears when its step's state or attempt changes (it
+//! starts waiting for a slot, runs, or has a restart due) or it is deleted.
+//! What the pool does not hear of at once it sees at its next resync.
 
 use std::{
     collections::HashMap,
@@ -12,7 +14,7 @@ use std::{
 
 use kube::ResourceExt;
 
-use crate::api::v1alpha1::EtlRun;
+use crate::api::v1alpha1::{EtlRun, StreamConsumer};
 
 /// The last significant state of each run seen, by (namespace, name).
 #[derive(Debug, Default)]
@@ -25,11 +27,39 @@ impl Wakes {
     /// its pool acts on. A finished run is forgotten once its end was seen,
     /// so the map holds only the runs in progress.
     pub fn changed(&self, run: &EtlRun) -> bool {
-        let key = (run.namespace().unwrap_or_default(), run.name_any());
-        let hash = significant(run);
         let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
+        self.note(
+            run.namespace().unwrap_or_default(),
+            run.name_any(),
+            significant(run),
+            finished,
+        )
+    }
+
+    /// Whether this version of `consumer` differs from the last one seen in
+    /// what its pool acts on: its EMR step's state and attempt, its deletion.
+    pub fn consumer_changed(&self, consumer: &StreamConsumer) -> bool {
+        let mut h = DefaultHasher::new();
+        consumer.metadata.deletion_timestamp.is_some().hash(&mut h);
+        consumer.spec.pool_ref.as_ref().map(|r| &r.name).hash(&mut h);
+        if let Some(step) = consumer.status.as_ref().and_then(|s| s.emr.as_ref()) {
+            (&step.state, step.attempt).hash(&mut h);
+        }
+        let gone = consumer.metadata.deletion_timestamp.is_some();
+        self.note(
+            consumer.namespace().unwrap_or_default(),
+            consumer.name_any(),
+            h.finish(),
+            gone,
+        )
+    }
+
+    /// Records `hash` for (namespace, name), or forgets it when `forget`;
+    /// whether it differs from what was recorded.
+    fn note(&self, namespace: String, name: String, hash: u64, forget: bool) -> bool {
+        let key = (namespace, name);
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let previous = if finished {
+        let previous = if forget {
             seen.remove(&key)
         } else {
             seen.insert(key, hash)
@@ -87,5 +117,42 @@ mod tests {
         assert!(!wakes.changed(&run(RunPhase::Running, "0.0200")));
         assert!(wakes.changed(&run(RunPhase::Succeeded, "0.0300")));
         assert!(wakes.seen.lock().unwrap().is_empty(), "a finished run is forgotten");
+    }
+
+    #[test]
+    fn a_consumer_wakes_its_pool_when_its_step_state_changes_not_on_a_lag_update() {
+        use crate::api::v1alpha1::{EmrStepStatus, StreamConsumerStatus};
+        let consumer = |state: &str, lag: &str| {
+            let mut c: StreamConsumer = serde_json::from_value(serde_json::json!({
+                "apiVersion": "ade.dev/v1alpha1",
+                "kind": "StreamConsumer",
+                "metadata": {"name": "c", "namespace": "ns"},
+                "spec": {
+                    "source": {"kinesis": {"streamName": "s", "region": "us-east-1"}},
+                    "runtime": "emr",
+                    "poolRef": {"name": "p"},
+                    "sink": {"s3": {"uri": "s3://lake/x/"}},
+                },
+            }))
+            .unwrap();
+            c.status = Some(StreamConsumerStatus {
+                lag: Some(lag.into()),
+                emr: Some(EmrStepStatus {
+                    attempt: 1,
+                    state: state.into(),
+                    ..EmrStepStatus::default()
+                }),
+                ..StreamConsumerStatus::default()
+            });
+            c
+        };
+        let wakes = Wakes::default();
+        assert!(wakes.consumer_changed(&consumer("WaitingForCluster", "0s")));
+        assert!(wakes.consumer_changed(&consumer("Running", "0s")));
+        assert!(
+            !wakes.consumer_changed(&consumer("Running", "5s")),
+            "lag is not the pool's business"
+        );
+        assert!(wakes.consumer_changed(&consumer("RestartPending", "5s")));
     }
 }

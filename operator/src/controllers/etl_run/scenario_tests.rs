@@ -180,7 +180,7 @@ async fn placed_emr_run(s: &Scenario) {
     let capacity = s.ctx.providers.capacity_for(&pool).unwrap();
     let log = crate::providers::pool::MemoryLog::default();
     capacity
-        .reconcile(&pool, &runs, &log, jiff::Timestamp::now())
+        .reconcile(&pool, &runs, &[], &log, jiff::Timestamp::now())
         .await
         .unwrap();
     reconcile_stored(s, "orders-1").await;

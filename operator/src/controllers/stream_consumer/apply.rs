@@ -24,7 +24,7 @@ use super::{
     scaling::{self, Inputs},
 };
 use crate::{
-    api::v1alpha1::{CheckpointStore, StreamConsumer, StreamConsumerStatus, Time},
+    api::v1alpha1::{CheckpointStore, StreamConsumer, StreamConsumerStatus},
     controllers::{
         Context,
         conditions::{self, Desired, Status},
@@ -176,16 +176,7 @@ pub async fn kubernetes(consumer: &StreamConsumer, ctx: &Context) -> Result<Acti
         .as_ref()
         .and_then(|d| d.status.as_ref()?.ready_replicas)
         .unwrap_or(0);
-    let body = StreamConsumerStatus {
-        observed_generation: consumer.metadata.generation,
-        conditions: Vec::new(),
-        shards: observed.shards,
-        open_shards: observed.open_shards.unwrap_or(0),
-        replicas,
-        lag: observed.max_lag_ms.map(leases::human_lag),
-        records_per_second: observed.records_per_second.map(|r| (r * 100.0).round() / 100.0),
-        last_flush: observed.last_flush.map(Time),
-    };
+    let body = observed.status(consumer.metadata.generation, replicas);
     write_status(consumer, ctx, body, [ready, degraded.clone()]).await?;
 
     if deployment.is_some()
@@ -207,7 +198,7 @@ pub async fn kubernetes(consumer: &StreamConsumer, ctx: &Context) -> Result<Acti
 /// The consumer's leases from its checkpoint store: Kubernetes Leases
 /// labelled with it, or the items of its DynamoDB lease table (read as the
 /// same Leases). A table the pods have not created yet holds no lease.
-async fn read_leases(
+pub(super) async fn read_leases(
     consumer: &StreamConsumer,
     ctx: &Context,
     namespace: &str,
@@ -232,7 +223,7 @@ async fn read_leases(
     Ok(list.items)
 }
 
-async fn write_status(
+pub(super) async fn write_status(
     consumer: &StreamConsumer,
     ctx: &Context,
     mut body: StreamConsumerStatus,
@@ -262,7 +253,7 @@ async fn write_status(
 
 /// A Warning when `Degraded` turns True or changes its reason; a Normal
 /// `Recovered` when it turns False again.
-async fn publish_degradation(consumer: &StreamConsumer, ctx: &Context, degraded: &Desired) {
+pub(super) async fn publish_degradation(consumer: &StreamConsumer, ctx: &Context, degraded: &Desired) {
     let existing = consumer
         .status
         .as_ref()

@@ -81,6 +81,10 @@ pub fn build(consumer: &StreamConsumer) -> Result<StreamConfig, ConfigError> {
                 ObfuscationMethod::Drop => None,
                 _ => rule.key_secret_ref.as_ref().map(|r| key_file(i, &r.key).into()),
             },
+            key_uri: match rule.method {
+                ObfuscationMethod::Drop => None,
+                _ => rule.key_uri.clone(),
+            },
         })
         .collect();
     Ok(StreamConfig {

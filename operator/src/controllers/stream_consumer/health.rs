@@ -92,39 +92,44 @@ fn replica_failure(deployment: &Deployment) -> Option<String> {
         })
 }
 
+/// `Degraded=True` with the reason most live replicas report, if any reports one.
+pub fn reported_error(f: &Facts<'_>, workers: &[Worker]) -> Option<Desired> {
+    let failing: Vec<&Worker> = workers.iter().filter(|w| w.error.is_some()).collect();
+    failing.first()?;
+    // The reason most replicas report; ties go to the first pod by name.
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
+    for w in &failing {
+        let r = w.error.as_ref().map(|e| e.0.as_str()).unwrap_or_default();
+        match reasons.iter_mut().find(|(x, _)| *x == r) {
+            Some(entry) => entry.1 += 1,
+            None => reasons.push((r, 1)),
+        }
+    }
+    let (reason, count) = reasons
+        .iter()
+        .fold(reasons[0], |best, &c| if c.1 > best.1 { c } else { best });
+    let example = failing
+        .iter()
+        .find(|w| w.error.as_ref().is_some_and(|e| e.0 == reason))
+        .and_then(|w| w.error.as_ref().map(|e| format!("{}: {}", w.pod, e.1)))
+        .unwrap_or_default();
+    Some(Desired::new(
+        "Degraded",
+        Status::True,
+        known_reason(reason),
+        format!(
+            "{} ({count} of {} live replicas report {reason}; {example})",
+            hint(reason, f),
+            workers.len()
+        ),
+    ))
+}
+
 /// `Ready` and `Degraded`.
 pub fn conditions(f: &Facts<'_>, deployment: Option<&Deployment>, workers: &[Worker]) -> (Desired, Desired) {
     let failing: Vec<&Worker> = workers.iter().filter(|w| w.error.is_some()).collect();
-    let degraded = match failing.first() {
-        Some(_) => {
-            // The reason most replicas report; ties go to the first pod by name.
-            let mut reasons: Vec<(&str, usize)> = Vec::new();
-            for w in &failing {
-                let r = w.error.as_ref().map(|e| e.0.as_str()).unwrap_or_default();
-                match reasons.iter_mut().find(|(x, _)| *x == r) {
-                    Some(entry) => entry.1 += 1,
-                    None => reasons.push((r, 1)),
-                }
-            }
-            let (reason, count) = reasons
-                .iter()
-                .fold(reasons[0], |best, &c| if c.1 > best.1 { c } else { best });
-            let example = failing
-                .iter()
-                .find(|w| w.error.as_ref().is_some_and(|e| e.0 == reason))
-                .and_then(|w| w.error.as_ref().map(|e| format!("{}: {}", w.pod, e.1)))
-                .unwrap_or_default();
-            Desired::new(
-                "Degraded",
-                Status::True,
-                known_reason(reason),
-                format!(
-                    "{} ({count} of {} live replicas report {reason}; {example})",
-                    hint(reason, f),
-                    workers.len()
-                ),
-            )
-        }
+    let degraded = match reported_error(f, workers) {
+        Some(degraded) => degraded,
         None => match deployment.and_then(replica_failure) {
             Some(message) => Desired::new(
                 "Degraded",

@@ -15,7 +15,10 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
 };
 
-use crate::{api::v1alpha1::ShardStatus, lease_table::Item};
+use crate::{
+    api::v1alpha1::{ShardStatus, StreamConsumerStatus, Time},
+    lease_table::Item,
+};
 
 // The contract with ade-stream, written once in ade-api.
 pub use ade_api::lease::{
@@ -115,6 +118,24 @@ pub fn lease_of_item(item: &Item) -> Option<Lease> {
             ..LeaseSpec::default()
         }),
     })
+}
+
+impl Observed {
+    /// The status fields the leases give (shards, open shards, lag, rate,
+    /// last flush), for `generation` with `replicas`; conditions are the
+    /// caller's.
+    pub fn status(&self, generation: Option<i64>, replicas: i32) -> StreamConsumerStatus {
+        StreamConsumerStatus {
+            observed_generation: generation,
+            shards: self.shards.clone(),
+            open_shards: self.open_shards.unwrap_or(0),
+            replicas,
+            lag: self.max_lag_ms.map(human_lag),
+            records_per_second: self.records_per_second.map(|r| (r * 100.0).round() / 100.0),
+            last_flush: self.last_flush.map(Time),
+            ..StreamConsumerStatus::default()
+        }
+    }
 }
 
 /// Reads `leases` (those labelled with the consumer) at `now`.

@@ -2,7 +2,9 @@
 //! `ade-stream` pods (with a ServiceAccount, Role and RoleBinding for their
 //! leases), scaled on the lag the pods report through their Leases, with
 //! shards, lag, throughput and `Ready` / `Degraded` in the status. Runtime
-//! `emr` is not available yet: `Ready=False, RuntimeNotAvailable`.
+//! `emr`: one long-running EMR step on a cluster of the consumer's emr pool
+//! ([`emr_step`] decides, `emr.rs` applies), its shards and lag read from the
+//! DynamoDB lease table.
 //!
 //! Reconcile = read (Deployment, Leases) → decide (pure: [`scaling`],
 //! [`health`], [`leases`]) → apply (children, status, Events), every 15 s and
@@ -11,6 +13,10 @@
 mod apply;
 pub mod children;
 pub mod config;
+mod emr;
+#[cfg(test)]
+mod emr_scenario_tests;
+pub mod emr_step;
 pub mod health;
 pub mod leases;
 pub mod scaling;
@@ -37,9 +43,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
 use super::{
-    Context, ErrorCategory,
-    conditions::{Desired, Status},
-    kube_error_category, runner,
+    Context, ErrorCategory, kube_error_category, runner,
     status::{self, Problem, report_validation},
 };
 use crate::{
@@ -176,8 +180,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
 #[instrument(skip_all, fields(namespace = consumer.metadata.namespace, name = consumer.metadata.name))]
 async fn reconcile(consumer: Arc<StreamConsumer>, ctx: Arc<Context>) -> Result<Action, Error> {
     if consumer.metadata.deletion_timestamp.is_some() {
-        // Its children are owned by it and garbage-collected.
-        return Ok(Action::await_change());
+        // Its children are owned by it and garbage-collected; an EMR step is not.
+        return Ok(emr::release(&consumer, &ctx)
+            .await?
+            .unwrap_or_else(Action::await_change));
     }
     let problems = problems(&consumer.name_any(), &consumer.spec);
     match (problems.is_empty(), consumer.spec.runtime) {
@@ -189,17 +195,14 @@ async fn reconcile(consumer: Arc<StreamConsumer>, ctx: Arc<Context>) -> Result<A
             status::invalid_spec(),
         )
         .await?),
-        (true, StreamRuntime::Emr) => {
-            apply::remove_deployment(&consumer, &ctx).await?;
-            let ready = Desired::new(
-                "Ready",
-                Status::False,
-                "RuntimeNotAvailable",
-                "runtime emr is not available in this release of ade-operator; use runtime kubernetes",
-            );
-            Ok(report_validation(&ctx, consumer.as_ref(), FIELD_MANAGER, &problems, ready).await?)
+        (true, StreamRuntime::Emr) => emr::reconcile(&consumer, &ctx).await,
+        (true, StreamRuntime::Kubernetes) => {
+            // A consumer that left runtime emr stops its step first.
+            if let Some(action) = emr::release(&consumer, &ctx).await? {
+                return Ok(action);
+            }
+            apply::kubernetes(&consumer, &ctx).await
         }
-        (true, StreamRuntime::Kubernetes) => apply::kubernetes(&consumer, &ctx).await,
     }
 }
 

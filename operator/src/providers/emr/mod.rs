@@ -41,6 +41,7 @@ pub mod pricing;
 pub mod provider;
 pub mod request;
 pub mod requests;
+mod service;
 
 #[cfg(test)]
 pub(crate) mod fake;

@@ -21,10 +21,12 @@ impl EmrProvider {
         &self,
         pool: &ClusterPool,
         runs: &[Arc<EtlRun>],
+        streams: &[String],
         log: &dyn RequestLog,
         now: Timestamp,
     ) -> Result<CapacityReport, ProviderError> {
-        let demand = pool_status::demand(&pool.name_any(), runs.iter().map(AsRef::as_ref));
+        let mut demand = pool_status::demand(&pool.name_any(), runs.iter().map(AsRef::as_ref));
+        demand.queued.extend(streams.iter().cloned());
         let before = pool_status::breaker_state(pool);
         let report = self.reconcile_pool(pool, before, &demand, log, now).await?;
         Ok(pool_status::capacity_report(
@@ -82,10 +84,11 @@ impl PoolCapacity for EmrProvider {
         &'a self,
         pool: &'a ClusterPool,
         runs: &'a [Arc<EtlRun>],
+        streams: &'a [String],
         log: &'a dyn RequestLog,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<CapacityReport, ProviderError>> {
-        self.capacity(pool, runs, log, now).boxed()
+        self.capacity(pool, runs, streams, log, now).boxed()
     }
 
     fn release<'a>(&'a self, pool: &'a ClusterPool) -> BoxFuture<'a, Result<Released, ProviderError>> {

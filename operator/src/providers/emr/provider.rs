@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::{
-    api::{ApiError, ClusterInfo, EmrApi, StepInfo},
+    api::{ApiError, ClusterInfo, EmrApi, StepInfo, StepSpec},
     observe,
     planner::{self, Limits},
     request::{self, TAG_POOL_UID},
@@ -160,23 +160,36 @@ impl EmrProvider {
 
     async fn start_step(&self, request: &AttemptRequest) -> Result<AttemptHandle, ProviderError> {
         let step = request::step_spec(request)?;
-        let pool = &request.pool;
+        Ok(match self.place_step(&request.pool, &step).await? {
+            Some((cluster, step_id)) => AttemptHandle::EmrStep {
+                cluster_id: cluster.id.clone(),
+                step_id,
+                market: Some(observe::market_of(&cluster).as_str().to_owned()),
+            },
+            None => AttemptHandle::Unplaced,
+        })
+    }
+
+    /// Adds `step` to a cluster of `pool` with a free slot, unless a step of
+    /// that name exists on one (then it is adopted): the cluster and step id,
+    /// or `None` when no cluster has room yet (the ClusterPool controller
+    /// creates one for the demand).
+    pub async fn place_step(
+        &self,
+        pool: &ClusterPool,
+        step: &StepSpec,
+    ) -> Result<Option<(ClusterInfo, String)>, ProviderError> {
         let region = self.region_of(pool)?;
         let _placing = self.placing.lock(&placing_key(pool)).await;
         let clusters = self.pool_clusters(pool, None).await?;
         let steps = self.steps_of(&region, &clusters).await?;
-        let handle = |cluster: &ClusterInfo, step_id: String| AttemptHandle::EmrStep {
-            cluster_id: cluster.id.clone(),
-            step_id,
-            market: Some(observe::market_of(cluster).as_str().to_owned()),
-        };
-        // Adopt: a step with this attempt's name exists on one of the pool's
-        // clusters. The name carries the run's uid, so a run re-created under
-        // an old name never adopts the old run's step.
+        // Adopt: a step with this name exists on one of the pool's clusters.
+        // Names carry the owner's uid, so an object re-created under an old
+        // name never adopts the old one's step.
         for c in &clusters {
             if let Some(existing) = steps.get(&c.id).into_iter().flatten().find(|s| s.name == step.name) {
-                tracing::info!(cluster = %c.id, step = %existing.id, name = %step.name, "adopted the existing EMR step of this attempt");
-                return Ok(handle(c, existing.id.clone()));
+                tracing::info!(cluster = %c.id, step = %existing.id, name = %step.name, "adopted the existing EMR step");
+                return Ok(Some((c.clone(), existing.id.clone())));
             }
         }
         // Place: the planner's choice among live clusters with a free slot.
@@ -196,20 +209,20 @@ impl EmrProvider {
             std::slice::from_ref(&step.name),
             &[],
         );
-        let Some(place) = plan.place.first() else {
-            // No cluster has room yet: the ClusterPool controller creates one.
-            return Ok(AttemptHandle::Unplaced);
-        };
-        let Some(cluster) = clusters.iter().find(|c| c.id == place.cluster) else {
-            return Ok(AttemptHandle::Unplaced);
+        let Some(cluster) = plan
+            .place
+            .first()
+            .and_then(|place| clusters.iter().find(|c| c.id == place.cluster))
+        else {
+            return Ok(None);
         };
         let id = self
             .api
-            .add_step(&region, &cluster.id, &step)
+            .add_step(&region, &cluster.id, step)
             .await
             .map_err(provider_error)?;
-        tracing::info!(cluster = %cluster.id, step = %id, name = %step.name, "added the EMR step of this attempt");
-        Ok(handle(cluster, id))
+        tracing::info!(cluster = %cluster.id, step = %id, name = %step.name, "added an EMR step");
+        Ok(Some((cluster.clone(), id)))
     }
 
     async fn observe_step(&self, attempt: &AttemptRef) -> Result<AttemptState, ProviderError> {
@@ -274,14 +287,15 @@ impl EmrProvider {
         if !live {
             return Ok(());
         }
-        let steps = self
-            .api
-            .list_steps(&region, &cluster_id)
-            .await
-            .map_err(provider_error)?;
-        if steps.iter().any(|s| s.id == step_id && s.state.is_active()) {
+        self.cancel_if_active(&region, &cluster_id, &step_id).await
+    }
+
+    /// `CancelSteps` of `step` on `cluster`, if it is still active.
+    pub(super) async fn cancel_if_active(&self, region: &str, cluster: &str, step: &str) -> Result<(), ProviderError> {
+        let steps = self.api.list_steps(region, cluster).await.map_err(provider_error)?;
+        if steps.iter().any(|s| s.id == step && s.state.is_active()) {
             self.api
-                .cancel_step(&region, &cluster_id, &step_id)
+                .cancel_step(region, cluster, step)
                 .await
                 .map_err(provider_error)?;
         }

@@ -43,6 +43,24 @@ pub fn step_name(target: &AttemptRef) -> String {
     format!("{who}{}", identity.trim_end())
 }
 
+/// The bootstrap action that installs `ade-stream` from `uri` on every node:
+/// the local `bash` runs the AWS CLI of the EMR image (the URI is its `$0`,
+/// never spliced into the script).
+pub fn stream_binary_bootstrap(uri: &str) -> BootstrapSpec {
+    BootstrapSpec {
+        name: "ade-stream".to_owned(),
+        path: "file:/bin/bash".to_owned(),
+        args: vec![
+            "-c".to_owned(),
+            format!(
+                "aws s3 cp \"$0\" /tmp/ade-stream && sudo install -m 0755 /tmp/ade-stream {}",
+                crate::providers::service::STREAM_BINARY
+            ),
+            uri.to_owned(),
+        ],
+    }
+}
+
 /// The prefix of every cluster name of a pool: `ade-<namespace>-<pool>-`.
 pub fn cluster_name_prefix(namespace: &str, pool: &str) -> String {
     format!("ade-{namespace}-{pool}-")
@@ -132,6 +150,7 @@ pub fn cluster_spec(pool: &ClusterPool, emr: &EmrPool, market: Market, operator:
                 path: b.path.clone(),
                 args: b.args.clone(),
             })
+            .chain(emr.stream_binary_uri.as_deref().map(stream_binary_bootstrap))
             .collect(),
         keep_alive: true,
         step_concurrency: pool.spec.capacity.max_runs_per_cluster.clamp(1, 256),

@@ -157,6 +157,26 @@ fn breaker_open_asks_for_on_demand_only() {
 }
 
 #[test]
+fn a_stream_binary_uri_adds_the_bootstrap_action_that_installs_ade_stream_after_the_users() {
+    let pool = pool();
+    let mut emr = pool.spec.emr.clone().expect("emr");
+    emr.stream_binary_uri = Some("s3://artifacts/ade/ade-stream-x86_64".into());
+    let got = cluster_spec(&pool, &emr, Market::Spot, "op", "n");
+    let names: Vec<&str> = got.bootstrap_actions.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["deps", "ade-stream"]);
+    let action = &got.bootstrap_actions[1];
+    assert_eq!(action.path, "file:/bin/bash");
+    assert_eq!(
+        action.args,
+        [
+            "-c",
+            "aws s3 cp \"$0\" /tmp/ade-stream && sudo install -m 0755 /tmp/ade-stream /usr/local/bin/ade-stream",
+            "s3://artifacts/ade/ade-stream-x86_64"
+        ]
+    );
+}
+
+#[test]
 fn glue_catalog_off_adds_nothing_and_names_differ_by_nonce() {
     let mut pool = pool();
     let mut emr = pool.spec.emr.clone().expect("emr");

@@ -35,11 +35,6 @@ if ready ~= nil and ready.status == "True" then
   hs.message = says(ready)
   return hs
 end
-if ready ~= nil and ready.reason == "RuntimeNotAvailable" then
-  hs.status = "Degraded"
-  hs.message = "Not ready (" .. tostring(ready.reason) .. "): " .. says(ready)
-  return hs
-end
 hs.status = "Progressing"
 if ready ~= nil then
   hs.message = "Not ready yet (" .. tostring(ready.reason) .. "): " .. says(ready)
