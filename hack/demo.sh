@@ -9,6 +9,9 @@
 #            the AWS emulator (moto on 127.0.0.1; hack/demo/emr.sh)
 #   quality  a bad batch caught by a ValidationSuite, quarantined, its
 #            dependant held until a rerun passes (hack/demo/quality.sh)
+#   stream   PII hidden at the door: a StreamConsumer's pods (the real
+#            ade-stream, run on this machine) read a Kinesis stream in moto,
+#            hash e-mails, tokenize phones, drop SSNs (hack/demo/stream.sh)
 #   cost     what the chapters' runs cost, per job, pool and batch, with the
 #            `kubectl ade` plugin (hack/demo/cost.sh)
 #   observe  a real Prometheus that scraped the operator all along, with the
@@ -27,7 +30,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
-all_chapters="batches emr quality cost observe"
+all_chapters="batches emr quality stream cost observe"
 chapters=${CHAPTER:-all}
 [[ $chapters == all ]] && chapters=$all_chapters
 for c in $chapters; do
@@ -47,10 +50,16 @@ if ! e2e/cluster status >/dev/null 2>&1; then
   e2e/cluster up
   started=1
 fi
-operator_pid= moto_pid= moto_url= executor_pid= prometheus_pid=
+operator_pid= moto_pid= moto_url= executor_pid= prometheus_pid= stream_executor_pid=
 cleanup() {
   [[ -n $prometheus_pid ]] && kill -TERM "$prometheus_pid" 2>/dev/null && wait "$prometheus_pid" 2>/dev/null || true
   [[ -n $executor_pid ]] && kill -TERM "$executor_pid" 2>/dev/null && wait "$executor_pid" 2>/dev/null || true
+  [[ -n $stream_executor_pid ]] && kill -TERM "$stream_executor_pid" 2>/dev/null && wait "$stream_executor_pid" 2>/dev/null || true
+  # The stream pods' processes (process groups of their own), by pid.
+  if [[ -s ${state:-}/stream-pids ]]; then
+    while read -r pid; do kill -TERM -- "-$pid" 2>/dev/null || true; done <"$state/stream-pids"
+    : >"$state/stream-pids"
+  fi
   [[ -n $operator_pid ]] && kill -TERM "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null || true
   [[ -n $moto_pid ]] && kill -TERM "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null || true
   if [[ $started == 1 && ${ADE_KEEP_CLUSTER:-0} != 1 ]]; then e2e/cluster down; fi
@@ -73,6 +82,7 @@ validate_bin=${ADE_VALIDATE_BIN:-$(dirname "$operator")/ade-validate}
 bin_dir=$(dirname "$operator")
 export PATH="$bin_dir:$PATH"
 executor_bin=$(dirname "$operator")/ade-e2e-executor
+stream_bin=${ADE_STREAM_BIN:-$(dirname "$operator")/ade-stream}
 
 say "helm upgrade --install ade-operator charts/ade-operator"
 helm upgrade --install ade-operator charts/ade-operator --namespace ade-system --create-namespace \
@@ -81,7 +91,7 @@ kubectl wait --for=condition=Established --timeout=60s \
   crd/clusterpools.ade.dev crd/etljobs.ade.dev crd/etlruns.ade.dev crd/streamconsumers.ade.dev crd/validationsuites.ade.dev >/dev/null
 
 aws_args=()
-if [[ " $chapters " == *" emr "* || " $chapters " == *" quality "* ]]; then
+if [[ " $chapters " == *" emr "* || " $chapters " == *" quality "* || " $chapters " == *" stream "* ]]; then
   say "starting the AWS emulator (moto, on 127.0.0.1; the operator reaches it with the real AWS SDK)"
   start_moto
   aws_args=(--aws-endpoint-url="$moto_url" --aws-region=us-east-1)
@@ -107,6 +117,6 @@ if [[ ${ADE_DEMO_CLEANUP:-0} == 1 ]]; then
   # While the operator still runs, so that the pools' finalizers terminate
   # their clusters: nothing the demo made outlives it.
   say "deleting the demo's namespaces"
-  kubectl delete namespace demo demo-emr demo-quality samples --ignore-not-found --wait=true --timeout=180s
+  kubectl delete namespace demo demo-emr demo-quality demo-stream samples --ignore-not-found --wait=true --timeout=180s
 fi
 say "the demo is over (the operator's log: $state/logs/operator-demo.log)"

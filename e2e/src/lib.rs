@@ -14,6 +14,7 @@
 pub mod apiserver_metrics;
 pub mod argocd;
 pub mod chaos;
+pub mod emr_steps;
 pub mod executor;
 pub mod moto;
 pub mod operator;
@@ -197,6 +198,16 @@ pub fn objects(ns: &str, kind: &[&str]) -> Vec<serde_json::Value> {
     get_json(ns, kind)
         .and_then(|list| list["items"].as_array().cloned())
         .unwrap_or_default()
+}
+
+/// The messages of the Events of `reason` in `ns`, oldest first (empty when
+/// there are none or the API server cannot be read).
+pub fn event_messages(ns: &str, reason: &str) -> Vec<String> {
+    let items = objects(ns, &["events", "--field-selector", &format!("reason={reason}")]);
+    items
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// A label of an object.

@@ -23,7 +23,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Child,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -35,7 +35,7 @@ use std::{
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::Value;
 
-use crate::{kubectl, operator::free_port, token_kubeconfig};
+use crate::{kubectl, operator::free_port, process::host_command, token_kubeconfig};
 
 /// `ade-stream` built from this workspace (hack/e2e.sh builds it and exports
 /// `ADE_STREAM_BIN`).
@@ -58,11 +58,14 @@ struct Running {
 }
 
 type Table = Arc<Mutex<HashMap<String, Running>>>;
+/// Exit codes by Pod name, in order (`None`: ended by a signal).
+type Exits = Arc<Mutex<BTreeMap<String, Vec<Option<i32>>>>>;
 
 /// Runs the Pods a label selector picks in a namespace until dropped.
 #[derive(Debug)]
 pub struct Pods {
     table: Table,
+    exits: Exits,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -79,22 +82,44 @@ pub struct PodsConfig {
     pub env: Vec<(String, String)>,
     /// Container port name to the variable that gets `127.0.0.1:<free port>`.
     pub ports: Vec<(String, String)>,
+    /// A file that always holds the pids of the processes running now, one
+    /// a line: a script that starts this in a process of its own can stop
+    /// them by pid should that process die first.
+    pub pids_file: Option<PathBuf>,
+}
+
+impl PodsConfig {
+    /// The Pods `selector` picks in `namespace` (a StreamConsumer's), run as
+    /// this workspace's `ade-stream` with `env` besides theirs and a free
+    /// metrics port each.
+    pub fn ade_stream(namespace: &str, selector: &str, env: Vec<(String, String)>) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            selector: selector.to_owned(),
+            binaries: BTreeMap::from([("ade-stream".into(), stream_bin())]),
+            env,
+            ports: vec![("metrics".into(), "ADE_STREAM_METRICS_ADDR".into())],
+            pids_file: None,
+        }
+    }
 }
 
 impl Pods {
     pub fn start(config: PodsConfig) -> Self {
         let table: Table = Arc::default();
+        let exits: Exits = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (flag, shared) = (stop.clone(), table.clone());
+        let (flag, shared, ended) = (stop.clone(), table.clone(), exits.clone());
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
-                tick(&config, &shared);
+                tick(&config, &shared, &ended);
                 std::thread::sleep(Duration::from_millis(300));
             }
             shutdown(&shared);
         });
         Self {
             table,
+            exits,
             stop,
             thread: Some(thread),
         }
@@ -124,6 +149,13 @@ impl Pods {
             .values()
             .find(|r| r.name == pod)
             .is_some_and(|r| send(r.child.id(), signal))
+    }
+
+    /// The exit codes of the Pod's ended processes, in order (`None`: ended
+    /// by a signal, SIGKILL say).
+    pub fn exits(&self, pod: &str) -> Vec<Option<i32>> {
+        let exits = self.exits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        exits.get(pod).cloned().unwrap_or_default()
     }
 
     /// How often the Pod's process was started again.
@@ -164,7 +196,7 @@ fn send(pid: u32, signal: &str) -> bool {
 }
 
 /// One round: start new Pods, restart exited ones, stop deleted ones.
-fn tick(config: &PodsConfig, table: &Table) {
+fn tick(config: &PodsConfig, table: &Table, exits: &Exits) {
     let listed = list(&config.namespace, &config.selector);
     let mut table = table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let live: HashMap<&str, &Value> = listed
@@ -187,7 +219,11 @@ fn tick(config: &PodsConfig, table: &Table) {
         {
             send(running.child.id(), "KILL");
         }
-        running.gone = matches!(running.child.try_wait(), Ok(Some(_)));
+        if let Ok(Some(status)) = running.child.try_wait() {
+            running.gone = true;
+            let mut exits = exits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            exits.entry(running.name.clone()).or_default().push(status.code());
+        }
     }
     // Restart the exited processes of live Pods; forget the ended ones of deleted Pods.
     let mut restart = Vec::new();
@@ -212,6 +248,12 @@ fn tick(config: &PodsConfig, table: &Table) {
                 table.insert(uid.to_owned(), running);
             }
             Err(message) => eprintln!("e2e pods: cannot start {}: {message}", pod["metadata"]["name"]),
+        }
+    }
+    if let Some(file) = &config.pids_file {
+        let pids: String = table.values().map(|r| format!("{}\n", r.child.id())).collect();
+        if let Err(e) = std::fs::write(file, pids) {
+            eprintln!("e2e pods: cannot write {}: {e}", file.display());
         }
     }
 }
@@ -346,17 +388,8 @@ fn launch(config: &PodsConfig, pod: &Value) -> Result<Running, String> {
         .first()
         .and_then(|p| config.binaries.get(p.rsplit('/').next().unwrap_or(p)))
         .ok_or_else(|| format!("no host binary for {:?}", argv.first()))?;
-    let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
-    let mut command = Command::new(program);
-    command
-        .args(&argv[1..])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOSTNAME", &name)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut command = host_command(program, &dir.join("log")).map_err(|e| e.to_string())?;
+    command.args(&argv[1..]).env("HOSTNAME", &name);
     let mut own = Vec::new();
     for e in container["env"].as_array().into_iter().flatten() {
         let Some(key) = e["name"].as_str() else { continue };

@@ -1,7 +1,9 @@
-//! Running `kubectl` and `helm` as processes.
+//! Running `kubectl` and `helm` as processes, and our own binaries as the
+//! workloads a node would run.
 
 use std::{
     io::Write,
+    path::Path,
     process::{Command, Stdio},
 };
 
@@ -43,6 +45,24 @@ fn run_with_env(program: &str, args: &[&str], stdin: Option<&str>, env: &[(&str,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `program` as a node would start a workload's process: only `PATH` from
+/// this environment, no stdin, stdout and stderr to `log` (a file, never a
+/// pipe that could fill), in a process group of its own (so a signal to the
+/// group reaches its children). The caller adds arguments and environment.
+pub fn host_command(program: &Path, log: &Path) -> std::io::Result<Command> {
+    let out = std::fs::File::create(log)?;
+    let err = out.try_clone()?;
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    Ok(command)
 }
 
 /// Sends `signal` (e.g. `TERM`, `STOP`) to `pid`, or to the process group

@@ -25,7 +25,12 @@ fn the_demo_runs_every_chapter_to_the_end() {
         "hack/demo.sh failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
-    for chapter in ["Batches on this cluster", "Spot EMR on demand", "A bad batch is caught"] {
+    for chapter in [
+        "Batches on this cluster",
+        "Spot EMR on demand",
+        "A bad batch is caught",
+        "PII hidden at the door",
+    ] {
         assert!(stdout.contains(chapter), "chapter {chapter:?} missing:\n{stdout}");
     }
     assert!(
@@ -42,12 +47,18 @@ fn the_demo_runs_every_chapter_to_the_end() {
             && stdout.contains("etl_job=orders"),
         "Prometheus saw the runs and the quarantine's alert:\n{stdout}"
     );
+    assert!(
+        stdout.contains("no object in the bucket holds a clear value")
+            && stdout.contains("nothing of the consumer runs any more"),
+        "the stream chapter ran to its end:\n{stdout}"
+    );
     let left = kubectl(&[
         "get",
         "namespace",
         "demo",
         "demo-emr",
         "demo-quality",
+        "demo-stream",
         "samples",
         "-o",
         "name",

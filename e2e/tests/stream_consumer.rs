@@ -1,159 +1,38 @@
-//! StreamConsumer on runtime `kubernetes`, against the real control plane:
-//! the operator (with the chart's RBAC) turns the sample consumer into a
-//! ServiceAccount, Role, RoleBinding and Deployment of `ade-stream` pods
-//! (kwok runs them: they go Running but execute nothing), reads the Leases
-//! the consumers keep, scales on their lag, reports shards and errors, and
-//! the garbage collector removes the children with the consumer.
+//! StreamConsumer on runtime `kubernetes`, against the real control plane
+//! with real consumers: the operator (with the chart's RBAC) turns the sample
+//! consumer into a ServiceAccount, Role, RoleBinding and Deployment of
+//! `ade-stream` pods; kwok plays the kubelet for their status and
+//! e2e/src/pods.rs runs each Pod as an `ade-stream` process (its env, its
+//! Secret keys, a token of its ServiceAccount) against moto's Kinesis and S3.
+//! The operator reads the Leases those processes keep, reports what they
+//! report (no worker yet, a stream that does not exist, shards with owners and
+//! checkpoints), follows the replica bounds while the pods hand their shards
+//! to each other, rolls them on Argo CD's restart action, and the garbage
+//! collector removes the children (and so the processes) with the consumer.
 //!
-//! No `ade-stream` process runs here: the test plays the consumer and writes
-//! the shard and worker Leases exactly as `ade-stream` does (the contract in
-//! `ade_api::lease`, whose names it uses), renewing them while it waits.
+//! Lag-driven scaling, crashes and resharding under load are in
+//! stream_records.rs.
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
-use std::{
-    sync::Once,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, time::Duration};
 
-use ade_api::{labels::STREAM_CONSUMER, lease, stream};
+use ade_api::{labels::STREAM_CONSUMER, stream};
 use ade_e2e::{
-    Namespace, Operator, condition, get_json, install_chart, kubectl, kubectl_ok, kubectl_with_stdin, repo_root,
-    wait_for,
+    Namespace, Operator, condition, event_messages, get_json, install_chart_once, kubectl, kubectl_ok,
+    kubectl_with_stdin,
+    moto::{Moto, S3},
+    pods::{Pods, PodsConfig},
+    repo_root, wait_for,
 };
 use serde_json::{Value, json};
 
 const CONSUMER: &str = "app-events";
 const CHILDREN: &str = "app-events-stream";
 const IMAGE: &str = "registry.example/ade:e2e";
-const ENDPOINT: &str = "http://127.0.0.1:4566";
-
-fn setup() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(install_chart);
-}
-
-fn apply_json(ns: &str, doc: &Value) {
-    let out = kubectl_with_stdin(&["apply", "-n", ns, "-f", "-"], &doc.to_string());
-    assert!(out.success, "kubectl apply failed:\n{}\n{doc}", out.stderr);
-}
-
-/// The Leases `ade-stream` keeps, as the test plays it: four shards (one
-/// finished parent, two children of its split, one more), and one worker.
-#[derive(Debug)]
-struct PlayedConsumer {
-    ns: String,
-    pod: String,
-    lag_ms: i64,
-    error: Option<(&'static str, &'static str)>,
-    renewed: Option<Instant>,
-}
-
-impl PlayedConsumer {
-    fn lease(&self, name: &str, kind: &str, holder: Option<&str>, annotations: Value) -> Value {
-        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-        let mut spec = json!({"renewTime": now, "leaseDurationSeconds": 30});
-        if let Some(h) = holder {
-            spec["holderIdentity"] = json!(h);
-        }
-        json!({
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {
-                "name": name,
-                "labels": {STREAM_CONSUMER: CONSUMER, lease::KIND: kind},
-                "annotations": annotations,
-            },
-            "spec": spec,
-        })
-    }
-
-    /// Writes every lease with a fresh `renewTime`.
-    fn renew(&mut self) {
-        let pod = self.pod.as_str();
-        let flush = "2026-11-25T12:59:40Z";
-        let mut worker = json!({lease::OPEN_SHARDS: "3"});
-        if let Some((reason, message)) = self.error {
-            worker[lease::ERROR_REASON] = json!(reason);
-            worker[lease::ERROR_MESSAGE] = json!(message);
-        }
-        let lag = self.lag_ms.to_string();
-        // The worker's lease first, as ade-stream writes its heartbeat (with
-        // the open shards) before it takes shards: the operator, woken by
-        // each Lease as it lands, never sees lagging shards without the
-        // number of open shards (it would scale to the shards seen so far,
-        // then hold for the 60 s scale-up cool-down).
-        let items = vec![
-            self.lease(
-                &format!("app-events-worker-{pod}"),
-                lease::KIND_WORKER,
-                Some(pod),
-                worker,
-            ),
-            self.lease(
-                "app-events-shardid-000000000000",
-                lease::KIND_SHARD,
-                None,
-                json!({lease::SHARD_ID: "shardId-000000000000", lease::PARENT_SHARDS: "",
-                       lease::CHECKPOINT: lease::SHARD_END, lease::MILLIS_BEHIND: "0",
-                       lease::RECORDS_PER_SECOND: "0", lease::LAST_FLUSH: "2026-11-25T12:00:00Z"}),
-            ),
-            self.lease(
-                "app-events-shardid-000000000001",
-                lease::KIND_SHARD,
-                Some(pod),
-                json!({lease::SHARD_ID: "shardId-000000000001", lease::PARENT_SHARDS: "shardId-000000000000",
-                       lease::CHECKPOINT: "49590338271490256608559692538361571095921575989136588801",
-                       lease::MILLIS_BEHIND: lag, lease::RECORDS_PER_SECOND: "12.5",
-                       lease::LAST_FLUSH: flush}),
-            ),
-            self.lease(
-                "app-events-shardid-000000000002",
-                lease::KIND_SHARD,
-                Some(pod),
-                json!({lease::SHARD_ID: "shardId-000000000002", lease::PARENT_SHARDS: "shardId-000000000000",
-                       lease::MILLIS_BEHIND: "1000", lease::RECORDS_PER_SECOND: "7.5"}),
-            ),
-            self.lease(
-                "app-events-shardid-000000000003",
-                lease::KIND_SHARD,
-                Some(pod),
-                json!({lease::SHARD_ID: "shardId-000000000003", lease::PARENT_SHARDS: "",
-                       lease::CHECKPOINT: "49590338271490256608559692538361571095921575989136588900",
-                       lease::MILLIS_BEHIND: "2000", lease::RECORDS_PER_SECOND: "5"}),
-            ),
-        ];
-        apply_json(&self.ns, &json!({"apiVersion": "v1", "kind": "List", "items": items}));
-        self.renewed = Some(Instant::now());
-    }
-
-    /// Renews the leases when the last renewal is older than 5 s, as a live consumer does.
-    fn heartbeat(&mut self) {
-        if self.renewed.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-            self.renew();
-        }
-    }
-}
 
 fn deployment(ns: &str) -> Option<Value> {
     get_json(ns, &["deployment.apps", CHILDREN])
-}
-
-fn events(ns: &str, reason: &str) -> Vec<String> {
-    let out = kubectl_ok(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        &format!("reason={reason}"),
-        "-o",
-        "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
-    ]);
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 fn env_of(deployment: &Value) -> serde_json::Map<String, Value> {
@@ -165,17 +44,36 @@ fn env_of(deployment: &Value) -> serde_json::Map<String, Value> {
         .collect()
 }
 
+/// The shard leases' owners and checkpoints in the status, once every shard
+/// of `want` is owned by a Pod whose process runs and has a checkpoint.
+fn owned_shards(ns: &str, pods: &Pods, want: usize) -> Option<(Value, BTreeMap<String, String>)> {
+    let sc = get_json(ns, &["streamconsumer", CONSUMER])?;
+    let running = pods.running();
+    let owners: BTreeMap<String, String> = sc["status"]["shards"]
+        .as_array()?
+        .iter()
+        .filter_map(|s| {
+            let owner = s["owner"].as_str()?;
+            (running.iter().any(|p| p == owner) && s["checkpoint"].is_string())
+                .then(|| (s["shardId"].as_str().unwrap_or_default().to_owned(), owner.to_owned()))
+        })
+        .collect();
+    (owners.len() == want).then_some((sc, owners))
+}
+
 #[test]
-fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards() {
-    setup();
+fn a_stream_consumer_runs_real_pods_that_report_errors_shards_and_hand_off() {
+    install_chart_once();
     let ns = Namespace::create("stream");
+    let moto = Moto::start();
+    moto.boto3("s3.create_bucket(Bucket='acme-lake')\n");
     let _operator = Operator::start_with(
         "stream",
         &[
             &format!("--stream-image={IMAGE}"),
-            &format!("--aws-endpoint-url={ENDPOINT}"),
+            &format!("--aws-endpoint-url={}", moto.endpoint()),
         ],
-        &[],
+        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
     );
     kubectl_ok(&[
         "create",
@@ -187,15 +85,23 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
         "--from-literal=hmac=k1",
         "--from-literal=token=k2",
     ]);
-    // The sample, with a label an Argo CD user would have: never copied to the children.
+    // The sample, flushing every 2 s instead of every minute, with a label an
+    // Argo CD user would have: never copied to the children.
     let sample = std::fs::read_to_string(repo_root().join("manifests/samples/streamconsumer-app-events.yaml"))
         .expect("the sample");
-    let labelled = sample.replacen(
-        "  name: app-events\n",
-        "  name: app-events\n  labels: {argocd.argoproj.io/instance: data}\n",
-        1,
+    let labelled = sample
+        .replacen(
+            "  name: app-events\n",
+            "  name: app-events\n  labels: {argocd.argoproj.io/instance: data}\n",
+            1,
+        )
+        .replacen("maxInterval: 60s", "maxInterval: 2s", 1)
+        .replacen("checkpoint: { interval: 10s }", "checkpoint: { interval: 2s }", 1);
+    assert_eq!(
+        labelled.matches("2s").count(),
+        2,
+        "the sample's flush and checkpoint intervals"
     );
-    assert_ne!(labelled, sample, "the sample names app-events");
     let out = kubectl_with_stdin(&["apply", "-n", &ns.name, "-f", "-"], &labelled);
     assert!(out.success, "{}", out.stderr);
     let consumer = get_json(&ns.name, &["streamconsumer", CONSUMER]).expect("the consumer");
@@ -223,7 +129,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     assert_eq!(pod["containers"][0]["ports"][0]["containerPort"], 9090);
     assert_eq!(pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"], true);
     let env = env_of(&d);
-    assert_eq!(env["AWS_ENDPOINT_URL"]["value"], ENDPOINT);
+    assert_eq!(env["AWS_ENDPOINT_URL"]["value"], moto.endpoint().as_str());
     // An http emulator endpoint: the S3 sink is told to accept it.
     assert_eq!(env["AWS_ALLOW_HTTP"]["value"], "true");
     assert_eq!(env["AWS_REGION"]["value"], "us-east-1");
@@ -236,7 +142,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     assert_eq!(config["namespace"], ns.name.as_str());
     assert_eq!(config["stream"]["startingPosition"], "TRIM_HORIZON");
     assert_eq!(config["sink"]["flush"]["maxBytes"], 134_217_728);
-    assert_eq!(config["sink"]["flush"]["maxIntervalSeconds"], 60);
+    assert_eq!(config["sink"]["flush"]["maxIntervalSeconds"], 2);
     assert_eq!(config["leaseDurationSeconds"], 30);
     assert_eq!(
         config["obfuscate"],
@@ -293,6 +199,7 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     assert!(may("update", "leases.coordination.k8s.io") && may("delete", "leases.coordination.k8s.io"));
     assert!(!may("get", "secrets") && !may("create", "deployments.apps"));
 
+    // 2. The pods are Running (kwok) but no process runs yet: no live worker.
     let sc = wait_for("Ready to say no worker is live", Duration::from_secs(30), || {
         let sc = get_json(&ns.name, &["streamconsumer", CONSUMER])?;
         (condition(&sc, "Ready")?["reason"] == "NoLiveWorkers").then_some(sc)
@@ -301,115 +208,16 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
     assert_eq!(condition(&sc, "Degraded").expect("Degraded")["status"], "False");
     ade_e2e::argocd::capture(&ns.name, &format!("streamconsumer/{CONSUMER}"), "no-live-workers");
 
-    // 2. The test plays ade-stream: a lag of 2 minutes against a 30 s target.
-    let pod_name = kubectl_ok(&[
-        "get",
-        "pods",
-        "-n",
+    // 3. The processes start; the stream does not exist yet.
+    let mut env = moto.env();
+    env.push(("ADE_STREAM_IDLE_POLL_MS".into(), "200".into()));
+    env.push(("ADE_STREAM_SHARD_SYNC_SECONDS".into(), "2".into()));
+    let pods = Pods::start(PodsConfig::ade_stream(
         &ns.name,
-        "-l",
         &format!("{STREAM_CONSUMER}={CONSUMER}"),
-        "-o",
-        "jsonpath={.items[0].metadata.name}",
-    ]);
-    let mut played = PlayedConsumer {
-        ns: ns.name.clone(),
-        pod: pod_name.trim().to_owned(),
-        lag_ms: 120_000,
-        error: None,
-        renewed: None,
-    };
-    played.renew();
-    // ceil(1 × 120 s / 30 s) = 4, capped by the 3 open shards (maxReplicas is 8).
-    wait_for("a scale-up to the 3 open shards", Duration::from_secs(60), || {
-        played.heartbeat();
-        let d = deployment(&ns.name)?;
-        (d["spec"]["replicas"] == 3 && d["status"]["availableReplicas"] == 3).then_some(())
-    });
-    let scaled = events(&ns.name, "Scaled");
-    assert!(
-        scaled
-            .iter()
-            .any(|e| e.contains("scaled from 1 to 3 replicas: lag 2m is above the target 30s")),
-        "{scaled:?}"
-    );
-    let sc = wait_for(
-        "the status to list shards and be Ready",
-        Duration::from_secs(40),
-        || {
-            played.heartbeat();
-            let sc = get_json(&ns.name, &["streamconsumer", CONSUMER])?;
-            (condition(&sc, "Ready")?["status"] == "True" && sc["status"]["replicas"] == 3).then_some(sc)
-        },
-    );
-    ade_e2e::argocd::capture(&ns.name, &format!("streamconsumer/{CONSUMER}"), "ready");
-    let status = &sc["status"];
-    assert_eq!(status["openShards"], 3);
-    assert_eq!(status["lag"], "2m");
-    assert_eq!(
-        status["recordsPerSecond"].as_f64(),
-        Some(25.0),
-        "live unfinished shards: {status}"
-    );
-    assert_eq!(status["lastFlush"], "2026-11-25T12:59:40Z");
-    let shards: Vec<String> = status["shards"]
-        .as_array()
-        .expect("shards")
-        .iter()
-        .map(|s| {
-            format!(
-                "{} owner={} checkpoint={} parents={}",
-                s["shardId"].as_str().unwrap_or_default(),
-                s["owner"].as_str().unwrap_or("-"),
-                s["checkpoint"]
-                    .as_str()
-                    .map_or("-", |c| &c[c.len().saturating_sub(3)..]),
-                s["parents"]
-            )
-        })
-        .collect();
-    let pod = played.pod.clone();
-    assert_eq!(
-        shards,
-        [
-            "shardId-000000000000 owner=- checkpoint=END parents=null".to_owned(),
-            format!("shardId-000000000001 owner={pod} checkpoint=801 parents=[\"shardId-000000000000\"]"),
-            format!("shardId-000000000002 owner={pod} checkpoint=- parents=[\"shardId-000000000000\"]"),
-            format!("shardId-000000000003 owner={pod} checkpoint=900 parents=null"),
-        ]
-    );
-    let columns = kubectl_ok(&["get", "streamconsumer", CONSUMER, "-n", &ns.name, "--no-headers"]);
-    let columns: Vec<&str> = columns.split_whitespace().collect();
-    assert_eq!(
-        &columns[..6],
-        [CONSUMER, "app-events", "3", "3", "2m", "True"],
-        "{columns:?}"
-    );
-
-    // maxReplicas below the replicas: scaled down at once.
-    kubectl_ok(&[
-        "patch",
-        "streamconsumer",
-        CONSUMER,
-        "-n",
-        &ns.name,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"scaling":{"maxReplicas":2}}}"#,
-    ]);
-    wait_for("the replicas to follow maxReplicas", Duration::from_secs(40), || {
-        played.heartbeat();
-        (deployment(&ns.name)?["spec"]["replicas"] == 2).then_some(())
-    });
-
-    // 3. The worker cannot find its stream.
-    played.error = Some((
-        "StreamNotFound",
-        "ResourceNotFoundException: Stream app-events under account 000000000000 not found",
+        env,
     ));
-    played.renew();
-    let sc = wait_for("Degraded=True StreamNotFound", Duration::from_secs(40), || {
-        played.heartbeat();
+    let sc = wait_for("Degraded=True StreamNotFound", Duration::from_secs(60), || {
         let sc = get_json(&ns.name, &["streamconsumer", CONSUMER])?;
         (condition(&sc, "Degraded")?["status"] == "True").then_some(sc)
     });
@@ -421,8 +229,9 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
         message.starts_with("Kinesis stream app-events was not found in us-east-1: create it"),
         "{message}"
     );
+    // What moto's Kinesis said to the process, passed on through its worker Lease.
     assert!(
-        message.contains("Stream app-events under account 000000000000 not found"),
+        message.contains("Stream app-events under account 123456789012 not found"),
         "{message}"
     );
     let ready = condition(&sc, "Ready").expect("Ready");
@@ -431,11 +240,107 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
         (Some("False"), Some("StreamNotFound"))
     );
     wait_for("a StreamNotFound Warning Event", Duration::from_secs(20), || {
-        (!events(&ns.name, "StreamNotFound").is_empty()).then_some(())
+        (!event_messages(&ns.name, "StreamNotFound").is_empty()).then_some(())
     });
 
-    // 4. Argo CD's restart action stamps the consumer: the operator copies the
-    // stamp onto the pod template, and the Deployment rolls its pods.
+    // 4. The stream appears with 4 shards and 200 records: the one pod takes
+    // every shard, consumes, checkpoints, and the consumer recovers.
+    moto.boto3(
+        "k = boto3.client('kinesis')\n\
+         k.create_stream(StreamName='app-events', ShardCount=4)\n\
+         k.get_waiter('stream_exists').wait(StreamName='app-events')\n\
+         for batch in range(4):\n\
+         \x20   records = [{'Data': json.dumps({'id': i, 'email': f'user{i}@example.com', 'phone': f'+1 415-555-{i:04d}', 'ssn': f'123-45-{i:04d}'}).encode(), 'PartitionKey': str(i)} for i in range(batch * 50, batch * 50 + 50)]\n\
+         \x20   k.put_records(StreamName='app-events', Records=records)\n",
+    );
+    let (sc, owners) = wait_for(
+        "every shard owned by the running pod, with a checkpoint",
+        Duration::from_secs(90),
+        || owned_shards(&ns.name, &pods, 4),
+    );
+    let first = pods.running();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(owners.values().all(|o| *o == first[0]), "{owners:?}");
+    assert_eq!(sc["status"]["openShards"], 4);
+    let sc = wait_for("Ready=True Consuming", Duration::from_secs(40), || {
+        let sc = get_json(&ns.name, &["streamconsumer", CONSUMER])?;
+        let ready = condition(&sc, "Ready")?;
+        (ready["status"] == "True" && ready["reason"] == "Consuming").then_some(sc)
+    });
+    ade_e2e::argocd::capture(&ns.name, &format!("streamconsumer/{CONSUMER}"), "ready");
+    assert_eq!(condition(&sc, "Degraded").expect("Degraded")["status"], "False");
+    assert!(sc["status"]["lastFlush"].is_string(), "{}", sc["status"]);
+    wait_for("a Recovered Event", Duration::from_secs(20), || {
+        (!event_messages(&ns.name, "Recovered").is_empty()).then_some(())
+    });
+    let columns = kubectl_ok(&["get", "streamconsumer", CONSUMER, "-n", &ns.name, "--no-headers"]);
+    let columns: Vec<&str> = columns.split_whitespace().collect();
+    assert_eq!(&columns[..4], [CONSUMER, "app-events", "4", "1"], "{columns:?}");
+    assert_eq!(columns[5], "True", "{columns:?}");
+    let written = wait_for("the 200 records in the lake", Duration::from_secs(30), || {
+        let keys = moto.keys("acme-lake", "raw/app_events/");
+        (keys.iter().filter(|k| k.ends_with(".parquet")).count() >= 4).then_some(keys)
+    });
+    assert!(written.iter().all(|k| k.contains("/dt=")), "partitioned: {written:?}");
+    let bytes = moto.boto3(
+        "r = s3.list_objects_v2(Bucket='acme-lake')\n\
+         sys.stdout.write(''.join(s3.get_object(Bucket='acme-lake', Key=o['Key'])['Body'].read().hex() for o in r['Contents']))\n",
+    );
+    for clear in ["@example.com", "415-555-", "123-45-"] {
+        let hex: String = clear.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(!bytes.contains(&hex), "{clear} in clear in the bucket");
+    }
+
+    // 5. minReplicas 2: a second pod joins and steals shards to balance.
+    let patch = |spec: &str| {
+        kubectl_ok(&[
+            "patch",
+            "streamconsumer",
+            CONSUMER,
+            "-n",
+            &ns.name,
+            "--type=merge",
+            "-p",
+            &format!(r#"{{"spec":{{"scaling":{spec}}}}}"#),
+        ]);
+    };
+    patch(r#"{"minReplicas":2}"#);
+    let owners = wait_for("two pods owning two shards each", Duration::from_secs(90), || {
+        let (_, owners) = owned_shards(&ns.name, &pods, 4)?;
+        let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
+        for o in owners.values() {
+            *counts.entry(o).or_default() += 1;
+        }
+        (counts.len() == 2 && counts.values().all(|c| *c == 2)).then_some(owners)
+    });
+    eprintln!("balanced: {owners:?}");
+    // Both back to 1: the Deployment deletes a pod; its process gets SIGTERM,
+    // hands its shards off (exit 0, worker Lease deleted), the other takes them.
+    patch(r#"{"minReplicas":1,"maxReplicas":1}"#);
+    let (stopped, kept) = wait_for("one pod stopped", Duration::from_secs(60), || {
+        let running = pods.running();
+        let before: Vec<String> = owners.values().cloned().collect();
+        let kept = before.iter().find(|p| running.contains(p))?.clone();
+        let stopped = before.iter().find(|p| !running.contains(p))?.clone();
+        (running.len() == 1).then_some((stopped, kept))
+    });
+    assert_eq!(pods.exits(&stopped), [Some(0)], "{}", pods.log(&stopped));
+    wait_for(
+        "the stopped pod's worker Lease deleted",
+        Duration::from_secs(30),
+        || {
+            let leases = kubectl_ok(&["get", "leases", "-n", &ns.name, "-o", "name"]);
+            (!leases.contains(&stopped)).then_some(())
+        },
+    );
+    wait_for("the kept pod owning every shard", Duration::from_secs(60), || {
+        let (_, owners) = owned_shards(&ns.name, &pods, 4)?;
+        owners.values().all(|o| *o == kept).then_some(())
+    });
+
+    // 6. Argo CD's restart action stamps the consumer: the operator copies the
+    // stamp onto the pod template, the Deployment rolls its pods, and the new
+    // pod's process takes over every shard from the old one.
     kubectl_ok(&[
         "annotate",
         "streamconsumer",
@@ -454,19 +359,26 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
                 .then_some(())
         },
     );
-    wait_for("a pod of the rolled template", Duration::from_secs(60), || {
-        let pods = get_json(
-            &ns.name,
-            &["pods", "-l", &format!("ade.dev/stream-consumer={CONSUMER}")],
-        )?;
-        pods["items"]
-            .as_array()?
-            .iter()
-            .any(|p| p["metadata"]["annotations"]["ade.dev/restartedAt"] == "2026-11-30T12:00:00Z")
-            .then_some(())
+    let rolled = wait_for(
+        "a pod of the rolled template owning every shard",
+        Duration::from_secs(120),
+        || {
+            let (_, owners) = owned_shards(&ns.name, &pods, 4)?;
+            let owner = owners.values().next()?.clone();
+            (owner != kept && owners.values().all(|o| *o == owner)).then_some(owner)
+        },
+    );
+    let pod = get_json(&ns.name, &["pod", &rolled]).expect("the rolled pod");
+    assert_eq!(
+        pod["metadata"]["annotations"]["ade.dev/restartedAt"],
+        "2026-11-30T12:00:00Z"
+    );
+    wait_for("the old pod's process to end", Duration::from_secs(60), || {
+        (!pods.exits(&kept).is_empty()).then_some(())
     });
+    assert_eq!(pods.exits(&kept), [Some(0)], "{}", pods.log(&kept));
 
-    // 5. Deleting the consumer garbage-collects its children.
+    // 7. Deleting the consumer garbage-collects its children; the processes end.
     kubectl_ok(&["delete", "streamconsumer", CONSUMER, "-n", &ns.name]);
     wait_for("the children to be garbage-collected", Duration::from_secs(60), || {
         let left = kubectl_ok(&[
@@ -480,5 +392,8 @@ fn a_stream_consumer_runs_as_a_deployment_scaled_on_lag_and_reports_its_shards()
             "name",
         ]);
         left.trim().is_empty().then_some(())
+    });
+    wait_for("no ade-stream process left", Duration::from_secs(90), || {
+        pods.running().is_empty().then_some(())
     });
 }

@@ -74,6 +74,12 @@ s3.upload_file(path, bucket, key)
 PY
 }
 
+# moto_py ARGS... <<'PY' ... PY: runs a Python script (from stdin) with
+# boto3 against moto (moto's virtualenv); ARGS are its sys.argv[1:].
+moto_py() {
+  AWS_ENDPOINT_URL=$moto_url AWS_DEFAULT_REGION=us-east-1 "$(tools/moto/ensure.sh)/python" - "$@"
+}
+
 # fresh_namespace NS: NS, empty — what an earlier demo left there is deleted
 # first (while the operator runs, so finalizers complete), so every chapter
 # can run again.

@@ -1,20 +1,31 @@
-//! The e2e executor as a process, for the demo (hack/demo.sh): runs the
-//! Pods of one component in one namespace as host processes until killed
-//! (see `ade_e2e::executor`; kwok runs no containers).
+//! The e2e executors as a process, for the demo (hack/demo.sh): runs Pods of
+//! one namespace as host processes until killed (kwok runs no containers).
 //!
-//! Usage: `ade-e2e-executor NAMESPACE COMPONENT NAME=PATH...`, e.g.
-//! `ade-e2e-executor demo-quality validation ade-validate=target/debug/ade-validate`.
-//! The `AWS_*` variables of its environment are added to every process (as a
-//! node's role would provide credentials); `KUBECONFIG` names the cluster.
+//! Usage: `ade-e2e-executor NAMESPACE COMPONENT|SELECTOR NAME=PATH...`:
+//! - a component (`validation`) runs Job Pods to completion
+//!   (`ade_e2e::executor`), e.g.
+//!   `ade-e2e-executor demo-quality validation ade-validate=target/debug/ade-validate`;
+//! - a label selector (it has a `=`) runs long-lived Deployment Pods
+//!   (`ade_e2e::pods`), each with a free metrics port, e.g.
+//!   `ade-e2e-executor demo-stream ade.dev/stream-consumer=app-events ade-stream=target/debug/ade-stream`;
+//!   with `ADE_E2E_PIDS_FILE` set, that file holds the pids of the processes
+//!   running now (the demo stops them by pid should this process die first).
+//!
+//! The `AWS_*` and `ADE_STREAM_*` variables of its environment are added to
+//! every process (as a node's role would provide credentials);
+//! `KUBECONFIG` names the cluster.
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
-use ade_e2e::Executor;
+use ade_e2e::{
+    Executor,
+    pods::{Pods, PodsConfig},
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(namespace), Some(component)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: ade-e2e-executor NAMESPACE COMPONENT NAME=PATH...");
+    let (Some(namespace), Some(what)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: ade-e2e-executor NAMESPACE COMPONENT|SELECTOR NAME=PATH...");
         std::process::exit(2);
     };
     let mut binaries = BTreeMap::new();
@@ -25,8 +36,20 @@ fn main() {
         };
         binaries.insert(name.to_owned(), PathBuf::from(path));
     }
-    let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).collect();
-    let executor = Executor::start(namespace, component, binaries, env);
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("ADE_STREAM_"))
+        .collect();
+    if what.contains('=') {
+        let _pods = Pods::start(PodsConfig {
+            binaries,
+            pids_file: std::env::var_os("ADE_E2E_PIDS_FILE").map(PathBuf::from),
+            ..PodsConfig::ade_stream(namespace, what, env)
+        });
+        loop {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+    let executor = Executor::start(namespace, what, binaries, env);
     while executor.is_running() {
         std::thread::sleep(Duration::from_secs(1));
     }
