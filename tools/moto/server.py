@@ -19,6 +19,16 @@ http://127.0.0.1:PORT), it answers:
        (a terminal state also sets the cluster's end time)
        -> 200, 404 if unknown
 
+  POST /ade-control/ec2/fleet-failures
+       {"instanceTypes": ["m5.large", ...], "market": "spot" | "on-demand" | "any",
+        "errorCode": "InsufficientInstanceCapacity", "errorMessage": "optional"}
+       -> 200 with the setting now in force; 400 on a bad market
+       While set, an instant CreateFleet launches nothing for overrides of a listed
+       type in a matching market and answers an Errors item for each instead
+       (patch_ec2_fleet_failures). Each call replaces the last; an empty
+       instanceTypes clears it. One setting for the whole server (every account
+       and region).
+
 CancelSteps, which moto lacks, is added (patch_emr_cancel_steps).
 
 moto's EMR never advances steps (the first is RUNNING and stays so, later ones
@@ -208,9 +218,112 @@ def patch_kinesis_resharding():
     km.KinesisBackend.get_records = get_records
 
 
+# What /ade-control/ec2/fleet-failures set: (instance types, market, code, message),
+# replaced whole on every call, so a CreateFleet reads one consistent setting.
+FLEET_FAILURES = (frozenset(), "any", "", "")
+FLEET_MARKETS = ("spot", "on-demand", "any")
+
+
+def set_fleet_failures(body):
+    global FLEET_FAILURES
+    types = body["instanceTypes"]
+    market = body.get("market", "any")
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        return 400, {"error": "instanceTypes must be a list of instance type names"}
+    if market not in FLEET_MARKETS:
+        return 400, {"error": f"market must be one of {', '.join(FLEET_MARKETS)}, not {market!r}"}
+    code = body.get("errorCode") or "InsufficientInstanceCapacity"
+    # An empty message: error_for writes EC2's, naming the type and the subnet's zone.
+    message = body.get("errorMessage") or ""
+    FLEET_FAILURES = (frozenset(types), market, code, message)
+    return 200, {"instanceTypes": sorted(set(types)), "market": market, "errorCode": code, "errorMessage": message}
+
+
+def patch_ec2_fleet_failures():
+    """Lets an instant CreateFleet fail some of its overrides, as EC2 does when a pool
+    has no capacity (moto always launches). While /ade-control/ec2/fleet-failures
+    lists a type for a market, moto's Fleet launches from the other overrides only
+    (all of the capacity on the first of them, as moto does unless the spot
+    strategy is diversified) and records one error per failed override and market
+    in `fleet.errors`, shaped like botocore's CreateFleetError (LaunchTemplateAndOverrides,
+    Lifecycle, ErrorCode, ErrorMessage). moto serializes from the service model,
+    so CreateFleet answers them in its errorSet and DescribeFleets in FleetData's.
+    If every override fails, nothing launches and the fulfilled capacity stays 0
+    (upstream would pick a spec from an empty list: IndexError, a 500). Fleets of
+    type maintain or request are left alone.
+    """
+    from moto.ec2.models.fleets import Fleet
+    from moto.ec2.responses.fleets import Fleets
+
+    def error_for(fleet, spec, lifecycle, code, message):
+        if not message:
+            try:
+                zone = fleet.ec2_backend.get_subnet(spec.subnet_id).availability_zone
+            except Exception:  # no or an unknown subnet: moto launches in the region's first zone
+                zone = fleet.ec2_backend.region_name + "a"
+            message = (
+                f"We currently do not have sufficient {spec.instance_type} capacity in the "
+                f"Availability Zone you requested ({zone})."
+            )
+        launched_from = {"LaunchTemplateSpecification": spec.launch_template_spec}
+        if spec.overrides:
+            launched_from["Overrides"] = spec.overrides
+        return {
+            "LaunchTemplateAndOverrides": launched_from,
+            "Lifecycle": lifecycle,
+            "ErrorCode": code,
+            "ErrorMessage": message,
+        }
+
+    def failing(lifecycle, original):
+        def create(self, weight_to_add):
+            types, market, code, message = FLEET_FAILURES
+            if self.fleet_type != "instant" or market not in (lifecycle, "any"):
+                return original(self, weight_to_add)
+            failed = [spec for spec in self.launch_specs if spec.instance_type in types]
+            if not failed:
+                return original(self, weight_to_add)
+            # `errors` is FleetData's and CreateFleetResult's Errors to moto's serializer.
+            errors = self.__dict__.setdefault("errors", [])
+            # One error per override and market (moto may ask a market twice: its
+            # SpotTargetCapacity, then the rest of the total in the default market).
+            seen = self.__dict__.setdefault("_ade_failed", set())
+            for spec in failed:
+                if (spec, lifecycle) not in seen:
+                    seen.add((spec, lifecycle))
+                    errors.append(error_for(self, spec, lifecycle, code, message))
+            rest = [spec for spec in self.launch_specs if spec not in failed]
+            if not rest:
+                return self.spot_requests if lifecycle == "spot" else None
+            every = self.launch_specs
+            self.launch_specs = rest
+            try:
+                return original(self, weight_to_add)
+            finally:
+                self.launch_specs = every
+
+        return create
+
+    Fleet.create_spot_requests = failing("spot", Fleet.create_spot_requests)
+    Fleet.create_on_demand_requests = failing("on-demand", Fleet.create_on_demand_requests)
+
+    original_create_fleet = Fleets.create_fleet
+
+    def create_fleet(self):
+        result = original_create_fleet(self)
+        fleet = self.ec2_backend.get_fleet(result.result["FleetId"])
+        errors = getattr(fleet, "errors", None)
+        if errors:
+            result.result["Errors"] = errors
+        return result
+
+    Fleets.create_fleet = create_fleet
+
+
 CONTROL_ROUTES = {
     "/ade-control/emr/step-state": set_step_state,
     "/ade-control/emr/cluster-state": set_cluster_state,
+    "/ade-control/ec2/fleet-failures": set_fleet_failures,
 }
 
 
@@ -252,6 +365,7 @@ def main():
     args = parser.parse_args()
     patch_kinesis_resharding()
     patch_emr_cancel_steps()
+    patch_ec2_fleet_failures()
 
     stamp_running_steps()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)

@@ -121,6 +121,36 @@ impl Moto {
         self.request("POST", "/ade-control/emr/cluster-state", &body);
     }
 
+    /// Makes instant `CreateFleet`s fail the overrides of `instance_types` in
+    /// `market` (`"spot"`, `"on-demand"` or `"any"`), as EC2 does when a pool
+    /// has no capacity: nothing launches from them, the other overrides launch
+    /// as moto does, and the answer's `Errors` has an
+    /// `InsufficientInstanceCapacity` item for each failed override (EC2's
+    /// message, naming the type and the subnet's zone). Replaces the previous
+    /// setting; an empty `instance_types` clears it.
+    pub fn fail_fleet(&self, instance_types: &[&str], market: &str) {
+        self.fail_fleet_with(instance_types, market, "InsufficientInstanceCapacity", "");
+    }
+
+    /// [`fail_fleet`](Self::fail_fleet) with the errors' `code` and `message`
+    /// (an empty message: EC2's, naming the type and zone).
+    pub fn fail_fleet_with(&self, instance_types: &[&str], market: &str, code: &str, message: &str) {
+        let types: Vec<String> = instance_types.iter().map(|t| json_string(t)).collect();
+        let body = format!(
+            r#"{{"instanceTypes":[{}],"market":{},"errorCode":{},"errorMessage":{}}}"#,
+            types.join(","),
+            json_string(market),
+            json_string(code),
+            json_string(message)
+        );
+        self.request("POST", "/ade-control/ec2/fleet-failures", &body);
+    }
+
+    /// Lets instant `CreateFleet`s launch every override again.
+    pub fn clear_fleet_failures(&self) {
+        self.request("POST", "/ade-control/ec2/fleet-failures", r#"{"instanceTypes":[]}"#);
+    }
+
     /// Creates an S3 bucket (moto accepts an unsigned PUT).
     pub fn create_bucket(&self, bucket: &str) {
         self.request("PUT", &format!("/{bucket}"), "");
@@ -145,6 +175,23 @@ impl Moto {
     }
 }
 
+/// `s` as a JSON string (quoted, escaped), for control request bodies.
+fn json_string(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => write!(out, "\\u{:04x}", u32::from(c)).unwrap(),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -155,6 +202,12 @@ impl Drop for Moto {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings_are_quoted_and_escaped() {
+        assert_eq!(json_string("m5.large"), r#""m5.large""#);
+        assert_eq!(json_string("say \"no\"\\\n"), r#""say \"no\"\\\u000a""#);
+    }
 
     #[test]
     fn two_servers_start_at_once_on_ports_of_their_own_and_stop_on_drop() {
