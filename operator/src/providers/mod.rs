@@ -5,6 +5,7 @@
 //! on an attempt that already exists adopts it, so a retried or restarted
 //! reconcile never starts a second one.
 
+pub mod eks;
 pub mod emr;
 pub mod kubernetes;
 pub mod pool;
@@ -227,6 +228,13 @@ pub enum ProviderError {
         /// Its name.
         name: String,
     },
+    /// The attempt can never be placed on the pool (it asks for more than
+    /// any of the pool's machines has).
+    #[error("{reason}")]
+    Unschedulable {
+        /// Why, for a person.
+        reason: String,
+    },
     /// A template in the task does not render.
     #[error(transparent)]
     Template(#[from] crate::template::TemplateError),
@@ -254,6 +262,7 @@ impl ProviderError {
         match self {
             Self::Unsupported { .. } => "unsupported-task",
             Self::NameTaken { .. } => "name-taken",
+            Self::Unschedulable { .. } => "unschedulable",
             Self::Template(_) => "invalid-template",
             Self::Api { category, .. } => category,
         }

@@ -178,8 +178,12 @@ fn default_idle_timeout() -> Duration {
 
 /// Settings of the `eks` provider: spot EC2 nodes joined to an EKS cluster.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "kube", x_kube(
+    validation = Rule::new("has(self.launchTemplate) || (has(self.amiId) && has(self.apiServerEndpoint) && has(self.certificateAuthority) && has(self.serviceCidr))").message("without launchTemplate, the operator renders the nodes' launch template and needs amiId, apiServerEndpoint, certificateAuthority and serviceCidr (aws eks describe-cluster shows the last three)"),
+    validation = Rule::new("!has(self.launchTemplate) || !has(self.amiId)").message("amiId and launchTemplate are exclusive: the launch template names its own image").field_path(".amiId")
+))]
 pub struct EksPool {
     /// Name of the EKS cluster the nodes join.
     #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 100)))]
@@ -215,9 +219,44 @@ pub struct EksPool {
     pub instance_profile: Option<String>,
 
     /// An existing launch template to start the nodes from, instead of one the
-    /// operator renders from the fields above.
+    /// operator renders from the fields above. Its user data must register
+    /// the node with the pool's label and taint (`ade.dev/pool-uid=<uid>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_template: Option<LaunchTemplateRef>,
+
+    /// AMI of the nodes: an EKS-optimized Amazon Linux 2023 image (it runs
+    /// `nodeadm`). Required without `launchTemplate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^ami-[0-9a-f]+$")))]
+    pub ami_id: Option<String>,
+
+    /// The cluster's API server URL (`aws eks describe-cluster` `endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^https://"), length(max = 512)))]
+    pub api_server_endpoint: Option<String>,
+
+    /// The cluster's certificate authority, base64 (`certificateAuthority.data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 16384)))]
+    pub certificate_authority: Option<String>,
+
+    /// The cluster's service CIDR (`kubernetesNetworkConfig.serviceIpv4Cidr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(min = 9, max = 43)))]
+    pub service_cidr: Option<String>,
+
+    /// Extra labels of the nodes (the pool's identity labels win).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_labels: BTreeMap<String, String>,
+
+    /// An instance that has not registered as a Ready Node this long after
+    /// its launch is terminated and replaced.
+    #[serde(default = "default_registration_timeout")]
+    pub registration_timeout: Duration,
+}
+
+fn default_registration_timeout() -> Duration {
+    Duration::from_static("10m")
 }
 
 /// How the eks provider buys capacity.

@@ -101,7 +101,8 @@ pub struct BreakerStatus {
 pub struct PoolCluster {
     /// Provider id: an EMR cluster id (`j-...`) or an EC2 instance id.
     pub id: String,
-    /// Provider state, e.g. `STARTING`, `BOOTSTRAPPING`, `RUNNING`, `WAITING`, `TERMINATING`.
+    /// Provider state, e.g. `STARTING`, `BOOTSTRAPPING`, `RUNNING`, `WAITING`,
+    /// `TERMINATING` (emr); `LAUNCHING`, `READY`, `CORDONED`, `TERMINATING` (eks).
     pub state: String,
     /// `spot` or `on-demand`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,4 +123,13 @@ pub struct PoolCluster {
     /// Why the operator is terminating it, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_reason: Option<String>,
+    /// EC2 instance type of a node (eks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Availability zone of a node (eks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The Node an instance registered as (eks), once it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
 }

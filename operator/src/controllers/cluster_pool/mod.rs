@@ -26,9 +26,7 @@ use super::{
     kube_error_category, queue, runner, status,
 };
 use crate::{
-    api::v1alpha1::{
-        ClusterPool, ClusterPoolSpec, ClusterPoolStatus, EtlRun, Provider, StreamConsumer, StreamRuntime, Usd,
-    },
+    api::v1alpha1::{ClusterPool, ClusterPoolStatus, EtlRun, StreamConsumer, StreamRuntime, Usd},
     controllers::etl_job::apply::LABEL_POOL,
     cost,
 };
@@ -128,7 +126,7 @@ async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, 
         .as_ref()
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
-    let desired = [status::accepted(&[]), ready(&pool.spec)];
+    let desired = [status::accepted(&[]), ready()];
     let as_i32 = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     let status = ClusterPoolStatus {
         observed_generation: pool.metadata.generation,
@@ -193,43 +191,17 @@ fn record_queue(ctx: &Context, pool: &str, queued: usize) {
     ctx.metrics.queue_depth.set(i64::try_from(total).unwrap_or(i64::MAX));
 }
 
-/// The `Ready` condition of a pool in this release.
+/// The `Ready` condition of a pool whose provider holds no capacity (kubernetes).
 ///
 /// Pure.
-fn ready(spec: &ClusterPoolSpec) -> Desired {
-    match spec.provider {
-        Provider::Kubernetes => Desired::new(
-            "Ready",
-            Status::True,
-            "Available",
-            "runs execute as Kubernetes Jobs in this cluster",
-        ),
-        Provider::Emr | Provider::Eks => Desired::new(
-            "Ready",
-            Status::False,
-            "ProviderNotAvailable",
-            "the eks provider is not available in this release of ade-operator; runs on this pool wait",
-        ),
-    }
+fn ready() -> Desired {
+    Desired::new(
+        "Ready",
+        Status::True,
+        "Available",
+        "runs execute as Kubernetes Jobs in this cluster",
+    )
 }
 
 /// Pool queue depths by `namespace/name`.
 pub type PoolQueues = std::sync::Mutex<BTreeMap<String, usize>>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ready_by_provider() {
-        let k8s: ClusterPoolSpec = serde_saphyr::from_str("provider: kubernetes").expect("spec");
-        assert_eq!(ready(&k8s).status, Status::True);
-        let eks: ClusterPoolSpec = serde_saphyr::from_str(
-            "provider: eks\nregion: us-east-1\neks: {clusterName: data, instanceTypes: [m5.xlarge]}",
-        )
-        .expect("spec");
-        let got = ready(&eks);
-        assert_eq!((got.status, got.reason), (Status::False, "ProviderNotAvailable"));
-        assert!(got.message.contains("the eks provider"), "{}", got.message);
-    }
-}

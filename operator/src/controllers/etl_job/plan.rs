@@ -23,7 +23,7 @@ use super::{backfill, validate::cadence_of};
 use crate::{
     api::v1alpha1::{
         ActiveRun, CatchUpPolicy, ClusterPool, ConcurrencyPolicy, EtlJob, EtlJobStatus, EtlRun, EtlRunSpec,
-        LocalObjectReference, Provider, RunPhase, RunReason, RunWindow, Time,
+        LocalObjectReference, RunPhase, RunReason, RunWindow, Time,
     },
     controllers::{
         conditions::{self, Desired, Status},
@@ -383,13 +383,6 @@ fn conditions(
             Status::False,
             "PoolNotFound",
             format!("ClusterPool {pool_name} not found: runs wait until it exists"),
-        )
-    } else if pool.is_some_and(|p| p.spec.provider == Provider::Eks) {
-        Desired::new(
-            "Ready",
-            Status::False,
-            "ProviderNotAvailable",
-            format!("ClusterPool {pool_name} uses the eks provider, which this release cannot run yet: runs wait"),
         )
     } else if spec.suspend {
         Desired::new("Ready", Status::True, "Suspended", "suspended: no new runs are created")

@@ -247,18 +247,15 @@ fn blocker(
     };
     let kind = task_kind(&job.spec.task);
     match pool.spec.provider {
-        Provider::Eks => {
-            return Some(Blocked::wait(
-                "ProviderNotAvailable",
-                format!(
-                    "ClusterPool {pool_name} uses the eks provider, which this release of ade-operator cannot run yet"
-                ),
-            ));
-        }
-        Provider::Kubernetes if !matches!(kind, "container" | "sparkSubmit") => {
+        Provider::Kubernetes | Provider::Eks if !matches!(kind, "container" | "sparkSubmit") => {
+            let provider = if pool.spec.provider == Provider::Eks {
+                "eks"
+            } else {
+                "kubernetes"
+            };
             return Some(Blocked::invalid(
                 "TaskNotSupported",
-                format!("a {kind} task cannot run on ClusterPool {pool_name} (provider kubernetes); use an emr pool"),
+                format!("a {kind} task cannot run on ClusterPool {pool_name} (provider {provider}); use an emr pool"),
             ));
         }
         Provider::Emr if kind == "container" => {

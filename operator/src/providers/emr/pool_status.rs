@@ -109,6 +109,9 @@ pub fn cluster_entries(report: &PoolReport) -> Vec<PoolCluster> {
                 .terminated
                 .as_ref()
                 .map(|t| format!("{}: {}", t.reason.as_str(), t.message)),
+            instance_type: None,
+            zone: None,
+            node_name: None,
         })
         .collect()
 }

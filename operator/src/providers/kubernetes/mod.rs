@@ -65,12 +65,22 @@ impl KubernetesProvider {
         Api::namespaced(self.client.clone(), namespace)
     }
 
+    /// The Job settings.
+    pub fn settings(&self) -> &JobSettings {
+        &self.settings
+    }
+
     async fn start_job(&self, request: &AttemptRequest) -> Result<AttemptHandle, ProviderError> {
         let desired = job::build(request, &self.settings)?;
-        let target = &request.target;
+        self.create_or_adopt(&desired, &request.target).await
+    }
+
+    /// Creates `desired`, the Job of attempt `target`, or adopts the Job of
+    /// that name when the run owns it: never a second Job for one attempt.
+    pub async fn create_or_adopt(&self, desired: &Job, target: &AttemptRef) -> Result<AttemptHandle, ProviderError> {
         let name = names::job_name(&target.run, target.attempt);
         let api = self.jobs(&target.namespace);
-        match api.create(&PostParams::default(), &desired).await {
+        match api.create(&PostParams::default(), desired).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 // It exists: adopt it if it is ours, never create a second one.
@@ -88,7 +98,8 @@ impl KubernetesProvider {
         Ok(AttemptHandle::Job { name })
     }
 
-    async fn observe_job(&self, request: &AttemptRef) -> Result<AttemptState, ProviderError> {
+    /// The kubernetes provider's `observe` of the attempt's Job.
+    pub async fn observe_job(&self, request: &AttemptRef) -> Result<AttemptState, ProviderError> {
         let name = names::job_name(&request.run, request.attempt);
         let api = self.jobs(&request.namespace);
         let Some(found) = api.get_opt(&name).await.map_err(|e| api_error("reading the Job", e))? else {
@@ -142,7 +153,8 @@ impl KubernetesProvider {
         Ok(AttemptState::Provisioning)
     }
 
-    async fn cancel_job(&self, request: &AttemptRef) -> Result<(), ProviderError> {
+    /// The kubernetes provider's `cancel` of the attempt's Job.
+    pub async fn cancel_job(&self, request: &AttemptRef) -> Result<(), ProviderError> {
         let name = names::job_name(&request.run, request.attempt);
         let params = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
@@ -155,7 +167,8 @@ impl KubernetesProvider {
         }
     }
 
-    async fn release_job(&self, request: &AttemptRef) -> Result<(), ProviderError> {
+    /// The kubernetes provider's `release` of the attempt's Job.
+    pub async fn release_job(&self, request: &AttemptRef) -> Result<(), ProviderError> {
         let name = names::job_name(&request.run, request.attempt);
         let ttl = self.settings.ttl_seconds_after_finished;
         crate::job_ttl::release(&self.client, &request.namespace, &name, ttl)

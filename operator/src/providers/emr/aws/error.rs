@@ -17,7 +17,7 @@ const CREDENTIALS_HELP: &str = "give the operator's ServiceAccount an IAM role (
      or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment";
 
 /// The error of SDK call `action`, e.g. `SdkError<ListClustersError>`.
-pub(super) fn api_error<E: ProvideErrorMetadata + Error + 'static>(action: &'static str) -> impl FnOnce(E) -> ApiError {
+pub(crate) fn api_error<E: ProvideErrorMetadata + Error + 'static>(action: &'static str) -> impl FnOnce(E) -> ApiError {
     move |e| describe(action, e.code(), e.message(), &e)
 }
 

@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use tokio::sync::OnceCell;
 
 mod convert;
-mod error;
+pub(crate) mod error;
 
 use self::convert::{configuration, datetime, instances, step_state, timestamp};
 use self::error::api_error;

@@ -1,0 +1,209 @@
+//! An in-memory [`Ec2Api`] for unit tests: launch templates, instant fleets
+//! that fail for chosen instance types on a market, instances by tag, and
+//! the calls made, in order.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Mutex, MutexGuard},
+};
+
+use futures::{
+    FutureExt,
+    future::{BoxFuture, ready},
+};
+
+use super::api::{
+    ApiError, ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched,
+    TemplateInfo, TemplateSpec, TemplateVersion,
+};
+use crate::providers::emr::Market;
+
+#[derive(Debug, Default)]
+struct State {
+    templates: Vec<TemplateInfo>,
+    instances: Vec<InstanceInfo>,
+    fleets: Vec<FleetSpec>,
+    calls: Vec<String>,
+    fail_types: Vec<(String, Market)>,
+    lose_next_fleet_answer: bool,
+    next: u32,
+}
+
+/// The fake. Instances launch `running` in `us-east-1a`.
+#[derive(Debug, Default)]
+pub struct FakeEc2 {
+    state: Mutex<State>,
+}
+
+impl FakeEc2 {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fleets on `market` launch nothing of `instance_type` (an error instead).
+    pub fn fail_type(&self, instance_type: &str, market: Market) {
+        self.state().fail_types.push((instance_type.to_owned(), market));
+    }
+
+    /// The next `CreateFleet` launches, then answers with a network error.
+    pub fn lose_next_fleet_answer(&self) {
+        self.state().lose_next_fleet_answer = true;
+    }
+
+    /// Every `CreateFleet` so far.
+    pub fn fleets(&self) -> Vec<FleetSpec> {
+        self.state().fleets.clone()
+    }
+
+    /// The calls so far, e.g. `CreateFleet spot`, `TerminateInstances i-1`.
+    pub fn calls(&self) -> Vec<String> {
+        self.state().calls.clone()
+    }
+
+    /// Every instance, terminated ones included.
+    pub fn instances(&self) -> Vec<InstanceInfo> {
+        self.state().instances.clone()
+    }
+
+    /// The launch templates.
+    pub fn templates(&self) -> Vec<TemplateInfo> {
+        self.state().templates.clone()
+    }
+}
+
+impl Ec2Api for FakeEc2 {
+    fn find_template<'a>(&'a self, _region: &'a str, name: &'a str) -> BoxFuture<'a, ApiResult<Option<TemplateInfo>>> {
+        let mut s = self.state();
+        s.calls.push(format!("DescribeLaunchTemplates {name}"));
+        ready(Ok(s.templates.iter().find(|t| t.name == name).cloned())).boxed()
+    }
+
+    fn create_template<'a>(
+        &'a self,
+        _region: &'a str,
+        spec: &'a TemplateSpec,
+    ) -> BoxFuture<'a, ApiResult<TemplateInfo>> {
+        let mut s = self.state();
+        s.calls.push(format!("CreateLaunchTemplate {}", spec.name));
+        let t = TemplateInfo {
+            id: format!("lt-{}", s.templates.len() + 1),
+            name: spec.name.clone(),
+            versions: vec![TemplateVersion {
+                number: 1,
+                description: Some(spec.version_key.clone()),
+            }],
+        };
+        s.templates.push(t.clone());
+        ready(Ok(t)).boxed()
+    }
+
+    fn create_template_version<'a>(
+        &'a self,
+        _region: &'a str,
+        id: &'a str,
+        spec: &'a TemplateSpec,
+    ) -> BoxFuture<'a, ApiResult<i64>> {
+        let mut s = self.state();
+        s.calls.push(format!("CreateLaunchTemplateVersion {id}"));
+        let Some(t) = s.templates.iter_mut().find(|t| t.id == id) else {
+            return ready(Err(not_found("CreateLaunchTemplateVersion"))).boxed();
+        };
+        let number = t.versions.len() as i64 + 1;
+        t.versions.push(TemplateVersion {
+            number,
+            description: Some(spec.version_key.clone()),
+        });
+        ready(Ok(number)).boxed()
+    }
+
+    fn delete_template<'a>(&'a self, _region: &'a str, id: &'a str) -> BoxFuture<'a, ApiResult<()>> {
+        let mut s = self.state();
+        s.calls.push(format!("DeleteLaunchTemplate {id}"));
+        s.templates.retain(|t| t.id != id);
+        ready(Ok(())).boxed()
+    }
+
+    fn create_fleet<'a>(&'a self, _region: &'a str, spec: &'a FleetSpec) -> BoxFuture<'a, ApiResult<FleetOutcome>> {
+        let mut s = self.state();
+        s.calls.push(format!("CreateFleet {}", spec.market));
+        s.fleets.push(spec.clone());
+        let mut outcome = FleetOutcome::default();
+        let usable = spec.overrides.iter().find(|o| {
+            let failing = s
+                .fail_types
+                .iter()
+                .any(|(t, m)| t == &o.instance_type && *m == spec.market);
+            if failing {
+                outcome.errors.push(FleetError {
+                    instance_type: Some(o.instance_type.clone()),
+                    code: "InsufficientInstanceCapacity".into(),
+                    message: format!("no {} capacity", spec.market),
+                });
+            }
+            !failing
+        });
+        if let Some(o) = usable.cloned() {
+            s.next += 1;
+            let id = format!("i-{:04}", s.next);
+            s.instances.push(InstanceInfo {
+                id: id.clone(),
+                instance_type: o.instance_type.clone(),
+                zone: "us-east-1a".into(),
+                market: spec.market,
+                state: InstanceState::Running,
+                state_reason: None,
+                launched_at: Some(jiff::Timestamp::now()),
+                tags: spec.tags.clone(),
+            });
+            outcome.instances.push(Launched {
+                id,
+                instance_type: o.instance_type,
+            });
+        }
+        if std::mem::take(&mut s.lose_next_fleet_answer) {
+            return ready(Err(ApiError {
+                action: "CreateFleet",
+                message: "connection reset".into(),
+                category: "aws-unreachable",
+            }))
+            .boxed();
+        }
+        ready(Ok(outcome)).boxed()
+    }
+
+    fn describe_instances<'a>(
+        &'a self,
+        _region: &'a str,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, ApiResult<Vec<InstanceInfo>>> {
+        let mut s = self.state();
+        s.calls.push("DescribeInstances".into());
+        let found = s
+            .instances
+            .iter()
+            .filter(|i| tags.iter().all(|(k, v)| i.tags.get(k) == Some(v)))
+            .cloned()
+            .collect();
+        ready(Ok(found)).boxed()
+    }
+
+    fn terminate_instances<'a>(&'a self, _region: &'a str, ids: &'a [String]) -> BoxFuture<'a, ApiResult<()>> {
+        if ids.is_empty() {
+            return ready(Ok(())).boxed();
+        }
+        let mut s = self.state();
+        s.calls.push(format!("TerminateInstances {}", ids.join(" ")));
+        for i in s.instances.iter_mut().filter(|i| ids.contains(&i.id)) {
+            i.state = InstanceState::Terminated;
+        }
+        ready(Ok(())).boxed()
+    }
+}
+
+fn not_found(action: &'static str) -> ApiError {
+    ApiError {
+        action,
+        message: "not found".into(),
+        category: "not-found",
+    }
+}

@@ -1,0 +1,64 @@
+//! The `eks` compute provider: runs as Jobs on EC2 nodes the operator adds
+//! to the EKS cluster it runs in, only while there is work.
+//!
+//! Design (issue 14):
+//!
+//! - **Nodes carry the pool's identity.** Every instance is launched by an
+//!   instant `CreateFleet` from the pool's launch template (rendered by the
+//!   operator, versioned by its content hash, or the user's) and tagged with
+//!   the pool's namespace, name and uid, the operator, its market and the
+//!   request it answers. The instance's user data (a `nodeadm` NodeConfig)
+//!   registers its Node with the label `ade.dev/pool-uid=<uid>` and the
+//!   `NoSchedule` taint of that key: only the pool's runs land there.
+//! - **Requests are recorded before they are made.** A node request is
+//!   written to the pool's `status.clusterRequests` before `CreateFleet`;
+//!   an instance is found by its request tag, so a crash between the call
+//!   and the status write never launches a second node.
+//! - **Runs are placed by the operator.** An attempt is the kubernetes
+//!   provider's Job, pinned to one Ready node with room
+//!   (`kubernetes.io/hostname`, the pool's toleration), under the pool's
+//!   lock: `maxRunsPerCluster` is runs per node, and a node's Jobs say
+//!   whether it is busy. An attempt with no room waits unplaced; the pool's
+//!   reconcile bin-packs the waiting runs' requests onto new nodes
+//!   ([`binpack`], [`nodes::plan`]).
+//! - **Teardown is job-aware.** A node is cordoned and terminated only when
+//!   no live Job is on it and it has been idle for `idleTimeout` (down to
+//!   `minClusters`), or when it never registered within
+//!   `registrationTimeout`. A run whose node went away is `Interrupted`
+//!   and retried without using its retry limit.
+//! - **Effects go through one small trait.** [`api::Ec2Api`] names the EC2
+//!   calls in domain types; [`aws::AwsEc2`] implements it on the AWS SDK.
+//!
+//! Not yet: the spot interruption queue and breaker, cost per node-hour,
+//! `eks:DescribeCluster` (the pool names its endpoint, CA and service CIDR).
+
+pub mod api;
+pub mod aws;
+pub mod binpack;
+mod capacity;
+pub mod instance_types;
+pub mod nodes;
+mod pool_status;
+pub mod provider;
+pub mod request;
+pub mod userdata;
+
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod provider_tests;
+
+pub use self::{
+    api::Ec2Api,
+    aws::AwsEc2,
+    provider::{EksProvider, EksSettings},
+};
+
+use kube::ResourceExt;
+
+use crate::api::v1alpha1::ClusterPool;
+
+/// The key of a pool's placement lock.
+fn placing_key(pool: &ClusterPool) -> String {
+    format!("{}/{}", pool.namespace().unwrap_or_default(), pool.name_any())
+}

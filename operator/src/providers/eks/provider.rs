@@ -1,0 +1,396 @@
+//! [`EksProvider`]: a run attempt is a `batch/v1` Job (the kubernetes
+//! provider's builder) pinned to one of the pool's nodes. Placement is the
+//! operator's, under the pool's lock, as for emr steps: that is what makes
+//! `maxRunsPerCluster` a number of runs per node and lets teardown know, from
+//! the Jobs alone, that a node runs nothing. An attempt with no node that has
+//! room stays unplaced; the pool's capacity reconcile launches nodes for it.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use futures::{FutureExt, future::BoxFuture};
+use jiff::Timestamp;
+use k8s_openapi::api::{
+    batch::v1::Job,
+    core::v1::{Node, Toleration},
+};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{ListParams, Patch, PatchParams},
+};
+
+use super::{
+    api::{ApiError, Ec2Api},
+    binpack::{self, NodeRoom, Pending, Shape},
+    instance_types::{Catalog, Resources},
+    nodes::{self, JobFacts, NodeFacts},
+    userdata::{LABEL_POOL_UID, pool_taint},
+};
+use crate::{
+    api::v1alpha1::{ClusterPool, EksPool},
+    error_category::kube_error_category,
+    names,
+    providers::{
+        AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, Profile, ProviderError,
+        kubernetes::{JobSettings, KubernetesProvider},
+    },
+};
+
+/// Label of a pool's Job: the instance it is pinned to.
+pub const LABEL_INSTANCE: &str = "ade.dev/instance-id";
+
+/// Settings of the eks provider from the operator's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EksSettings {
+    /// The operator's identity, tagged on every instance (`ade.dev/managed-by`).
+    pub operator: String,
+    /// Region of pools that name none.
+    pub default_region: Option<String>,
+}
+
+/// The `eks` compute provider.
+pub struct EksProvider {
+    pub(super) api: Arc<dyn Ec2Api>,
+    pub(super) client: Client,
+    pub(super) jobs: KubernetesProvider,
+    pub(super) settings: EksSettings,
+    pub(super) catalog: Catalog,
+    /// Held, per pool, while a run is placed or the pool's nodes are
+    /// planned: two reconciles never take the same last slot, and a node is
+    /// never terminated while a run is being placed on it.
+    pub(super) placing: crate::locks::KeyedLocks,
+}
+
+impl std::fmt::Debug for EksProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EksProvider")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An [`ApiError`] as a provider error.
+pub(super) fn provider_error(e: ApiError) -> ProviderError {
+    ProviderError::Api {
+        action: e.action,
+        category: e.category,
+        source: e.message.into(),
+    }
+}
+
+pub(super) fn kube_error(action: &'static str) -> impl FnOnce(kube::Error) -> ProviderError {
+    move |e| ProviderError::Api {
+        action,
+        category: kube_error_category(&e),
+        source: Box::new(e),
+    }
+}
+
+/// The `spec.eks` of a pool, or why there is none.
+pub(super) fn eks_of(pool: &ClusterPool) -> Result<&EksPool, ProviderError> {
+    pool.spec.eks.as_ref().ok_or(ProviderError::Unsupported {
+        task: "any",
+        provider: "eks",
+        hint: "the ClusterPool has provider eks but no spec.eks",
+    })
+}
+
+/// The label selector of a pool's Nodes and Jobs.
+pub(super) fn pool_selector(pool: &ClusterPool) -> String {
+    format!("{LABEL_POOL_UID}={}", pool.uid().unwrap_or_default())
+}
+
+/// What a Job's Pod requests.
+pub fn job_request(job: &Job) -> Resources {
+    job.spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| {
+            p.containers.iter().fold(Resources::default(), |acc, c| {
+                acc.plus(Resources::requested(c.resources.as_ref()))
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// A Job as the planner sees it.
+pub fn job_facts(job: &Job) -> JobFacts {
+    let status = job.status.clone().unwrap_or_default();
+    let finished = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| matches!(c.type_.as_str(), "Complete" | "Failed") && c.status == "True");
+    JobFacts {
+        name: job.name_any(),
+        instance: job.labels().get(LABEL_INSTANCE).cloned(),
+        active: finished.is_none(),
+        request: job_request(job),
+        finished_at: finished.and_then(|c| c.last_transition_time.as_ref().map(|t| t.0)),
+    }
+}
+
+/// A Node as the planner sees it.
+pub fn node_facts(node: &Node) -> NodeFacts {
+    let spec = node.spec.clone().unwrap_or_default();
+    let status = node.status.clone().unwrap_or_default();
+    let allocatable = status.allocatable.as_ref().map(|a| {
+        let reserved = crate::cost::reserved(Some(&k8s_openapi::api::core::v1::ResourceRequirements {
+            requests: Some(a.clone()),
+            ..Default::default()
+        }));
+        Resources::new(
+            (reserved.cpu * 1000.0).round() as u64,
+            (reserved.memory_gib * 1024.0 * 1024.0 * 1024.0).round() as u64,
+        )
+    });
+    NodeFacts {
+        name: node.name_any(),
+        provider_id: spec.provider_id,
+        ready: status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True"),
+        unschedulable: spec.unschedulable.unwrap_or(false) || node.metadata.deletion_timestamp.is_some(),
+        allocatable,
+    }
+}
+
+impl EksProvider {
+    /// A provider calling `api` for EC2 and `client` for Nodes and Jobs.
+    pub fn new(api: Arc<dyn Ec2Api>, client: Client, jobs: JobSettings, settings: EksSettings) -> Self {
+        Self {
+            api,
+            jobs: KubernetesProvider::new(client.clone(), jobs),
+            client,
+            settings,
+            catalog: Catalog::builtin(),
+            placing: crate::locks::KeyedLocks::default(),
+        }
+    }
+
+    /// The region of `pool`: its own, else the operator's default.
+    pub fn region_of(&self, pool: &ClusterPool) -> Result<String, ProviderError> {
+        pool.spec
+            .region
+            .clone()
+            .or_else(|| self.settings.default_region.clone())
+            .ok_or(ProviderError::Unsupported {
+                task: "any",
+                provider: "eks",
+                hint: "set spec.region on the ClusterPool or --aws-region on the operator",
+            })
+    }
+
+    /// The pool's Nodes.
+    pub(super) async fn pool_nodes(&self, pool: &ClusterPool) -> Result<Vec<NodeFacts>, ProviderError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let list = nodes
+            .list(&ListParams::default().labels(&pool_selector(pool)))
+            .await
+            .map_err(kube_error("listing the pool's Nodes"))?;
+        Ok(list.items.iter().map(node_facts).collect())
+    }
+
+    /// The pool's Jobs (in its namespace).
+    pub(super) async fn pool_jobs(&self, pool: &ClusterPool) -> Result<Vec<JobFacts>, ProviderError> {
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &pool.namespace().unwrap_or_default());
+        let list = jobs
+            .list(&ListParams::default().labels(&pool_selector(pool)))
+            .await
+            .map_err(kube_error("listing the pool's Jobs"))?;
+        Ok(list.items.iter().map(job_facts).collect())
+    }
+
+    /// Cordons Node `name` (it takes no new Pods).
+    pub(super) async fn cordon(&self, name: &str) -> Result<(), ProviderError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let patch = serde_json::json!({"spec": {"unschedulable": true}});
+        match nodes.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(kube_error("cordoning the Node")(e)),
+        }
+    }
+
+    async fn start_job(&self, request: &AttemptRequest) -> Result<AttemptHandle, ProviderError> {
+        let pool = &request.pool;
+        let eks = eks_of(pool)?;
+        let target = &request.target;
+        let name = names::job_name(&target.run, target.attempt);
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &target.namespace);
+        let _placing = self.placing.lock(&super::placing_key(pool)).await;
+        if jobs
+            .get_opt(&name)
+            .await
+            .map_err(kube_error("reading the Job"))?
+            .is_some()
+        {
+            // Placed before (a lost answer or a restart): adopt it.
+            let desired = crate::providers::kubernetes::job::build(request, self.jobs.settings())?;
+            return self.jobs.create_or_adopt(&desired, target).await;
+        }
+        let mut desired = crate::providers::kubernetes::job::build(request, self.jobs.settings())?;
+        let request_res = job_request(&desired);
+        let nodes = self.pool_nodes(pool).await?;
+        let pool_jobs = self.pool_jobs(pool).await?;
+        let rooms: Vec<(NodeRoom, String)> = nodes
+            .iter()
+            .filter(|n| n.ready && !n.unschedulable)
+            .filter_map(|n| {
+                let id = nodes::instance_of(n.provider_id.as_deref()?)?.to_owned();
+                let live: Vec<&JobFacts> = pool_jobs
+                    .iter()
+                    .filter(|j| j.active && j.instance.as_deref() == Some(id.as_str()))
+                    .collect();
+                let room = NodeRoom {
+                    allocatable: n.allocatable.unwrap_or_default(),
+                    used: live.iter().fold(Resources::default(), |acc, j| acc.plus(j.request)),
+                    runs: live.len(),
+                    accepting: true,
+                    id,
+                };
+                Some((room, n.name.clone()))
+            })
+            .collect();
+        let shape = Shape {
+            instance_types: eks.instance_types.clone(),
+            max_nodes: rooms.len(),
+            max_runs_per_node: usize::try_from(pool.spec.capacity.max_runs_per_cluster).unwrap_or(1),
+        };
+        let only: Vec<NodeRoom> = rooms.iter().map(|(r, _)| r.clone()).collect();
+        let packing = binpack::pack(
+            &self.catalog,
+            &shape,
+            &only,
+            only.len(),
+            &[Pending {
+                run: name.clone(),
+                request: request_res,
+            }],
+        );
+        if let Some(too_big) = packing.too_big.first() {
+            return Err(ProviderError::Unschedulable {
+                reason: format!("the run {}", too_big.reason),
+            });
+        }
+        let Some(placed) = packing.place.first() else {
+            return Ok(AttemptHandle::Unplaced);
+        };
+        let node = rooms
+            .iter()
+            .find(|(r, _)| r.id == placed.node)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default();
+        pin(&mut desired, pool, &placed.node, &node);
+        tracing::info!(job = %name, node = %node, instance = %placed.node, "placed the run on a node of the pool");
+        self.jobs.create_or_adopt(&desired, target).await
+    }
+
+    async fn observe_job(&self, attempt: &AttemptRef) -> Result<AttemptState, ProviderError> {
+        let state = self.jobs.observe_job(attempt).await?;
+        if !matches!(state, AttemptState::Provisioning | AttemptState::Running { .. }) {
+            return Ok(state);
+        }
+        // A live Job whose node is gone (a spot reclaim, a terminated
+        // instance) would wait for ever: it is interrupted.
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &attempt.namespace);
+        let name = names::job_name(&attempt.run, attempt.attempt);
+        let Some(job) = jobs.get_opt(&name).await.map_err(kube_error("reading the Job"))? else {
+            return Ok(state);
+        };
+        let Some(node) = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.node_selector.as_ref())
+            .and_then(|s| s.get("kubernetes.io/hostname").cloned())
+        else {
+            return Ok(state);
+        };
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        if nodes
+            .get_opt(&node)
+            .await
+            .map_err(kube_error("reading the Node"))?
+            .is_some()
+        {
+            return Ok(state);
+        }
+        self.jobs.cancel_job(attempt).await?;
+        Ok(AttemptState::Failed {
+            kind: FailureKind::Interrupted,
+            message: format!("node {node} of the pool went away while the run was on it"),
+            finished_at: Some(Timestamp::now()),
+        })
+    }
+}
+
+/// Pins `job` to Node `node` (instance `instance`) of `pool`: its node
+/// selector, the pool's toleration and the labels the pool's Jobs are found by.
+pub fn pin(job: &mut Job, pool: &ClusterPool, instance: &str, node: &str) {
+    let uid = pool.uid().unwrap_or_default();
+    let labels = BTreeMap::from([
+        (LABEL_POOL_UID.to_owned(), uid.clone()),
+        (LABEL_INSTANCE.to_owned(), instance.to_owned()),
+    ]);
+    job.metadata.labels.get_or_insert_with(BTreeMap::new).extend(labels);
+    let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) else {
+        return;
+    };
+    let selector = pod.node_selector.get_or_insert_with(BTreeMap::new);
+    selector.insert(LABEL_POOL_UID.to_owned(), uid.clone());
+    selector.insert("kubernetes.io/hostname".to_owned(), node.to_owned());
+    let taint = pool_taint(&uid);
+    pod.tolerations.get_or_insert_with(Vec::new).push(Toleration {
+        key: Some(taint.key),
+        operator: Some("Equal".to_owned()),
+        value: Some(taint.value),
+        effect: Some(taint.effect.as_str().to_owned()),
+        toleration_seconds: None,
+    });
+}
+
+impl ComputeProvider for EksProvider {
+    fn profile(&self) -> Profile {
+        Profile {
+            name: "eks",
+            // The run waits for a node of the pool, which the pool launches.
+            in_cluster: false,
+            // Priced by the run's reserved Pod resources (crate::cost) for now.
+            prices_attempts: false,
+            // A Job's activeDeadlineSeconds is the job's timeout.
+            needs_deadline: false,
+            // Jobs are owned by their run; the nodes are the pool's.
+            holds_external: false,
+        }
+    }
+
+    fn intent(&self, _target: &AttemptRef) -> AttemptHandle {
+        AttemptHandle::Unplaced
+    }
+
+    fn start<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptHandle, ProviderError>> {
+        self.start_job(request).boxed()
+    }
+
+    fn observe<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<AttemptState, ProviderError>> {
+        self.observe_job(attempt).boxed()
+    }
+
+    fn cancel<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.jobs.cancel_job(attempt).boxed()
+    }
+
+    fn release<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.jobs.release_job(attempt).boxed()
+    }
+
+    fn cost<'a>(
+        &'a self,
+        _attempts: &'a [AttemptRef],
+        _now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>> {
+        futures::future::ready(Ok(None)).boxed()
+    }
+}

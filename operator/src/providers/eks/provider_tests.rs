@@ -1,0 +1,350 @@
+//! Unit tests of the eks provider on an in-memory API server and EC2
+//! ([`super::fake`]): nodes launched for waiting runs (the request recorded
+//! first, never twice), spot falling back to on-demand, runs pinned to a
+//! Ready node with room, a run whose node went away interrupted, idle
+//! nodes cordoned and terminated, and the pool's release.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use k8s_openapi::api::{batch::v1::Job, core::v1::Node};
+
+use super::{fake::FakeEc2, request::tests::pool, *};
+use crate::providers::emr::Market;
+use crate::{
+    api::v1alpha1::{Attempt, ClusterPool, EtlJob, EtlRun, EtlRunStatus, RunPhase, Task},
+    providers::{
+        AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, ProviderError,
+        kubernetes::JobSettings,
+        pool::{MemoryLog, PoolCapacity, RequestLog},
+    },
+    schedule::Window,
+    testing::FakeApi,
+};
+
+const TASK: &str = "container: {image: busybox, resources: {requests: {cpu: '1', memory: 2Gi}}}";
+
+struct World {
+    api: FakeApi,
+    ec2: Arc<FakeEc2>,
+    eks: EksProvider,
+    pool: ClusterPool,
+    runs: Vec<Arc<EtlRun>>,
+}
+
+fn world(runs: &[&str]) -> World {
+    let (api, client) = FakeApi::new();
+    let pool = api.insert(&pool());
+    let job: EtlJob = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "EtlJob",
+        "metadata": {"name": "orders", "namespace": "analytics"},
+        "spec": {"poolRef": {"name": "spot-nodes"}, "task": serde_saphyr::from_str::<serde_json::Value>(TASK).unwrap()}
+    }))
+    .unwrap();
+    api.insert(&job);
+    let runs = runs.iter().map(|r| Arc::new(api.insert(&waiting_run(r)))).collect();
+    let ec2 = Arc::new(FakeEc2::default());
+    let eks = EksProvider::new(
+        ec2.clone(),
+        client,
+        JobSettings {
+            spark_image: "spark:test".into(),
+            ttl_seconds_after_finished: 60,
+        },
+        EksSettings {
+            operator: "ade-system/ade-operator".into(),
+            default_region: None,
+        },
+    );
+    World {
+        api,
+        ec2,
+        eks,
+        pool,
+        runs,
+    }
+}
+
+fn waiting_run(name: &str) -> EtlRun {
+    let mut r: EtlRun = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun",
+        "metadata": {"name": name, "namespace": "analytics"},
+        "spec": {"jobRef": {"name": "orders"}, "batchId": name}
+    }))
+    .unwrap();
+    r.status = Some(EtlRunStatus {
+        pool: Some("spot-nodes".into()),
+        phase: Some(RunPhase::Running),
+        attempts: vec![Attempt {
+            attempt: 1,
+            cluster_id: None,
+            step_id: None,
+            job_name: None,
+            market: None,
+            started_at: None,
+            finished_at: None,
+            outcome: None,
+            message: None,
+        }],
+        ..EtlRunStatus::default()
+    });
+    r
+}
+
+fn request(w: &World, run: &str) -> AttemptRequest {
+    let stored: EtlRun = w.api.get(Some("analytics"), run).unwrap();
+    AttemptRequest {
+        target: AttemptRef {
+            namespace: "analytics".into(),
+            run: run.into(),
+            run_uid: stored.metadata.uid.clone().unwrap(),
+            attempt: 1,
+            handle: AttemptHandle::default(),
+            pool: Some(w.pool.clone()),
+        },
+        job: "orders".into(),
+        batch_id: run.into(),
+        window: Window {
+            start: "2026-11-25T13:00:00Z".parse().unwrap(),
+            end: "2026-11-25T14:00:00Z".parse().unwrap(),
+        },
+        task: serde_saphyr::from_str::<Task>(TASK).unwrap(),
+        timeout: None,
+        pool: w.pool.clone(),
+    }
+}
+
+/// Registers instance `id` as a Ready Node, as the kubelet would.
+fn register(w: &World, id: &str) -> String {
+    let name = format!("ip-{id}.ec2.internal");
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"ade.dev/pool-uid": w.pool.metadata.uid.clone().unwrap()}},
+        "spec": {"providerID": format!("aws:///us-east-1a/{id}")},
+        "status": {
+            "allocatable": {"cpu": "3920m", "memory": "14Gi"},
+            "conditions": [{"type": "Ready", "status": "True"}]
+        }
+    }))
+    .unwrap();
+    w.api.insert(&node);
+    name
+}
+
+async fn reconcile(w: &World, log: &MemoryLog, now: Timestamp) -> crate::providers::pool::CapacityReport {
+    w.eks.reconcile(&w.pool, &w.runs, &[], log, now).await.unwrap()
+}
+
+#[tokio::test]
+async fn waiting_runs_launch_packed_nodes_once() {
+    let w = world(&["r1", "r2", "r3"]);
+    let log = MemoryLog::default();
+    let report = reconcile(&w, &log, Timestamp::now()).await;
+    // 1 CPU / 2 GiB each, two runs per node: two m5.xlarge nodes.
+    assert_eq!(w.ec2.fleets().len(), 2);
+    assert_eq!(report.cluster_count, 2);
+    assert!(
+        report.clusters.iter().all(|c| c.state == "LAUNCHING"),
+        "{:?}",
+        report.clusters
+    );
+    assert_eq!(
+        report.requests.len(),
+        2,
+        "requests recorded until the instances are listed"
+    );
+    assert_eq!(log.recorded().len(), 2, "recorded before CreateFleet");
+    let template = &w.ec2.templates()[0];
+    assert_eq!(template.name, "ade-analytics-spot-nodes");
+    let fleet = &w.ec2.fleets()[0];
+    assert_eq!(fleet.overrides[0].instance_type, "m5.xlarge");
+    assert_eq!(fleet.template, api::TemplateRef::Id(template.id.clone()));
+
+    // Again, nothing registered yet: the launching nodes hold the runs.
+    let again = reconcile(&w, &log, Timestamp::now()).await;
+    assert_eq!(w.ec2.fleets().len(), 2, "no second launch: {:?}", w.ec2.calls());
+    assert!(again.requests.is_empty(), "listed: {:?}", again.requests);
+    assert_eq!(w.ec2.templates()[0].versions.len(), 1, "the template is current");
+}
+
+#[tokio::test]
+async fn a_lost_answer_never_launches_twice() {
+    let w = world(&["r1"]);
+    let log = MemoryLog::default();
+    w.ec2.lose_next_fleet_answer();
+    let lost = w.eks.reconcile(&w.pool, &w.runs, &[], &log, Timestamp::now()).await;
+    assert!(lost.is_err());
+    assert_eq!(log.recorded().len(), 1, "the request stays recorded");
+    reconcile(&w, &log, Timestamp::now()).await;
+    assert_eq!(w.ec2.fleets().len(), 1, "found by its request tag: {:?}", w.ec2.calls());
+}
+
+#[tokio::test]
+async fn spot_then_on_demand_falls_back_when_spot_has_no_capacity() {
+    let w = world(&["r1"]);
+    w.ec2.fail_type("m5.xlarge", Market::Spot);
+    w.ec2.fail_type("m5.2xlarge", Market::Spot);
+    let report = reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    assert_eq!(w.ec2.calls().iter().filter(|c| c.starts_with("CreateFleet")).count(), 2);
+    assert_eq!(report.clusters[0].market.as_deref(), Some("on-demand"));
+    assert_eq!(w.ec2.instances()[0].market, Market::OnDemand);
+}
+
+#[tokio::test]
+async fn no_capacity_on_any_market_says_why() {
+    let mut w = world(&["r1"]);
+    w.pool.spec.eks.as_mut().unwrap().capacity_type = crate::api::v1alpha1::EksCapacityType::Spot;
+    w.ec2.fail_type("m5.xlarge", Market::Spot);
+    w.ec2.fail_type("m5.2xlarge", Market::Spot);
+    let log = MemoryLog::default();
+    let report = reconcile(&w, &log, Timestamp::now()).await;
+    assert_eq!(report.cluster_count, 0);
+    let failed = report.events.iter().find(|e| e.reason == "NodeLaunchFailed").unwrap();
+    assert!(failed.note.contains("InsufficientInstanceCapacity"), "{}", failed.note);
+    assert!(log.recorded().is_empty(), "a request that launched nothing is over");
+}
+
+#[tokio::test]
+async fn runs_are_pinned_to_a_ready_node_with_room() {
+    let w = world(&["r1", "r2", "r3"]);
+    let r1 = request(&w, "r1");
+    assert_eq!(w.eks.start(&r1).await.unwrap(), AttemptHandle::Unplaced, "no node yet");
+    reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    let id = w.ec2.instances()[0].id.clone();
+    let node = register(&w, &id);
+
+    for run in ["r1", "r2", "r3"] {
+        let handle = w.eks.start(&request(&w, run)).await.unwrap();
+        let placed = matches!(handle, AttemptHandle::Job { .. });
+        assert_eq!(placed, run != "r3", "{run}: two runs per node");
+    }
+    let job: Job = w.api.get(Some("analytics"), "r1-1").unwrap();
+    let pod = job.spec.unwrap().template.spec.unwrap();
+    let selector = pod.node_selector.unwrap();
+    assert_eq!(selector.get("kubernetes.io/hostname"), Some(&node));
+    assert_eq!(selector.get("ade.dev/pool-uid"), w.pool.metadata.uid.as_ref());
+    let toleration = &pod.tolerations.unwrap()[0];
+    assert_eq!(toleration.key.as_deref(), Some("ade.dev/pool-uid"));
+    assert_eq!(toleration.effect.as_deref(), Some("NoSchedule"));
+    assert_eq!(job.metadata.labels.unwrap().get(provider::LABEL_INSTANCE), Some(&id));
+
+    // Started again (a restart): adopted, not a second Job.
+    assert!(matches!(w.eks.start(&r1).await.unwrap(), AttemptHandle::Job { .. }));
+}
+
+#[tokio::test]
+async fn a_run_bigger_than_every_type_fails_with_why() {
+    let w = world(&["r1"]);
+    let mut big = request(&w, "r1");
+    big.task = serde_saphyr::from_str("container: {image: busybox, resources: {requests: {cpu: '64'}}}").unwrap();
+    let err = w.eks.start(&big).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Unschedulable { .. }), "{err}");
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("m5.2xlarge"), "{err}");
+}
+
+#[tokio::test]
+async fn a_run_whose_node_went_away_is_interrupted() {
+    let w = world(&["r1"]);
+    reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    let id = w.ec2.instances()[0].id.clone();
+    let node = register(&w, &id);
+    let r1 = request(&w, "r1");
+    let handle = w.eks.start(&r1).await.unwrap();
+    let attempt = AttemptRef {
+        handle,
+        ..r1.target.clone()
+    };
+    assert_eq!(w.eks.observe(&attempt).await.unwrap(), AttemptState::Provisioning);
+    assert!(w.api.remove::<Node>(None, &node));
+    let state = w.eks.observe(&attempt).await.unwrap();
+    assert!(
+        matches!(&state, AttemptState::Failed { kind: FailureKind::Interrupted, message, .. } if message.contains(&node)),
+        "{state:?}"
+    );
+    assert!(
+        w.api.get::<Job>(Some("analytics"), "r1-1").is_none(),
+        "its Job is deleted"
+    );
+}
+
+#[tokio::test]
+async fn idle_nodes_are_cordoned_and_terminated_busy_ones_never() {
+    let mut w = world(&["r1", "r2", "r3"]);
+    reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    let ids: Vec<String> = w.ec2.instances().iter().map(|i| i.id.clone()).collect();
+    let nodes: Vec<String> = ids.iter().map(|id| register(&w, id)).collect();
+    w.eks.start(&request(&w, "r1")).await.unwrap();
+    w.runs.clear();
+    // An hour later: the node with r1 stays, the empty one goes.
+    let later = Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let report = reconcile(&w, &MemoryLog::default(), later).await;
+    let busy = ids.iter().position(|id| {
+        w.api
+            .get::<Job>(Some("analytics"), "r1-1")
+            .and_then(|j| j.metadata.labels)
+            .and_then(|l| l.get(provider::LABEL_INSTANCE).cloned())
+            .as_deref()
+            == Some(id)
+    });
+    let busy = busy.unwrap();
+    let idle = 1 - busy;
+    let terminated: Vec<String> = w
+        .ec2
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("Terminate"))
+        .collect();
+    assert_eq!(terminated, vec![format!("TerminateInstances {}", ids[idle])]);
+    let cordoned: Node = w.api.get(None, &nodes[idle]).unwrap();
+    assert_eq!(cordoned.spec.unwrap().unschedulable, Some(true));
+    let entry = report.clusters.iter().find(|c| c.id == ids[idle]).unwrap();
+    assert_eq!(entry.state, "TERMINATING");
+    assert!(
+        entry.termination_reason.as_deref().unwrap().starts_with("Idle"),
+        "{entry:?}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_pool_terminates_its_nodes_and_deletes_its_template() {
+    let w = world(&["r1"]);
+    reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    let released = PoolCapacity::release(&w.eks, &w.pool).await.unwrap();
+    assert_eq!(released.terminated, 1);
+    assert!(w.ec2.instances().iter().all(|i| !i.state.is_live()));
+    assert!(w.ec2.templates().is_empty());
+    assert!(
+        released.event.note.contains("reclaimPolicy Delete"),
+        "{}",
+        released.event.note
+    );
+
+    let mut retained = world(&["r1"]);
+    retained.pool.spec.reclaim_policy = crate::api::v1alpha1::ReclaimPolicy::Retain;
+    reconcile(&retained, &MemoryLog::default(), Timestamp::now()).await;
+    let kept = PoolCapacity::release(&retained.eks, &retained.pool).await.unwrap();
+    assert_eq!(kept.terminated, 0);
+    assert!(kept.event.warning);
+    assert!(retained.ec2.instances().iter().all(|i| i.state.is_live()));
+}
+
+#[tokio::test]
+async fn a_run_placed_a_moment_ago_is_not_demand_again() {
+    let w = world(&["r1", "r2"]);
+    reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    assert_eq!(w.ec2.fleets().len(), 1);
+    register(&w, &w.ec2.instances()[0].id);
+    for run in ["r1", "r2"] {
+        assert!(matches!(
+            w.eks.start(&request(&w, run)).await.unwrap(),
+            AttemptHandle::Job { .. }
+        ));
+    }
+    // The runs as the cache still shows them: unplaced. Their Jobs say otherwise.
+    let report = reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    assert_eq!(w.ec2.fleets().len(), 1, "{:?}", w.ec2.calls());
+    assert_eq!(report.queued_runs, 0);
+    assert_eq!(report.running_runs, 2);
+}

@@ -1,0 +1,250 @@
+//! Integration tests of the eks provider's EC2 calls: the real aws-sdk-ec2
+//! against moto on 127.0.0.1, started and stopped by each test. The
+//! provider's decisions over these calls (what to launch, pin, terminate)
+//! are tested on the in-memory fake in src/providers/eks/provider_tests.rs.
+//!
+//! moto never refuses capacity: tools/moto's `fleet-failures` control makes
+//! `CreateFleet` fail for named instance types on a market, with EC2's
+//! `Errors` items, so the fallback is read from a real SDK answer.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use ade_moto::Moto;
+use ade_operator::{
+    api::v1alpha1::ClusterPool,
+    providers::{
+        eks::{
+            AwsEc2,
+            api::{Ec2Api, FleetSpec, InstanceState, Override, TemplateRef},
+            request::{self, TAG_REQUEST},
+        },
+        emr::Market,
+    },
+};
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+
+const REGION: &str = "us-east-1";
+
+fn pool(ami: &str) -> ClusterPool {
+    let spec = format!(
+        r#"
+provider: eks
+region: us-east-1
+capacity: {{ maxClusters: 3, maxRunsPerCluster: 2 }}
+eks:
+  clusterName: data
+  instanceTypes: [m5.xlarge, m5.2xlarge]
+  capacityType: spot-then-on-demand
+  instanceProfile: ade-nodes
+  amiId: {ami}
+  apiServerEndpoint: https://ABC.gr7.us-east-1.eks.amazonaws.com
+  certificateAuthority: Q0VSVElGSUNBVEU=
+  serviceCidr: 10.100.0.0/16
+"#
+    );
+    let mut pool = ClusterPool::new("spot-nodes", serde_saphyr::from_str(&spec).unwrap());
+    pool.metadata.namespace = Some("analytics".into());
+    pool.metadata.uid = Some("uid-spot-nodes".into());
+    pool
+}
+
+async fn raw(moto: &Moto) -> aws_sdk_ec2::Client {
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+/// An AMI moto knows, and a subnet in us-east-1b.
+async fn fixtures(client: &aws_sdk_ec2::Client) -> (String, String) {
+    let images = client.describe_images().send().await.unwrap();
+    let ami = images.images()[0].image_id().unwrap().to_owned();
+    let vpc = client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let subnet = client
+        .create_subnet()
+        .vpc_id(vpc.vpc().unwrap().vpc_id().unwrap())
+        .cidr_block("10.0.1.0/24")
+        .availability_zone("us-east-1b")
+        .send()
+        .await
+        .unwrap();
+    (ami, subnet.subnet().unwrap().subnet_id().unwrap().to_owned())
+}
+
+fn fleet(pool: &ClusterPool, template: &str, subnet: &str, market: Market, request: &str) -> FleetSpec {
+    let eks = pool.spec.eks.as_ref().unwrap();
+    FleetSpec {
+        template: TemplateRef::Id(template.to_owned()),
+        version: "$Latest".into(),
+        overrides: ["m5.xlarge", "m5.2xlarge"]
+            .iter()
+            .map(|t| Override {
+                instance_type: (*t).to_owned(),
+                subnet_id: Some(subnet.to_owned()),
+            })
+            .collect(),
+        market,
+        count: 1,
+        tags: request::instance_tags(pool, eks, market, "ade-system/ade-operator", request),
+    }
+}
+
+/// The launch template: created once with the content's key, found by name
+/// with its versions, a new version for a new key, deleted.
+#[tokio::test]
+async fn launch_templates_are_created_versioned_and_deleted() {
+    let moto = Moto::start();
+    let ec2 = AwsEc2::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let (ami, _) = fixtures(&raw(&moto).await).await;
+    let pool = pool(&ami);
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), "ade-system/ade-operator").unwrap();
+
+    assert_eq!(ec2.find_template(REGION, &spec.name).await.unwrap(), None);
+    let created = ec2.create_template(REGION, &spec).await.unwrap();
+    assert!(created.id.starts_with("lt-"), "{created:?}");
+    let found = ec2.find_template(REGION, &spec.name).await.unwrap().unwrap();
+    assert_eq!(found.id, created.id);
+    assert_eq!(found.versions.len(), 1);
+    assert_eq!(
+        found.versions[0].description.as_deref(),
+        Some(spec.version_key.as_str())
+    );
+
+    // What moto stored is what nodeadm reads.
+    let stored = raw(&moto)
+        .await
+        .describe_launch_template_versions()
+        .launch_template_id(&created.id)
+        .send()
+        .await
+        .unwrap();
+    let data = stored.launch_template_versions()[0].launch_template_data().unwrap();
+    assert_eq!(data.image_id(), Some(ami.as_str()));
+    assert_eq!(data.user_data(), Some(spec.user_data.as_str()));
+    assert_eq!(data.iam_instance_profile().and_then(|p| p.name()), Some("ade-nodes"));
+
+    let mut changed = spec.clone();
+    changed.version_key = "ade:changed".into();
+    assert_eq!(
+        ec2.create_template_version(REGION, &created.id, &changed)
+            .await
+            .unwrap(),
+        2
+    );
+    let found = ec2.find_template(REGION, &spec.name).await.unwrap().unwrap();
+    let keys: Vec<Option<&str>> = found.versions.iter().map(|v| v.description.as_deref()).collect();
+    assert!(keys.contains(&Some("ade:changed")), "{keys:?}");
+
+    ec2.delete_template(REGION, &created.id).await.unwrap();
+    assert_eq!(ec2.find_template(REGION, &spec.name).await.unwrap(), None);
+    // Gone already: nothing to do.
+    ec2.delete_template(REGION, &created.id).await.unwrap();
+}
+
+/// An instant fleet launches one instance of the first override, tagged as
+/// the pool's and found by those tags; spot without capacity answers with
+/// EC2's errors and on-demand launches; terminate is seen in the listing.
+#[tokio::test]
+async fn instant_fleets_launch_tagged_instances_and_report_missing_capacity() {
+    let moto = Moto::start();
+    let ec2 = AwsEc2::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let (ami, subnet) = fixtures(&raw(&moto).await).await;
+    let pool = pool(&ami);
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), "op").unwrap();
+    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+
+    let first = ec2
+        .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-1"))
+        .await
+        .unwrap();
+    assert_eq!(first.instances.len(), 1, "{first:?}");
+    assert_eq!(first.instances[0].instance_type, "m5.xlarge");
+    assert!(first.errors.is_empty());
+
+    moto.fail_fleet(&["m5.xlarge"], "spot");
+    let second = ec2
+        .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-2"))
+        .await
+        .unwrap();
+    assert_eq!(second.instances[0].instance_type, "m5.2xlarge", "the next override");
+    assert_eq!(second.errors.len(), 1, "{second:?}");
+    assert_eq!(second.errors[0].instance_type.as_deref(), Some("m5.xlarge"));
+    assert_eq!(second.errors[0].code, "InsufficientInstanceCapacity");
+
+    moto.fail_fleet(&["m5.xlarge", "m5.2xlarge"], "spot");
+    let none = ec2
+        .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-3"))
+        .await
+        .unwrap();
+    assert!(none.instances.is_empty(), "{none:?}");
+    assert_eq!(none.errors.len(), 2);
+    let on_demand = ec2
+        .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::OnDemand, "req-3"))
+        .await
+        .unwrap();
+    assert_eq!(on_demand.instances.len(), 1, "on-demand is unaffected");
+    moto.clear_fleet_failures();
+
+    let listed = ec2
+        .describe_instances(REGION, &request::pool_filter(&pool))
+        .await
+        .unwrap();
+    let by_request: BTreeMap<&str, (&str, Market, &str)> = listed
+        .iter()
+        .map(|i| {
+            (
+                i.tags.get(TAG_REQUEST).map(String::as_str).unwrap(),
+                (i.instance_type.as_str(), i.market, i.zone.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_request,
+        BTreeMap::from([
+            ("req-1", ("m5.xlarge", Market::Spot, "us-east-1b")),
+            ("req-2", ("m5.2xlarge", Market::Spot, "us-east-1b")),
+            ("req-3", ("m5.xlarge", Market::OnDemand, "us-east-1b")),
+        ])
+    );
+    let one = &listed[0];
+    assert_eq!(one.state, InstanceState::Running);
+    assert_eq!(one.state_reason, None);
+    assert_eq!(
+        one.tags.get("kubernetes.io/cluster/data").map(String::as_str),
+        Some("owned")
+    );
+    assert_eq!(
+        one.tags.get("ade.dev/pool-name").map(String::as_str),
+        Some("spot-nodes")
+    );
+    assert!(one.launched_at.is_some());
+
+    // Another pool's instances are not this pool's.
+    let mut other = pool.clone();
+    other.metadata.uid = Some("uid-other".into());
+    assert!(
+        ec2.describe_instances(REGION, &request::pool_filter(&other))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let ids: Vec<String> = listed.iter().map(|i| i.id.clone()).collect();
+    ec2.terminate_instances(REGION, &ids).await.unwrap();
+    ec2.terminate_instances(REGION, &[]).await.unwrap();
+    let after = ec2
+        .describe_instances(REGION, &request::pool_filter(&pool))
+        .await
+        .unwrap();
+    assert!(after.iter().all(|i| !i.state.is_live()), "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|i| i.state_reason.as_deref() == Some("Client.UserInitiatedShutdown")),
+        "{after:?}"
+    );
+}
