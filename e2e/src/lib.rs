@@ -14,9 +14,12 @@
 pub mod apiserver_metrics;
 pub mod argocd;
 pub mod chaos;
+pub mod ec2;
+pub mod eks_nodes;
 pub mod emr_steps;
 pub mod executor;
 pub mod moto;
+pub mod nodeadm;
 pub mod operator;
 pub mod pods;
 pub mod process;

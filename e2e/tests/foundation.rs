@@ -248,7 +248,7 @@ fn immutable_fields_cannot_change() {
         &ns.name,
         "--type=merge",
         "-p",
-        r#"{"spec":{"provider":"eks","eks":{"clusterName":"data","instanceTypes":["m5.xlarge"]},"region":"us-east-1","kubernetes":null}}"#,
+        r#"{"spec":{"provider":"eks","eks":{"clusterName":"data","instanceTypes":["m5.xlarge"],"launchTemplate":{"name":"nodes"}},"region":"us-east-1","kubernetes":null}}"#,
     ]);
     assert!(!out.success, "provider changed");
     assert!(out.stderr.contains("spec.provider is immutable"), "{}", out.stderr);
