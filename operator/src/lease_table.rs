@@ -6,11 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use aws_config::SdkConfig;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::{Client, error::ProvideErrorMetadata, types::AttributeValue};
 use futures::{FutureExt, future::BoxFuture};
-use tokio::sync::OnceCell;
 
 /// One item of the table, attribute name → text.
 pub type Item = BTreeMap<String, String>;
@@ -37,48 +34,36 @@ pub trait LeaseTable: Send + Sync {
 
 /// The real DynamoDB: credentials from the default chain, the endpoint
 /// overridable for emulators (the operator's `--aws-endpoint-url`).
+#[derive(Debug)]
 pub struct AwsLeaseTable {
-    endpoint: Option<String>,
-    credentials: Option<SharedCredentialsProvider>,
-    base: OnceCell<SdkConfig>,
-}
-
-impl std::fmt::Debug for AwsLeaseTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsLeaseTable")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
+    clients: crate::aws::Regional<Client>,
 }
 
 impl AwsLeaseTable {
     /// Nothing is loaded until the first read.
     pub fn new(endpoint: Option<String>) -> Self {
         Self {
-            endpoint,
-            credentials: None,
-            base: OnceCell::new(),
+            clients: crate::aws::Regional::new(endpoint, None),
         }
     }
 
     /// Fixed credentials instead of the default chain: for emulators and tests.
     pub fn with_static_credentials(endpoint: Option<String>, access_key: &str, secret_key: &str) -> Self {
-        let credentials = aws_sdk_dynamodb::config::Credentials::new(access_key, secret_key, None, None, "ade-static");
         Self {
-            credentials: Some(SharedCredentialsProvider::new(credentials)),
-            ..Self::new(endpoint)
+            clients: crate::aws::Regional::new(endpoint, Some(crate::aws::static_credentials(access_key, secret_key))),
         }
     }
 
     async fn client(&self, region: &str) -> Client {
-        let base = self
-            .base
-            .get_or_init(|| crate::aws::base_config(self.endpoint.as_deref(), self.credentials.as_ref()))
-            .await;
-        let config = aws_sdk_dynamodb::config::Builder::from(base)
-            .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
-            .build();
-        Client::from_conf(config)
+        self.clients
+            .get(region, |base, region| {
+                Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(base)
+                        .region(aws_sdk_dynamodb::config::Region::new(region))
+                        .build(),
+                )
+            })
+            .await
     }
 
     async fn scan(&self, region: &str, table: &str) -> Result<Vec<Item>, TableError> {

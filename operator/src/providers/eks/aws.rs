@@ -2,21 +2,21 @@
 //! override come from [`crate::aws::base_config`], as for emr. The SDK types
 //! stay in this module.
 
-use std::{collections::BTreeMap, sync::Mutex};
+use std::collections::BTreeMap;
 
-use aws_config::SdkConfig;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_ec2 as ec2;
 use aws_sdk_ec2::{error::ProvideErrorMetadata, types as t};
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
-use tokio::sync::OnceCell;
 
 use super::api::{
     ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched, TemplateInfo,
     TemplateRef, TemplateSpec, TemplateVersion,
 };
-use crate::providers::emr::{Market, aws::error::api_error};
+use crate::{
+    aws::{Regional, static_credentials},
+    providers::emr::{Market, aws::error::api_error},
+};
 
 /// EC2's answer when a launch template of that name does not exist.
 const TEMPLATE_NOT_FOUND: &str = "InvalidLaunchTemplateName.NotFoundException";
@@ -24,19 +24,9 @@ const TEMPLATE_NOT_FOUND: &str = "InvalidLaunchTemplateName.NotFoundException";
 const TEMPLATE_ID_NOT_FOUND: &str = "InvalidLaunchTemplateId.NotFound";
 
 /// The real EC2 API.
+#[derive(Debug)]
 pub struct AwsEc2 {
-    endpoint: Option<String>,
-    credentials: Option<SharedCredentialsProvider>,
-    base: OnceCell<SdkConfig>,
-    clients: Mutex<BTreeMap<String, ec2::Client>>,
-}
-
-impl std::fmt::Debug for AwsEc2 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsEc2")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
+    clients: Regional<ec2::Client>,
 }
 
 impl AwsEc2 {
@@ -44,37 +34,27 @@ impl AwsEc2 {
     /// endpoint (an emulator). Nothing is loaded until the first call.
     pub fn new(endpoint: Option<String>) -> Self {
         Self {
-            endpoint,
-            credentials: None,
-            base: OnceCell::new(),
-            clients: Mutex::default(),
+            clients: Regional::new(endpoint, None),
         }
     }
 
     /// Fixed credentials instead of the default chain: for emulators and tests.
     pub fn with_static_credentials(endpoint: Option<String>, access_key: &str, secret_key: &str) -> Self {
-        let credentials = ec2::config::Credentials::new(access_key, secret_key, None, None, "ade-static");
         Self {
-            credentials: Some(SharedCredentialsProvider::new(credentials)),
-            ..Self::new(endpoint)
+            clients: Regional::new(endpoint, Some(static_credentials(access_key, secret_key))),
         }
     }
 
     async fn client(&self, region: &str) -> ec2::Client {
-        let base = self
-            .base
-            .get_or_init(|| crate::aws::base_config(self.endpoint.as_deref(), self.credentials.as_ref()))
-            .await;
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let conf = ec2::config::Builder::from(base)
-                    .region(ec2::config::Region::new(region.to_owned()))
-                    .build();
-                ec2::Client::from_conf(conf)
+        self.clients
+            .get(region, |base, region| {
+                ec2::Client::from_conf(
+                    ec2::config::Builder::from(base)
+                        .region(ec2::config::Region::new(region))
+                        .build(),
+                )
             })
-            .clone()
+            .await
     }
 
     async fn find_template_impl(&self, region: &str, name: &str) -> ApiResult<Option<TemplateInfo>> {

@@ -4,16 +4,12 @@
 //! metadata); the endpoint can be overridden for emulators. The SDK types
 //! stay in this module.
 
-use std::{collections::BTreeMap, sync::Mutex};
-
-use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_ec2 as ec2;
 use aws_sdk_emr as emr;
 use aws_sdk_emr::{error::ProvideErrorMetadata, types as t};
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
-use tokio::sync::OnceCell;
 
 mod convert;
 pub(crate) mod error;
@@ -25,6 +21,7 @@ use super::{
     observe::cluster_state,
     pricing::SpotPrice,
 };
+use crate::aws::{Regional, static_credentials};
 
 /// States of clusters that exist or are going away.
 const ACTIVE: [t::ClusterState; 5] = [
@@ -36,19 +33,9 @@ const ACTIVE: [t::ClusterState; 5] = [
 ];
 
 /// The real EMR and EC2 APIs.
+#[derive(Debug)]
 pub struct AwsEmr {
-    endpoint: Option<String>,
-    credentials: Option<SharedCredentialsProvider>,
-    base: OnceCell<SdkConfig>,
-    clients: Mutex<BTreeMap<String, (emr::Client, ec2::Client)>>,
-}
-
-impl std::fmt::Debug for AwsEmr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsEmr")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
+    clients: Regional<(emr::Client, ec2::Client)>,
 }
 
 impl AwsEmr {
@@ -56,45 +43,34 @@ impl AwsEmr {
     /// endpoint (an emulator). Nothing is loaded until the first call.
     pub fn new(endpoint: Option<String>) -> Self {
         Self {
-            endpoint,
-            credentials: None,
-            base: OnceCell::new(),
-            clients: Mutex::default(),
+            clients: Regional::new(endpoint, None),
         }
     }
 
     /// Fixed credentials instead of the default chain: for emulators and tests.
     pub fn with_static_credentials(endpoint: Option<String>, access_key: &str, secret_key: &str) -> Self {
-        let credentials = emr::config::Credentials::new(access_key, secret_key, None, None, "ade-static");
-        Self::with_credentials(endpoint, SharedCredentialsProvider::new(credentials))
+        Self::with_credentials(endpoint, static_credentials(access_key, secret_key))
     }
 
     /// `credentials` instead of the default chain.
     pub fn with_credentials(endpoint: Option<String>, credentials: SharedCredentialsProvider) -> Self {
         Self {
-            credentials: Some(credentials),
-            ..Self::new(endpoint)
+            clients: Regional::new(endpoint, Some(credentials)),
         }
     }
 
     async fn clients(&self, region: &str) -> (emr::Client, ec2::Client) {
-        let base = self
-            .base
-            .get_or_init(|| crate::aws::base_config(self.endpoint.as_deref(), self.credentials.as_ref()))
-            .await;
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
+        self.clients
+            .get(region, |base, region| {
                 let emr_conf = emr::config::Builder::from(base)
-                    .region(emr::config::Region::new(region.to_owned()))
+                    .region(emr::config::Region::new(region.clone()))
                     .build();
                 let ec2_conf = ec2::config::Builder::from(base)
-                    .region(ec2::config::Region::new(region.to_owned()))
+                    .region(ec2::config::Region::new(region))
                     .build();
                 (emr::Client::from_conf(emr_conf), ec2::Client::from_conf(ec2_conf))
             })
-            .clone()
+            .await
     }
 }
 
