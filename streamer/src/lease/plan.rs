@@ -91,13 +91,17 @@ pub fn plan(me: &str, now: Timestamp, leases: &[ShardLease], workers: &[WorkerLe
         .map(|l| l.shard_id.clone())
         .collect();
     if plan.take.is_empty() {
-        // Steal one from the most loaded worker if it holds more than the target.
+        // Steal one from the most loaded worker if it holds more than the
+        // target, or holds the target while I am more than one short (as the
+        // KCL does): with 4 shards over 3 workers the target is 2, and a
+        // worker that joins after the other two hold 2 each would otherwise
+        // never get one.
         let busiest = held
             .iter()
             .filter(|(owner, _)| **owner != me)
             .max_by_key(|(owner, leases)| (leases.len(), std::cmp::Reverse(**owner)));
         if let Some((_, leases)) = busiest
-            && leases.len() > target
+            && (leases.len() > target || (leases.len() == target && target - mine > 1))
         {
             let mut theirs = leases.clone();
             theirs.sort_by_key(|l| (rank(me, &l.shard_id), l.shard_id.clone()));
@@ -239,6 +243,10 @@ mod tests {
             (&["a$", "b<a", "c<a"], &["w2"], 1, None, 1),
             // A dead heartbeat does not count as a worker.
             (&["a", "b"], &[], 2, None, 2),
+            // 4 over 3, the others hold the target 2 each and I hold none: steal one.
+            (&["a@w2", "b@w2", "c@w3", "d@w3"], &["w2", "w3"], 0, Some("w2"), 2),
+            // 4 over 3, I hold one: one short is not worth a steal.
+            (&["a@w2", "b@w2", "c@w3", "d@me"], &["w2", "w3"], 0, None, 2),
         ];
         for (specs, others, takes, steal_from, target) in cases {
             let leases: Vec<ShardLease> = specs.iter().map(|s| lease(s)).collect();
@@ -266,6 +274,50 @@ mod tests {
         let b = plan("pod-b", now(), &leases, &[worker("pod-a", 1)]);
         assert_eq!(a.take.len(), 4);
         assert_ne!(a.take, b.take);
+    }
+
+    /// Workers join one at a time, each after the others have settled, and
+    /// plan in turn until nothing changes: every worker ends up with a lease
+    /// whenever there are at least as many shards as workers, and nobody holds
+    /// more than the target.
+    #[test]
+    fn workers_joining_one_by_one_all_get_work() {
+        for shards in 1..=8usize {
+            for workers in 1..=shards {
+                let mut leases: Vec<ShardLease> = (0..shards).map(|i| lease(&format!("s{i}"))).collect();
+                let ids: Vec<String> = (0..workers).map(|w| format!("w{w}")).collect();
+                for joined in 1..=workers {
+                    let live = &ids[..joined];
+                    let heartbeats: Vec<WorkerLease> = live.iter().map(|w| worker(w, 1)).collect();
+                    let mut rounds = 0;
+                    loop {
+                        let mut changed = false;
+                        for me in live {
+                            let p = plan(me, now(), &leases, &heartbeats);
+                            for id in p.take.iter().chain(p.steal.iter()) {
+                                let l = leases.iter_mut().find(|l| &l.shard_id == id).expect("lease");
+                                l.owner = Some(me.clone());
+                                l.renew_time = Some(now());
+                                changed = true;
+                            }
+                        }
+                        rounds += 1;
+                        assert!(rounds < 50, "{shards} shards, {joined} workers: no fixpoint");
+                        if !changed {
+                            break;
+                        }
+                    }
+                    let target = shards.div_ceil(joined);
+                    for me in live {
+                        let mine = leases.iter().filter(|l| l.owner.as_deref() == Some(me)).count();
+                        assert!(
+                            (1..=target).contains(&mine),
+                            "{shards} shards, {joined} workers: {me} holds {mine}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
