@@ -29,6 +29,21 @@ http://127.0.0.1:PORT), it answers:
        instanceTypes clears it. One setting for the whole server (every account
        and region).
 
+  POST /ade-control/ec2/spot-interruption
+       {"instanceId": "i-...", "region": ..., "accountId": ...}
+       -> 200 {"instanceId":..., "state": "terminated"}, 404 if unknown
+       EC2 reclaims a spot instance: it terminates as TerminateInstances would,
+       but with the state reason EC2 gives a reclaimed spot instance
+       (Server.SpotInstanceTermination) and a "Service initiated (<time> GMT)"
+       transition reason, as DescribeInstances then shows them.
+
+  POST /ade-control/ec2/spot-prices
+       {"prices": {"m5.xlarge": 0.0712, ...}}
+       -> 200 with the prices now in force; 400 unless each is a number >= 0
+       DescribeSpotPriceHistory answers these prices for the listed types
+       (moto answers 0.00001 for every type), still in effect since moto's
+       2006 timestamp. Each call replaces the last; {} restores moto's.
+
 CancelSteps, which moto lacks, is added (patch_emr_cancel_steps).
 
 moto's EMR never advances steps (the first is RUNNING and stays so, later ones
@@ -320,10 +335,61 @@ def patch_ec2_fleet_failures():
     Fleets.create_fleet = create_fleet
 
 
+# What /ade-control/ec2/spot-prices set: instance type -> USD per hour.
+SPOT_PRICES = {}
+
+
+def set_spot_prices(body):
+    global SPOT_PRICES
+    prices = body["prices"]
+    if not isinstance(prices, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in prices.values()
+    ):
+        return 400, {"error": "prices must map instance types to numbers >= 0"}
+    SPOT_PRICES = {str(k): float(v) for k, v in prices.items()}
+    return 200, {"prices": SPOT_PRICES}
+
+
+def patch_ec2_spot_prices():
+    """DescribeSpotPriceHistory answers the prices /ade-control/ec2/spot-prices set."""
+    from moto.ec2.responses.spot_instances import SpotInstances
+
+    original = SpotInstances.describe_spot_price_history
+
+    def describe_spot_price_history(self):
+        result = original(self)
+        prices = SPOT_PRICES
+        for item in result.result.get("SpotPriceHistory", []):
+            if item.get("InstanceType") in prices:
+                item["SpotPrice"] = f"{prices[item['InstanceType']]:.6f}"
+        return result
+
+    SpotInstances.describe_spot_price_history = describe_spot_price_history
+
+
+def interrupt_spot_instance(body):
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.instances import StateReason
+
+    backend = ec2_backends[body.get("accountId", DEFAULT_ACCOUNT)][body.get("region", DEFAULT_REGION)]
+    instance = backend.get_instance_by_id(body["instanceId"])
+    if instance is None:
+        return 404, {"error": f"no instance {body['instanceId']}"}
+    instance.terminate()
+    instance._reason = f"Service initiated ({utcnow().strftime('%Y-%m-%d %H:%M:%S GMT')})"
+    instance.state_reason = StateReason(
+        "Server.SpotInstanceTermination: Spot instance termination",
+        "Server.SpotInstanceTermination",
+    )
+    return 200, {"instanceId": instance.id, "state": instance._state.name}
+
+
 CONTROL_ROUTES = {
     "/ade-control/emr/step-state": set_step_state,
     "/ade-control/emr/cluster-state": set_cluster_state,
     "/ade-control/ec2/fleet-failures": set_fleet_failures,
+    "/ade-control/ec2/spot-interruption": interrupt_spot_instance,
+    "/ade-control/ec2/spot-prices": set_spot_prices,
 }
 
 
@@ -366,6 +432,7 @@ def main():
     patch_kinesis_resharding()
     patch_emr_cancel_steps()
     patch_ec2_fleet_failures()
+    patch_ec2_spot_prices()
 
     stamp_running_steps()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)

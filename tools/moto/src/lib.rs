@@ -151,6 +151,29 @@ impl Moto {
         self.request("POST", "/ade-control/ec2/fleet-failures", r#"{"instanceTypes":[]}"#);
     }
 
+    /// EC2 reclaims spot instance `instance`: it is terminated with the state
+    /// reason `Server.SpotInstanceTermination` and a `Service initiated (…)`
+    /// transition reason, as `DescribeInstances` shows a reclaimed spot instance.
+    pub fn interrupt_spot_instance(&self, instance: &str) {
+        self.request(
+            "POST",
+            "/ade-control/ec2/spot-interruption",
+            &format!(r#"{{"instanceId":{}}}"#, json_string(instance)),
+        );
+    }
+
+    /// `DescribeSpotPriceHistory` answers `prices` (USD per instance-hour)
+    /// for their instance types instead of moto's 0.00001; replaces the
+    /// previous setting.
+    pub fn set_spot_prices(&self, prices: &[(&str, f64)]) {
+        let items: Vec<String> = prices.iter().map(|(t, p)| format!("{}:{p}", json_string(t))).collect();
+        self.request(
+            "POST",
+            "/ade-control/ec2/spot-prices",
+            &format!(r#"{{"prices":{{{}}}}}"#, items.join(",")),
+        );
+    }
+
     /// Creates an S3 bucket (moto accepts an unsigned PUT).
     pub fn create_bucket(&self, bucket: &str) {
         self.request("PUT", &format!("/{bucket}"), "");
