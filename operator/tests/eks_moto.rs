@@ -248,3 +248,51 @@ async fn instant_fleets_launch_tagged_instances_and_report_missing_capacity() {
         "{after:?}"
     );
 }
+
+/// A reclaimed spot instance reads as EC2 shows one (tools/moto's
+/// `spot-interruption` control), and spot prices are EC2's history (its
+/// `spot-prices` control; moto alone answers 0.00001 for every type).
+#[tokio::test]
+async fn reclaimed_spot_instances_and_spot_prices_read_as_ec2_gives_them() {
+    use ade_operator::providers::eks::interruptions;
+
+    let moto = Moto::start();
+    let ec2 = AwsEc2::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let (ami, subnet) = fixtures(&raw(&moto).await).await;
+    let pool = pool(&ami);
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), "op").unwrap();
+    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    let launched = ec2
+        .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-1"))
+        .await
+        .unwrap();
+    let id = launched.instances[0].id.clone();
+    let before = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_secs(2))
+        .unwrap();
+
+    moto.interrupt_spot_instance(&id);
+    let listed = ec2
+        .describe_instances(REGION, &request::pool_filter(&pool))
+        .await
+        .unwrap();
+    let reclaimed = listed.iter().find(|i| i.id == id).unwrap();
+    assert_eq!(reclaimed.state, InstanceState::Terminated);
+    assert_eq!(reclaimed.state_reason.as_deref(), Some(interruptions::SPOT_TERMINATION));
+    assert!(interruptions::interrupted(reclaimed));
+    let at = reclaimed.state_changed_at.expect("the time of the state change");
+    assert!(at >= before && at <= jiff::Timestamp::now(), "{at}");
+
+    moto.set_spot_prices(&[("m5.xlarge", 0.0712)]);
+    let prices = ec2
+        .spot_prices(REGION, &["m5.xlarge".to_owned()], before)
+        .await
+        .unwrap();
+    assert!(!prices.is_empty());
+    assert!(
+        prices
+            .iter()
+            .all(|p| p.instance_type == "m5.xlarge" && (p.usd_per_hour - 0.0712).abs() < 1e-9 && p.at <= before),
+        "{prices:?}"
+    );
+}

@@ -225,6 +225,11 @@ pub struct Attempt {
     /// What happened, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What the attempt cost so far, US dollars, on pools whose provider
+    /// prices attempts (emr: its share of its cluster; eks: its share of its
+    /// node). Kept once the attempt's record at the provider is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "estimatedCostUSD")]
+    pub estimated_cost_usd: Option<Usd>,
 }
 
 /// How an attempt ended.

@@ -11,6 +11,7 @@ pub mod kubernetes;
 pub mod pool;
 mod registry;
 pub mod service;
+pub mod spot_prices;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
@@ -285,14 +286,14 @@ pub trait ComputeProvider: Send + Sync {
     /// The attempt's outcome is recorded in the run's status: what the
     /// provider kept so that it could be read (a finished Job) may go now.
     fn release<'a>(&'a self, attempt: &'a AttemptRef) -> BoxFuture<'a, Result<(), ProviderError>>;
-    /// What `attempts` (one run's) cost so far, US dollars, when the provider
-    /// prices them ([`Profile::prices_attempts`]); `None` when some share
-    /// cannot be estimated yet.
+    /// What each of `attempts` (one run's, in order) cost so far, US dollars,
+    /// when the provider prices them ([`Profile::prices_attempts`]); `None`
+    /// for one it cannot estimate now (the estimate recorded before stands).
     fn cost<'a>(
         &'a self,
         attempts: &'a [AttemptRef],
         now: Timestamp,
-    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>>;
+    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, ProviderError>>;
 }
 
 /// The name of a task's kind, for messages.

@@ -139,6 +139,7 @@ fn eks_settings(config: &Config) -> EksSettings {
     EksSettings {
         operator: format!("{}/{}", config.lease_namespace, config.lease_name),
         default_region: config.aws_region.clone(),
+        on_demand_prices: config.ec2_on_demand_prices.clone(),
     }
 }
 

@@ -97,7 +97,7 @@ impl ComputeProvider for Recording {
         &'a self,
         attempts: &'a [AttemptRef],
         now: Timestamp,
-    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, ProviderError>> {
         async move { self.inner.cost(attempts, now).await }.boxed()
     }
 }

@@ -253,6 +253,12 @@ pub struct EksPool {
     /// its launch is terminated and replaced.
     #[serde(default = "default_registration_timeout")]
     pub registration_timeout: Duration,
+
+    /// Circuit breaker: when too many spot nodes are interrupted within
+    /// `window`, new nodes are launched on-demand for `coolDown`, then on
+    /// spot again (the same breaker as emr pools).
+    #[serde(default)]
+    pub interruptions: InterruptionBreaker,
 }
 
 fn default_registration_timeout() -> Duration {

@@ -440,6 +440,7 @@ fn conditions_explain_the_job() {
             finished_at: None,
             outcome: None,
             message: Some("container task exited with code 1 (Error)".into()),
+            estimated_cost_usd: None,
         });
     }
     let degraded = plan(&job, &[failed], Some(&pool()), &[], now);

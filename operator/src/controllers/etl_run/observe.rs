@@ -149,15 +149,19 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
             .map(|a| target(a.attempt, AttemptHandle::of(a)))
             .collect();
         match provider.cost(&attempts, now).await {
-            Ok(usd) => usd,
+            Ok(usd) => attempts
+                .iter()
+                .zip(usd)
+                .filter_map(|(a, usd)| Some((a.attempt, usd?)))
+                .collect(),
             Err(error) => {
-                // The last estimate is kept.
+                // The last estimates are kept.
                 tracing::warn!(%error, "estimating the cost of the run's attempts failed");
-                None
+                Vec::new()
             }
         }
     } else {
-        None
+        Vec::new()
     };
     Ok(Inputs {
         observed: Observed {

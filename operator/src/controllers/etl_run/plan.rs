@@ -87,7 +87,7 @@ pub struct Observed {
     pub intent: AttemptHandle,
     /// The run's cost as the provider estimates it (when it prices attempts);
     /// `None` keeps the last estimate.
-    pub provider_cost: Option<f64>,
+    pub provider_cost: Vec<(i32, f64)>,
     /// How long an attempt may wait for external capacity, for messages.
     pub wait_limit: Duration,
 }
@@ -328,6 +328,7 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
                     finished_at: None,
                     outcome: None,
                     message: None,
+                    estimated_cost_usd: None,
                 };
                 observed.intent.record(&mut attempt);
                 status.attempts.push(attempt);
@@ -359,10 +360,23 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
             status.cluster.get_or_insert_with(|| pool.clone());
         }
     }
-    match (observed.profile.prices_attempts, observed.provider_cost) {
-        (_, Some(usd)) => status.estimated_cost_usd = Some(Usd(cost::usd(usd))),
-        (true, None) => {}
-        (false, None) => status.estimated_cost_usd = Some(Usd(cost::usd(run_cost(&status.attempts, observed, now)))),
+    if observed.profile.prices_attempts {
+        // Each attempt keeps its last estimate; the run's is their sum.
+        for (number, usd) in &observed.provider_cost {
+            if let Some(a) = status.attempts.iter_mut().find(|a| a.attempt == *number) {
+                a.estimated_cost_usd = Some(Usd(cost::usd(*usd)));
+            }
+        }
+        let recorded: Vec<f64> = status
+            .attempts
+            .iter()
+            .filter_map(|a| a.estimated_cost_usd.as_ref()?.dollars())
+            .collect();
+        if !recorded.is_empty() {
+            status.estimated_cost_usd = Some(Usd(cost::usd(recorded.iter().sum())));
+        }
+    } else {
+        status.estimated_cost_usd = Some(Usd(cost::usd(run_cost(&status.attempts, observed, now))));
     }
     let ready = ready_condition(status.phase, &status.attempts);
     Plan {

@@ -63,7 +63,7 @@ fn observed(state: Option<AttemptState>, blocked: Option<Blocked>, limit: i32) -
         intent: AttemptHandle::Job {
             name: "orders-2026-11-25t13-1".into(),
         },
-        provider_cost: None,
+        provider_cost: Vec::new(),
         wait_limit: Duration::from_secs(7200),
     }
 }
@@ -85,6 +85,7 @@ fn running_status(attempts: usize) -> EtlRunStatus {
             finished_at: (n < i32::try_from(attempts).expect("small")).then(|| Time(at(10))),
             outcome: (n < i32::try_from(attempts).expect("small")).then_some(AttemptOutcome::Failed),
             message: None,
+            estimated_cost_usd: None,
         });
     }
     status
@@ -357,14 +358,14 @@ fn on_an_emr_pool_an_attempt_is_a_step_that_waits_for_a_cluster_and_is_costed_by
     emr.attempt_state = Some(AttemptState::Running {
         started_at: Some(at(5)),
     });
-    emr.provider_cost = Some(1.25);
+    emr.provider_cost = vec![(1, 1.25)];
     let running = plan(&run(Some(status.clone()), false), &emr, 0.5);
     assert_eq!(running.status.phase, Some(RunPhase::Running));
     assert_eq!(running.status.estimated_cost_usd, Some(Usd("1.2500".into())));
     let scheduled = condition(&running, "Scheduled");
     assert_eq!(scheduled.message, "attempt 1 runs as EMR step s-1 on cluster j-1");
     // No estimate this time (EMR unreachable): the last one stays.
-    emr.provider_cost = None;
+    emr.provider_cost = Vec::new();
     let kept = plan(&run(Some(status), false), &emr, 0.5);
     assert_eq!(kept.status.estimated_cost_usd, Some(Usd("0.5000".into())));
 }

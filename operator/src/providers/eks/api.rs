@@ -8,7 +8,10 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 
 use crate::providers::emr::Market;
-pub use crate::providers::emr::api::{ApiError, ApiResult};
+pub use crate::providers::emr::{
+    api::{ApiError, ApiResult},
+    pricing::SpotPrice,
+};
 
 /// A launch template's content, as the operator renders it from the pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +157,9 @@ pub struct InstanceInfo {
     pub state: InstanceState,
     /// Why it changed state last (`Server.SpotInstanceTermination`, …).
     pub state_reason: Option<String>,
+    /// When it last changed state, when EC2 says (its state transition
+    /// reason, `Service initiated (2026-12-01 08:00:00 GMT)`).
+    pub state_changed_at: Option<Timestamp>,
     /// When it was launched.
     pub launched_at: Option<Timestamp>,
     /// Its tags.
@@ -188,4 +194,12 @@ pub trait Ec2Api: Send + Sync {
     ) -> BoxFuture<'a, ApiResult<Vec<InstanceInfo>>>;
     /// `TerminateInstances`; no call when `ids` is empty.
     fn terminate_instances<'a>(&'a self, region: &'a str, ids: &'a [String]) -> BoxFuture<'a, ApiResult<()>>;
+    /// `DescribeSpotPriceHistory` of `instance_types` from `since` (the price
+    /// in effect then included), every page.
+    fn spot_prices<'a>(
+        &'a self,
+        region: &'a str,
+        instance_types: &'a [String],
+        since: Timestamp,
+    ) -> BoxFuture<'a, ApiResult<Vec<SpotPrice>>>;
 }

@@ -9,13 +9,19 @@ use aws_sdk_ec2::{error::ProvideErrorMetadata, types as t};
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
 
-use super::api::{
-    ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched, TemplateInfo,
-    TemplateRef, TemplateSpec, TemplateVersion,
+use super::{
+    api::{
+        ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched, SpotPrice,
+        TemplateInfo, TemplateRef, TemplateSpec, TemplateVersion,
+    },
+    interruptions,
 };
 use crate::{
     aws::{Regional, static_credentials},
-    providers::emr::{Market, aws::error::api_error},
+    providers::emr::{
+        Market,
+        aws::{error::api_error, spot_price_history},
+    },
 };
 
 /// EC2's answer when a launch template of that name does not exist.
@@ -346,6 +352,7 @@ fn instance_info(i: &t::Instance) -> Option<InstanceInfo> {
             .and_then(|r| r.code())
             .filter(|c| !c.is_empty())
             .map(str::to_owned),
+        state_changed_at: i.state_transition_reason().and_then(interruptions::transition_time),
         launched_at: i.launch_time().and_then(|t| Timestamp::new(t.secs(), 0).ok()),
         tags: i
             .tags()
@@ -356,6 +363,19 @@ fn instance_info(i: &t::Instance) -> Option<InstanceInfo> {
 }
 
 impl Ec2Api for AwsEc2 {
+    fn spot_prices<'a>(
+        &'a self,
+        region: &'a str,
+        instance_types: &'a [String],
+        since: Timestamp,
+    ) -> BoxFuture<'a, ApiResult<Vec<SpotPrice>>> {
+        async move {
+            let client = self.client(region).await;
+            spot_price_history(&client, instance_types, since).await
+        }
+        .boxed()
+    }
+
     fn find_template<'a>(&'a self, region: &'a str, name: &'a str) -> BoxFuture<'a, ApiResult<Option<TemplateInfo>>> {
         self.find_template_impl(region, name).boxed()
     }

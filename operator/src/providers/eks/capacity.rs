@@ -15,16 +15,17 @@ use super::{
     api::{FleetOutcome, InstanceInfo, TemplateRef},
     binpack::{self, Pending},
     instance_types::Resources,
-    nodes::{self, Limits, Plan},
+    interruptions,
+    nodes::{self, JobFacts, Limits, NodeFacts, Plan},
     pool_status::{Launches, refused, report},
     provider::{EksProvider, eks_of, kube_error, provider_error},
     request::{self, TAG_REQUEST},
 };
 use crate::{
-    api::v1alpha1::{ClusterPool, ClusterRequest, EtlJob, EtlRun, ReclaimPolicy},
+    api::v1alpha1::{ClusterPool, ClusterRequest, EtlJob, EtlRun, ReclaimPolicy, Usd},
     providers::{
         ProviderError,
-        emr::{Market, requests},
+        emr::{Market, breaker, requests},
         pool::{CapacityReport, PoolCapacity, PoolEvent, Released, RequestLog},
     },
 };
@@ -39,6 +40,8 @@ impl EksProvider {
     ) -> Result<CapacityReport, ProviderError> {
         let region = self.region_of(pool)?;
         let limits = limits_of(pool)?;
+        let settings = breaker::Settings::from_spec(&eks_of(pool)?.interruptions).map_err(invalid_spec)?;
+        let before = breaker::state_of(pool.status.as_ref().and_then(|s| s.breaker.as_ref()));
         let _placing = self.placing.lock(&super::placing_key(pool)).await;
 
         let template = match self.template(pool, &region).await? {
@@ -52,6 +55,9 @@ impl EksProvider {
             .map_err(provider_error)?;
         let node_facts = self.pool_nodes(pool).await?;
         let job_facts = self.pool_jobs(pool).await?;
+        let decision = breaker::evaluate(&settings, &interruptions::spot_events(&instances), before, now);
+        let mut events = self.interrupted(pool, &instances, &node_facts, &job_facts).await?;
+        events.extend(breaker::transition(&decision, before));
         let idle_before: BTreeMap<String, Timestamp> = pool
             .status
             .iter()
@@ -74,9 +80,17 @@ impl EksProvider {
             .collect();
         let plan = nodes::plan(&self.catalog, &limits, &views, outstanding.len(), &pending, now);
 
-        let mut events = Vec::new();
         let launched = self
-            .launch(pool, &region, template, &plan, &mut outstanding, log, now, &mut events)
+            .launch(
+                pool,
+                (&region, decision.market),
+                template,
+                &plan,
+                &mut outstanding,
+                log,
+                now,
+                &mut events,
+            )
             .await?;
         for t in &plan.terminate {
             if let Some(node) = views
@@ -98,7 +112,82 @@ impl EksProvider {
             note: format!("terminated instance {}: {}", t.id, t.message),
             counter: None,
         }));
-        Ok(report(&views, &plan, &launched, &pending, outstanding, events, &limits))
+        let mut report = report(
+            &views,
+            &plan,
+            &launched,
+            &pending,
+            outstanding,
+            events,
+            &limits,
+            &decision,
+        );
+        let (costs, unpriced) = self.pool_node_costs(pool, &region, &instances, now).await;
+        for c in &mut report.clusters {
+            if let Some((_, usd)) = costs.iter().find(|(id, _)| *id == c.id) {
+                c.estimated_cost_usd = Some(Usd(crate::cost::usd(*usd)));
+            }
+        }
+        if let Some(why) = unpriced {
+            report.readiness.message.push_str(&format!("; no cost estimate: {why}"));
+        }
+        Ok(report)
+    }
+
+    /// The pool's spot instances EC2 reclaimed: their Nodes, while they are
+    /// still listed, are cordoned (nothing new lands there; the runs on them
+    /// are interrupted once the Node goes), and each loss is told once.
+    async fn interrupted(
+        &self,
+        pool: &ClusterPool,
+        instances: &[InstanceInfo],
+        node_facts: &[NodeFacts],
+        job_facts: &[JobFacts],
+    ) -> Result<Vec<PoolEvent>, ProviderError> {
+        for i in instances.iter().filter(|i| interruptions::interrupted(i)) {
+            let node = node_facts
+                .iter()
+                .find(|n| n.provider_id.as_deref().and_then(nodes::instance_of) == Some(i.id.as_str()));
+            if let Some(n) = node.filter(|n| !n.unschedulable) {
+                self.cordon(&n.name).await?;
+            }
+        }
+        let listed: BTreeSet<&str> = pool
+            .status
+            .iter()
+            .flat_map(|s| &s.clusters)
+            .map(|c| c.id.as_str())
+            .collect();
+        Ok(interruptions::newly_interrupted(instances, &listed)
+            .into_iter()
+            .map(|i| {
+                let runs: Vec<&str> = job_facts
+                    .iter()
+                    .filter(|j| j.active && j.instance.as_deref() == Some(i.id.as_str()))
+                    .map(|j| j.name.as_str())
+                    .collect();
+                // A run interrupted already has no Job left to name.
+                let named = if runs.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", runs.join(", "))
+                };
+                let retried = format!("runs on it are retried on another node without using their retries{named}");
+                PoolEvent {
+                    warning: true,
+                    reason: "SpotInterrupted",
+                    note: format!(
+                        "EC2 reclaimed spot instance {} ({}{}); {retried}",
+                        i.id,
+                        i.instance_type,
+                        i.state_changed_at
+                            .map(|t| format!(" at {}", t.strftime("%H:%M:%S UTC")))
+                            .unwrap_or_default()
+                    ),
+                    counter: None,
+                }
+            })
+            .collect())
     }
 
     /// The launch template new nodes start from, and its version; `Err` with
@@ -197,7 +286,7 @@ impl EksProvider {
     async fn launch(
         &self,
         pool: &ClusterPool,
-        region: &str,
+        (region, breaker_market): (&str, Market),
         (template, version): (TemplateRef, String),
         plan: &Plan,
         outstanding: &mut Vec<ClusterRequest>,
@@ -209,7 +298,7 @@ impl EksProvider {
             return Ok(Vec::new());
         }
         let eks = eks_of(pool)?;
-        let markets = request::markets(eks.capacity_type, Market::Spot);
+        let markets = request::markets(eks.capacity_type, breaker_market);
         let names: Vec<String> = (0..plan.launch.len())
             .map(|i| {
                 let nonce = format!("{}/{}/{i}", pool.uid().unwrap_or_default(), now.as_nanosecond());
@@ -269,6 +358,7 @@ impl EksProvider {
                             market: *market,
                             state: super::api::InstanceState::Pending,
                             state_reason: None,
+                            state_changed_at: None,
                             launched_at: Some(now),
                             tags,
                         },
@@ -358,14 +448,19 @@ impl EksProvider {
     }
 }
 
-/// The pool's limits, or why its spec cannot be read.
-fn limits_of(pool: &ClusterPool) -> Result<Limits, ProviderError> {
-    let eks = eks_of(pool)?;
-    let invalid = |e: crate::api::v1alpha1::DurationError| ProviderError::Api {
+/// A pool duration that does not parse.
+fn invalid_spec(e: crate::api::v1alpha1::DurationError) -> ProviderError {
+    ProviderError::Api {
         action: "reading the pool's durations",
         category: "invalid-spec",
         source: Box::new(e),
-    };
+    }
+}
+
+/// The pool's limits, or why its spec cannot be read.
+fn limits_of(pool: &ClusterPool) -> Result<Limits, ProviderError> {
+    let eks = eks_of(pool)?;
+    let invalid = invalid_spec;
     let capacity = &pool.spec.capacity;
     let count = |n: i32| usize::try_from(n).unwrap_or(0);
     let signed = |d: std::time::Duration| SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);

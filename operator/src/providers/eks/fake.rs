@@ -13,7 +13,7 @@ use futures::{
 };
 
 use super::api::{
-    ApiError, ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched,
+    ApiError, ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched, SpotPrice,
     TemplateInfo, TemplateSpec, TemplateVersion,
 };
 use crate::providers::emr::Market;
@@ -27,6 +27,7 @@ struct State {
     fail_types: Vec<(String, Market)>,
     lose_next_fleet_answer: bool,
     next: u32,
+    spot_prices: Vec<SpotPrice>,
 }
 
 /// The fake. Instances launch `running` in `us-east-1a`.
@@ -48,6 +49,20 @@ impl FakeEc2 {
     /// The next `CreateFleet` launches, then answers with a network error.
     pub fn lose_next_fleet_answer(&self) {
         self.state().lose_next_fleet_answer = true;
+    }
+
+    /// EC2 reclaims spot instance `id` at `at`, as `DescribeInstances` then shows it.
+    pub fn reclaim(&self, id: &str, at: jiff::Timestamp) {
+        for i in self.state().instances.iter_mut().filter(|i| i.id == id) {
+            i.state = InstanceState::Terminated;
+            i.state_reason = Some(super::interruptions::SPOT_TERMINATION.to_owned());
+            i.state_changed_at = Some(at);
+        }
+    }
+
+    /// `DescribeSpotPriceHistory` answers `prices`.
+    pub fn set_spot_prices(&self, prices: Vec<SpotPrice>) {
+        self.state().spot_prices = prices;
     }
 
     /// Every `CreateFleet` so far.
@@ -72,6 +87,24 @@ impl FakeEc2 {
 }
 
 impl Ec2Api for FakeEc2 {
+    fn spot_prices<'a>(
+        &'a self,
+        _region: &'a str,
+        instance_types: &'a [String],
+        _since: jiff::Timestamp,
+    ) -> BoxFuture<'a, ApiResult<Vec<SpotPrice>>> {
+        let mut s = self.state();
+        s.calls
+            .push(format!("DescribeSpotPriceHistory {}", instance_types.join(" ")));
+        let found = s
+            .spot_prices
+            .iter()
+            .filter(|p| instance_types.contains(&p.instance_type))
+            .cloned()
+            .collect();
+        ready(Ok(found)).boxed()
+    }
+
     fn find_template<'a>(&'a self, _region: &'a str, name: &'a str) -> BoxFuture<'a, ApiResult<Option<TemplateInfo>>> {
         let mut s = self.state();
         s.calls.push(format!("DescribeLaunchTemplates {name}"));
@@ -152,6 +185,7 @@ impl Ec2Api for FakeEc2 {
                 market: spec.market,
                 state: InstanceState::Running,
                 state_reason: None,
+                state_changed_at: None,
                 launched_at: Some(jiff::Timestamp::now()),
                 tags: spec.tags.clone(),
             });

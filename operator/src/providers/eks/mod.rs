@@ -26,17 +26,29 @@
 //!   `minClusters`), or when it never registered within
 //!   `registrationTimeout`. A run whose node went away is `Interrupted`
 //!   and retried without using its retry limit.
+//! - **Spot interruptions feed the breaker.** The pool's instances, listed
+//!   every reconcile, show which spot nodes EC2 reclaimed
+//!   ([`interruptions`]): their Nodes are cordoned, the loss is told once,
+//!   and the breaker emr pools use picks the market of new nodes
+//!   (on-demand while it is open, spot again after `coolDown`).
 //! - **Effects go through one small trait.** [`api::Ec2Api`] names the EC2
 //!   calls in domain types; [`aws::AwsEc2`] implements it on the AWS SDK.
 //!
-//! Not yet: the spot interruption queue and breaker, cost per node-hour,
-//! `eks:DescribeCluster` (the pool names its endpoint, CA and service CIDR).
+//! - **Cost is per node-hour.** A node costs its hours at its market's
+//!   price; a run attempt pays its requested share of its node for its time
+//!   there ([`cost`]).
+//!
+//! Not yet: the SQS queue of interruption warnings and rebalance
+//! recommendations, `eks:DescribeCluster` (the pool names its endpoint, CA
+//! and service CIDR).
 
 pub mod api;
 pub mod aws;
 pub mod binpack;
 mod capacity;
+pub mod cost;
 pub mod instance_types;
+pub mod interruptions;
 pub mod nodes;
 mod pool_status;
 pub mod provider;

@@ -21,6 +21,7 @@ fn instance(id: &str, kind: &str, launched: i64) -> InstanceInfo {
         market: Market::Spot,
         state: InstanceState::Running,
         state_reason: None,
+        state_changed_at: None,
         launched_at: Some(at(launched)),
         tags: BTreeMap::new(),
     }

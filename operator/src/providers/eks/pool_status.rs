@@ -11,7 +11,10 @@ use super::{
 };
 use crate::{
     api::v1alpha1::{ClusterPool, ClusterRequest, PoolCluster, Time},
-    providers::pool::{CapacityReport, PoolEvent, Readiness},
+    providers::{
+        emr::{self, breaker::Decision},
+        pool::{CapacityReport, PoolEvent, Readiness},
+    },
 };
 
 /// What one reconcile launched: the instances and the runs they are for.
@@ -59,6 +62,9 @@ fn entry(v: &NodeView, terminated: Option<&nodes::Termination>) -> PoolCluster {
     }
 }
 
+/// Everything the ClusterPool controller writes and tells of one reconcile:
+/// the nodes, the counts, the breaker and the `Ready` condition.
+#[allow(clippy::too_many_arguments)]
 pub fn report(
     views: &[NodeView],
     plan: &Plan,
@@ -67,6 +73,7 @@ pub fn report(
     requests: Vec<ClusterRequest>,
     events: Vec<PoolEvent>,
     limits: &Limits,
+    breaker: &Decision,
 ) -> CapacityReport {
     let mut clusters: Vec<PoolCluster> = views
         .iter()
@@ -109,12 +116,13 @@ pub fn report(
             plan.unknown_types.join(", ")
         ));
     }
+    message.push_str(&format!("; new nodes buy {}: {}", breaker.market, breaker.reason));
     CapacityReport {
         cluster_count: i32::try_from(live.len()).unwrap_or(i32::MAX),
         idle_clusters: i32::try_from(idle).unwrap_or(i32::MAX),
         running_runs: running,
         queued_runs: i32::try_from(pending.len()).unwrap_or(i32::MAX),
-        breaker: None,
+        breaker: Some(emr::breaker::status_of(breaker)),
         readiness: Readiness {
             ready: true,
             reason: if live.is_empty() {

@@ -45,6 +45,8 @@ pub struct EksSettings {
     pub operator: String,
     /// Region of pools that name none.
     pub default_region: Option<String>,
+    /// On-demand US dollars per instance-hour, by instance type.
+    pub on_demand_prices: BTreeMap<String, f64>,
 }
 
 /// The `eks` compute provider.
@@ -58,6 +60,8 @@ pub struct EksProvider {
     /// planned: two reconciles never take the same last slot, and a node is
     /// never terminated while a run is being placed on it.
     pub(super) placing: crate::locks::KeyedLocks,
+    /// Spot price history by region, for the nodes' and runs' costs.
+    pub(super) spot_cache: crate::providers::spot_prices::SpotPriceCache,
 }
 
 impl std::fmt::Debug for EksProvider {
@@ -166,6 +170,7 @@ impl EksProvider {
             settings,
             catalog: Catalog::builtin(),
             placing: crate::locks::KeyedLocks::default(),
+            spot_cache: crate::providers::spot_prices::SpotPriceCache::default(),
         }
     }
 
@@ -200,6 +205,20 @@ impl EksProvider {
             .await
             .map_err(kube_error("listing the pool's Jobs"))?;
         Ok(list.items.iter().map(job_facts).collect())
+    }
+
+    /// Labels Node `name` with the instance it is (`ade.dev/instance-id`),
+    /// which Jobs are pinned by: a Node name is the instance's private DNS
+    /// name, and a later instance given the same address registers a Node of
+    /// the same name.
+    async fn label_instance(&self, name: &str, instance: &str) -> Result<(), ProviderError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let patch = serde_json::json!({"metadata": {"labels": {LABEL_INSTANCE: instance}}});
+        nodes
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(kube_error("labelling the Node with its instance"))?;
+        Ok(())
     }
 
     /// Cordons Node `name` (it takes no new Pods).
@@ -282,6 +301,7 @@ impl EksProvider {
             .find(|(r, _)| r.id == placed.node)
             .map(|(_, n)| n.clone())
             .unwrap_or_default();
+        self.label_instance(&node, &placed.node).await?;
         pin(&mut desired, pool, &placed.node, &node);
         tracing::info!(job = %name, node = %node, instance = %placed.node, "placed the run on a node of the pool");
         self.jobs.create_or_adopt(&desired, target).await
@@ -292,13 +312,16 @@ impl EksProvider {
         if !matches!(state, AttemptState::Provisioning | AttemptState::Running { .. }) {
             return Ok(state);
         }
-        // A live Job whose node is gone (a spot reclaim, a terminated
-        // instance) would wait for ever: it is interrupted.
+        // A live Job whose instance is gone (a spot reclaim, a terminated
+        // instance) would wait for ever: it is interrupted. The instance is
+        // gone when its Node is, or when the Node of that name is now
+        // another instance (one given the same private address).
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &attempt.namespace);
         let name = names::job_name(&attempt.run, attempt.attempt);
         let Some(job) = jobs.get_opt(&name).await.map_err(kube_error("reading the Job"))? else {
             return Ok(state);
         };
+        let instance = job.labels().get(LABEL_INSTANCE).cloned();
         let Some(node) = job
             .spec
             .as_ref()
@@ -309,25 +332,29 @@ impl EksProvider {
             return Ok(state);
         };
         let nodes: Api<Node> = Api::all(self.client.clone());
-        if nodes
-            .get_opt(&node)
-            .await
-            .map_err(kube_error("reading the Node"))?
-            .is_some()
-        {
+        let found = nodes.get_opt(&node).await.map_err(kube_error("reading the Node"))?;
+        let now_is = found
+            .as_ref()
+            .and_then(|n| n.spec.as_ref()?.provider_id.as_deref())
+            .and_then(nodes::instance_of)
+            .map(str::to_owned);
+        if found.is_some() && (instance.is_none() || now_is == instance) {
             return Ok(state);
         }
         self.jobs.cancel_job(attempt).await?;
+        let instance = instance.unwrap_or_default();
         Ok(AttemptState::Failed {
             kind: FailureKind::Interrupted,
-            message: format!("node {node} of the pool went away while the run was on it"),
+            message: format!("node {node} (instance {instance}) of the pool went away while the run was on it"),
             finished_at: Some(Timestamp::now()),
         })
     }
 }
 
-/// Pins `job` to Node `node` (instance `instance`) of `pool`: its node
-/// selector, the pool's toleration and the labels the pool's Jobs are found by.
+/// Pins `job` to Node `node` of instance `instance` of `pool`: its node
+/// selector (the Node's name and its instance label, so that a later
+/// instance registering a Node of the same name never runs it), the pool's
+/// toleration and the labels the pool's Jobs are found by.
 pub fn pin(job: &mut Job, pool: &ClusterPool, instance: &str, node: &str) {
     let uid = pool.uid().unwrap_or_default();
     let labels = BTreeMap::from([
@@ -341,6 +368,7 @@ pub fn pin(job: &mut Job, pool: &ClusterPool, instance: &str, node: &str) {
     let selector = pod.node_selector.get_or_insert_with(BTreeMap::new);
     selector.insert(LABEL_POOL_UID.to_owned(), uid.clone());
     selector.insert("kubernetes.io/hostname".to_owned(), node.to_owned());
+    selector.insert(LABEL_INSTANCE.to_owned(), instance.to_owned());
     let taint = pool_taint(&uid);
     pod.tolerations.get_or_insert_with(Vec::new).push(Toleration {
         key: Some(taint.key),
@@ -357,8 +385,8 @@ impl ComputeProvider for EksProvider {
             name: "eks",
             // The run waits for a node of the pool, which the pool launches.
             in_cluster: false,
-            // Priced by the run's reserved Pod resources (crate::cost) for now.
-            prices_attempts: false,
+            // Its share of its node's EC2 price (super::cost).
+            prices_attempts: true,
             // A Job's activeDeadlineSeconds is the job's timeout.
             needs_deadline: false,
             // Jobs are owned by their run; the nodes are the pool's.
@@ -388,9 +416,9 @@ impl ComputeProvider for EksProvider {
 
     fn cost<'a>(
         &'a self,
-        _attempts: &'a [AttemptRef],
-        _now: Timestamp,
-    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>> {
-        futures::future::ready(Ok(None)).boxed()
+        attempts: &'a [AttemptRef],
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, ProviderError>> {
+        self.attempt_costs(attempts, now).boxed()
     }
 }

@@ -55,6 +55,7 @@ fn world(runs: &[&str]) -> World {
         EksSettings {
             operator: "ade-system/ade-operator".into(),
             default_region: None,
+            on_demand_prices: [("m5.xlarge".to_owned(), 0.192)].into(),
         },
     );
     World {
@@ -86,6 +87,7 @@ fn waiting_run(name: &str) -> EtlRun {
             finished_at: None,
             outcome: None,
             message: None,
+            estimated_cost_usd: None,
         }],
         ..EtlRunStatus::default()
     });
@@ -270,6 +272,42 @@ async fn a_run_whose_node_went_away_is_interrupted() {
 }
 
 #[tokio::test]
+async fn a_node_of_the_same_name_from_another_instance_interrupts_the_run() {
+    let w = world(&["r1"]);
+    reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    let id = w.ec2.instances()[0].id.clone();
+    let node = register(&w, &id);
+    let r1 = request(&w, "r1");
+    let attempt = AttemptRef {
+        handle: w.eks.start(&r1).await.unwrap(),
+        ..r1.target.clone()
+    };
+    // Placing labelled the Node with its instance; the Job is pinned by it too.
+    let labelled: Node = w.api.get(None, &node).unwrap();
+    assert_eq!(labelled.labels().get(provider::LABEL_INSTANCE), Some(&id));
+    let job: Job = w.api.get(Some("analytics"), "r1-1").unwrap();
+    let selector = job.spec.unwrap().template.spec.unwrap().node_selector.unwrap();
+    assert_eq!(selector.get(provider::LABEL_INSTANCE), Some(&id));
+    assert_eq!(w.eks.observe(&attempt).await.unwrap(), AttemptState::Provisioning);
+
+    // The instance is gone and a new one got its address: same Node name.
+    let mut reborn = labelled.clone();
+    reborn
+        .metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .remove(provider::LABEL_INSTANCE);
+    reborn.spec.as_mut().unwrap().provider_id = Some("aws:///us-east-1a/i-0new".into());
+    w.api.insert(&reborn);
+    let state = w.eks.observe(&attempt).await.unwrap();
+    assert!(
+        matches!(&state, AttemptState::Failed { kind: FailureKind::Interrupted, message, .. } if message.contains(&id)),
+        "{state:?}"
+    );
+}
+
+#[tokio::test]
 async fn idle_nodes_are_cordoned_and_terminated_busy_ones_never() {
     let mut w = world(&["r1", "r2", "r3"]);
     reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
@@ -347,4 +385,126 @@ async fn a_run_placed_a_moment_ago_is_not_demand_again() {
     assert_eq!(w.ec2.fleets().len(), 1, "{:?}", w.ec2.calls());
     assert_eq!(report.queued_runs, 0);
     assert_eq!(report.running_runs, 2);
+}
+
+#[tokio::test]
+async fn reclaimed_spot_nodes_open_the_breaker_and_new_nodes_buy_on_demand() {
+    // Six runs, two per node: three spot nodes.
+    let mut w = world(&["r1", "r2", "r3", "r4", "r5", "r6"]);
+    let log = MemoryLog::default();
+    let first = reconcile(&w, &log, Timestamp::now()).await;
+    assert_eq!(w.ec2.fleets().len(), 3);
+    assert!(w.ec2.fleets().iter().all(|f| f.market == Market::Spot));
+    let breaker = first.breaker.clone().unwrap();
+    assert_eq!((breaker.state.as_str(), breaker.market.as_str()), ("Closed", "spot"));
+    assert!(
+        first.readiness.message.contains("new nodes buy spot"),
+        "{}",
+        first.readiness.message
+    );
+    let ids: Vec<String> = w.ec2.instances().iter().map(|i| i.id.clone()).collect();
+    let node = register(&w, &ids[0]);
+
+    // EC2 reclaims the first: 1 of 3 spot instances is above the default 20%.
+    w.pool.status = Some(crate::api::v1alpha1::ClusterPoolStatus {
+        clusters: first.clusters.clone(),
+        breaker: first.breaker.clone(),
+        ..Default::default()
+    });
+    w.ec2.reclaim(&ids[0], Timestamp::now());
+    let second = reconcile(&w, &log, Timestamp::now()).await;
+    let breaker = second.breaker.clone().unwrap();
+    assert_eq!(
+        (breaker.state.as_str(), breaker.market.as_str()),
+        ("Open", "on-demand"),
+        "{breaker:?}"
+    );
+    assert!(
+        breaker.message.starts_with("1 of 3 spot instances interrupted"),
+        "{}",
+        breaker.message
+    );
+    let reasons: Vec<&str> = second.events.iter().map(|e| e.reason).collect();
+    assert!(
+        reasons.contains(&"SpotInterrupted") && reasons.contains(&"BreakerOpened"),
+        "{reasons:?}"
+    );
+    let told = second.events.iter().find(|e| e.reason == "SpotInterrupted").unwrap();
+    assert!(told.note.contains(&ids[0]), "{}", told.note);
+    // Its Node is cordoned; the replacement for the runs it held is on-demand.
+    let cordoned: Node = w.api.get(None, &node).unwrap();
+    assert_eq!(cordoned.spec.unwrap().unschedulable, Some(true));
+    let fleets = w.ec2.fleets();
+    assert_eq!(fleets.len(), 4, "{:?}", w.ec2.calls());
+    assert_eq!(fleets[3].market, Market::OnDemand);
+    assert!(!second.clusters.iter().any(|c| c.id == ids[0]), "{:?}", second.clusters);
+
+    // Told once: the next reconcile, whose status no longer lists it, says nothing.
+    w.pool.status = Some(crate::api::v1alpha1::ClusterPoolStatus {
+        clusters: second.clusters.clone(),
+        breaker: second.breaker.clone(),
+        ..Default::default()
+    });
+    let third = reconcile(&w, &log, Timestamp::now()).await;
+    assert!(
+        !third.events.iter().any(|e| e.reason == "SpotInterrupted"),
+        "{:?}",
+        third.events
+    );
+    assert_eq!(third.breaker.unwrap().state, "Open");
+}
+
+#[tokio::test]
+async fn an_attempt_pays_its_requested_share_of_its_node() {
+    let w = world(&["r1"]);
+    w.ec2.set_spot_prices(vec![crate::providers::emr::pricing::SpotPrice {
+        instance_type: "m5.xlarge".into(),
+        at: "2026-01-01T00:00:00Z".parse().unwrap(),
+        usd_per_hour: 0.08,
+    }]);
+    let launched = reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
+    let id = w.ec2.instances()[0].id.clone();
+    register(&w, &id);
+    let r1 = request(&w, "r1");
+    let handle = w.eks.start(&r1).await.unwrap();
+    let attempt = AttemptRef {
+        handle,
+        ..r1.target.clone()
+    };
+    // Its Pod started an hour ago (the Job controller's startTime).
+    let now = Timestamp::now();
+    let mut job: Job = w.api.get(Some("analytics"), "r1-1").unwrap();
+    job.status.get_or_insert_with(Default::default).start_time = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now - jiff::SignedDuration::from_hours(1)),
+    );
+    w.api.insert(&job);
+
+    let waiting = AttemptRef {
+        attempt: 2,
+        handle: AttemptHandle::Unplaced,
+        ..r1.target.clone()
+    };
+    let costs = w.eks.cost(&[attempt, waiting], now).await.unwrap();
+    // 1 CPU / 2 GiB of an m5.xlarge: the CPU share is the larger.
+    let node = w.eks.catalog.get("m5.xlarge").unwrap().allocatable();
+    let part = cost::share(instance_types::Resources::new(1000, 2 << 30), node);
+    assert!((part - 1000.0 / node.cpu_millis as f64).abs() < 1e-9, "{part}");
+    let usd = costs[0].expect("priced");
+    // startTime has whole seconds.
+    assert!((usd - 0.08 * part).abs() < 1e-4, "{usd} vs {}", 0.08 * part);
+    assert_eq!(costs[1], None, "no Job: its recorded estimate stands");
+    assert_eq!(
+        w.ec2
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("DescribeSpotPriceHistory"))
+            .count(),
+        1,
+        "the history is fetched once: {:?}",
+        w.ec2.calls()
+    );
+    // The pool lists each node's cost so far, once EC2 lists the node.
+    assert_eq!(launched.clusters[0].estimated_cost_usd, None);
+    let listed = reconcile(&w, &MemoryLog::default(), now).await;
+    assert!(listed.clusters[0].estimated_cost_usd.is_some(), "{:?}", listed.clusters);
 }

@@ -14,6 +14,9 @@
 //! The breaker only chooses the market of *new* clusters; running clusters
 //! keep theirs, and their runs are retried elsewhere when they are lost.
 //!
+//! emr and eks pools share it: each feeds it its spot instances' launches
+//! and interruptions and keeps its state in the pool's `status.breaker`.
+//!
 //! Pure: no clock (the caller passes `now`), no I/O.
 
 use std::{collections::BTreeSet, time::Duration};
@@ -21,7 +24,10 @@ use std::{collections::BTreeSet, time::Duration};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Market, human};
-use crate::api::v1alpha1::{DurationError, InterruptionBreaker};
+use crate::{
+    api::v1alpha1::{BreakerStatus, DurationError, InterruptionBreaker, Time},
+    providers::pool::PoolEvent,
+};
 
 /// Fewest spot instances seen in the window before their interruption rate
 /// may open the breaker: below it a single loss would read as 50% or 100%.
@@ -163,6 +169,46 @@ pub fn evaluate(settings: &Settings, events: &[SpotEvent], state: BreakerState, 
         reason: format!("{counted} ≤ {limit}: spot"),
         until: None,
     }
+}
+
+/// The state a pool's `status.breaker` records (closed when there is none).
+pub fn state_of(status: Option<&BreakerStatus>) -> BreakerState {
+    match status {
+        Some(b) if b.state == "Open" => match &b.since {
+            Some(since) => BreakerState::Open { since: since.0 },
+            None => BreakerState::default(),
+        },
+        Some(b) => BreakerState::Closed {
+            since: b.since.as_ref().map(|t| t.0),
+        },
+        None => BreakerState::default(),
+    }
+}
+
+/// The decision as the pool's `status.breaker` shows it.
+pub fn status_of(d: &Decision) -> BreakerStatus {
+    let (state, since) = match d.state {
+        BreakerState::Open { since } => ("Open", Some(since)),
+        BreakerState::Closed { since } => ("Closed", since),
+    };
+    BreakerStatus {
+        state: state.to_owned(),
+        since: since.map(Time),
+        until: d.until.map(Time),
+        market: d.market.as_str().to_owned(),
+        message: d.reason.clone(),
+    }
+}
+
+/// The Event of the breaker opening or closing since `before`, if it did.
+pub fn transition(d: &Decision, before: BreakerState) -> Option<PoolEvent> {
+    let opened = matches!(d.state, BreakerState::Open { .. });
+    (opened != matches!(before, BreakerState::Open { .. })).then(|| PoolEvent {
+        warning: opened,
+        reason: if opened { "BreakerOpened" } else { "BreakerClosed" },
+        note: d.reason.clone(),
+        counter: None,
+    })
 }
 
 /// `t + d`, saturating at the end of time.

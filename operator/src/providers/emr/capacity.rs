@@ -2,10 +2,7 @@
 //! pick the market and the planner decide, create and terminate clusters, and
 //! estimate what every cluster (and each run on it) costs.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    time::Duration,
-};
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
@@ -16,7 +13,7 @@ use super::{
     breaker::{self, BreakerState, Decision},
     observe,
     planner::{self, Limits, Placement, Termination, Waiting},
-    pricing::{self, PriceBook, SpotPrice},
+    pricing::{self, PriceBook},
     provider::{EmrProvider, emr_of, placing_key, provider_error},
     request, requests,
 };
@@ -24,18 +21,6 @@ use crate::{
     api::v1alpha1::{ClusterPool, ClusterRequest},
     providers::{AttemptHandle, AttemptRef, ProviderError, pool::RequestLog},
 };
-
-/// Spot prices are asked for again after this long.
-const SPOT_PRICES_TTL: Duration = Duration::from_secs(600);
-
-/// Spot price history of one region, as last fetched.
-#[derive(Debug, Clone)]
-pub struct SpotCache {
-    fetched_at: Timestamp,
-    since: Timestamp,
-    types: BTreeSet<String>,
-    prices: Vec<SpotPrice>,
-}
 
 /// What the pool needs capacity for, by run identity (the step name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -226,25 +211,23 @@ impl EmrProvider {
         Ok(ids)
     }
 
-    /// What one run's `attempts` cost so far, US dollars: for each attempt
-    /// with a step, its cluster's cost so far (`now` for a live one) split
-    /// among the cluster's steps by run-seconds. `None` when a price is
-    /// missing or the attempts have no pool.
-    pub async fn run_cost(&self, attempts: &[AttemptRef], now: Timestamp) -> Result<Option<f64>, ProviderError> {
-        let mut total = 0.0;
+    /// What each of one run's `attempts` cost so far, US dollars: for an
+    /// attempt with a step, its cluster's cost so far (`now` for a live one)
+    /// split among the cluster's steps by run-seconds. `None` for one without
+    /// a step or a pool, or when a price is missing.
+    pub async fn run_cost(&self, attempts: &[AttemptRef], now: Timestamp) -> Result<Vec<Option<f64>>, ProviderError> {
+        let mut out = Vec::with_capacity(attempts.len());
         for attempt in attempts {
-            let AttemptHandle::EmrStep { cluster_id, .. } = &attempt.handle else {
-                continue;
+            let share = match (&attempt.handle, &attempt.pool) {
+                (AttemptHandle::EmrStep { cluster_id, .. }, Some(pool)) => {
+                    self.attempt_cost(pool, cluster_id, &request::step_name(attempt), now)
+                        .await?
+                }
+                _ => None,
             };
-            let Some(pool) = &attempt.pool else { return Ok(None) };
-            if let Some(share) = self
-                .attempt_cost(pool, cluster_id, &request::step_name(attempt), now)
-                .await?
-            {
-                total += share;
-            }
+            out.push(share);
         }
-        Ok(Some(total))
+        Ok(out)
     }
 
     /// The share of cluster `cluster_id`'s cost that the step named `step_name`
@@ -308,7 +291,13 @@ impl EmrProvider {
         let spot = if spot_types.is_empty() {
             Vec::new()
         } else {
-            match self.spot_prices(region, &spot_types, earliest, now).await {
+            let fetch = |types: Vec<String>| async move {
+                self.api
+                    .spot_prices(region, &types, earliest)
+                    .await
+                    .map_err(provider_error)
+            };
+            match self.spot_cache.get(region, &spot_types, earliest, now, fetch).await {
                 Ok(prices) => prices,
                 Err(e) => {
                     errors.push(e.to_string());
@@ -332,46 +321,6 @@ impl EmrProvider {
         }
         errors.dedup();
         (out, (!errors.is_empty()).then(|| errors.join("; ")))
-    }
-
-    /// Spot price history of `types` from `since`, cached per region.
-    async fn spot_prices(
-        &self,
-        region: &str,
-        types: &BTreeSet<String>,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> Result<Vec<SpotPrice>, ProviderError> {
-        let fresh = |c: &SpotCache| {
-            now.duration_since(c.fetched_at) < SignedDuration::try_from(SPOT_PRICES_TTL).unwrap_or_default()
-                && c.since <= since
-                && types.is_subset(&c.types)
-        };
-        if let Some(cached) = self
-            .spot_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(region)
-            .filter(|c| fresh(c))
-        {
-            return Ok(cached.prices.clone());
-        }
-        let list: Vec<String> = types.iter().cloned().collect();
-        let prices = self
-            .api
-            .spot_prices(region, &list, since)
-            .await
-            .map_err(provider_error)?;
-        self.spot_cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            region.to_owned(),
-            SpotCache {
-                fetched_at: now,
-                since,
-                types: types.clone(),
-                prices: prices.clone(),
-            },
-        );
-        Ok(prices)
     }
 }
 

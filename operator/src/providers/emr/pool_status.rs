@@ -8,7 +8,7 @@
 use kube::ResourceExt;
 
 use super::{
-    breaker::BreakerState,
+    breaker::{self, BreakerState},
     capacity::{Demand, PoolReport},
     planner::{Placement, TerminateReason},
     request::step_name,
@@ -59,32 +59,12 @@ pub fn demand<'a>(pool: &str, runs: impl IntoIterator<Item = &'a EtlRun>) -> Dem
 
 /// The breaker state the last reconcile left in the pool's status.
 pub fn breaker_state(pool: &ClusterPool) -> BreakerState {
-    match pool.status.as_ref().and_then(|s| s.breaker.as_ref()) {
-        Some(b) if b.state == "Open" => match &b.since {
-            Some(since) => BreakerState::Open { since: since.0 },
-            None => BreakerState::default(),
-        },
-        Some(b) => BreakerState::Closed {
-            since: b.since.as_ref().map(|t| t.0),
-        },
-        None => BreakerState::default(),
-    }
+    breaker::state_of(pool.status.as_ref().and_then(|s| s.breaker.as_ref()))
 }
 
 /// The breaker as status shows it.
 pub fn breaker_status(report: &PoolReport) -> BreakerStatus {
-    let d = &report.breaker;
-    let (state, since) = match d.state {
-        BreakerState::Open { since } => ("Open", Some(since)),
-        BreakerState::Closed { since } => ("Closed", since),
-    };
-    BreakerStatus {
-        state: state.to_owned(),
-        since: since.map(Time),
-        until: d.until.map(Time),
-        market: d.market.as_str().to_owned(),
-        message: d.reason.clone(),
-    }
+    breaker::status_of(&report.breaker)
 }
 
 /// The `clusters` entries: live clusters, and those terminated by this reconcile (with why).
@@ -208,15 +188,7 @@ pub fn events(report: &PoolReport, before: BreakerState) -> Vec<PoolEvent> {
             counter: Some(ClusterCounter::Terminated(reason)),
         });
     }
-    let opened = matches!(report.breaker.state, BreakerState::Open { .. });
-    if opened != matches!(before, BreakerState::Open { .. }) {
-        out.push(PoolEvent {
-            warning: opened,
-            reason: if opened { "BreakerOpened" } else { "BreakerClosed" },
-            note: report.breaker.reason.clone(),
-            counter: None,
-        });
-    }
+    out.extend(breaker::transition(&report.breaker, before));
     out
 }
 

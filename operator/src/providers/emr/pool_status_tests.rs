@@ -44,6 +44,7 @@ fn run(name: &str, created: i64, pool: &str, attempts: Vec<(Option<&str>, Option
                 finished_at: None,
                 outcome,
                 message: None,
+                estimated_cost_usd: None,
             })
             .collect(),
         ..EtlRunStatus::default()

@@ -149,6 +149,16 @@ impl MissingPrices {
 
 /// The cost of a cluster whose fleets were used as `usage`, at `prices`.
 pub fn cluster_cost(usage: &[FleetUsage], prices: &PriceBook) -> Result<ClusterCost, MissingPrices> {
+    priced(usage, prices, true)
+}
+
+/// The EC2 cost alone of instances used as `usage` (EKS nodes: no EMR
+/// uplift), at `prices`.
+pub fn ec2_cost(usage: &[FleetUsage], prices: &PriceBook) -> Result<ClusterCost, MissingPrices> {
+    priced(usage, prices, false)
+}
+
+fn priced(usage: &[FleetUsage], prices: &PriceBook, uplift: bool) -> Result<ClusterCost, MissingPrices> {
     let mut cost = ClusterCost::default();
     let mut missing = MissingPrices::default();
     for u in usage {
@@ -172,6 +182,7 @@ pub fn cluster_cost(usage: &[FleetUsage], prices: &PriceBook) -> Result<ClusterC
             }
         }
         match prices.emr_uplift.get(&u.instance_type) {
+            _ if !uplift => {}
             Some(fee) => cost.emr += fee * hours * instances,
             None => {
                 missing.emr_uplift.insert(u.instance_type.clone());

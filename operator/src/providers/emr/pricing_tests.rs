@@ -173,6 +173,28 @@ fn cost_is_described_for_status() {
 }
 
 #[test]
+fn ec2_cost_has_no_emr_uplift_and_needs_none() {
+    let mut book = prices();
+    book.emr_uplift.clear();
+    let used = [
+        usage("m6i.xlarge", OnDemand, 1, "10:00", "12:30"),
+        usage("r5.2xlarge", Spot, 1, "10:00", "11:00"),
+    ];
+    let cost = ec2_cost(&used, &book).expect("priced");
+    // 0.192 × 2.5 h + 0.15 × 1 h
+    assert!((cost.ec2 - 0.63).abs() < 1e-9, "{cost:?}");
+    assert_eq!(cost.emr, 0.0);
+    assert!((cost.instance_hours - 3.5).abs() < 1e-9, "{cost:?}");
+    // EMR pricing of the same usage needs the uplift.
+    assert!(cluster_cost(&used, &book).is_err());
+    let err = ec2_cost(&[usage("c7g.xlarge", OnDemand, 1, "10:00", "11:00")], &book).expect_err("no price");
+    assert_eq!(
+        err.to_string(),
+        "cannot estimate the cost: no on-demand price for c7g.xlarge"
+    );
+}
+
+#[test]
 fn missing_prices_are_named_all_at_once() {
     let err = cluster_cost(
         &[

@@ -40,7 +40,7 @@ pub struct EmrProvider {
     /// so that two reconciles never pick the same last slot or retire a
     /// cluster being used. A slow EMR call holds back that pool only.
     pub(super) placing: crate::locks::KeyedLocks,
-    pub(super) spot_cache: std::sync::Mutex<BTreeMap<String, super::capacity::SpotCache>>,
+    pub(super) spot_cache: crate::providers::spot_prices::SpotPriceCache,
 }
 
 impl std::fmt::Debug for EmrProvider {
@@ -81,7 +81,7 @@ impl EmrProvider {
             api,
             settings,
             placing: crate::locks::KeyedLocks::default(),
-            spot_cache: std::sync::Mutex::default(),
+            spot_cache: crate::providers::spot_prices::SpotPriceCache::default(),
         }
     }
 
@@ -342,7 +342,7 @@ impl ComputeProvider for EmrProvider {
         &'a self,
         attempts: &'a [AttemptRef],
         now: Timestamp,
-    ) -> BoxFuture<'a, Result<Option<f64>, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, ProviderError>> {
         self.run_cost(attempts, now).boxed()
     }
 }

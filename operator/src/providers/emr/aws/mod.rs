@@ -293,45 +293,56 @@ impl AwsEmr {
         since: Timestamp,
     ) -> ApiResult<Vec<SpotPrice>> {
         let (_, client) = self.clients(region).await;
-        let mut out = Vec::new();
-        let mut token = None;
-        // A bounded number of pages: the history of a few types over hours.
-        for _ in 0..20 {
-            let page = client
-                .describe_spot_price_history()
-                .set_instance_types(Some(
-                    instance_types
-                        .iter()
-                        .map(|i| ec2::types::InstanceType::from(i.as_str()))
-                        .collect(),
-                ))
-                .product_descriptions("Linux/UNIX")
-                .start_time(ec2::primitives::DateTime::from_secs(since.as_second()))
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(api_error("DescribeSpotPriceHistory"))?;
-            for p in page.spot_price_history() {
-                let (Some(kind), Some(price), Some(at)) = (&p.instance_type, &p.spot_price, &p.timestamp) else {
-                    continue;
-                };
-                let Ok(usd_per_hour) = price.parse::<f64>() else {
-                    continue;
-                };
-                let Ok(at) = Timestamp::new(at.secs(), 0) else { continue };
-                out.push(SpotPrice {
-                    instance_type: kind.as_str().to_owned(),
-                    at,
-                    usd_per_hour,
-                });
-            }
-            token = page.next_token.filter(|t| !t.is_empty());
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(out)
+        spot_price_history(&client, instance_types, since).await
     }
+}
+
+/// EC2 `DescribeSpotPriceHistory` of `instance_types` (Linux) from `since`,
+/// every page (a bounded number): what the emr and eks providers price spot
+/// capacity with.
+pub(crate) async fn spot_price_history(
+    client: &ec2::Client,
+    instance_types: &[String],
+    since: Timestamp,
+) -> ApiResult<Vec<SpotPrice>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    // A bounded number of pages: the history of a few types over hours.
+    for _ in 0..20 {
+        let page = client
+            .describe_spot_price_history()
+            .set_instance_types(Some(
+                instance_types
+                    .iter()
+                    .map(|i| ec2::types::InstanceType::from(i.as_str()))
+                    .collect(),
+            ))
+            .product_descriptions("Linux/UNIX")
+            .start_time(ec2::primitives::DateTime::from_secs(since.as_second()))
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(api_error("DescribeSpotPriceHistory"))?;
+        for p in page.spot_price_history() {
+            let (Some(kind), Some(price), Some(at)) = (&p.instance_type, &p.spot_price, &p.timestamp) else {
+                continue;
+            };
+            let Ok(usd_per_hour) = price.parse::<f64>() else {
+                continue;
+            };
+            let Ok(at) = Timestamp::new(at.secs(), 0) else { continue };
+            out.push(SpotPrice {
+                instance_type: kind.as_str().to_owned(),
+                at,
+                usd_per_hour,
+            });
+        }
+        token = page.next_token.filter(|t| !t.is_empty());
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 impl EmrApi for AwsEmr {
