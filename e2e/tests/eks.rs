@@ -10,6 +10,10 @@
 //!   and its Pod runs there, every run succeeds, the pool lists the nodes;
 //!   idle for idleTimeout, every instance is cordoned and terminated; deleting
 //!   the pool leaves no instance and deletes its launch template.
+//! - A spot node reclaimed by EC2 mid-run (moto's control API): its run is
+//!   interrupted and retried on a new node although the job allows no
+//!   retries; 1 of 3 spot nodes lost opens the breaker, so that node is
+//!   on-demand; after coolDown the breaker closes and new nodes are spot.
 //! - An operator killed right after its first CreateFleet: its successor
 //!   launches nothing beyond the plan (maxClusters leaves room for a
 //!   duplicate, so one would show).
@@ -50,7 +54,34 @@ spec:
       podMetadata: {annotations: {e2e.ade.dev/duration: 20s}}
 ";
 
+/// Three one-hour batches of 60 s each, never retried after a failure.
+const JOB_NO_RETRIES: &str = "apiVersion: ade.dev/v1alpha1
+kind: EtlJob
+metadata: {name: orders}
+spec:
+  poolRef: {name: eks-nodes}
+  window: {size: 1h}
+  backfill: {from: '2026-11-01T00:00:00Z', to: '2026-11-01T03:00:00Z', parallelism: 3}
+  retries: {limit: 0}
+  task:
+    container:
+      image: busybox
+      args: ['--batch={{batch.id}}']
+      resources: {requests: {cpu: '1', memory: 2Gi}}
+      podMetadata: {annotations: {e2e.ade.dev/duration: 60s}}
+";
+
 fn pool_yaml(ami: &str, subnet: &str, max_clusters: u32) -> String {
+    pool_yaml_with(
+        ami,
+        subnet,
+        &format!("{{maxClusters: {max_clusters}, maxRunsPerCluster: 2, idleTimeout: 20s}}"),
+        "",
+    )
+}
+
+/// The pool with `capacity` and `extra` lines under `spec.eks`.
+fn pool_yaml_with(ami: &str, subnet: &str, capacity: &str, extra: &str) -> String {
     format!(
         "apiVersion: ade.dev/v1alpha1
 kind: ClusterPool
@@ -58,7 +89,7 @@ metadata: {{name: {POOL}}}
 spec:
   provider: eks
   region: us-east-1
-  capacity: {{maxClusters: {max_clusters}, maxRunsPerCluster: 2, idleTimeout: 20s}}
+  capacity: {capacity}
   eks:
     clusterName: data
     instanceTypes: [m5.xlarge]
@@ -69,7 +100,7 @@ spec:
     serviceCidr: 10.100.0.0/16
     nodeLabels: {{team: data}}
     registrationTimeout: 10m
-"
+{extra}"
     )
 }
 
@@ -87,12 +118,23 @@ fn operator(identity: &str, moto: &Moto) -> Operator {
 /// an operator and the kubelets of the pool's nodes on a moto of their own;
 /// the pool's uid. Dropped in reverse: operator, kubelets, moto, namespace.
 fn pool_and_job(name: &str, max_clusters: u32) -> (Namespace, Moto, String, EksNodes, Operator) {
+    pool_and(name, |ami, subnet| pool_yaml(ami, subnet, max_clusters), JOB)
+}
+
+/// [`pool_and_job`] with the pool `pool` renders (from the AMI and subnet) and `job`.
+fn pool_and(
+    name: &str,
+    pool: impl FnOnce(&str, &str) -> String,
+    job: &str,
+) -> (Namespace, Moto, String, EksNodes, Operator) {
     install_chart_once();
     let ns = Namespace::create(name);
     let moto = Moto::start();
+    // us-east-1's m5.xlarge spot price of a recent day (moto answers 0.00001).
+    moto.set_spot_prices(&[("m5.xlarge", 0.0712)]);
     let (ami, subnet) = ec2::ami_and_subnet(&moto, ZONE);
     let operator = operator(name, &moto);
-    apply(&ns.name, &pool_yaml(&ami, &subnet, max_clusters));
+    apply(&ns.name, &pool(&ami, &subnet));
     let uid = kubectl_ok(&[
         "get",
         "clusterpool",
@@ -104,7 +146,7 @@ fn pool_and_job(name: &str, max_clusters: u32) -> (Namespace, Moto, String, EksN
     ]);
     let uid = uid.trim().to_owned();
     let nodes = EksNodes::start(&moto, Some(uid.as_str()));
-    apply(&ns.name, JOB);
+    apply(&ns.name, job);
     (ns, moto, uid, nodes, operator)
 }
 
@@ -113,9 +155,13 @@ fn phase(run: &Value) -> &str {
 }
 
 fn all_succeeded(ns: &str, timeout: Duration) -> Vec<Value> {
-    wait_for("six runs to succeed", timeout, || {
+    succeeded(ns, 6, timeout)
+}
+
+fn succeeded(ns: &str, count: usize, timeout: Duration) -> Vec<Value> {
+    wait_for(&format!("{count} runs to succeed"), timeout, || {
         let runs = objects(ns, &["etlruns"]);
-        (runs.len() == 6 && runs.iter().all(|r| phase(r) == "Succeeded")).then_some(runs)
+        (runs.len() == count && runs.iter().all(|r| phase(r) == "Succeeded")).then_some(runs)
     })
 }
 
@@ -256,11 +302,22 @@ fn six_runs_get_three_nodes_that_are_terminated_once_idle() {
         assert_eq!(c["instanceType"], "m5.xlarge", "{c}");
         assert_eq!(c["zone"], ZONE, "{c}");
         assert_eq!(c["market"], "spot", "{c}");
+        assert!(c["estimatedCostUSD"].is_string(), "each node's cost so far: {c}");
     }
     print_status("three nodes running the backfill", &ready);
 
     let runs = all_succeeded(&ns.name, Duration::from_secs(300));
     let jobs = assert_pinned(&ns.name, &uid, &nodes, &runs);
+    for run in &runs {
+        let attempt = &run["status"]["attempts"][0];
+        assert!(attempt["estimatedCostUSD"].is_string(), "{run}");
+        assert_eq!(attempt["estimatedCostUSD"], run["status"]["estimatedCostUSD"], "{run}");
+    }
+    println!(
+        "EtlRun {} status:\n{}",
+        runs[0]["metadata"]["name"].as_str().unwrap_or_default(),
+        serde_saphyr::to_string(&runs[0]["status"]).unwrap_or_default()
+    );
     let launched = pool_instances(&moto, &uid);
     assert_eq!(
         launched.len(),
@@ -410,5 +467,125 @@ fn an_operator_killed_after_its_first_fleet_launches_nothing_beyond_the_plan() {
             .map(|i| (&i.id, &i.state, i.tags.get("ade.dev/request")))
             .collect::<Vec<_>>()
     );
+    delete_pool(&ns.name, &moto, &uid);
+}
+
+#[test]
+fn a_reclaimed_spot_node_retries_its_run_on_demand_without_using_its_retries() {
+    // One run per node, three spot nodes; 1 of 3 reclaimed is above maxRate 20%.
+    let (ns, moto, uid, nodes, _operator) = pool_and(
+        "eks-spot",
+        |ami, subnet| {
+            pool_yaml_with(
+                ami,
+                subnet,
+                "{maxClusters: 5, maxRunsPerCluster: 1, idleTimeout: 20s}",
+                "    interruptions: {maxRate: 0.2, window: 1h, coolDown: 45s}\n",
+            )
+        },
+        JOB_NO_RETRIES,
+    );
+    let on: BTreeMap<String, String> = wait_for(
+        "three runs running on three spot nodes",
+        Duration::from_secs(180),
+        || {
+            let jobs = objects(&ns.name, &["jobs", "-l", &format!("ade.dev/pool-uid={uid}")]);
+            let running: BTreeMap<String, String> = jobs
+                .iter()
+                .filter(|j| j["status"]["active"].as_i64().unwrap_or(0) > 0)
+                .filter_map(|j| {
+                    let instance = j["metadata"]["labels"]["ade.dev/instance-id"].as_str()?;
+                    nodes.node_of(instance)?;
+                    Some((j["metadata"]["name"].as_str()?.to_owned(), instance.to_owned()))
+                })
+                .collect();
+            (running.len() == 3).then_some(running)
+        },
+    );
+    let (job, victim) = on.iter().next().map(|(j, i)| (j.clone(), i.clone())).expect("a run");
+    moto.interrupt_spot_instance(&victim);
+    println!("EC2 reclaimed {victim}, which ran {job}");
+
+    let runs = succeeded(&ns.name, 3, Duration::from_secs(300));
+    let hit = runs
+        .iter()
+        .find(|r| {
+            r["status"]["attempts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["jobName"] == job.as_str()))
+        })
+        .expect("the run of the reclaimed node");
+    let attempts = hit["status"]["attempts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(attempts.len(), 2, "{hit}");
+    assert_eq!(attempts[0]["outcome"], "Interrupted", "{hit}");
+    assert!(
+        attempts[0]["message"].as_str().is_some_and(|m| m.contains("went away")),
+        "{hit}"
+    );
+    assert_eq!(attempts[1]["outcome"], "Succeeded", "{hit}");
+    for other in runs.iter().filter(|r| r["metadata"]["name"] != hit["metadata"]["name"]) {
+        assert_eq!(other["status"]["attempts"].as_array().map(Vec::len), Some(1), "{other}");
+    }
+    // A node was launched for the retry, on-demand while the breaker was
+    // open; the retry ran there, or on a spot node another run left first.
+    let retry_job = attempts[1]["jobName"].as_str().unwrap_or_default();
+    let retry_on = kubectl_ok(&[
+        "get",
+        "job",
+        retry_job,
+        "-n",
+        &ns.name,
+        "-o",
+        "jsonpath={.metadata.labels.ade\\.dev/instance-id}",
+    ]);
+    let instances = pool_instances(&moto, &uid);
+    let retried_on = instances
+        .iter()
+        .find(|i| i.id == retry_on.trim())
+        .unwrap_or_else(|| panic!("{retry_on} among {instances:?}"));
+    assert_ne!(retried_on.id, victim);
+    let market = |i: &Instance| i.tags.get("ade.dev/market").cloned().unwrap_or_default();
+    let bought: Vec<(String, String)> = instances.iter().map(|i| (i.id.clone(), market(i))).collect();
+    assert_eq!(instances.len(), 4, "three spot nodes and one for the retry: {bought:?}");
+    assert_eq!(
+        bought.iter().filter(|(_, m)| m == "on-demand").count(),
+        1,
+        "the node launched after the interruption is on-demand: {bought:?}"
+    );
+    // Each attempt carries its share of its node; the run's cost is their sum.
+    let usd = |v: &Value| v["estimatedCostUSD"].as_str().and_then(|s| s.parse::<f64>().ok());
+    let retry_cost = usd(&attempts[1]).expect("the retry's cost");
+    assert!(retry_cost > 0.0, "{hit}");
+    let run_cost = usd(&hit["status"]).expect("the run's cost");
+    let sum: f64 = attempts.iter().filter_map(usd).sum();
+    assert!((run_cost - sum).abs() < 0.0001, "{run_cost} vs {sum}: {hit}");
+    let told = event_messages(&ns.name, "SpotInterrupted");
+    assert!(told.iter().any(|m| m.contains(&victim)), "{told:?}");
+    let opened = event_messages(&ns.name, "BreakerOpened");
+    assert!(
+        opened
+            .iter()
+            .any(|m| m.starts_with("1 of 3 spot instances interrupted")),
+        "{opened:?}"
+    );
+    println!("{hit}");
+    println!(
+        "retried on {} ({}); instances {bought:?}; BreakerOpened: {opened:?}",
+        retried_on.id,
+        market(retried_on)
+    );
+
+    // After coolDown (45 s) the breaker closes: new nodes are spot again.
+    let closed = wait_for(
+        "the breaker to close after its cool-down",
+        Duration::from_secs(150),
+        || {
+            let pool = get_json(&ns.name, &["clusterpool", POOL])?;
+            (pool["status"]["breaker"]["state"] == "Closed" && pool["status"]["breaker"]["market"] == "spot")
+                .then_some(pool)
+        },
+    );
+    print_status("after the breaker's cool-down", &closed);
+    print_nodes(&nodes);
     delete_pool(&ns.name, &moto, &uid);
 }
