@@ -18,7 +18,7 @@ use super::{
     interruptions,
     nodes::{self, JobFacts, Limits, NodeFacts, Plan},
     pool_status::{Launches, refused, report},
-    provider::{EksProvider, eks_of, kube_error, provider_error},
+    provider::{EksProvider, eks_of, kube_error},
     request::{self, TAG_REQUEST},
 };
 use crate::{
@@ -52,7 +52,7 @@ impl EksProvider {
             .api
             .describe_instances(&region, &request::pool_filter(pool))
             .await
-            .map_err(provider_error)?;
+            .map_err(ProviderError::from)?;
         let node_facts = self.pool_nodes(pool).await?;
         let job_facts = self.pool_jobs(pool).await?;
         let decision = breaker::evaluate(&settings, &interruptions::spot_events(&instances), before, now);
@@ -105,7 +105,7 @@ impl EksProvider {
         self.api
             .terminate_instances(&region, &doomed)
             .await
-            .map_err(provider_error)?;
+            .map_err(ProviderError::from)?;
         events.extend(plan.terminate.iter().map(|t| PoolEvent {
             warning: t.reason == nodes::Reason::NotRegistered,
             reason: "NodeTerminated",
@@ -209,10 +209,14 @@ impl EksProvider {
             .api
             .find_template(region, &spec.name)
             .await
-            .map_err(provider_error)?;
+            .map_err(ProviderError::from)?;
         let (id, version) = match found {
             None => {
-                let created = self.api.create_template(region, &spec).await.map_err(provider_error)?;
+                let created = self
+                    .api
+                    .create_template(region, &spec)
+                    .await
+                    .map_err(ProviderError::from)?;
                 tracing::info!(template = %created.id, name = %spec.name, "created the pool's launch template");
                 let version = created.versions.first().map_or(1, |v| v.number);
                 (created.id, version)
@@ -228,7 +232,7 @@ impl EksProvider {
                         .api
                         .create_template_version(region, &info.id, &spec)
                         .await
-                        .map_err(provider_error)?;
+                        .map_err(ProviderError::from)?;
                     tracing::info!(template = %info.id, version, "the pool changed: added a launch template version");
                     (info.id, version)
                 }
@@ -324,7 +328,7 @@ impl EksProvider {
                                 tracing::warn!(%error, "dropping a refused node request from the pool's status failed");
                             }
                         }
-                        return Err(provider_error(e));
+                        return Err(ProviderError::from(e));
                     }
                 };
                 failures.extend(errors.iter().map(|e| {
@@ -394,7 +398,7 @@ impl EksProvider {
             .api
             .describe_instances(&region, &request::pool_filter(pool))
             .await
-            .map_err(provider_error)?
+            .map_err(ProviderError::from)?
             .into_iter()
             .filter(|i| i.state.is_live())
             .map(|i| i.id)
@@ -405,16 +409,19 @@ impl EksProvider {
                 self.api
                     .terminate_instances(&region, &live)
                     .await
-                    .map_err(provider_error)?;
+                    .map_err(ProviderError::from)?;
                 let mut deleted = String::new();
                 if own_template
                     && let Some(t) = self
                         .api
                         .find_template(&region, &request::template_name(pool))
                         .await
-                        .map_err(provider_error)?
+                        .map_err(ProviderError::from)?
                 {
-                    self.api.delete_template(&region, &t.id).await.map_err(provider_error)?;
+                    self.api
+                        .delete_template(&region, &t.id)
+                        .await
+                        .map_err(ProviderError::from)?;
                     deleted = format!(" and deleted launch template {}", t.id);
                 }
                 let what = if live.is_empty() {

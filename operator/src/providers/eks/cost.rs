@@ -25,7 +25,7 @@ use kube::{Api, ResourceExt};
 use super::{
     api::InstanceInfo,
     instance_types::Resources,
-    provider::{EksProvider, job_facts, kube_error, provider_error},
+    provider::{EksProvider, job_facts, kube_error},
     request,
 };
 use crate::{
@@ -108,7 +108,7 @@ impl EksProvider {
                 self.api
                     .spot_prices(region, &types, since)
                     .await
-                    .map_err(provider_error)
+                    .map_err(ProviderError::from)
             };
             self.spot_cache.get(region, &spot, since, now, fetch).await?
         };
@@ -150,7 +150,7 @@ impl EksProvider {
             .api
             .describe_instances(&region, &request::pool_filter(pool))
             .await
-            .map_err(provider_error)?;
+            .map_err(ProviderError::from)?;
         let mut used: Vec<(usize, FleetUsage, f64)> = Vec::new();
         for (n, job) in &found {
             let facts = job_facts(job);

@@ -66,11 +66,5 @@ pub use self::{
     provider::{EksProvider, EksSettings},
 };
 
-use kube::ResourceExt;
-
-use crate::api::v1alpha1::ClusterPool;
-
-/// The key of a pool's placement lock.
-fn placing_key(pool: &ClusterPool) -> String {
-    format!("{}/{}", pool.namespace().unwrap_or_default(), pool.name_any())
-}
+/// The key of a pool's placement lock (emr's).
+use crate::providers::emr::provider::placing_key;

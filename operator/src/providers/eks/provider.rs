@@ -19,7 +19,7 @@ use kube::{
 };
 
 use super::{
-    api::{ApiError, Ec2Api},
+    api::Ec2Api,
     binpack::{self, NodeRoom, Pending, Shape},
     instance_types::{Catalog, Resources},
     nodes::{self, JobFacts, NodeFacts},
@@ -69,15 +69,6 @@ impl std::fmt::Debug for EksProvider {
         f.debug_struct("EksProvider")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
-    }
-}
-
-/// An [`ApiError`] as a provider error.
-pub(super) fn provider_error(e: ApiError) -> ProviderError {
-    ProviderError::Api {
-        action: e.action,
-        category: e.category,
-        source: e.message.into(),
     }
 }
 

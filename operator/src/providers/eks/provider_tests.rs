@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Node};
+use kube::ResourceExt;
 
 use super::{fake::FakeEc2, request::tests::pool, *};
 use crate::providers::emr::Market;

@@ -200,6 +200,16 @@ pub struct ApiError {
 /// Result of an API call.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+impl From<ApiError> for crate::providers::ProviderError {
+    fn from(e: ApiError) -> Self {
+        Self::Api {
+            action: e.action,
+            category: e.category,
+            source: e.message.into(),
+        }
+    }
+}
+
 /// The EMR and EC2 calls of the provider. Every call names its region.
 pub trait EmrApi: Send + Sync {
     /// `RunJobFlow`: the new cluster's id.

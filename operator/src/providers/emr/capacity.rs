@@ -14,7 +14,7 @@ use super::{
     observe,
     planner::{self, Limits, Placement, Termination, Waiting},
     pricing::{self, PriceBook},
-    provider::{EmrProvider, emr_of, placing_key, provider_error},
+    provider::{EmrProvider, emr_of, placing_key},
     request, requests,
 };
 use crate::{
@@ -117,7 +117,10 @@ impl EmrProvider {
             .map(|t| t.cluster.clone())
             .filter(|id| !requests::is_requested(id))
             .collect();
-        self.api.terminate(&region, &doomed).await.map_err(provider_error)?;
+        self.api
+            .terminate(&region, &doomed)
+            .await
+            .map_err(ProviderError::from)?;
 
         let (costs, cost_error) = self.cluster_costs(&region, emr, &clusters, now).await;
         let reports = clusters
@@ -184,7 +187,7 @@ impl EmrProvider {
                             tracing::warn!(%error, "dropping a refused cluster request from the pool's status failed");
                         }
                     }
-                    return Err(provider_error(e));
+                    return Err(ProviderError::from(e));
                 }
             }
         }
@@ -207,7 +210,7 @@ impl EmrProvider {
         let region = self.region_of(pool)?;
         let _placing = self.placing.lock(&placing_key(pool)).await;
         let ids = self.live_cluster_ids(pool).await?;
-        self.api.terminate(&region, &ids).await.map_err(provider_error)?;
+        self.api.terminate(&region, &ids).await.map_err(ProviderError::from)?;
         Ok(ids)
     }
 
@@ -247,11 +250,15 @@ impl EmrProvider {
             .api
             .describe_cluster(&region, cluster_id)
             .await
-            .map_err(provider_error)?
+            .map_err(ProviderError::from)?
         else {
             return Ok(None);
         };
-        let steps = self.api.list_steps(&region, cluster_id).await.map_err(provider_error)?;
+        let steps = self
+            .api
+            .list_steps(&region, cluster_id)
+            .await
+            .map_err(ProviderError::from)?;
         let (costs, _) = self
             .cluster_costs(&region, emr, std::slice::from_ref(&cluster), now)
             .await;
@@ -295,7 +302,7 @@ impl EmrProvider {
                 self.api
                     .spot_prices(region, &types, earliest)
                     .await
-                    .map_err(provider_error)
+                    .map_err(ProviderError::from)
             };
             match self.spot_cache.get(region, &spot_types, earliest, now, fetch).await {
                 Ok(prices) => prices,

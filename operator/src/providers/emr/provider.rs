@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::{
-    api::{ApiError, ClusterInfo, EmrApi, StepInfo, StepSpec},
+    api::{ClusterInfo, EmrApi, StepInfo, StepSpec},
     observe,
     planner::{self, Limits},
     request::{self, TAG_POOL_UID},
@@ -51,17 +51,8 @@ impl std::fmt::Debug for EmrProvider {
     }
 }
 
-/// An [`ApiError`] as a provider error (which names the action itself).
-pub(super) fn provider_error(e: ApiError) -> ProviderError {
-    ProviderError::Api {
-        action: e.action,
-        category: e.category,
-        source: e.message.into(),
-    }
-}
-
 /// The key of a pool's placement lock.
-pub(super) fn placing_key(pool: &ClusterPool) -> String {
+pub(crate) fn placing_key(pool: &ClusterPool) -> String {
     format!("{}/{}", pool.namespace().unwrap_or_default(), pool.name_any())
 }
 
@@ -117,13 +108,13 @@ impl EmrProvider {
             .api
             .list_clusters(&region, true, None)
             .await
-            .map_err(provider_error)?;
+            .map_err(ProviderError::from)?;
         if let Some(since) = terminated_since {
             summaries.extend(
                 self.api
                     .list_clusters(&region, false, Some(since))
                     .await
-                    .map_err(provider_error)?,
+                    .map_err(ProviderError::from)?,
             );
         }
         let mut out: Vec<ClusterInfo> = Vec::new();
@@ -135,7 +126,7 @@ impl EmrProvider {
                 .api
                 .describe_cluster(&region, &s.id)
                 .await
-                .map_err(provider_error)?;
+                .map_err(ProviderError::from)?;
             if let Some(info) = info.filter(|c| c.tags.get(TAG_POOL_UID) == Some(&uid)) {
                 out.push(info);
             }
@@ -152,7 +143,7 @@ impl EmrProvider {
     ) -> Result<BTreeMap<String, Vec<StepInfo>>, ProviderError> {
         let mut out = BTreeMap::new();
         for c in clusters {
-            let steps = self.api.list_steps(region, &c.id).await.map_err(provider_error)?;
+            let steps = self.api.list_steps(region, &c.id).await.map_err(ProviderError::from)?;
             out.insert(c.id.clone(), steps);
         }
         Ok(out)
@@ -220,7 +211,7 @@ impl EmrProvider {
             .api
             .add_step(&region, &cluster.id, step)
             .await
-            .map_err(provider_error)?;
+            .map_err(ProviderError::from)?;
         tracing::info!(cluster = %cluster.id, step = %id, name = %step.name, "added an EMR step");
         Ok(Some((cluster.clone(), id)))
     }
@@ -237,9 +228,13 @@ impl EmrProvider {
             .api
             .describe_cluster(region, cluster_id)
             .await
-            .map_err(provider_error)?;
+            .map_err(ProviderError::from)?;
         let steps = match &cluster {
-            Some(_) => self.api.list_steps(region, cluster_id).await.map_err(provider_error)?,
+            Some(_) => self
+                .api
+                .list_steps(region, cluster_id)
+                .await
+                .map_err(ProviderError::from)?,
             None => Vec::new(),
         };
         let step = steps.iter().find(|s| &s.id == step_id);
@@ -282,7 +277,7 @@ impl EmrProvider {
             .api
             .describe_cluster(&region, &cluster_id)
             .await
-            .map_err(provider_error)?
+            .map_err(ProviderError::from)?
             .is_some_and(|c| c.state.is_live());
         if !live {
             return Ok(());
@@ -292,12 +287,16 @@ impl EmrProvider {
 
     /// `CancelSteps` of `step` on `cluster`, if it is still active.
     pub(super) async fn cancel_if_active(&self, region: &str, cluster: &str, step: &str) -> Result<(), ProviderError> {
-        let steps = self.api.list_steps(region, cluster).await.map_err(provider_error)?;
+        let steps = self
+            .api
+            .list_steps(region, cluster)
+            .await
+            .map_err(ProviderError::from)?;
         if steps.iter().any(|s| s.id == step && s.state.is_active()) {
             self.api
                 .cancel_step(region, cluster, step)
                 .await
-                .map_err(provider_error)?;
+                .map_err(ProviderError::from)?;
         }
         Ok(())
     }
