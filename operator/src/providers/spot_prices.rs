@@ -13,7 +13,10 @@ use std::{
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::emr::pricing::SpotPrice;
+use super::emr::{
+    Market,
+    pricing::{FleetUsage, SpotPrice},
+};
 
 /// Spot prices are asked for again after this long.
 const TTL: Duration = Duration::from_secs(600);
@@ -68,6 +71,35 @@ impl SpotPriceCache {
             },
         );
         Ok(prices)
+    }
+
+    /// The history the spot part of `usage` needs: its spot instance types
+    /// from the earliest start of any usage. No history (and no call) when
+    /// nothing is spot. `fetch` gets the types and the start.
+    pub async fn for_usage<'u, E, F, Fut>(
+        &self,
+        region: &str,
+        usage: impl IntoIterator<Item = &'u FleetUsage>,
+        now: Timestamp,
+        fetch: F,
+    ) -> Result<Vec<SpotPrice>, E>
+    where
+        F: FnOnce(Vec<String>, Timestamp) -> Fut,
+        Fut: Future<Output = Result<Vec<SpotPrice>, E>>,
+    {
+        let mut types = BTreeSet::new();
+        let mut since: Option<Timestamp> = None;
+        for u in usage {
+            since = Some(since.map_or(u.from, |s| s.min(u.from)));
+            if u.market == Market::Spot {
+                types.insert(u.instance_type.clone());
+            }
+        }
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let since = since.unwrap_or(now);
+        self.get(region, &types, since, now, |types| fetch(types, since)).await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Fetched>> {
@@ -126,5 +158,42 @@ mod tests {
         // Another region has its own history.
         cache.get("eu-west-1", &m5, since, now, fetch).await.expect("prices");
         assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn usage_asks_for_its_spot_types_from_its_earliest_start() {
+        let cache = SpotPriceCache::default();
+        let used = |instance_type: &str, market, from: &str| FleetUsage {
+            instance_type: instance_type.into(),
+            market,
+            count: 1,
+            from: at(from),
+            to: at("2026-12-01T10:00:00Z"),
+        };
+        let now = at("2026-12-01T10:00:00Z");
+        let asked = std::sync::Mutex::new(Vec::new());
+        let fetch = |types: Vec<String>, since: Timestamp| {
+            asked.lock().expect("lock").push((types, since));
+            async { Ok::<_, String>(Vec::new()) }
+        };
+        let on_demand = [used("m5.xlarge", Market::OnDemand, "2026-12-01T08:00:00Z")];
+        cache
+            .for_usage("us-east-1", &on_demand, now, fetch)
+            .await
+            .expect("prices");
+        assert!(asked.lock().expect("lock").is_empty(), "nothing spot: no call");
+        let mixed = [
+            used("r5.xlarge", Market::Spot, "2026-12-01T09:00:00Z"),
+            used("m5.xlarge", Market::OnDemand, "2026-12-01T07:00:00Z"),
+            used("c5.xlarge", Market::Spot, "2026-12-01T08:00:00Z"),
+        ];
+        cache.for_usage("us-east-1", &mixed, now, fetch).await.expect("prices");
+        assert_eq!(
+            *asked.lock().expect("lock"),
+            [(
+                vec!["c5.xlarge".to_owned(), "r5.xlarge".to_owned()],
+                at("2026-12-01T07:00:00Z")
+            )]
+        );
     }
 }

@@ -85,8 +85,9 @@ pub struct Observed {
     /// Where the next attempt will run as far as it is known before it starts
     /// (a Job's name), recorded with the attempt's intent.
     pub intent: AttemptHandle,
-    /// The run's cost as the provider estimates it (when it prices attempts);
-    /// `None` keeps the last estimate.
+    /// The provider's estimate of each attempt it could price now, by
+    /// attempt number (when it prices attempts); an attempt not listed keeps
+    /// its last estimate.
     pub provider_cost: Vec<(i32, f64)>,
     /// How long an attempt may wait for external capacity, for messages.
     pub wait_limit: Duration,

@@ -467,7 +467,6 @@ fn invalid_spec(e: crate::api::v1alpha1::DurationError) -> ProviderError {
 /// The pool's limits, or why its spec cannot be read.
 fn limits_of(pool: &ClusterPool) -> Result<Limits, ProviderError> {
     let eks = eks_of(pool)?;
-    let invalid = invalid_spec;
     let capacity = &pool.spec.capacity;
     let count = |n: i32| usize::try_from(n).unwrap_or(0);
     let signed = |d: std::time::Duration| SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
@@ -476,8 +475,8 @@ fn limits_of(pool: &ClusterPool) -> Result<Limits, ProviderError> {
         max_nodes: count(capacity.max_clusters).max(1),
         min_nodes: count(capacity.min_clusters),
         max_runs_per_node: count(capacity.max_runs_per_cluster).max(1),
-        idle_timeout: signed(capacity.idle_timeout.to_std().map_err(invalid)?),
-        registration_timeout: signed(eks.registration_timeout.to_std().map_err(invalid)?),
+        idle_timeout: signed(capacity.idle_timeout.to_std().map_err(invalid_spec)?),
+        registration_timeout: signed(eks.registration_timeout.to_std().map_err(invalid_spec)?),
     })
 }
 

@@ -16,8 +16,6 @@
 //! Job: the run's cost is the sum of its attempts', an interrupted one
 //! included.
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use kube::{Api, ResourceExt};
@@ -32,10 +30,7 @@ use crate::{
     api::v1alpha1::ClusterPool,
     providers::{
         AttemptHandle, AttemptRef, ProviderError,
-        emr::{
-            Market,
-            pricing::{self, FleetUsage, MissingPrices, PriceBook},
-        },
+        emr::pricing::{self, FleetUsage, MissingPrices, PriceBook},
     },
 };
 
@@ -95,23 +90,13 @@ impl EksProvider {
         usage: &[FleetUsage],
         now: Timestamp,
     ) -> Result<PriceBook, ProviderError> {
-        let spot: BTreeSet<String> = usage
-            .iter()
-            .filter(|u| u.market == Market::Spot)
-            .map(|u| u.instance_type.clone())
-            .collect();
-        let since = usage.iter().map(|u| u.from).min().unwrap_or(now);
-        let prices = if spot.is_empty() {
-            Vec::new()
-        } else {
-            let fetch = |types: Vec<String>| async move {
-                self.api
-                    .spot_prices(region, &types, since)
-                    .await
-                    .map_err(ProviderError::from)
-            };
-            self.spot_cache.get(region, &spot, since, now, fetch).await?
+        let fetch = |types: Vec<String>, since| async move {
+            self.api
+                .spot_prices(region, &types, since)
+                .await
+                .map_err(ProviderError::from)
         };
+        let prices = self.spot_cache.for_usage(region, usage, now, fetch).await?;
         Ok(PriceBook {
             on_demand: self.settings.on_demand_prices.clone(),
             emr_uplift: Default::default(),
@@ -212,7 +197,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::providers::{eks::api::InstanceState, emr::pricing::SpotPrice};
+    use crate::providers::{
+        eks::api::InstanceState,
+        emr::{Market, pricing::SpotPrice},
+    };
 
     fn at(s: &str) -> Timestamp {
         s.parse().expect("timestamp")

@@ -2,7 +2,7 @@
 //! pick the market and the planner decide, create and terminate clusters, and
 //! estimate what every cluster (and each run on it) costs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
@@ -281,35 +281,19 @@ impl EmrProvider {
             .iter()
             .map(|c| (c.id.clone(), observe::fleet_usage(emr, c, now)))
             .collect();
-        let spot_types: BTreeSet<String> = usage
-            .iter()
-            .flat_map(|(_, u)| {
-                u.iter()
-                    .filter(|f| f.market == Market::Spot)
-                    .map(|f| f.instance_type.clone())
-            })
-            .collect();
-        let earliest = usage
-            .iter()
-            .flat_map(|(_, u)| u.iter().map(|f| f.from))
-            .min()
-            .unwrap_or(now);
         let mut errors = Vec::new();
-        let spot = if spot_types.is_empty() {
-            Vec::new()
-        } else {
-            let fetch = |types: Vec<String>| async move {
-                self.api
-                    .spot_prices(region, &types, earliest)
-                    .await
-                    .map_err(ProviderError::from)
-            };
-            match self.spot_cache.get(region, &spot_types, earliest, now, fetch).await {
-                Ok(prices) => prices,
-                Err(e) => {
-                    errors.push(e.to_string());
-                    Vec::new()
-                }
+        let fetch = |types: Vec<String>, since| async move {
+            self.api
+                .spot_prices(region, &types, since)
+                .await
+                .map_err(ProviderError::from)
+        };
+        let used = usage.iter().flat_map(|(_, u)| u);
+        let spot = match self.spot_cache.for_usage(region, used, now, fetch).await {
+            Ok(prices) => prices,
+            Err(e) => {
+                errors.push(e.to_string());
+                Vec::new()
             }
         };
         let book = PriceBook {
