@@ -44,6 +44,32 @@ http://127.0.0.1:PORT), it answers:
        (moto answers 0.00001 for every type), still in effect since moto's
        2006 timestamp. Each call replaces the last; {} restores moto's.
 
+  POST /ade-control/sqs/queue
+       {"name": "q", "region": ..., "accountId": ...}
+       -> 200 {"queueUrl": "http://127.0.0.1:PORT/123456789012/q"}; 400 on a bad name
+       Creates the (standard) SQS queue unless it exists; queueUrl is what
+       GetQueueUrl answers a client of this host (moto builds it from the
+       request's scheme and Host: <scheme>://<host>/<accountId>/<name>).
+
+  POST /ade-control/ec2/interruption-event
+       {"queue": "q", "instanceId": "i-...",
+        "kind": "spot-interruption-warning" | "rebalance-recommendation" | "state-change",
+        "state": "shutting-down" (state-change only, and required there),
+        "region": ..., "accountId": ...}
+       -> 200 {"messageId": "...", "event": {...}}; 404 if the queue is unknown,
+       400 on an unknown kind or state
+       Plays EventBridge delivering an EC2 event to an SQS target of a rule
+       (moto's EventBridge delivers none of EC2's): one message on queue q whose
+       body is the event as EventBridge writes it (compact JSON, keys in its order):
+         {"version":"0","id":"<uuid>","detail-type":"EC2 Spot Instance Interruption Warning",
+          "source":"aws.ec2","account":"<accountId>","time":"2024-01-02T03:04:05Z",
+          "region":"<region>","resources":["arn:aws:ec2:<region>:<accountId>:instance/<id>"],
+          "detail":{"instance-id":"<id>","instance-action":"terminate"}}
+       A rebalance-recommendation has detail-type "EC2 Instance Rebalance
+       Recommendation" and detail {"instance-id":"<id>"}; a state-change "EC2
+       Instance State-change Notification" and {"instance-id":"<id>","state":"<state>"}.
+       The instance is not looked up (EventBridge does not either) nor changed.
+
 CancelSteps, which moto lacks, is added (patch_emr_cancel_steps).
 
 moto's EMR never advances steps (the first is RUNNING and stays so, later ones
@@ -64,6 +90,7 @@ import urllib.request
 from moto.core.utils import utcnow
 
 from moto.server import ThreadedMotoServer
+from werkzeug.wsgi import get_current_url
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -384,12 +411,102 @@ def interrupt_spot_instance(body):
     return 200, {"instanceId": instance.id, "state": instance._state.name}
 
 
+def with_base_url(handler):
+    """Marks a control handler that also takes the request's base URL
+    (`<scheme>://<Host>`, what moto builds URLs such as queue URLs from)."""
+    handler.wants_base_url = True
+    return handler
+
+
+def sqs_backend(account_id, region):
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends[account_id][region]
+
+
+@with_base_url
+def create_sqs_queue(body, base_url):
+    from urllib.parse import urlparse
+
+    from moto.core.exceptions import ServiceException
+
+    backend = sqs_backend(body.get("accountId", DEFAULT_ACCOUNT), body.get("region", DEFAULT_REGION))
+    name = body["name"]
+    if not isinstance(name, str):
+        return 400, {"error": "name must be a string"}
+    queue = backend.queues.get(name)
+    if queue is None:
+        try:
+            queue = backend.create_queue(name)
+        except ServiceException as e:  # InvalidParameterValue for a bad name
+            return 400, {"error": f"{e.code}: {e.message}"}
+    # GetQueueUrl's answer: moto's Queue.url of the request URL (scheme and host).
+    return 200, {"queueUrl": queue.url(urlparse(base_url))}
+
+
+# kind -> EventBridge's detail-type for the EC2 events /ade-control/ec2/interruption-event sends.
+EC2_EVENT_DETAIL_TYPES = {
+    "spot-interruption-warning": "EC2 Spot Instance Interruption Warning",
+    "rebalance-recommendation": "EC2 Instance Rebalance Recommendation",
+    "state-change": "EC2 Instance State-change Notification",
+}
+EC2_INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
+
+
+def send_ec2_interruption_event(body):
+    """EventBridge delivering an EC2 event to a rule's SQS target: the event, as
+    EventBridge writes it, is the body of one message on the queue."""
+    import uuid
+
+    from moto.core.exceptions import ServiceException
+
+    account = body.get("accountId", DEFAULT_ACCOUNT)
+    region = body.get("region", DEFAULT_REGION)
+    instance = body["instanceId"]
+    kind = body["kind"]
+    if kind not in EC2_EVENT_DETAIL_TYPES:
+        return 400, {"error": f"kind must be one of {', '.join(EC2_EVENT_DETAIL_TYPES)}, not {kind!r}"}
+    if kind == "spot-interruption-warning":
+        detail = {"instance-id": instance, "instance-action": "terminate"}
+    elif kind == "rebalance-recommendation":
+        detail = {"instance-id": instance}
+    else:
+        state = body.get("state")
+        if state not in EC2_INSTANCE_STATES:
+            states = ", ".join(EC2_INSTANCE_STATES)
+            return 400, {"error": f"a state-change needs a state, one of {states}, not {state!r}"}
+        detail = {"instance-id": instance, "state": state}
+    if not isinstance(body["queue"], str):
+        return 400, {"error": "queue must be a queue name"}
+    backend = sqs_backend(account, region)
+    if body["queue"] not in backend.queues:
+        return 404, {"error": f"no queue {body['queue']} in {account}/{region}"}
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": EC2_EVENT_DETAIL_TYPES[kind],
+        "source": "aws.ec2",
+        "account": account,
+        "time": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:ec2:{region}:{account}:instance/{instance}"],
+        "detail": detail,
+    }
+    try:
+        message = backend.send_message(body["queue"], json.dumps(event, separators=(",", ":")))
+    except ServiceException as e:  # e.g. MissingParameter: a FIFO queue wants a message group
+        return 400, {"error": f"{e.code}: {e.message}"}
+    return 200, {"messageId": message.id, "event": event}
+
+
 CONTROL_ROUTES = {
     "/ade-control/emr/step-state": set_step_state,
     "/ade-control/emr/cluster-state": set_cluster_state,
     "/ade-control/ec2/fleet-failures": set_fleet_failures,
     "/ade-control/ec2/spot-interruption": interrupt_spot_instance,
     "/ade-control/ec2/spot-prices": set_spot_prices,
+    "/ade-control/sqs/queue": create_sqs_queue,
+    "/ade-control/ec2/interruption-event": send_ec2_interruption_event,
 }
 
 
@@ -411,7 +528,10 @@ class ControlMiddleware:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            status, payload = handler(body)
+            if getattr(handler, "wants_base_url", False):
+                status, payload = handler(body, get_current_url(environ, host_only=True).rstrip("/"))
+            else:
+                status, payload = handler(body)
         except (KeyError, ValueError) as e:
             status, payload = 400, {"error": f"bad request: {e!r}"}
         return self.reply(start_response, status, payload)

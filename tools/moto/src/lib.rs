@@ -179,8 +179,44 @@ impl Moto {
         self.request("PUT", &format!("/{bucket}"), "");
     }
 
-    /// One plain HTTP/1.1 request; panics unless moto answers 200.
-    fn request(&self, method: &str, path: &str, body: &str) {
+    /// Creates the standard SQS queue `name` unless it exists, and returns its
+    /// URL as `GetQueueUrl` answers it: `http://127.0.0.1:<port>/123456789012/<name>`.
+    pub fn create_queue(&self, name: &str) -> String {
+        let answer = self.request(
+            "POST",
+            "/ade-control/sqs/queue",
+            &format!(r#"{{"name":{}}}"#, json_string(name)),
+        );
+        match json_field(&answer, "queueUrl") {
+            Some(url) => url,
+            None => panic!("moto answered no queueUrl: {answer}"),
+        }
+    }
+
+    /// Plays EventBridge delivering an EC2 event about `instance` to an SQS
+    /// target (moto does not): one message on `queue` (made by
+    /// [`create_queue`](Self::create_queue)) whose body is the event as
+    /// EventBridge writes it, e.g. `{"version":"0","id":"<uuid>","detail-type":"EC2
+    /// Spot Instance Interruption Warning","source":"aws.ec2","account":"123456789012",
+    /// "time":"…Z","region":"us-east-1","resources":["arn:aws:ec2:us-east-1:123456789012:instance/<id>"],
+    /// "detail":{"instance-id":"<id>","instance-action":"terminate"}}`. The
+    /// instance is neither looked up nor changed.
+    pub fn send_interruption_event(&self, queue: &str, instance: &str, kind: InterruptionEvent) {
+        let (kind, state) = match kind {
+            InterruptionEvent::SpotWarning => ("spot-interruption-warning", String::new()),
+            InterruptionEvent::Rebalance => ("rebalance-recommendation", String::new()),
+            InterruptionEvent::StateChange(state) => ("state-change", format!(r#","state":{}"#, json_string(state))),
+        };
+        let body = format!(
+            r#"{{"queue":{},"instanceId":{},"kind":"{kind}"{state}}}"#,
+            json_string(queue),
+            json_string(instance)
+        );
+        self.request("POST", "/ade-control/ec2/interruption-event", &body);
+    }
+
+    /// One plain HTTP/1.1 request; panics unless moto answers 200. Returns the answer's body.
+    fn request(&self, method: &str, path: &str, body: &str) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
         write!(
             stream,
@@ -195,7 +231,25 @@ impl Moto {
             answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
             "{method} {path}: {answer}"
         );
+        match answer.split_once("\r\n\r\n") {
+            Some((_, content)) => content.to_owned(),
+            None => String::new(),
+        }
     }
+}
+
+/// An EC2 event that EventBridge delivers ([`Moto::send_interruption_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterruptionEvent {
+    /// `EC2 Spot Instance Interruption Warning` (`"instance-action":"terminate"`):
+    /// EC2 reclaims the spot instance in two minutes.
+    SpotWarning,
+    /// `EC2 Instance Rebalance Recommendation`: the spot instance is at an
+    /// elevated risk of interruption.
+    Rebalance,
+    /// `EC2 Instance State-change Notification` with this state: `"pending"`,
+    /// `"running"`, `"stopping"`, `"stopped"`, `"shutting-down"` or `"terminated"`.
+    StateChange(&'static str),
 }
 
 /// `s` as a JSON string (quoted, escaped), for control request bodies.
@@ -215,6 +269,38 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// The string value of field `key` of `json`, a flat JSON object (a control
+/// answer), unescaped; `None` if it has none.
+fn json_field(json: &str, key: &str) -> Option<String> {
+    let key = json_string(key);
+    let after_key = &json[json.find(&key)? + key.len()..];
+    let value = after_key
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = value.chars();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                escaped => out.push(escaped), // \" \\ \/
+            },
+            c => out.push(c),
+        }
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -230,6 +316,85 @@ mod tests {
     fn json_strings_are_quoted_and_escaped() {
         assert_eq!(json_string("m5.large"), r#""m5.large""#);
         assert_eq!(json_string("say \"no\"\\\n"), r#""say \"no\"\\\u000a""#);
+    }
+
+    #[test]
+    fn json_fields_are_found_and_unescaped() {
+        let answer = r#"{"queueUrl": "http://127.0.0.1:1/123456789012/q"}"#;
+        assert_eq!(
+            json_field(answer, "queueUrl").unwrap(),
+            "http://127.0.0.1:1/123456789012/q"
+        );
+        let answer = r#"{"a": 1, "b":"x\"y\\z\u00e9\/"}"#;
+        assert_eq!(json_field(answer, "b").unwrap(), "x\"y\\zé/");
+        assert_eq!(json_field(answer, "c"), None);
+    }
+
+    #[test]
+    fn interruption_events_arrive_on_the_queue_as_eventbridge_delivers_them() {
+        let moto = Moto::start();
+        let url = moto.create_queue("events");
+        assert_eq!(url, format!("{}/123456789012/events", moto.endpoint()));
+        assert_eq!(
+            moto.create_queue("events"),
+            url,
+            "a second create_queue changes nothing"
+        );
+        let id = "i-0123456789abcdef0";
+        moto.send_interruption_event("events", id, InterruptionEvent::SpotWarning);
+        moto.send_interruption_event("events", id, InterruptionEvent::Rebalance);
+        moto.send_interruption_event("events", id, InterruptionEvent::StateChange("shutting-down"));
+        // What an SQS client gets: boto3 from moto's virtualenv prints the URL, then each body.
+        let script = r#"
+import sys, boto3
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+url = sqs.get_queue_url(QueueName="events")["QueueUrl"]
+print(url)
+for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
+    print(message["Body"])
+"#;
+        let endpoint = moto.endpoint();
+        let out = Command::new(moto.python())
+            .args(["-c", script, endpoint.as_str()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = String::from_utf8(out.stdout).unwrap();
+        let mut lines = out.lines();
+        assert_eq!(
+            lines.next(),
+            Some(url.as_str()),
+            "GetQueueUrl answers create_queue's URL"
+        );
+        let bodies: Vec<&str> = lines.collect();
+        assert_eq!(bodies.len(), 3, "{out}");
+        let resource = format!(r#""resources":["arn:aws:ec2:us-east-1:123456789012:instance/{id}"]"#);
+        for (detail_type, detail) in [
+            (
+                "EC2 Spot Instance Interruption Warning",
+                format!(r#""detail":{{"instance-id":"{id}","instance-action":"terminate"}}}}"#),
+            ),
+            (
+                "EC2 Instance Rebalance Recommendation",
+                format!(r#""detail":{{"instance-id":"{id}"}}}}"#),
+            ),
+            (
+                "EC2 Instance State-change Notification",
+                format!(r#""detail":{{"instance-id":"{id}","state":"shutting-down"}}}}"#),
+            ),
+        ] {
+            let body = bodies
+                .iter()
+                .find(|b| b.contains(&format!(r#""detail-type":"{detail_type}""#)))
+                .unwrap_or_else(|| panic!("no {detail_type} in {out}"));
+            assert!(body.starts_with(r#"{"version":"0","id":""#), "{body}");
+            assert!(
+                body.contains(r#""source":"aws.ec2","account":"123456789012","time":""#),
+                "{body}"
+            );
+            assert!(body.contains(&resource) && body.ends_with(&detail), "{body}");
+        }
     }
 
     #[test]
