@@ -193,6 +193,19 @@ pub fn ami_and_subnet(moto: &Moto, zone: &str) -> (String, String) {
     (ami, subnet)
 }
 
+/// Creates EKS cluster `name` with its control plane in `subnet`; its API
+/// server's URL (moto makes one up, with a certificate authority and the
+/// service CIDR 172.20.0.0/16, as `DescribeCluster` then gives them).
+pub fn eks_cluster(moto: &Moto, name: &str, subnet: &str) -> String {
+    let out = moto.boto3(&format!(
+        "eks = boto3.client('eks')\n\
+         c = eks.create_cluster(name={name:?}, roleArn='arn:aws:iam::123456789012:role/eks-cluster', \
+         resourcesVpcConfig={{'subnetIds': [{subnet:?}]}})['cluster']\n\
+         print(c['endpoint'])\n"
+    ));
+    out.trim().to_owned()
+}
+
 /// Whether a launch template named `name` exists.
 pub fn launch_template_exists(moto: &Moto, name: &str) -> bool {
     let out = moto.boto3(&format!(

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-pub use ade_moto::Moto;
+pub use ade_moto::{InterruptionEvent, Moto};
 
 /// S3 through boto3 from moto's virtualenv, for a test's own setup and checks.
 pub trait S3 {

@@ -10,10 +10,13 @@
 //!   and its Pod runs there, every run succeeds, the pool lists the nodes;
 //!   idle for idleTimeout, every instance is cordoned and terminated; deleting
 //!   the pool leaves no instance and deletes its launch template.
-//! - A spot node reclaimed by EC2 mid-run (moto's control API): its run is
-//!   interrupted and retried on a new node although the job allows no
-//!   retries; 1 of 3 spot nodes lost opens the breaker, so that node is
-//!   on-demand; after coolDown the breaker closes and new nodes are spot.
+//! - Two spot nodes lost mid-run: one warned through the pool's
+//!   interruption queue (moto's launcher plays EventBridge), whose run moves
+//!   before EC2 reclaims anything, and one reclaimed without a warning
+//!   (moto's control API), whose run is interrupted once its Node goes.
+//!   Both runs are retried on new nodes although the job allows no retries;
+//!   the losses open the breaker, so those nodes are on-demand; after
+//!   coolDown the breaker closes and new nodes are spot.
 //! - An operator killed right after its first CreateFleet: its successor
 //!   launches nothing beyond the plan (maxClusters leaves room for a
 //!   duplicate, so one would show).
@@ -30,13 +33,15 @@ use ade_e2e::{
     ec2::{self, Instance},
     eks_nodes::{Change, EksNodes},
     event_messages, get_json, install_chart_once, kubectl_ok,
-    moto::Moto,
+    moto::{InterruptionEvent, Moto},
     objects, wait_for,
 };
 use jiff::Timestamp;
 use serde_json::Value;
 
 const POOL: &str = "eks-nodes";
+/// The SQS queue EventBridge delivers EC2's notices to.
+const QUEUE: &str = "ade-interruptions";
 const ZONE: &str = "us-east-1b";
 
 const JOB: &str = "apiVersion: ade.dev/v1alpha1
@@ -95,9 +100,6 @@ spec:
     instanceTypes: [m5.xlarge]
     subnetIds: [{subnet}]
     amiId: {ami}
-    apiServerEndpoint: https://0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com
-    certificateAuthority: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
-    serviceCidr: 10.100.0.0/16
     nodeLabels: {{team: data}}
     registrationTimeout: 10m
 {extra}"
@@ -133,6 +135,8 @@ fn pool_and(
     // us-east-1's m5.xlarge spot price of a recent day (moto answers 0.00001).
     moto.set_spot_prices(&[("m5.xlarge", 0.0712)]);
     let (ami, subnet) = ec2::ami_and_subnet(&moto, ZONE);
+    // The pool names the cluster only: its nodes join what DescribeCluster gives.
+    ec2::eks_cluster(&moto, "data", &subnet);
     let operator = operator(name, &moto);
     apply(&ns.name, &pool(&ami, &subnet));
     let uid = kubectl_ok(&[
@@ -471,20 +475,25 @@ fn an_operator_killed_after_its_first_fleet_launches_nothing_beyond_the_plan() {
 }
 
 #[test]
-fn a_reclaimed_spot_node_retries_its_run_on_demand_without_using_its_retries() {
-    // One run per node, three spot nodes; 1 of 3 reclaimed is above maxRate 20%.
+fn warned_and_reclaimed_spot_nodes_retry_their_runs_on_demand_without_using_their_retries() {
+    // One run per node, three spot nodes; one is warned through the pool's
+    // interruption queue, another reclaimed without a warning; 1 of 3 is
+    // above maxRate 20%.
     let (ns, moto, uid, nodes, _operator) = pool_and(
         "eks-spot",
         |ami, subnet| {
             pool_yaml_with(
                 ami,
                 subnet,
-                "{maxClusters: 5, maxRunsPerCluster: 1, idleTimeout: 20s}",
-                "    interruptions: {maxRate: 0.2, window: 1h, coolDown: 45s}\n",
+                "{maxClusters: 6, maxRunsPerCluster: 1, idleTimeout: 20s}",
+                &format!(
+                    "    interruptions: {{maxRate: 0.2, window: 1h, coolDown: 45s}}\n    interruptionQueue: {QUEUE}\n"
+                ),
             )
         },
         JOB_NO_RETRIES,
     );
+    moto.create_queue(QUEUE);
     let on: BTreeMap<String, String> = wait_for(
         "three runs running on three spot nodes",
         Duration::from_secs(180),
@@ -502,78 +511,105 @@ fn a_reclaimed_spot_node_retries_its_run_on_demand_without_using_its_retries() {
             (running.len() == 3).then_some(running)
         },
     );
-    let (job, victim) = on.iter().next().map(|(j, i)| (j.clone(), i.clone())).expect("a run");
-    moto.interrupt_spot_instance(&victim);
-    println!("EC2 reclaimed {victim}, which ran {job}");
+    let mut victims = on.iter().map(|(j, i)| (j.clone(), i.clone()));
+    let (warned_job, warned) = victims.next().expect("a run");
+    let (reclaimed_job, reclaimed) = victims.next().expect("a second run");
+    // EventBridge puts EC2's two-minute warning on the queue; another
+    // instance is reclaimed with no warning (EC2 may give none in time).
+    moto.send_interruption_event(QUEUE, &warned, InterruptionEvent::SpotWarning);
+    moto.interrupt_spot_instance(&reclaimed);
+    println!("EC2 warned {warned}, which ran {warned_job}, and reclaimed {reclaimed}, which ran {reclaimed_job}");
 
     let runs = succeeded(&ns.name, 3, Duration::from_secs(300));
-    let hit = runs
-        .iter()
-        .find(|r| {
-            r["status"]["attempts"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|a| a["jobName"] == job.as_str()))
-        })
-        .expect("the run of the reclaimed node");
-    let attempts = hit["status"]["attempts"].as_array().cloned().unwrap_or_default();
-    assert_eq!(attempts.len(), 2, "{hit}");
-    assert_eq!(attempts[0]["outcome"], "Interrupted", "{hit}");
-    assert!(
-        attempts[0]["message"].as_str().is_some_and(|m| m.contains("went away")),
-        "{hit}"
-    );
-    assert_eq!(attempts[1]["outcome"], "Succeeded", "{hit}");
-    for other in runs.iter().filter(|r| r["metadata"]["name"] != hit["metadata"]["name"]) {
-        assert_eq!(other["status"]["attempts"].as_array().map(Vec::len), Some(1), "{other}");
+    let run_of = |job: &str| {
+        runs.iter()
+            .find(|r| {
+                r["status"]["attempts"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|a| a["jobName"] == job))
+            })
+            .unwrap_or_else(|| panic!("the run of {job}"))
+            .clone()
+    };
+    let mut retried_on = Vec::new();
+    for (job, moved) in [
+        (&warned_job, "spot-interruption-warning"),
+        (&reclaimed_job, "went away"),
+    ] {
+        let hit = run_of(job);
+        let attempts = hit["status"]["attempts"].as_array().cloned().unwrap_or_default();
+        assert_eq!(attempts.len(), 2, "{hit}");
+        assert_eq!(attempts[0]["outcome"], "Interrupted", "{hit}");
+        assert!(
+            attempts[0]["message"].as_str().is_some_and(|m| m.contains(moved)),
+            "{hit}"
+        );
+        assert_eq!(attempts[1]["outcome"], "Succeeded", "{hit}");
+        // Each attempt carries its share of its node; the run's cost is their sum.
+        let usd = |v: &Value| v["estimatedCostUSD"].as_str().and_then(|s| s.parse::<f64>().ok());
+        assert!(usd(&attempts[1]).is_some_and(|c| c > 0.0), "{hit}");
+        let run_cost = usd(&hit["status"]).expect("the run's cost");
+        let sum: f64 = attempts.iter().filter_map(usd).sum();
+        assert!((run_cost - sum).abs() < 0.0001, "{run_cost} vs {sum}: {hit}");
+        let retry_job = attempts[1]["jobName"].as_str().unwrap_or_default().to_owned();
+        retried_on.push(kubectl_ok(&[
+            "get",
+            "job",
+            &retry_job,
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.metadata.labels.ade\\.dev/instance-id}",
+        ]));
+        println!("{hit}");
     }
-    // A node was launched for the retry, on-demand while the breaker was
-    // open; the retry ran there, or on a spot node another run left first.
-    let retry_job = attempts[1]["jobName"].as_str().unwrap_or_default();
-    let retry_on = kubectl_ok(&[
-        "get",
-        "job",
-        retry_job,
-        "-n",
-        &ns.name,
-        "-o",
-        "jsonpath={.metadata.labels.ade\\.dev/instance-id}",
-    ]);
-    let instances = pool_instances(&moto, &uid);
-    let retried_on = instances
+    let third = runs
         .iter()
-        .find(|i| i.id == retry_on.trim())
-        .unwrap_or_else(|| panic!("{retry_on} among {instances:?}"));
-    assert_ne!(retried_on.id, victim);
+        .find(|r| r["status"]["attempts"].as_array().map(Vec::len) == Some(1))
+        .expect("the run no interruption touched");
+    assert_eq!(runs.len(), 3, "{third}");
+    // Two nodes were launched for the retries, on-demand while the breaker
+    // was open, and each retry ran on one.
+    let instances = pool_instances(&moto, &uid);
     let market = |i: &Instance| i.tags.get("ade.dev/market").cloned().unwrap_or_default();
     let bought: Vec<(String, String)> = instances.iter().map(|i| (i.id.clone(), market(i))).collect();
-    assert_eq!(instances.len(), 4, "three spot nodes and one for the retry: {bought:?}");
+    assert_eq!(
+        instances.len(),
+        5,
+        "three spot nodes and two for the retries: {bought:?}"
+    );
     assert_eq!(
         bought.iter().filter(|(_, m)| m == "on-demand").count(),
-        1,
-        "the node launched after the interruption is on-demand: {bought:?}"
+        2,
+        "the nodes launched after the interruptions are on-demand: {bought:?}"
     );
-    // Each attempt carries its share of its node; the run's cost is their sum.
-    let usd = |v: &Value| v["estimatedCostUSD"].as_str().and_then(|s| s.parse::<f64>().ok());
-    let retry_cost = usd(&attempts[1]).expect("the retry's cost");
-    assert!(retry_cost > 0.0, "{hit}");
-    let run_cost = usd(&hit["status"]).expect("the run's cost");
-    let sum: f64 = attempts.iter().filter_map(usd).sum();
-    assert!((run_cost - sum).abs() < 0.0001, "{run_cost} vs {sum}: {hit}");
+    for on in &retried_on {
+        let node = instances
+            .iter()
+            .find(|i| i.id == on.trim())
+            .unwrap_or_else(|| panic!("{on} among {instances:?}"));
+        assert_eq!(market(node), "on-demand", "{bought:?}");
+    }
+    // The warned instance carries the warning; the queue is drained.
+    let warned_tag = instances
+        .iter()
+        .find(|i| i.id == warned)
+        .and_then(|i| i.tags.get("ade.dev/interruption").cloned())
+        .unwrap_or_default();
+    assert!(warned_tag.starts_with("spot-interruption-warning "), "{warned_tag:?}");
+    let told = event_messages(&ns.name, "SpotInterruptionWarning");
+    assert!(
+        told.iter().any(|m| m.contains(&warned) && m.contains(&warned_job)),
+        "{told:?}"
+    );
     let told = event_messages(&ns.name, "SpotInterrupted");
-    assert!(told.iter().any(|m| m.contains(&victim)), "{told:?}");
+    assert!(told.iter().any(|m| m.contains(&reclaimed)), "{told:?}");
     let opened = event_messages(&ns.name, "BreakerOpened");
     assert!(
-        opened
-            .iter()
-            .any(|m| m.starts_with("1 of 3 spot instances interrupted")),
+        opened.iter().any(|m| m.contains(" of 3 spot instances interrupted")),
         "{opened:?}"
     );
-    println!("{hit}");
-    println!(
-        "retried on {} ({}); instances {bought:?}; BreakerOpened: {opened:?}",
-        retried_on.id,
-        market(retried_on)
-    );
+    println!("retried on {retried_on:?}; instances {bought:?}; BreakerOpened: {opened:?}");
 
     // After coolDown (45 s) the breaker closes: new nodes are spot again.
     let closed = wait_for(

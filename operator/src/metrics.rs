@@ -133,6 +133,12 @@ pub struct Metrics {
     pub emr_clusters_created: Family<ClusterEventLabels, Counter>,
     /// EMR clusters the operator terminated, by reason.
     pub emr_clusters_terminated: Family<ClusterEventLabels, Counter>,
+    /// eks nodes launched, by market.
+    pub eks_nodes_launched: Family<ClusterEventLabels, Counter>,
+    /// eks nodes the operator terminated, by reason.
+    pub eks_nodes_terminated: Family<ClusterEventLabels, Counter>,
+    /// Spot reclaims of eks nodes EC2 warned of or carried out.
+    pub eks_spot_interruptions: Family<ClusterEventLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -164,6 +170,9 @@ impl Default for Metrics {
         let validations = Family::<ValidationLabels, Counter>::default();
         let emr_clusters_created = Family::<ClusterEventLabels, Counter>::default();
         let emr_clusters_terminated = Family::<ClusterEventLabels, Counter>::default();
+        let eks_nodes_launched = Family::<ClusterEventLabels, Counter>::default();
+        let eks_nodes_terminated = Family::<ClusterEventLabels, Counter>::default();
+        let eks_spot_interruptions = Family::<ClusterEventLabels, Counter>::default();
         registry.register(
             "etl_run_cost_usd",
             "Estimated cost of finished EtlRuns in US dollars, by compute provider, job and pool",
@@ -184,6 +193,21 @@ impl Default for Metrics {
             "emr_clusters_terminated",
             "EMR clusters terminated by the operator, by reason",
             emr_clusters_terminated.clone(),
+        );
+        registry.register(
+            "eks_nodes_launched",
+            "EC2 nodes launched for eks pools, by market",
+            eks_nodes_launched.clone(),
+        );
+        registry.register(
+            "eks_nodes_terminated",
+            "EC2 nodes of eks pools terminated by the operator, by reason (Idle, NotRegistered, Drained)",
+            eks_nodes_terminated.clone(),
+        );
+        registry.register(
+            "eks_spot_interruptions",
+            "Spot reclaims of eks pools' nodes: warned (warning) or carried out (reclaim)",
+            eks_spot_interruptions.clone(),
         );
         registry.register(
             "etl_run_transitions",
@@ -253,6 +277,9 @@ impl Default for Metrics {
             scrape: Mutex::new(()),
             emr_clusters_created,
             emr_clusters_terminated,
+            eks_nodes_launched,
+            eks_nodes_terminated,
+            eks_spot_interruptions,
         }
     }
 }
@@ -394,6 +421,15 @@ fn example() -> Metrics {
         .inc();
     m.emr_clusters_terminated
         .get_or_create(&ClusterEventLabels { reason: "IdleTimeout" })
+        .inc();
+    m.eks_nodes_launched
+        .get_or_create(&ClusterEventLabels { reason: "spot" })
+        .inc();
+    m.eks_nodes_terminated
+        .get_or_create(&ClusterEventLabels { reason: "Idle" })
+        .inc();
+    m.eks_spot_interruptions
+        .get_or_create(&ClusterEventLabels { reason: "warning" })
         .inc();
     m.objects.example();
     m

@@ -1,5 +1,7 @@
-//! Integration tests of the eks provider's EC2 calls: the real aws-sdk-ec2
-//! against moto on 127.0.0.1, started and stopped by each test. The
+//! Integration tests of the eks provider's EC2, SQS and EKS calls: the real
+//! aws-sdk-ec2, aws-sdk-sqs and aws-sdk-eks against moto on 127.0.0.1, started and
+//! stopped by each test (its launcher plays EventBridge, which puts EC2's
+//! notices on a queue). The
 //! provider's decisions over these calls (what to launch, pin, terminate)
 //! are tested on the in-memory fake in src/providers/eks/provider_tests.rs.
 //!
@@ -10,13 +12,14 @@
 
 use std::collections::BTreeMap;
 
-use ade_moto::Moto;
+use ade_moto::{InterruptionEvent, Moto};
 use ade_operator::{
     api::v1alpha1::ClusterPool,
     providers::{
         eks::{
-            AwsEc2,
-            api::{Ec2Api, FleetSpec, InstanceState, Override, TemplateRef},
+            EksAws,
+            api::{ClusterApi, Ec2Api, FleetSpec, InstanceState, Override, QueueApi, TemplateRef},
+            notices::{self, NoticeKind, TAG_NOTICE},
             request::{self, TAG_REQUEST},
         },
         emr::Market,
@@ -98,10 +101,10 @@ fn fleet(pool: &ClusterPool, template: &str, subnet: &str, market: Market, reque
 #[tokio::test]
 async fn launch_templates_are_created_versioned_and_deleted() {
     let moto = Moto::start();
-    let ec2 = AwsEc2::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
     let (ami, _) = fixtures(&raw(&moto).await).await;
     let pool = pool(&ami);
-    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), "ade-system/ade-operator").unwrap();
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "ade-system/ade-operator").unwrap();
 
     assert_eq!(ec2.find_template(REGION, &spec.name).await.unwrap(), None);
     let created = ec2.create_template(REGION, &spec).await.unwrap();
@@ -151,10 +154,10 @@ async fn launch_templates_are_created_versioned_and_deleted() {
 #[tokio::test]
 async fn instant_fleets_launch_tagged_instances_and_report_missing_capacity() {
     let moto = Moto::start();
-    let ec2 = AwsEc2::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
     let (ami, subnet) = fixtures(&raw(&moto).await).await;
     let pool = pool(&ami);
-    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), "op").unwrap();
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
     let template = ec2.create_template(REGION, &spec).await.unwrap().id;
 
     let first = ec2
@@ -257,10 +260,10 @@ async fn reclaimed_spot_instances_and_spot_prices_read_as_ec2_gives_them() {
     use ade_operator::providers::eks::interruptions;
 
     let moto = Moto::start();
-    let ec2 = AwsEc2::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
     let (ami, subnet) = fixtures(&raw(&moto).await).await;
     let pool = pool(&ami);
-    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), "op").unwrap();
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
     let template = ec2.create_template(REGION, &spec).await.unwrap().id;
     let launched = ec2
         .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-1"))
@@ -295,4 +298,145 @@ async fn reclaimed_spot_instances_and_spot_prices_read_as_ec2_gives_them() {
             .all(|p| p.instance_type == "m5.xlarge" && (p.usd_per_hour - 0.0712).abs() < 1e-9 && p.at <= before),
         "{prices:?}"
     );
+}
+
+/// EC2's notices, as EventBridge puts them on a queue, are read with the
+/// real SQS API (hidden once received, gone once deleted), and a notice's
+/// record on the instance is read back by `DescribeInstances`.
+#[tokio::test]
+async fn notices_are_read_from_a_real_queue_and_recorded_on_the_instance() {
+    let moto = Moto::start();
+    let sqs = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    const QUEUE: &str = "ade-interruptions";
+    assert_eq!(sqs.queue_url(REGION, QUEUE).await.unwrap(), None, "no queue yet");
+    let url = moto.create_queue(QUEUE);
+    assert_eq!(
+        sqs.queue_url(REGION, QUEUE).await.unwrap().as_deref(),
+        Some(url.as_str())
+    );
+
+    let (ami, subnet) = fixtures(&raw(&moto).await).await;
+    let pool = pool(&ami);
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
+    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    let id = ec2
+        .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-1"))
+        .await
+        .unwrap()
+        .instances[0]
+        .id
+        .clone();
+    moto.send_interruption_event(QUEUE, &id, InterruptionEvent::SpotWarning);
+    moto.send_interruption_event(QUEUE, &id, InterruptionEvent::Rebalance);
+    moto.send_interruption_event(QUEUE, &id, InterruptionEvent::StateChange("shutting-down"));
+
+    let received = sqs.receive(REGION, &url, 10, 30).await.unwrap();
+    let mut kinds: Vec<String> = received
+        .iter()
+        .map(|m| {
+            let notice = notices::parse(&m.body).unwrap_or_else(|e| panic!("{e}: {}", m.body));
+            assert_eq!(notice.instance, id);
+            notice.kind.label()
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "instance-shutting-down",
+            "rebalance-recommendation",
+            "spot-interruption-warning"
+        ]
+    );
+    assert!(
+        sqs.receive(REGION, &url, 10, 30).await.unwrap().is_empty(),
+        "received messages are hidden"
+    );
+    let receipts: Vec<String> = received.iter().map(|m| m.receipt.clone()).collect();
+    sqs.delete(REGION, &url, &receipts).await.unwrap();
+
+    let warning = received
+        .iter()
+        .map(|m| notices::parse(&m.body).unwrap())
+        .find(|n| n.kind == NoticeKind::SpotWarning)
+        .unwrap();
+    ec2.tag_instance(REGION, &id, TAG_NOTICE, &warning.record())
+        .await
+        .unwrap();
+    let listed = ec2
+        .describe_instances(REGION, &request::pool_filter(&pool))
+        .await
+        .unwrap();
+    let tagged = listed.iter().find(|i| i.id == id).unwrap();
+    assert_eq!(notices::warned_at(&tagged.tags), Some(warning.at));
+}
+
+/// What a pool does not say of its cluster comes from the real
+/// `DescribeCluster`, and renders the nodes' user data; a cluster that does
+/// not exist is `None`, not an error.
+#[tokio::test]
+async fn describe_cluster_gives_what_nodes_join_with() {
+    let moto = Moto::start();
+    let api = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    assert_eq!(api.describe_cluster(REGION, "data").await.unwrap(), None);
+    let (ami, subnet) = fixtures(&raw(&moto).await).await;
+    let conf = aws_sdk_eks::Config::builder()
+        .behavior_version(aws_sdk_eks::config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_sdk_eks::config::Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    let created = aws_sdk_eks::Client::from_conf(conf)
+        .create_cluster()
+        .name("data")
+        .role_arn("arn:aws:iam::123456789012:role/eks-cluster")
+        .resources_vpc_config(
+            aws_sdk_eks::types::VpcConfigRequest::builder()
+                .subnet_ids(&subnet)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let endpoint = created.cluster().unwrap().endpoint().unwrap().to_owned();
+
+    let described = api.describe_cluster(REGION, "data").await.unwrap().unwrap();
+    assert_eq!(described.status, "ACTIVE");
+    assert_eq!(described.endpoint.as_deref(), Some(endpoint.as_str()));
+    assert!(described.certificate_authority.is_some_and(|c| !c.is_empty()));
+    assert_eq!(described.service_cidr.as_deref(), Some("172.20.0.0/16"));
+
+    let mut bare = pool(&ami);
+    let eks = bare.spec.eks.as_mut().unwrap();
+    eks.api_server_endpoint = None;
+    eks.certificate_authority = None;
+    eks.service_cidr = None;
+    let described = api.describe_cluster(REGION, "data").await.unwrap();
+    let joins = request::join_cluster(bare.spec.eks.as_ref().unwrap(), described.as_ref()).unwrap();
+    assert_eq!(
+        (joins.api_server_endpoint.as_str(), joins.service_cidr.as_str()),
+        (endpoint.as_str(), "172.20.0.0/16")
+    );
+    request::template_spec(&bare, bare.spec.eks.as_ref().unwrap(), described.as_ref(), "op")
+        .expect("moto's cluster renders the nodes' user data");
+}
+
+/// The sizes of instance types outside the built-in table come from the real
+/// `DescribeInstanceTypes`; for a type in the table they agree with it, and
+/// a type EC2 does not know is left out.
+#[tokio::test]
+async fn describe_instance_types_sizes_types_as_the_builtin_table_does() {
+    use ade_operator::providers::eks::instance_types::Catalog;
+
+    let moto = Moto::start();
+    let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let names = ["m5.xlarge", "t3.medium", "x9.huge"].map(str::to_owned);
+    let found = ec2.instance_types(REGION, &names).await.unwrap();
+    let got: Vec<(&str, u32, u64, u32)> = found
+        .iter()
+        .map(|t| (t.name.as_str(), t.vcpus, t.memory_mib, t.max_pods))
+        .collect();
+    assert_eq!(got, [("m5.xlarge", 4, 16384, 58), ("t3.medium", 2, 4096, 17)]);
+    assert_eq!(Catalog::builtin().get("m5.xlarge"), Some(&found[0]));
 }

@@ -75,7 +75,7 @@ async fn emr_capacity_and_steps_ride_through_throttling_errors_and_a_lost_answer
                 throttle: 0.20,
                 error: 0.05,
                 reset: 0.02,
-                fail_once: Some(("RunJobFlow".into(), FailPoint::After)),
+                fail_once: vec![("RunJobFlow".into(), FailPoint::After)],
                 ..Faults::none(seed)
             },
         );

@@ -28,6 +28,13 @@ pub enum ClusterCounter {
     Created(&'static str),
     /// A cluster was terminated, for this reason.
     Terminated(&'static str),
+    /// An eks node was launched, on this market.
+    NodeLaunched(&'static str),
+    /// The operator terminated an eks node, for this reason.
+    NodeTerminated(&'static str),
+    /// EC2 warned of (`warning`) or carried out (`reclaim`) the reclaim of a
+    /// spot node of an eks pool.
+    SpotInterruption(&'static str),
 }
 
 /// An Event to publish on the pool.

@@ -7,7 +7,7 @@ use kube::Client;
 
 use super::{
     AttemptHandle, ComputeProvider,
-    eks::{AwsEc2, Ec2Api, EksProvider, EksSettings},
+    eks::{EksApis, EksAws, EksProvider, EksSettings},
     emr::{AwsEmr, EmrApi, EmrProvider, EmrSettings},
     kubernetes::{JobSettings, KubernetesProvider},
     pool::PoolCapacity,
@@ -43,8 +43,13 @@ impl Providers {
             spark_image: config.spark_image.clone(),
             ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
         };
+        let aws = Arc::new(EksAws::new(config.aws_endpoint_url.clone()));
         let eks = Arc::new(EksProvider::new(
-            Arc::new(AwsEc2::new(config.aws_endpoint_url.clone())),
+            EksApis {
+                ec2: aws.clone(),
+                queue: aws.clone(),
+                cluster: aws,
+            },
             client.clone(),
             jobs.clone(),
             eks_settings(config),
@@ -78,11 +83,6 @@ impl Providers {
             eks_capacity: eks,
             ..self
         }
-    }
-
-    /// These providers with eks pools on an [`EksProvider`] over `api` (tests).
-    pub fn with_eks_api(self, api: Arc<dyn Ec2Api>, client: Client, jobs: JobSettings, settings: EksSettings) -> Self {
-        self.with_eks(Arc::new(EksProvider::new(api, client, jobs, settings)))
     }
 
     /// These providers with every run's provider seen through `wrap` (a

@@ -181,7 +181,7 @@ fn default_idle_timeout() -> Duration {
 #[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "kube", x_kube(
-    validation = Rule::new("has(self.launchTemplate) || (has(self.amiId) && has(self.apiServerEndpoint) && has(self.certificateAuthority) && has(self.serviceCidr))").message("without launchTemplate, the operator renders the nodes' launch template and needs amiId, apiServerEndpoint, certificateAuthority and serviceCidr (aws eks describe-cluster shows the last three)"),
+    validation = Rule::new("has(self.launchTemplate) || has(self.amiId)").message("without launchTemplate, the operator renders the nodes' launch template and needs amiId (apiServerEndpoint, certificateAuthority and serviceCidr come from eks:DescribeCluster unless set)"),
     validation = Rule::new("!has(self.launchTemplate) || !has(self.amiId)").message("amiId and launchTemplate are exclusive: the launch template names its own image").field_path(".amiId")
 ))]
 pub struct EksPool {
@@ -230,17 +230,19 @@ pub struct EksPool {
     #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^ami-[0-9a-f]+$")))]
     pub ami_id: Option<String>,
 
-    /// The cluster's API server URL (`aws eks describe-cluster` `endpoint`).
+    /// The cluster's API server URL; from `eks:DescribeCluster` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^https://"), length(max = 512)))]
     pub api_server_endpoint: Option<String>,
 
-    /// The cluster's certificate authority, base64 (`certificateAuthority.data`).
+    /// The cluster's certificate authority, base64; from `eks:DescribeCluster`
+    /// (`certificateAuthority.data`) when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 16384)))]
     pub certificate_authority: Option<String>,
 
-    /// The cluster's service CIDR (`kubernetesNetworkConfig.serviceIpv4Cidr`).
+    /// The cluster's service CIDR; from `eks:DescribeCluster`
+    /// (`kubernetesNetworkConfig.serviceIpv4Cidr`) when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(length(min = 9, max = 43)))]
     pub service_cidr: Option<String>,
@@ -259,6 +261,16 @@ pub struct EksPool {
     /// spot again (the same breaker as emr pools).
     #[serde(default)]
     pub interruptions: InterruptionBreaker,
+
+    /// Name of an SQS queue (in the pool's region) an EventBridge rule
+    /// delivers EC2 events to: spot interruption warnings, rebalance
+    /// recommendations and instance state changes. A warned node is
+    /// cordoned and its runs move to another node two minutes before EC2
+    /// reclaims it. Without a queue, a reclaim is seen by listing the
+    /// pool's instances, once EC2 starts shutting the node down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,80}$")))]
+    pub interruption_queue: Option<String>,
 }
 
 fn default_registration_timeout() -> Duration {

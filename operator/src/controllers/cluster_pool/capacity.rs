@@ -192,6 +192,9 @@ fn count(ctx: &Context, counter: Option<ClusterCounter>) {
     let (family, reason) = match counter {
         Some(ClusterCounter::Created(market)) => (&ctx.metrics.emr_clusters_created, market),
         Some(ClusterCounter::Terminated(reason)) => (&ctx.metrics.emr_clusters_terminated, reason),
+        Some(ClusterCounter::NodeLaunched(market)) => (&ctx.metrics.eks_nodes_launched, market),
+        Some(ClusterCounter::NodeTerminated(reason)) => (&ctx.metrics.eks_nodes_terminated, reason),
+        Some(ClusterCounter::SpotInterruption(kind)) => (&ctx.metrics.eks_spot_interruptions, kind),
         None => return,
     };
     family.get_or_create(&ClusterEventLabels { reason }).inc();

@@ -1,6 +1,7 @@
-//! The few EC2 calls the eks provider makes, as a trait over domain types:
-//! [`super::aws`] implements it on the AWS SDK (integration-tested against
-//! moto), unit tests implement it in memory. No SDK type crosses it.
+//! The few EC2 and SQS calls the eks provider makes, as traits over domain
+//! types: [`super::aws`] and [`super::aws_sqs`] implement them on the AWS SDK
+//! (integration-tested against moto), unit tests implement them in memory.
+//! No SDK type crosses them.
 
 use std::collections::BTreeMap;
 
@@ -192,8 +193,23 @@ pub trait Ec2Api: Send + Sync {
         region: &'a str,
         tags: &'a BTreeMap<String, String>,
     ) -> BoxFuture<'a, ApiResult<Vec<InstanceInfo>>>;
+    /// `CreateTags`: sets `key` to `value` on instance `id`.
+    fn tag_instance<'a>(
+        &'a self,
+        region: &'a str,
+        id: &'a str,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, ApiResult<()>>;
     /// `TerminateInstances`; no call when `ids` is empty.
     fn terminate_instances<'a>(&'a self, region: &'a str, ids: &'a [String]) -> BoxFuture<'a, ApiResult<()>>;
+    /// `DescribeInstanceTypes` of `names`: the size of each EC2 knows (one
+    /// it does not know is left out).
+    fn instance_types<'a>(
+        &'a self,
+        region: &'a str,
+        names: &'a [String],
+    ) -> BoxFuture<'a, ApiResult<Vec<super::instance_types::InstanceType>>>;
     /// `DescribeSpotPriceHistory` of `instance_types` from `since` (the price
     /// in effect then included), every page.
     fn spot_prices<'a>(
@@ -202,4 +218,50 @@ pub trait Ec2Api: Send + Sync {
         instance_types: &'a [String],
         since: Timestamp,
     ) -> BoxFuture<'a, ApiResult<Vec<SpotPrice>>>;
+}
+
+/// A message received from an SQS queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// Its receipt handle: what deletes it.
+    pub receipt: String,
+    /// Its body (an EventBridge event, JSON).
+    pub body: String,
+}
+
+/// The SQS calls of the eks provider: reading the queue of EC2 events a pool
+/// names. Every call names its region.
+pub trait QueueApi: Send + Sync {
+    /// `GetQueueUrl`; `None` when there is no queue of that name.
+    fn queue_url<'a>(&'a self, region: &'a str, name: &'a str) -> BoxFuture<'a, ApiResult<Option<String>>>;
+    /// `ReceiveMessage`: at most `max` (≤ 10) messages without waiting, each
+    /// hidden from other readers for `hide_seconds`.
+    fn receive<'a>(
+        &'a self,
+        region: &'a str,
+        url: &'a str,
+        max: i32,
+        hide_seconds: i32,
+    ) -> BoxFuture<'a, ApiResult<Vec<QueueMessage>>>;
+    /// `DeleteMessageBatch` of `receipts`; no call when it is empty.
+    fn delete<'a>(&'a self, region: &'a str, url: &'a str, receipts: &'a [String]) -> BoxFuture<'a, ApiResult<()>>;
+}
+
+/// What `eks:DescribeCluster` says a node needs to join the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// `CREATING`, `ACTIVE`, …
+    pub status: String,
+    /// The API server's URL.
+    pub endpoint: Option<String>,
+    /// The certificate authority, base64.
+    pub certificate_authority: Option<String>,
+    /// The service CIDR (IPv4).
+    pub service_cidr: Option<String>,
+}
+
+/// The EKS call of the eks provider.
+pub trait ClusterApi: Send + Sync {
+    /// `DescribeCluster`; `None` when there is no cluster of that name.
+    fn describe_cluster<'a>(&'a self, region: &'a str, name: &'a str) -> BoxFuture<'a, ApiResult<Option<ClusterInfo>>>;
 }

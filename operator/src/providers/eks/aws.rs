@@ -1,6 +1,7 @@
-//! [`Ec2Api`] on the AWS SDK (aws-sdk-ec2). Credentials and the endpoint
-//! override come from [`crate::aws::base_config`], as for emr. The SDK types
-//! stay in this module.
+//! [`EksAws`], the eks provider's AWS calls, and [`Ec2Api`] on it (aws-sdk-ec2).
+//! Credentials and the endpoint override come from
+//! [`crate::aws::base_config`], as for emr. The SDK types stay in this module
+//! and its two siblings.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use super::{
         ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched, SpotPrice,
         TemplateInfo, TemplateRef, TemplateSpec, TemplateVersion,
     },
+    instance_types::{InstanceType, max_pods},
     interruptions,
 };
 use crate::{
@@ -26,17 +28,28 @@ use crate::{
 
 /// EC2's answer when a launch template of that name does not exist.
 const TEMPLATE_NOT_FOUND: &str = "InvalidLaunchTemplateName.NotFoundException";
+/// EC2's answer to an instance type it does not know.
+const UNKNOWN_TYPE: &str = "InvalidInstanceType";
 /// EC2's answer when a launch template id does not exist.
 const TEMPLATE_ID_NOT_FOUND: &str = "InvalidLaunchTemplateId.NotFound";
 
-/// The real EC2 API.
+/// The real AWS APIs of the eks provider: EC2 here, SQS in
+/// [`super::aws_sqs`], EKS in [`super::aws_eks`].
 #[derive(Debug)]
-pub struct AwsEc2 {
-    clients: Regional<ec2::Client>,
+pub struct EksAws {
+    clients: Regional<Clients>,
 }
 
-impl AwsEc2 {
-    /// Credentials from the default chain; `endpoint` overrides the EC2
+/// One region's clients.
+#[derive(Debug, Clone)]
+pub(super) struct Clients {
+    ec2: ec2::Client,
+    pub(super) sqs: aws_sdk_sqs::Client,
+    pub(super) eks: aws_sdk_eks::Client,
+}
+
+impl EksAws {
+    /// Credentials from the default chain; `endpoint` overrides every AWS
     /// endpoint (an emulator). Nothing is loaded until the first call.
     pub fn new(endpoint: Option<String>) -> Self {
         Self {
@@ -51,16 +64,31 @@ impl AwsEc2 {
         }
     }
 
-    async fn client(&self, region: &str) -> ec2::Client {
+    /// The clients of `region`.
+    pub(super) async fn clients(&self, region: &str) -> Clients {
         self.clients
-            .get(region, |base, region| {
-                ec2::Client::from_conf(
+            .get(region, |base, region| Clients {
+                ec2: ec2::Client::from_conf(
                     ec2::config::Builder::from(base)
-                        .region(ec2::config::Region::new(region))
+                        .region(ec2::config::Region::new(region.clone()))
                         .build(),
-                )
+                ),
+                sqs: aws_sdk_sqs::Client::from_conf(
+                    aws_sdk_sqs::config::Builder::from(base)
+                        .region(aws_sdk_sqs::config::Region::new(region.clone()))
+                        .build(),
+                ),
+                eks: aws_sdk_eks::Client::from_conf(
+                    aws_sdk_eks::config::Builder::from(base)
+                        .region(aws_sdk_eks::config::Region::new(region))
+                        .build(),
+                ),
             })
             .await
+    }
+
+    async fn client(&self, region: &str) -> ec2::Client {
+        self.clients(region).await.ec2
     }
 
     async fn find_template_impl(&self, region: &str, name: &str) -> ApiResult<Option<TemplateInfo>> {
@@ -294,6 +322,50 @@ impl AwsEc2 {
             .map_err(api_error("TerminateInstances"))?;
         Ok(())
     }
+
+    async fn instance_types_impl(&self, region: &str, names: &[String]) -> ApiResult<Vec<InstanceType>> {
+        let client = self.client(region).await;
+        let mut out = Vec::new();
+        // One call per type: EC2 refuses a whole call that names one type it
+        // does not know.
+        for name in names {
+            let found = match client
+                .describe_instance_types()
+                .instance_types(t::InstanceType::from(name.as_str()))
+                .send()
+                .await
+            {
+                Ok(found) => found,
+                Err(e) if e.code() == Some(UNKNOWN_TYPE) => continue,
+                Err(e) => return Err(api_error("DescribeInstanceTypes")(e)),
+            };
+            out.extend(found.instance_types().iter().filter_map(|i| {
+                let network = i.network_info()?;
+                Some(InstanceType {
+                    name: i.instance_type()?.as_str().to_owned(),
+                    vcpus: u32::try_from(i.v_cpu_info()?.default_v_cpus()?).ok()?,
+                    memory_mib: u64::try_from(i.memory_info()?.size_in_mib()?).ok()?,
+                    max_pods: max_pods(
+                        u32::try_from(network.maximum_network_interfaces()?).ok()?,
+                        u32::try_from(network.ipv4_addresses_per_interface()?).ok()?,
+                    ),
+                })
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn tag_instance_impl(&self, region: &str, id: &str, key: &str, value: &str) -> ApiResult<()> {
+        self.client(region)
+            .await
+            .create_tags()
+            .resources(id)
+            .tags(t::Tag::builder().key(key).value(value).build())
+            .send()
+            .await
+            .map_err(api_error("CreateTags"))?;
+        Ok(())
+    }
 }
 
 fn tag_specification(resource: t::ResourceType, tags: &BTreeMap<String, String>) -> t::TagSpecification {
@@ -362,7 +434,7 @@ fn instance_info(i: &t::Instance) -> Option<InstanceInfo> {
     })
 }
 
-impl Ec2Api for AwsEc2 {
+impl Ec2Api for EksAws {
     fn spot_prices<'a>(
         &'a self,
         region: &'a str,
@@ -415,5 +487,23 @@ impl Ec2Api for AwsEc2 {
 
     fn terminate_instances<'a>(&'a self, region: &'a str, ids: &'a [String]) -> BoxFuture<'a, ApiResult<()>> {
         self.terminate_instances_impl(region, ids).boxed()
+    }
+
+    fn tag_instance<'a>(
+        &'a self,
+        region: &'a str,
+        id: &'a str,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, ApiResult<()>> {
+        self.tag_instance_impl(region, id, key, value).boxed()
+    }
+
+    fn instance_types<'a>(
+        &'a self,
+        region: &'a str,
+        names: &'a [String],
+    ) -> BoxFuture<'a, ApiResult<Vec<InstanceType>>> {
+        self.instance_types_impl(region, names).boxed()
     }
 }

@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use kube::{Api, ResourceExt};
 
 use super::{
-    api::{FleetOutcome, InstanceInfo, TemplateRef},
+    api::{ClusterInfo, FleetOutcome, InstanceInfo, TemplateRef},
     binpack::{self, Pending},
     instance_types::Resources,
     interruptions,
@@ -26,9 +26,14 @@ use crate::{
     providers::{
         ProviderError,
         emr::{Market, breaker, requests},
-        pool::{CapacityReport, PoolCapacity, PoolEvent, Released, RequestLog},
+        pool::{CapacityReport, ClusterCounter, PoolCapacity, PoolEvent, Released, RequestLog},
     },
 };
+
+/// How long an active cluster's `DescribeCluster` answer is used: its
+/// endpoint and certificate authority rarely change, and a change shows as
+/// a new launch template version within this.
+const CLUSTER_FRESH: SignedDuration = SignedDuration::from_mins(10);
 
 impl EksProvider {
     async fn reconcile_pool(
@@ -48,15 +53,19 @@ impl EksProvider {
             Ok(template) => template,
             Err(message) => return Ok(refused(pool, "InvalidNodeTemplate", message)),
         };
-        let instances = self
+        let mut instances = self
             .api
             .describe_instances(&region, &request::pool_filter(pool))
             .await
             .map_err(ProviderError::from)?;
-        let node_facts = self.pool_nodes(pool).await?;
+        let mut node_facts = self.pool_nodes(pool).await?;
         let job_facts = self.pool_jobs(pool).await?;
+        let queue = self
+            .read_notices(pool, &region, &mut instances, &mut node_facts, &job_facts, now)
+            .await?;
         let decision = breaker::evaluate(&settings, &interruptions::spot_events(&instances), before, now);
-        let mut events = self.interrupted(pool, &instances, &node_facts, &job_facts).await?;
+        let mut events = queue.events;
+        events.extend(self.interrupted(pool, &instances, &node_facts, &job_facts).await?);
         events.extend(breaker::transition(&decision, before));
         let idle_before: BTreeMap<String, Timestamp> = pool
             .status
@@ -64,7 +73,9 @@ impl EksProvider {
             .flat_map(|s| &s.clusters)
             .filter_map(|c| Some((c.id.clone(), c.idle_since.as_ref()?.0)))
             .collect();
-        let views = nodes::views(&self.catalog, &instances, &node_facts, &job_facts, &idle_before);
+        self.learn_types(&region, &eks_of(pool)?.instance_types).await;
+        let catalog = self.catalog();
+        let views = nodes::views(&catalog, &instances, &node_facts, &job_facts, &idle_before);
         // A run placed a moment ago may still look unplaced in the cache
         // the runs come from: its Job says otherwise.
         let mut pending = self.pending(pool, runs).await?;
@@ -78,7 +89,7 @@ impl EksProvider {
             .into_iter()
             .filter(|r| !seen.contains(r.name.as_str()) && now.duration_since(r.requested_at.0) < requests::GRACE)
             .collect();
-        let plan = nodes::plan(&self.catalog, &limits, &views, outstanding.len(), &pending, now);
+        let plan = nodes::plan(&catalog, &limits, &views, outstanding.len(), &pending, now);
 
         let launched = self
             .launch(
@@ -110,7 +121,7 @@ impl EksProvider {
             warning: t.reason == nodes::Reason::NotRegistered,
             reason: "NodeTerminated",
             note: format!("terminated instance {}: {}", t.id, t.message),
-            counter: None,
+            counter: Some(ClusterCounter::NodeTerminated(t.reason.as_str())),
         }));
         let mut report = report(
             &views,
@@ -130,6 +141,9 @@ impl EksProvider {
         }
         if let Some(why) = unpriced {
             report.readiness.message.push_str(&format!("; no cost estimate: {why}"));
+        }
+        if let Some(why) = queue.problem {
+            report.readiness.message.push_str(&format!("; {why}"));
         }
         Ok(report)
     }
@@ -161,17 +175,8 @@ impl EksProvider {
         Ok(interruptions::newly_interrupted(instances, &listed)
             .into_iter()
             .map(|i| {
-                let runs: Vec<&str> = job_facts
-                    .iter()
-                    .filter(|j| j.active && j.instance.as_deref() == Some(i.id.as_str()))
-                    .map(|j| j.name.as_str())
-                    .collect();
                 // A run interrupted already has no Job left to name.
-                let named = if runs.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", runs.join(", "))
-                };
+                let named = nodes::runs_on(job_facts, &i.id);
                 let retried = format!("runs on it are retried on another node without using their retries{named}");
                 PoolEvent {
                     warning: true,
@@ -184,7 +189,7 @@ impl EksProvider {
                             .map(|t| format!(" at {}", t.strftime("%H:%M:%S UTC")))
                             .unwrap_or_default()
                     ),
-                    counter: None,
+                    counter: Some(ClusterCounter::SpotInterruption("reclaim")),
                 }
             })
             .collect())
@@ -201,7 +206,21 @@ impl EksProvider {
         if let Some(user) = request::user_template(eks) {
             return Ok(Ok(user));
         }
-        let spec = match request::template_spec(pool, eks, &self.settings.operator) {
+        let described = if request::needs_describe(eks) {
+            match self.describe_cluster(region, &eks.cluster_name).await? {
+                Some(d) => Some(d),
+                None => {
+                    return Ok(Err(format!(
+                        "EKS cluster {} does not exist in {region} (eks:DescribeCluster): set spec.eks.clusterName \
+                         to the cluster the nodes join, or set apiServerEndpoint, certificateAuthority and serviceCidr",
+                        eks.cluster_name
+                    )));
+                }
+            }
+        } else {
+            None
+        };
+        let spec = match request::template_spec(pool, eks, described.as_ref(), &self.settings.operator) {
             Ok(spec) => spec,
             Err(message) => return Ok(Err(message)),
         };
@@ -239,6 +258,30 @@ impl EksProvider {
             },
         };
         Ok(Ok((TemplateRef::Id(id), version.to_string())))
+    }
+
+    /// Cluster `name` as `DescribeCluster` gives it; an active one is kept
+    /// for [`CLUSTER_FRESH`].
+    async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<ClusterInfo>, ProviderError> {
+        let key = (region.to_owned(), name.to_owned());
+        let now = Timestamp::now();
+        if let Some((at, info)) = self.clusters.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && now.duration_since(*at) < CLUSTER_FRESH
+        {
+            return Ok(Some(info.clone()));
+        }
+        let info = self
+            .cluster
+            .describe_cluster(region, name)
+            .await
+            .map_err(ProviderError::from)?;
+        if let Some(info) = info.as_ref().filter(|i| i.status == "ACTIVE") {
+            self.clusters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, (now, info.clone()));
+        }
+        Ok(info)
     }
 
     /// The runs of `pool` waiting for a node, with what their Pods request.
@@ -313,7 +356,7 @@ impl EksProvider {
         log.record(outstanding).await?;
         let mut launched = Vec::new();
         for (node, name) in plan.launch.iter().zip(&names) {
-            let types = binpack::fitting_types(&self.catalog, &eks.instance_types, node.load);
+            let types = binpack::fitting_types(&self.catalog(), &eks.instance_types, node.load);
             let mut failures = Vec::new();
             let mut done = false;
             for market in &markets {
@@ -352,7 +395,7 @@ impl EksProvider {
                             i.instance_type,
                             node.runs.join(", ")
                         ),
-                        counter: None,
+                        counter: Some(ClusterCounter::NodeLaunched(market.as_str())),
                     });
                     launched.push((
                         InstanceInfo {
@@ -500,3 +543,7 @@ impl PoolCapacity for EksProvider {
         self.release_pool(pool).boxed()
     }
 }
+
+#[cfg(test)]
+#[path = "capacity_tests.rs"]
+mod tests;

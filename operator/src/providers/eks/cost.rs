@@ -137,6 +137,7 @@ impl EksProvider {
             .await
             .map_err(ProviderError::from)?;
         let mut used: Vec<(usize, FleetUsage, f64)> = Vec::new();
+        let catalog = self.catalog();
         for (n, job) in &found {
             let facts = job_facts(job);
             let (Some(id), Some(started)) = (&facts.instance, job.status.as_ref().and_then(|s| s.start_time.as_ref()))
@@ -146,8 +147,7 @@ impl EksProvider {
             let Some(instance) = instances.iter().find(|i| &i.id == id) else {
                 continue;
             };
-            let allocatable = self
-                .catalog
+            let allocatable = catalog
                 .get(&instance.instance_type)
                 .map(|t| t.allocatable())
                 .unwrap_or_default();

@@ -1,6 +1,6 @@
 //! An in-memory [`Ec2Api`] for unit tests: launch templates, instant fleets
 //! that fail for chosen instance types on a market, instances by tag, and
-//! the calls made, in order.
+//! the calls made, in order; and an in-memory [`QueueApi`] and [`ClusterApi`].
 
 use std::{
     collections::BTreeMap,
@@ -13,8 +13,8 @@ use futures::{
 };
 
 use super::api::{
-    ApiError, ApiResult, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo, InstanceState, Launched, SpotPrice,
-    TemplateInfo, TemplateSpec, TemplateVersion,
+    ApiError, ApiResult, ClusterApi, ClusterInfo, Ec2Api, FleetError, FleetOutcome, FleetSpec, InstanceInfo,
+    InstanceState, Launched, QueueApi, QueueMessage, SpotPrice, TemplateInfo, TemplateSpec, TemplateVersion,
 };
 use crate::providers::emr::Market;
 
@@ -28,6 +28,7 @@ struct State {
     lose_next_fleet_answer: bool,
     next: u32,
     spot_prices: Vec<SpotPrice>,
+    instance_types: Vec<super::instance_types::InstanceType>,
 }
 
 /// The fake. Instances launch `running` in `us-east-1a`.
@@ -60,6 +61,11 @@ impl FakeEc2 {
         }
     }
 
+    /// `DescribeInstanceTypes` knows `t`.
+    pub fn add_instance_type(&self, t: super::instance_types::InstanceType) {
+        self.state().instance_types.push(t);
+    }
+
     /// `DescribeSpotPriceHistory` answers `prices`.
     pub fn set_spot_prices(&self, prices: Vec<SpotPrice>) {
         self.state().spot_prices = prices;
@@ -87,6 +93,22 @@ impl FakeEc2 {
 }
 
 impl Ec2Api for FakeEc2 {
+    fn instance_types<'a>(
+        &'a self,
+        _region: &'a str,
+        names: &'a [String],
+    ) -> BoxFuture<'a, ApiResult<Vec<super::instance_types::InstanceType>>> {
+        let mut s = self.state();
+        s.calls.push(format!("DescribeInstanceTypes {}", names.join(" ")));
+        let found = s
+            .instance_types
+            .iter()
+            .filter(|t| names.contains(&t.name))
+            .cloned()
+            .collect();
+        ready(Ok(found)).boxed()
+    }
+
     fn spot_prices<'a>(
         &'a self,
         _region: &'a str,
@@ -221,6 +243,21 @@ impl Ec2Api for FakeEc2 {
         ready(Ok(found)).boxed()
     }
 
+    fn tag_instance<'a>(
+        &'a self,
+        _region: &'a str,
+        id: &'a str,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, ApiResult<()>> {
+        let mut s = self.state();
+        s.calls.push(format!("CreateTags {id} {key}"));
+        for i in s.instances.iter_mut().filter(|i| i.id == id) {
+            i.tags.insert(key.to_owned(), value.to_owned());
+        }
+        ready(Ok(())).boxed()
+    }
+
     fn terminate_instances<'a>(&'a self, _region: &'a str, ids: &'a [String]) -> BoxFuture<'a, ApiResult<()>> {
         if ids.is_empty() {
             return ready(Ok(())).boxed();
@@ -239,5 +276,135 @@ fn not_found(action: &'static str) -> ApiError {
         action,
         message: "not found".into(),
         category: "not-found",
+    }
+}
+
+/// A message of [`FakeQueue`].
+#[derive(Debug, Clone)]
+struct Message {
+    receipt: String,
+    body: String,
+    hidden: bool,
+}
+
+/// An in-memory SQS: queues by name (their URL is `sqs://<name>`), messages
+/// hidden once received until deleted or [`FakeQueue::expire_hiding`].
+#[derive(Debug, Default)]
+pub struct FakeQueue {
+    queues: Mutex<BTreeMap<String, Vec<Message>>>,
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl FakeQueue {
+    fn queues(&self) -> MutexGuard<'_, BTreeMap<String, Vec<Message>>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates queue `name`.
+    pub fn create(&self, name: &str) {
+        self.queues().entry(name.to_owned()).or_default();
+    }
+
+    /// Sends `body` to queue `name`.
+    pub fn send(&self, name: &str, body: &str) {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queues().entry(name.to_owned()).or_default().push(Message {
+            receipt: format!("r-{n}"),
+            body: body.to_owned(),
+            hidden: false,
+        });
+    }
+
+    /// The bodies still on queue `name`, hidden or not.
+    pub fn bodies(&self, name: &str) -> Vec<String> {
+        self.queues()
+            .get(name)
+            .map(|q| q.iter().map(|m| m.body.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every received message not deleted is visible again.
+    pub fn expire_hiding(&self) {
+        for m in self.queues().values_mut().flatten() {
+            m.hidden = false;
+        }
+    }
+}
+
+impl QueueApi for FakeQueue {
+    fn queue_url<'a>(&'a self, _region: &'a str, name: &'a str) -> BoxFuture<'a, ApiResult<Option<String>>> {
+        let found = self.queues().contains_key(name).then(|| format!("sqs://{name}"));
+        ready(Ok(found)).boxed()
+    }
+
+    fn receive<'a>(
+        &'a self,
+        _region: &'a str,
+        url: &'a str,
+        max: i32,
+        _hide_seconds: i32,
+    ) -> BoxFuture<'a, ApiResult<Vec<QueueMessage>>> {
+        let name = url.trim_start_matches("sqs://");
+        let mut queues = self.queues();
+        let mut out = Vec::new();
+        for m in queues.get_mut(name).into_iter().flatten().filter(|m| !m.hidden) {
+            if out.len() >= usize::try_from(max).unwrap_or(0) {
+                break;
+            }
+            m.hidden = true;
+            out.push(QueueMessage {
+                receipt: m.receipt.clone(),
+                body: m.body.clone(),
+            });
+        }
+        ready(Ok(out)).boxed()
+    }
+
+    fn delete<'a>(&'a self, _region: &'a str, url: &'a str, receipts: &'a [String]) -> BoxFuture<'a, ApiResult<()>> {
+        let name = url.trim_start_matches("sqs://");
+        if let Some(q) = self.queues().get_mut(name) {
+            q.retain(|m| !receipts.contains(&m.receipt));
+        }
+        ready(Ok(())).boxed()
+    }
+}
+
+/// An in-memory EKS: clusters by name, and how many times each was described.
+#[derive(Debug, Default)]
+pub struct FakeCluster {
+    clusters: Mutex<BTreeMap<String, (ClusterInfo, usize)>>,
+}
+
+impl FakeCluster {
+    /// Cluster `name` is `info`.
+    pub fn set(&self, name: &str, info: ClusterInfo) {
+        self.clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), (info, 0));
+    }
+
+    /// How many times cluster `name` was described.
+    pub fn described(&self, name: &str) -> usize {
+        self.clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .map_or(0, |c| c.1)
+    }
+}
+
+impl ClusterApi for FakeCluster {
+    fn describe_cluster<'a>(
+        &'a self,
+        _region: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, ApiResult<Option<ClusterInfo>>> {
+        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        let found = clusters.get_mut(name).map(|c| {
+            c.1 += 1;
+            c.0.clone()
+        });
+        ready(Ok(found)).boxed()
     }
 }

@@ -1,8 +1,9 @@
 //! The instance types an eks pool's nodes can be, and what each leaves to
 //! the pool's Pods once the kubelet, the system and the node's DaemonSets
 //! have their share: the sizes the bin-packer ([`super::binpack`]) packs runs
-//! into. A built-in table of common types; the caller may add others (from
-//! EC2 `DescribeInstanceTypes`).
+//! into. A built-in table of common types; the provider adds a pool's
+//! others from EC2 `DescribeInstanceTypes` ([`max_pods`] from their network
+//! interfaces).
 //!
 //! Pure.
 
@@ -160,6 +161,14 @@ pub fn kube_reserved_memory_mib(max_pods: u32) -> u64 {
     255 + 11 * u64::from(max_pods)
 }
 
+/// Most Pods the VPC CNI runs on a type with `enis` network interfaces of
+/// `ips_per_eni` IPv4 addresses each, without prefix delegation: every
+/// address but each interface's primary, plus the two host-network Pods
+/// (aws-node, kube-proxy).
+pub fn max_pods(enis: u32, ips_per_eni: u32) -> u32 {
+    enis.saturating_mul(ips_per_eni.saturating_sub(1)).saturating_add(2)
+}
+
 /// The built-in instance types: name, vCPUs, memory in GiB, max Pods.
 const BUILTIN: &[(&str, u32, u64, u32)] = &[
     ("c5.large", 2, 4, 29),
@@ -224,6 +233,15 @@ impl Catalog {
     /// The type named `name`.
     pub fn get(&self, name: &str) -> Option<&InstanceType> {
         self.types.get(name)
+    }
+
+    /// Those of `names` it does not know.
+    pub fn unknown<'a>(&self, names: &'a [String]) -> Vec<&'a str> {
+        names
+            .iter()
+            .filter(|n| !self.types.contains_key(n.as_str()))
+            .map(String::as_str)
+            .collect()
     }
 }
 

@@ -168,3 +168,16 @@ fn arithmetic_saturates() {
         Resources::new(u64::MAX, 0)
     );
 }
+
+#[test]
+fn max_pods_follow_the_network_interfaces_as_the_builtin_table_does() {
+    // (interfaces, addresses each, what the EKS AMIs' eni-max-pods.txt says)
+    let cases = [(3, 10, 29), (4, 15, 58), (8, 30, 234), (3, 6, 17), (2, 4, 8)];
+    for (enis, ips, want) in cases {
+        assert_eq!(max_pods(enis, ips), want, "{enis} × {ips}");
+    }
+    let catalog = Catalog::builtin();
+    assert_eq!(catalog.get("m5.xlarge").map(|t| t.max_pods), Some(max_pods(4, 15)));
+    let names = vec!["m5.xlarge".to_owned(), "m7i.xlarge".to_owned()];
+    assert_eq!(catalog.unknown(&names), ["m7i.xlarge"]);
+}

@@ -6,9 +6,9 @@
 //! shared breaker ([`crate::providers::emr::breaker`]) counts, and the
 //! instances to tell of once.
 //!
-//! Not read yet: the two-minute interruption warnings and rebalance
-//! recommendations EventBridge can put on an SQS queue. Polling sees an
-//! interruption once EC2 starts shutting the instance down.
+//! A pool that reads a queue of EC2's notices ([`super::notices`]) learns
+//! of a reclaim two minutes earlier, from the warning; the instance keeps
+//! a record of it (a tag), and the breaker counts the loss at the warning.
 //!
 //! Pure.
 
@@ -43,8 +43,8 @@ pub fn transition_time(reason: &str) -> Option<Timestamp> {
 }
 
 /// What the breaker counts: every spot instance's launch, and its loss when
-/// EC2 reclaimed it (at its state change, else its launch when EC2 gives no
-/// time).
+/// EC2 warned it would reclaim it (at the warning) or reclaimed it (at its
+/// state change, else its launch when EC2 gives no time).
 pub fn spot_events(instances: &[InstanceInfo]) -> Vec<SpotEvent> {
     let mut out = Vec::new();
     for i in instances.iter().filter(|i| i.market == Market::Spot) {
@@ -54,11 +54,12 @@ pub fn spot_events(instances: &[InstanceInfo]) -> Vec<SpotEvent> {
             outcome: SpotOutcome::Launched,
             at: launched,
         });
-        if interrupted(i) {
+        let warned = super::notices::warned_at(&i.tags);
+        if interrupted(i) || warned.is_some() {
             out.push(SpotEvent {
                 instance: i.id.clone(),
                 outcome: SpotOutcome::Interrupted,
-                at: i.state_changed_at.unwrap_or(launched),
+                at: warned.or(i.state_changed_at).unwrap_or(launched),
             });
         }
     }
@@ -102,6 +103,14 @@ mod tests {
             launched_at: Some(at("2026-12-01T08:00:00Z")),
             tags: BTreeMap::new(),
         }
+    }
+
+    fn warned(mut i: InstanceInfo, at: &str) -> InstanceInfo {
+        i.tags.insert(
+            crate::providers::eks::notices::TAG_NOTICE.into(),
+            format!("spot-interruption-warning {at}"),
+        );
+        i
     }
 
     #[test]
@@ -153,6 +162,18 @@ mod tests {
             // No time from EC2: the loss counts at the launch.
             instance("i-3", Market::Spot, Some(SPOT_TERMINATION), None),
             instance("i-4", Market::OnDemand, None, None),
+            // Warned, still running: the loss counts at the warning, and once
+            // only when EC2 then reclaims it.
+            warned(instance("i-5", Market::Spot, None, None), "2026-12-01T08:30:00Z"),
+            warned(
+                instance(
+                    "i-6",
+                    Market::Spot,
+                    Some(SPOT_TERMINATION),
+                    Some("2026-12-01T08:42:00Z"),
+                ),
+                "2026-12-01T08:40:00Z",
+            ),
         ];
         let got: Vec<(String, SpotOutcome, Timestamp)> = spot_events(&instances)
             .into_iter()
@@ -167,6 +188,10 @@ mod tests {
                 ("i-2".into(), SpotOutcome::Interrupted, at("2026-12-01T08:20:00Z")),
                 ("i-3".into(), SpotOutcome::Launched, launch),
                 ("i-3".into(), SpotOutcome::Interrupted, launch),
+                ("i-5".into(), SpotOutcome::Launched, launch),
+                ("i-5".into(), SpotOutcome::Interrupted, at("2026-12-01T08:30:00Z")),
+                ("i-6".into(), SpotOutcome::Launched, launch),
+                ("i-6".into(), SpotOutcome::Interrupted, at("2026-12-01T08:40:00Z")),
             ]
         );
     }

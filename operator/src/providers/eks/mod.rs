@@ -31,27 +31,37 @@
 //!   ([`interruptions`]): their Nodes are cordoned, the loss is told once,
 //!   and the breaker emr pools use picks the market of new nodes
 //!   (on-demand while it is open, spot again after `coolDown`).
+//! - **EC2's notices come first when a queue is named.** A pool's
+//!   `interruptionQueue` (EventBridge → SQS) brings the two-minute spot
+//!   warning, rebalance recommendations and state changes ([`notices`],
+//!   read by [`queue`]): the node is recorded (instance tag, Node
+//!   annotation) and cordoned, its runs move before EC2 reclaims it, and
+//!   the breaker counts the warning.
 //! - **Effects go through one small trait.** [`api::Ec2Api`] names the EC2
-//!   calls in domain types; [`aws::AwsEc2`] implements it on the AWS SDK.
+//!   calls in domain types; [`aws::EksAws`] implements it on the AWS SDK.
 //!
 //! - **Cost is per node-hour.** A node costs its hours at its market's
 //!   price; a run attempt pays its requested share of its node for its time
 //!   there ([`cost`]).
 //!
-//! Not yet: the SQS queue of interruption warnings and rebalance
-//! recommendations, `eks:DescribeCluster` (the pool names its endpoint, CA
-//! and service CIDR).
+//! - **The cluster describes itself.** What a pool does not say of the
+//!   cluster its nodes join (endpoint, certificate authority, service CIDR)
+//!   comes from `eks:DescribeCluster` ([`request::join_cluster`]).
 
 pub mod api;
 pub mod aws;
+pub mod aws_eks;
+pub mod aws_sqs;
 pub mod binpack;
 mod capacity;
 pub mod cost;
 pub mod instance_types;
 pub mod interruptions;
 pub mod nodes;
+pub mod notices;
 mod pool_status;
 pub mod provider;
+mod queue;
 pub mod request;
 pub mod userdata;
 
@@ -61,9 +71,9 @@ pub(crate) mod fake;
 mod provider_tests;
 
 pub use self::{
-    api::Ec2Api,
-    aws::AwsEc2,
-    provider::{EksProvider, EksSettings},
+    api::{ClusterApi, Ec2Api, QueueApi},
+    aws::EksAws,
+    provider::{EksApis, EksProvider, EksSettings},
 };
 
 /// The key of a pool's placement lock (emr's).

@@ -14,6 +14,7 @@ use super::{
     api::{InstanceInfo, InstanceState},
     binpack::{self, NewNode, NodeRoom, Pending, Shape, TooBig, Waiting},
     instance_types::{Catalog, Resources},
+    notices::{TAG_NOTICE, read_record},
 };
 use crate::providers::emr::Market;
 
@@ -104,6 +105,20 @@ pub fn instance_of(provider_id: &str) -> Option<&str> {
     id.starts_with("i-").then_some(id)
 }
 
+/// The live runs on instance `id`, for a message: `: a, b`, or nothing.
+pub fn runs_on(jobs: &[JobFacts], id: &str) -> String {
+    let runs: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.active && j.instance.as_deref() == Some(id))
+        .map(|j| j.name.as_str())
+        .collect();
+    if runs.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", runs.join(", "))
+    }
+}
+
 /// Joins `instances` with their `nodes` and `jobs`. `idle_before` is each
 /// node's `idleSince` from the pool's last status (finished Jobs are deleted
 /// after a while, so the status remembers when a node emptied).
@@ -126,6 +141,9 @@ pub fn views(
             let node = by_instance.get(i.id.as_str()).copied();
             let state = match node {
                 _ if !i.state.is_live() || i.state == InstanceState::Stopping => NodeState::Terminated,
+                // EC2 warned of a reclaim or recommended a rebalance: it
+                // takes no new runs, registered or not.
+                _ if i.tags.contains_key(TAG_NOTICE) => NodeState::Cordoned,
                 Some(n) if n.unschedulable => NodeState::Cordoned,
                 Some(n) if n.ready => NodeState::Ready,
                 _ => NodeState::Launching,
@@ -252,10 +270,15 @@ pub fn plan(
     }
     for v in views {
         if v.state == NodeState::Cordoned && v.running.is_empty() && !is_doomed(&terminate, &v.instance.id) {
+            let node = v.node.as_deref().unwrap_or("(not registered)");
+            let message = match v.instance.tags.get(TAG_NOTICE).and_then(|r| read_record(r)) {
+                Some((notice, at)) => format!("EC2 sent a {notice} at {at}; node {node} runs nothing now"),
+                None => format!("node {node} is cordoned and runs nothing"),
+            };
             terminate.push(Termination {
                 id: v.instance.id.clone(),
                 reason: Reason::Drained,
-                message: format!("node {} is cordoned and runs nothing", v.node.as_deref().unwrap_or("?")),
+                message,
             });
         }
     }

@@ -272,6 +272,25 @@ fn plans() {
             ..base("a cordoned empty node goes", "terminate i-1 Drained")
         },
         Case {
+            instances: vec![warned(instance("i-1", "m5.xlarge", 0))],
+            nodes: vec![node("n-1", "i-1")],
+            jobs: vec![job("x", "i-1", true, None)],
+            pending: vec![pending("a", 1000, 2)],
+            ..base(
+                "a warned node takes no new run, keeps its live one, and a new node is launched",
+                "launch m5.xlarge[a]",
+            )
+        },
+        Case {
+            instances: vec![warned(instance("i-1", "m5.xlarge", 0))],
+            nodes: vec![node("n-1", "i-1")],
+            ..base("a warned empty node goes at once", "terminate i-1 Drained")
+        },
+        Case {
+            instances: vec![warned(instance("i-1", "m5.xlarge", 0))],
+            ..base("a warned instance that never registered goes", "terminate i-1 Drained")
+        },
+        Case {
             pending: vec![pending("huge", 64_000, 2)],
             ..base("a run no type holds launches nothing", "too-big huge")
         },
@@ -288,6 +307,31 @@ fn plans() {
         );
         assert_eq!(summary(&plan), case.want, "{}", case.name);
     }
+}
+
+fn warned(mut i: InstanceInfo) -> InstanceInfo {
+    i.tags.insert(
+        crate::providers::eks::notices::TAG_NOTICE.into(),
+        "spot-interruption-warning 2023-11-14T22:13:20Z".into(),
+    );
+    i
+}
+
+#[test]
+fn a_drained_warned_node_says_what_ec2_sent() {
+    let catalog = Catalog::builtin();
+    let views = views(
+        &catalog,
+        &[warned(instance("i-1", "m5.xlarge", 0))],
+        &[node("n-1", "i-1")],
+        &[],
+        &BTreeMap::new(),
+    );
+    let plan = plan(&catalog, &limits(4, 0, 2), &views, 0, &[], at(1));
+    assert_eq!(
+        plan.terminate[0].message,
+        "EC2 sent a spot-interruption-warning at 2023-11-14T22:13:20Z; node n-1 runs nothing now"
+    );
 }
 
 #[test]

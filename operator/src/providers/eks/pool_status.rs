@@ -112,7 +112,7 @@ pub fn report(
     }
     if !plan.unknown_types.is_empty() {
         message.push_str(&format!(
-            "; instance types the operator does not know are not used: {}",
+            "; instance types neither the operator nor EC2's DescribeInstanceTypes knows are not used: {}",
             plan.unknown_types.join(", ")
         ));
     }

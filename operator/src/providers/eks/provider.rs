@@ -19,10 +19,11 @@ use kube::{
 };
 
 use super::{
-    api::Ec2Api,
+    api::{ClusterApi, ClusterInfo, Ec2Api, QueueApi},
     binpack::{self, NodeRoom, Pending, Shape},
     instance_types::{Catalog, Resources},
     nodes::{self, JobFacts, NodeFacts},
+    notices::{self, TAG_NOTICE},
     userdata::{LABEL_POOL_UID, pool_taint},
 };
 use crate::{
@@ -49,13 +50,41 @@ pub struct EksSettings {
     pub on_demand_prices: BTreeMap<String, f64>,
 }
 
+/// The AWS APIs the eks provider calls.
+#[derive(Clone)]
+pub struct EksApis {
+    /// EC2: launch templates, fleets, instances, spot prices.
+    pub ec2: Arc<dyn Ec2Api>,
+    /// SQS: the queues of EC2 notices pools name.
+    pub queue: Arc<dyn QueueApi>,
+    /// EKS: what nodes need to join a cluster pools do not describe.
+    pub cluster: Arc<dyn ClusterApi>,
+}
+
+impl std::fmt::Debug for EksApis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EksApis").finish_non_exhaustive()
+    }
+}
+
 /// The `eks` compute provider.
 pub struct EksProvider {
     pub(super) api: Arc<dyn Ec2Api>,
+    pub(super) queue: Arc<dyn QueueApi>,
+    /// Queue URLs by region and name (`GetQueueUrl` once per queue).
+    pub(super) queue_urls: std::sync::Mutex<BTreeMap<(String, String), String>>,
+    pub(super) cluster: Arc<dyn ClusterApi>,
+    /// Active clusters as `DescribeCluster` last gave them, by region and
+    /// name, and when.
+    pub(super) clusters: std::sync::Mutex<BTreeMap<(String, String), (Timestamp, ClusterInfo)>>,
     pub(super) client: Client,
     pub(super) jobs: KubernetesProvider,
     pub(super) settings: EksSettings,
-    pub(super) catalog: Catalog,
+    /// The instance types known: the built-in table and what
+    /// `DescribeInstanceTypes` added.
+    catalog: std::sync::RwLock<Catalog>,
+    /// Instance types `DescribeInstanceTypes` was asked about, by region.
+    asked_types: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
     /// Held, per pool, while a run is placed or the pool's nodes are
     /// planned: two reconciles never take the same last slot, and a node is
     /// never terminated while a run is being placed on it.
@@ -152,16 +181,60 @@ pub fn node_facts(node: &Node) -> NodeFacts {
 }
 
 impl EksProvider {
-    /// A provider calling `api` for EC2 and `client` for Nodes and Jobs.
-    pub fn new(api: Arc<dyn Ec2Api>, client: Client, jobs: JobSettings, settings: EksSettings) -> Self {
+    /// A provider calling `apis` for AWS and `client` for Nodes and Jobs.
+    pub fn new(apis: EksApis, client: Client, jobs: JobSettings, settings: EksSettings) -> Self {
         Self {
-            api,
+            api: apis.ec2,
+            queue: apis.queue,
+            queue_urls: std::sync::Mutex::default(),
+            cluster: apis.cluster,
+            clusters: std::sync::Mutex::default(),
             jobs: KubernetesProvider::new(client.clone(), jobs),
             client,
             settings,
-            catalog: Catalog::builtin(),
+            catalog: std::sync::RwLock::new(Catalog::builtin()),
+            asked_types: std::sync::Mutex::default(),
             placing: crate::locks::KeyedLocks::default(),
             spot_cache: crate::providers::spot_prices::SpotPriceCache::default(),
+        }
+    }
+
+    /// The instance types known now.
+    pub(super) fn catalog(&self) -> Catalog {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Learns the sizes of those of `names` the catalog does not know from
+    /// EC2, asking about each type once; a type EC2 does not know either
+    /// stays unknown (the pool's `Ready` message names it).
+    pub(super) async fn learn_types(&self, region: &str, names: &[String]) {
+        let ask: Vec<String> = {
+            let mut asked = self.asked_types.lock().unwrap_or_else(|e| e.into_inner());
+            self.catalog()
+                .unknown(names)
+                .into_iter()
+                .filter(|n| asked.insert((region.to_owned(), (*n).to_owned())))
+                .map(str::to_owned)
+                .collect()
+        };
+        if ask.is_empty() {
+            return;
+        }
+        match self.api.instance_types(region, &ask).await {
+            Ok(found) => {
+                let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+                for t in found {
+                    tracing::info!(instance_type = %t.name, vcpus = t.vcpus, memory_mib = t.memory_mib, max_pods = t.max_pods, "learned an instance type from EC2");
+                    catalog.insert(t);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, types = ?ask, "DescribeInstanceTypes failed; asking again next time");
+                let mut asked = self.asked_types.lock().unwrap_or_else(|e| e.into_inner());
+                for n in &ask {
+                    asked.remove(&(region.to_owned(), n.clone()));
+                }
+            }
         }
     }
 
@@ -270,7 +343,7 @@ impl EksProvider {
         };
         let only: Vec<NodeRoom> = rooms.iter().map(|(r, _)| r.clone()).collect();
         let packing = binpack::pack(
-            &self.catalog,
+            &self.catalog(),
             &shape,
             &only,
             only.len(),
@@ -329,14 +402,27 @@ impl EksProvider {
             .and_then(|n| n.spec.as_ref()?.provider_id.as_deref())
             .and_then(nodes::instance_of)
             .map(str::to_owned);
-        if found.is_some() && (instance.is_none() || now_is == instance) {
+        // EC2 warned it reclaims the node, or it is going away: the run
+        // moves now rather than die with it.
+        let notice = found
+            .as_ref()
+            .and_then(|n| n.annotations().get(TAG_NOTICE))
+            .and_then(|r| notices::moving(r));
+        let same = found.is_some() && (instance.is_none() || now_is == instance);
+        if same && notice.is_none() {
             return Ok(state);
         }
         self.jobs.cancel_job(attempt).await?;
         let instance = instance.unwrap_or_default();
+        let message = match notice.filter(|_| same) {
+            Some((what, at)) => format!(
+                "EC2 sent a {what} for node {node} (instance {instance}) at {at}: the run moves to another node"
+            ),
+            None => format!("node {node} (instance {instance}) of the pool went away while the run was on it"),
+        };
         Ok(AttemptState::Failed {
             kind: FailureKind::Interrupted,
-            message: format!("node {node} (instance {instance}) of the pool went away while the run was on it"),
+            message,
             finished_at: Some(Timestamp::now()),
         })
     }

@@ -11,7 +11,11 @@ use jiff::Timestamp;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Node};
 use kube::ResourceExt;
 
-use super::{fake::FakeEc2, request::tests::pool, *};
+use super::{
+    fake::{FakeCluster, FakeEc2, FakeQueue},
+    request::tests::pool,
+    *,
+};
 use crate::providers::emr::Market;
 use crate::{
     api::v1alpha1::{Attempt, ClusterPool, EtlJob, EtlRun, EtlRunStatus, RunPhase, Task},
@@ -26,15 +30,17 @@ use crate::{
 
 const TASK: &str = "container: {image: busybox, resources: {requests: {cpu: '1', memory: 2Gi}}}";
 
-struct World {
-    api: FakeApi,
-    ec2: Arc<FakeEc2>,
-    eks: EksProvider,
-    pool: ClusterPool,
-    runs: Vec<Arc<EtlRun>>,
+pub(super) struct World {
+    pub api: FakeApi,
+    pub ec2: Arc<FakeEc2>,
+    pub queue: Arc<FakeQueue>,
+    pub cluster: Arc<FakeCluster>,
+    pub eks: EksProvider,
+    pub pool: ClusterPool,
+    pub runs: Vec<Arc<EtlRun>>,
 }
 
-fn world(runs: &[&str]) -> World {
+pub(super) fn world(runs: &[&str]) -> World {
     let (api, client) = FakeApi::new();
     let pool = api.insert(&pool());
     let job: EtlJob = serde_json::from_value(serde_json::json!({
@@ -46,8 +52,14 @@ fn world(runs: &[&str]) -> World {
     api.insert(&job);
     let runs = runs.iter().map(|r| Arc::new(api.insert(&waiting_run(r)))).collect();
     let ec2 = Arc::new(FakeEc2::default());
+    let queue = Arc::new(FakeQueue::default());
+    let cluster = Arc::new(FakeCluster::default());
     let eks = EksProvider::new(
-        ec2.clone(),
+        EksApis {
+            ec2: ec2.clone(),
+            queue: queue.clone(),
+            cluster: cluster.clone(),
+        },
         client,
         JobSettings {
             spark_image: "spark:test".into(),
@@ -62,6 +74,8 @@ fn world(runs: &[&str]) -> World {
     World {
         api,
         ec2,
+        queue,
+        cluster,
         eks,
         pool,
         runs,
@@ -95,7 +109,7 @@ fn waiting_run(name: &str) -> EtlRun {
     r
 }
 
-fn request(w: &World, run: &str) -> AttemptRequest {
+pub(super) fn request(w: &World, run: &str) -> AttemptRequest {
     let stored: EtlRun = w.api.get(Some("analytics"), run).unwrap();
     AttemptRequest {
         target: AttemptRef {
@@ -119,7 +133,7 @@ fn request(w: &World, run: &str) -> AttemptRequest {
 }
 
 /// Registers instance `id` as a Ready Node, as the kubelet would.
-fn register(w: &World, id: &str) -> String {
+pub(super) fn register(w: &World, id: &str) -> String {
     let name = format!("ip-{id}.ec2.internal");
     let node: Node = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Node",
@@ -135,7 +149,21 @@ fn register(w: &World, id: &str) -> String {
     name
 }
 
-async fn reconcile(w: &World, log: &MemoryLog, now: Timestamp) -> crate::providers::pool::CapacityReport {
+/// `w`'s run `r1` on a node of its own: the pool launches it, its kubelet
+/// registers it, the run is placed there. The instance, Node and attempt.
+pub(super) async fn r1_on_a_node(w: &World, log: &MemoryLog) -> (String, String, AttemptRef) {
+    reconcile(w, log, Timestamp::now()).await;
+    let id = w.ec2.instances()[0].id.clone();
+    let node = register(w, &id);
+    let r1 = request(w, "r1");
+    let attempt = AttemptRef {
+        handle: w.eks.start(&r1).await.unwrap(),
+        ..r1.target.clone()
+    };
+    (id, node, attempt)
+}
+
+pub(super) async fn reconcile(w: &World, log: &MemoryLog, now: Timestamp) -> crate::providers::pool::CapacityReport {
     w.eks.reconcile(&w.pool, &w.runs, &[], log, now).await.unwrap()
 }
 
@@ -275,14 +303,7 @@ async fn a_run_whose_node_went_away_is_interrupted() {
 #[tokio::test]
 async fn a_node_of_the_same_name_from_another_instance_interrupts_the_run() {
     let w = world(&["r1"]);
-    reconcile(&w, &MemoryLog::default(), Timestamp::now()).await;
-    let id = w.ec2.instances()[0].id.clone();
-    let node = register(&w, &id);
-    let r1 = request(&w, "r1");
-    let attempt = AttemptRef {
-        handle: w.eks.start(&r1).await.unwrap(),
-        ..r1.target.clone()
-    };
+    let (id, node, attempt) = r1_on_a_node(&w, &MemoryLog::default()).await;
     // Placing labelled the Node with its instance; the Job is pinned by it too.
     let labelled: Node = w.api.get(None, &node).unwrap();
     assert_eq!(labelled.labels().get(provider::LABEL_INSTANCE), Some(&id));
@@ -487,7 +508,7 @@ async fn an_attempt_pays_its_requested_share_of_its_node() {
     };
     let costs = w.eks.cost(&[attempt, waiting], now).await.unwrap();
     // 1 CPU / 2 GiB of an m5.xlarge: the CPU share is the larger.
-    let node = w.eks.catalog.get("m5.xlarge").unwrap().allocatable();
+    let node = w.eks.catalog().get("m5.xlarge").unwrap().allocatable();
     let part = cost::share(instance_types::Resources::new(1000, 2 << 30), node);
     assert!((part - 1000.0 / node.cpu_millis as f64).abs() < 1e-9, "{part}");
     let usd = costs[0].expect("priced");

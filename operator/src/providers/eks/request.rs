@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 
 use super::{
-    api::{FleetSpec, Override, TemplateRef, TemplateSpec},
+    api::{ClusterInfo, FleetSpec, Override, TemplateRef, TemplateSpec},
     userdata::{self, JoinCluster, Registration},
 };
 use crate::{
@@ -86,22 +86,57 @@ pub fn registration(pool: &ClusterPool, eks: &EksPool) -> Registration {
     )
 }
 
-/// The launch template the operator renders for `pool`; why it cannot when
-/// a field it needs is missing or a label is one the kubelet refuses.
-pub fn template_spec(pool: &ClusterPool, eks: &EksPool, operator: &str) -> Result<TemplateSpec, String> {
-    let missing = |field: &str| format!("spec.eks.{field} is required when spec.eks.launchTemplate is not set");
-    let cluster = JoinCluster {
-        name: eks.cluster_name.clone(),
-        api_server_endpoint: eks
-            .api_server_endpoint
-            .clone()
-            .ok_or_else(|| missing("apiServerEndpoint"))?,
-        certificate_authority: eks
-            .certificate_authority
-            .clone()
-            .ok_or_else(|| missing("certificateAuthority"))?,
-        service_cidr: eks.service_cidr.clone().ok_or_else(|| missing("serviceCidr"))?,
+/// Whether the pool leaves something a node needs to join its cluster to
+/// `eks:DescribeCluster` (it renders its template and does not set the
+/// endpoint, certificate authority and service CIDR).
+pub fn needs_describe(eks: &EksPool) -> bool {
+    eks.launch_template.is_none()
+        && (eks.api_server_endpoint.is_none() || eks.certificate_authority.is_none() || eks.service_cidr.is_none())
+}
+
+/// What a node joins: the pool's fields, each missing one from `described`
+/// (`eks:DescribeCluster`); why not when neither has it.
+pub fn join_cluster(eks: &EksPool, described: Option<&ClusterInfo>) -> Result<JoinCluster, String> {
+    let pick = |field: &str, own: &Option<String>, theirs: Option<&Option<String>>| {
+        own.clone()
+            .or_else(|| theirs.cloned().flatten().filter(|v| !v.is_empty()))
+            .ok_or_else(|| match described {
+                Some(d) => format!(
+                    "spec.eks.{field} is not set and eks:DescribeCluster of cluster {} (status {}) gives none",
+                    eks.cluster_name,
+                    if d.status.is_empty() { "unknown" } else { &d.status }
+                ),
+                None => format!("spec.eks.{field} is required when spec.eks.launchTemplate is not set"),
+            })
     };
+    Ok(JoinCluster {
+        name: eks.cluster_name.clone(),
+        api_server_endpoint: pick(
+            "apiServerEndpoint",
+            &eks.api_server_endpoint,
+            described.map(|d| &d.endpoint),
+        )?,
+        certificate_authority: pick(
+            "certificateAuthority",
+            &eks.certificate_authority,
+            described.map(|d| &d.certificate_authority),
+        )?,
+        service_cidr: pick("serviceCidr", &eks.service_cidr, described.map(|d| &d.service_cidr))?,
+    })
+}
+
+/// The launch template the operator renders for `pool`, its nodes joining
+/// `described` where the pool does not say (see [`join_cluster`]); why it
+/// cannot when a field it needs is missing or a label is one the kubelet
+/// refuses.
+pub fn template_spec(
+    pool: &ClusterPool,
+    eks: &EksPool,
+    described: Option<&ClusterInfo>,
+    operator: &str,
+) -> Result<TemplateSpec, String> {
+    let missing = |field: &str| format!("spec.eks.{field} is required when spec.eks.launchTemplate is not set");
+    let cluster = join_cluster(eks, described)?;
     let image_id = eks.ami_id.clone().ok_or_else(|| missing("amiId"))?;
     let user_data = userdata::render(&cluster, &registration(pool, eks)).map_err(|e| e.to_string())?;
     let mut tags = identity_tags(pool, Market::Spot, operator);

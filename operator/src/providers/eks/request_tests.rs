@@ -35,7 +35,7 @@ fn eks(pool: &ClusterPool) -> &EksPool {
 #[test]
 fn the_template_joins_the_cluster_with_the_pools_label_and_taint() {
     let pool = pool();
-    let spec = template_spec(&pool, eks(&pool), "ade-system/ade").expect("renders");
+    let spec = template_spec(&pool, eks(&pool), None, "ade-system/ade").expect("renders");
     assert_eq!(spec.name, "ade-analytics-spot-nodes");
     assert_eq!(spec.image_id, "ami-0123456789abcdef0");
     assert_eq!(spec.instance_profile.as_deref(), Some("ade-nodes"));
@@ -55,7 +55,7 @@ fn the_template_joins_the_cluster_with_the_pools_label_and_taint() {
 #[test]
 fn the_version_key_changes_with_what_the_nodes_get_and_only_then() {
     let pool = pool();
-    let key = |p: &ClusterPool| template_spec(p, eks(p), "op").expect("renders").version_key;
+    let key = |p: &ClusterPool| template_spec(p, eks(p), None, "op").expect("renders").version_key;
     let same = key(&pool);
     assert_eq!(key(&pool), same, "stable");
     let mut other = pool.clone();
@@ -79,10 +79,83 @@ fn the_version_key_changes_with_what_the_nodes_get_and_only_then() {
 fn a_template_without_the_cluster_fields_says_which_is_missing() {
     let mut pool = pool();
     pool.spec.eks.as_mut().expect("eks").service_cidr = None;
-    let err = template_spec(&pool, eks(&pool), "op").expect_err("missing");
+    let err = template_spec(&pool, eks(&pool), None, "op").expect_err("missing");
     assert_eq!(
         err,
         "spec.eks.serviceCidr is required when spec.eks.launchTemplate is not set"
+    );
+}
+
+#[test]
+fn what_the_pool_does_not_say_comes_from_describe_cluster() {
+    use crate::providers::eks::api::ClusterInfo;
+    let described = ClusterInfo {
+        status: "ACTIVE".into(),
+        endpoint: Some("https://D.gr7.us-east-1.eks.amazonaws.com".into()),
+        certificate_authority: Some("REVTQ1JJQkVE".into()),
+        service_cidr: Some("172.20.0.0/16".into()),
+    };
+    let mut bare = pool();
+    {
+        let eks = bare.spec.eks.as_mut().expect("eks");
+        eks.api_server_endpoint = None;
+        eks.certificate_authority = None;
+        eks.service_cidr = None;
+    }
+    assert!(!needs_describe(eks(&pool())), "the pool says everything");
+    assert!(needs_describe(eks(&bare)));
+    let mut own_cidr = bare.clone();
+    own_cidr.spec.eks.as_mut().expect("eks").service_cidr = Some("10.100.0.0/16".into());
+    let creating = ClusterInfo {
+        status: "CREATING".into(),
+        endpoint: Some(String::new()),
+        ..described.clone()
+    };
+    type Case<'a> = (
+        &'a ClusterPool,
+        Option<&'a ClusterInfo>,
+        Result<(&'a str, &'a str), &'a str>,
+    );
+    let cases: [Case; 4] = [
+        (
+            &bare,
+            Some(&described),
+            Ok(("https://D.gr7.us-east-1.eks.amazonaws.com", "172.20.0.0/16")),
+        ),
+        // The pool's own field wins.
+        (
+            &own_cidr,
+            Some(&described),
+            Ok(("https://D.gr7.us-east-1.eks.amazonaws.com", "10.100.0.0/16")),
+        ),
+        (
+            &bare,
+            Some(&creating),
+            Err(
+                "spec.eks.apiServerEndpoint is not set and eks:DescribeCluster of cluster data (status CREATING) gives none",
+            ),
+        ),
+        (
+            &bare,
+            None,
+            Err("spec.eks.apiServerEndpoint is required when spec.eks.launchTemplate is not set"),
+        ),
+    ];
+    for (p, d, want) in cases {
+        let got = join_cluster(eks(p), d).map(|c| (c.api_server_endpoint, c.service_cidr));
+        let got = got
+            .as_ref()
+            .map(|(e, c)| (e.as_str(), c.as_str()))
+            .map_err(String::as_str);
+        assert_eq!(got, want);
+    }
+    let spec = template_spec(&bare, eks(&bare), Some(&described), "op").expect("renders");
+    assert_ne!(
+        spec.version_key,
+        template_spec(&pool(), eks(&pool()), None, "op")
+            .expect("renders")
+            .version_key,
+        "another cluster, another template version"
     );
 }
 
@@ -95,7 +168,7 @@ fn a_label_the_kubelet_refuses_is_refused_here() {
         .expect("eks")
         .node_labels
         .insert("kubernetes.io/role".into(), "batch".into());
-    let err = template_spec(&pool, eks(&pool), "op").expect_err("restricted");
+    let err = template_spec(&pool, eks(&pool), None, "op").expect_err("restricted");
     assert!(err.contains("kubernetes.io/role"), "{err}");
 }
 
