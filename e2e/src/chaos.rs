@@ -114,11 +114,17 @@ pub const GATED: [&str; 3] = ["2026-11-03T00", "2026-11-03T01", "2026-11-03T02"]
 /// The batch run again by hand.
 pub const RERUN_BATCH: &str = "2026-11-01T00";
 
+/// The eks pool of the chaos run.
+pub const EKS_POOL: &str = "nodes";
+/// Runs of its backfill (`x`).
+pub const EKS_RUNS: u64 = 4;
+
 /// Applies the run's objects: a kubernetes pool with a backfill (`k`), a
 /// failing task retried once (`f`), a gated job (`g`) with its suite and a
 /// job that depends on it (`d`), a slow job with a run to cancel; an emr
-/// pool with a backfill (`e`) and a run to cancel.
-pub fn workload(ns: &str, k_runs: u64, e_runs: u64) {
+/// pool with a backfill (`e`) and a run to cancel; an eks pool (its nodes
+/// from `ami` in `subnet`, joining EKS cluster `data`) with a backfill (`x`).
+pub fn workload(ns: &str, k_runs: u64, e_runs: u64, (ami, subnet): (&str, &str)) {
     let k_to = jiff::Timestamp::from_second(1_793_491_200 + i64::try_from(k_runs).unwrap_or(0) * 3600)
         .expect("the backfill's end");
     let container = |annotations: &str| {
@@ -134,6 +140,7 @@ pub fn workload(ns: &str, k_runs: u64, e_runs: u64) {
     let fb = backfill("2026-11-04T00:00:00Z", "2026-11-04T02:00:00Z");
     let gb = backfill("2026-11-03T00:00:00Z", "2026-11-03T03:00:00Z");
     let eb = backfill("2026-11-02T00:00:00Z", &format!("2026-11-02T{e_runs:02}:00:00Z"));
+    let xb = backfill("2026-11-06T00:00:00Z", &format!("2026-11-06T{EKS_RUNS:02}:00:00Z"));
     let failing = container("e2e.ade.dev/outcome: fail, e2e.ade.dev/duration: 1s");
     let slow = container("e2e.ade.dev/duration: 1h");
     let yaml = format!(
@@ -228,6 +235,28 @@ spec:
   {eb}
   task:
     sparkSubmit: {{mainApplicationFile: 's3://code/e.py'}}
+---
+apiVersion: ade.dev/v1alpha1
+kind: ClusterPool
+metadata: {{name: {EKS_POOL}}}
+spec:
+  provider: eks
+  region: us-east-1
+  capacity: {{maxClusters: 2, maxRunsPerCluster: 2, idleTimeout: 20s}}
+  eks: {{clusterName: data, instanceTypes: [m5.xlarge], subnetIds: [{subnet}], amiId: {ami}}}
+---
+apiVersion: ade.dev/v1alpha1
+kind: EtlJob
+metadata: {{name: x}}
+spec:
+  poolRef: {{name: {EKS_POOL}}}
+  window: {{size: 1h}}
+  {xb}
+  task:
+    container:
+      image: busybox
+      resources: {{requests: {{cpu: '1', memory: 2Gi}}}}
+      podMetadata: {{annotations: {{e2e.ade.dev/duration: 2s}}}}
 ---
 apiVersion: ade.dev/v1alpha1
 kind: EtlRun

@@ -4,19 +4,22 @@
 //! kube-apiserver is restarted once, and every AWS call — the operator's and
 //! `ade-validate`'s — goes through the fault proxy (`ade_moto::faults`: 20%
 //! throttling, 5% server errors, the first `RunJobFlow`'s answer lost after
-//! EMR created the cluster), a mix of work runs on a kubernetes pool and an
-//! emr pool: backfills, a task that fails and is retried, a cancel on each
-//! provider, a rerun, and a gated job whose suite runs the real
-//! `ade-validate`, with a job that depends on it.
+//! EMR created the cluster, the first `CreateFleet`'s after EC2 launched the
+//! node), a mix of work runs on a kubernetes pool, an emr pool and an eks
+//! pool (its nodes' kubelets played by `ade_e2e::eks_nodes`): backfills, a
+//! task that fails and is retried, a cancel on each of kubernetes and emr, a
+//! rerun, and a gated job whose suite runs the real `ade-validate`, with a
+//! job that depends on it.
 //!
 //! At the end, from the API server and the emulator (never the operator's
 //! logs): every run reached its expected phase with its expected attempts,
 //! and each batch has one run (two for the rerun batch); one Job per (run,
 //! attempt); one EMR step per (run, attempt), the cancelled one cancelled; as
-//! many `RunJobFlow` calls that reached EMR as clusters; every gated batch
+//! many `RunJobFlow` calls that reached EMR as clusters, and `CreateFleet`
+//! calls that reached EC2 as eks nodes; every gated batch
 //! validated once, and each dependent batch started only after its upstream
 //! batch was; after the pools, jobs and suite are deleted, no live cluster and
-//! no Job. A figures table is printed, with the seed (`ADE_CHAOS_SEED`
+//! no Job and no live instance. A figures table is printed, with the seed (`ADE_CHAOS_SEED`
 //! replays one; `ADE_CHAOS_RUNS` scales the kubernetes backfill;
 //! `ADE_CHAOS_KILL_EVERY` sets the seconds between kills).
 
@@ -28,8 +31,10 @@ use std::{
 
 use ade_e2e::{
     Executor, Moto, Namespace, S3,
-    chaos::{GATED, RERUN_BATCH, Replicas, cancel, emr_state, expected, finished, workload},
-    condition, env_or,
+    chaos::{EKS_POOL, EKS_RUNS, GATED, RERUN_BATCH, Replicas, cancel, emr_state, expected, finished, workload},
+    condition, ec2,
+    eks_nodes::EksNodes,
+    env_or,
     executor::validate_bin,
     install_chart, kubectl_ok, kubectl_with_stdin, label, name, objects,
 };
@@ -62,7 +67,10 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
         Faults {
             throttle: 0.20,
             error: 0.05,
-            fail_once: Some(("RunJobFlow".into(), FailPoint::After)),
+            fail_once: vec![
+                ("RunJobFlow".into(), FailPoint::After),
+                ("CreateFleet".into(), FailPoint::After),
+            ],
             ..Faults::none(seed)
         },
     );
@@ -77,10 +85,23 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
     // operator points them at the proxy.
     let binaries = BTreeMap::from([("ade-validate".to_owned(), validate_bin())]);
     let executor = Executor::start(&ns.name, "validation", binaries, moto.env());
-    workload(&ns.name, k_runs, e_runs);
+    // The eks pool's nodes join cluster `data`, as DescribeCluster gives it.
+    let (ami, subnet) = ec2::ami_and_subnet(&moto, "us-east-1b");
+    ec2::eks_cluster(&moto, "data", &subnet);
+    workload(&ns.name, k_runs, e_runs, (&ami, &subnet));
+    let eks_uid = kubectl_ok(&[
+        "get",
+        "clusterpool",
+        EKS_POOL,
+        "-n",
+        &ns.name,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let _kubelets = EksNodes::start(&moto, Some(eks_uid.trim()));
 
     // The backfills, the two hand runs and the rerun.
-    let want = usize::try_from(k_runs + e_runs).unwrap_or(usize::MAX) + 2 + 2 * GATED.len() + 3;
+    let want = usize::try_from(k_runs + e_runs + EKS_RUNS).unwrap_or(usize::MAX) + 2 + 2 * GATED.len() + 3;
     let deadline_secs = 150 + 6 * u64::try_from(want).unwrap_or(0);
     let prefix = format!("ade-{}-spark-", ns.name);
     let (mut cancelled, mut rerun) = (BTreeSet::new(), false);
@@ -215,13 +236,35 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
         }
     }
     let stats = proxy.stats();
-    let reached = stats.calls.get("RunJobFlow").copied().unwrap_or(0)
-        - stats.injected_by_operation.get("RunJobFlow").copied().unwrap_or(0)
-        + 1; // the lost answer reached EMR
+    // Calls of `op` that reached the emulator: the lost answer's did.
+    let reached = |op: &str| {
+        let calls = stats.calls.get(op).copied().unwrap_or(0);
+        let injected = stats.injected_by_operation.get(op).copied().unwrap_or(0);
+        usize::try_from(calls - injected + 1).unwrap_or(0)
+    };
     assert_eq!(
-        usize::try_from(reached).unwrap_or(0),
+        reached("RunJobFlow"),
         clusters.len(),
         "seed {seed}: RunJobFlow calls that reached EMR = clusters: {clusters:?} {stats:?}"
+    );
+    // One eks node per CreateFleet that reached EC2 and per request the
+    // pool recorded: the lost answer's node found by its request tag rather
+    // than launched again.
+    let nodes = ec2::instances(&moto, Some(eks_uid.trim())).expect("moto lists the instances");
+    assert_eq!(
+        reached("CreateFleet"),
+        nodes.len(),
+        "seed {seed}: CreateFleet calls that reached EC2 = eks nodes: {nodes:?} {stats:?}"
+    );
+    let mut per_request: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &nodes {
+        *per_request
+            .entry(n.tags.get("ade.dev/request").map_or("", String::as_str))
+            .or_default() += 1;
+    }
+    assert!(
+        per_request.iter().all(|(r, n)| !r.is_empty() && *n == 1),
+        "seed {seed}: one eks node per recorded request: {per_request:?}"
     );
 
     // Every gated batch validated once, passing, and each dependent batch
@@ -272,11 +315,13 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
         let jobs = kubectl_ok(&["get", "jobs.batch", "-n", &ns.name, "-o", "name"]);
         let (clusters, _) = emr_state(&moto, &prefix);
         let live: Vec<_> = clusters.iter().filter(|(_, s)| !s.starts_with("TERMINATED")).collect();
-        if jobs.trim().is_empty() && live.is_empty() {
+        let instances = ec2::instances(&moto, Some(eks_uid.trim())).unwrap_or_default();
+        let running: Vec<_> = instances.iter().filter(|i| i.is_live()).map(|i| &i.id).collect();
+        if jobs.trim().is_empty() && live.is_empty() && running.is_empty() {
             left.clear();
             break;
         }
-        left = format!("Jobs: {jobs}\nlive clusters: {live:?}");
+        left = format!("Jobs: {jobs}\nlive clusters: {live:?}\nlive instances: {running:?}");
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(left.is_empty(), "seed {seed}: left behind after 120 s:\n{left}");
@@ -286,15 +331,17 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
     });
     println!(
         "chaos figures: seed {seed}; runs {want} ({k_runs} kubernetes backfill, {e_runs} emr, 2 failing after a retry, \
-         2 cancelled, 1 rerun of a batch, {g} gated and {g} dependent); phases {phases:?}; gated batches validated {g}; \
-         operator kills {}; 2 replicas competing; operator exits on lost tenure {}; kube-apiserver restarts {}; \
-         AWS calls {}; faults injected {:?}; EMR clusters {}; duplicates 0; leaked 0; wall time {} s",
+         {EKS_RUNS} eks, 2 cancelled, 1 rerun of a batch, {g} gated and {g} dependent); phases {phases:?}; gated batches \
+         validated {g}; operator kills {}; 2 replicas competing; operator exits on lost tenure {}; kube-apiserver \
+         restarts {}; AWS calls {}; faults injected {:?}; EMR clusters {}; eks nodes {}; duplicates 0; leaked 0; \
+         wall time {} s",
         replicas.kills,
         replicas.exits,
         replicas.apiserver_restarts,
         stats.calls.values().sum::<u64>(),
         stats.injected,
         clusters.len(),
+        nodes.len(),
         started.elapsed().as_secs(),
         g = GATED.len(),
     );

@@ -16,7 +16,7 @@
 //! AWS SDK sends for these protocols).
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     io::{BufRead, BufReader, Read, Write},
     net::{Shutdown, TcpListener, TcpStream},
     sync::{
@@ -51,8 +51,8 @@ pub struct Faults {
     pub slow_for: Duration,
     /// Reset before the emulator sees the call.
     pub reset: f64,
-    /// One call of this operation fails once, at this point.
-    pub fail_once: Option<(String, FailPoint)>,
+    /// One call of each of these operations fails once, at its point.
+    pub fail_once: Vec<(String, FailPoint)>,
 }
 
 impl Faults {
@@ -65,7 +65,7 @@ impl Faults {
             slow: 0.0,
             slow_for: Duration::from_secs(2),
             reset: 0.0,
-            fail_once: None,
+            fail_once: Vec::new(),
         }
     }
 }
@@ -103,7 +103,8 @@ struct Shared {
     released: Condvar,
     faults: Faults,
     rng: Mutex<Draws>,
-    failed_once: AtomicBool,
+    /// The `fail_once` operations that have failed.
+    failed_once: Mutex<BTreeSet<String>>,
     stats: Mutex<Stats>,
     stop: AtomicBool,
 }
@@ -134,7 +135,7 @@ impl FaultProxy {
             faults,
             hold: Mutex::default(),
             released: Condvar::new(),
-            failed_once: AtomicBool::new(false),
+            failed_once: Mutex::default(),
             stats: Mutex::default(),
             stop: AtomicBool::new(false),
         });
@@ -330,9 +331,9 @@ fn handle(shared: &Shared, client: TcpStream) {
     let f = &shared.faults;
     let named = f
         .fail_once
-        .as_ref()
-        .filter(|(op, _)| *op == operation)
-        .filter(|_| !shared.failed_once.swap(true, Ordering::SeqCst))
+        .iter()
+        .find(|(op, _)| *op == operation)
+        .filter(|(op, _)| shared.failed_once.lock().unwrap().insert(op.clone()))
         .map(|(_, point)| *point);
     let mut client = client;
     match named {
@@ -539,7 +540,7 @@ mod tests {
             Faults {
                 throttle: 0.3,
                 error: 0.1,
-                fail_once: Some(("RunJobFlow".into(), FailPoint::After)),
+                fail_once: vec![("RunJobFlow".into(), FailPoint::After)],
                 ..Faults::none(7)
             },
         );
