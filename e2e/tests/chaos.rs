@@ -15,8 +15,8 @@
 //! logs): every run reached its expected phase with its expected attempts,
 //! and each batch has one run (two for the rerun batch); one Job per (run,
 //! attempt); one EMR step per (run, attempt), the cancelled one cancelled; as
-//! many `RunJobFlow` calls that reached EMR as clusters, and `CreateFleet`
-//! calls that reached EC2 as eks nodes; every gated batch
+//! many `RunJobFlow` calls that reached EMR as clusters, and one eks node per
+//! request the pool recorded; every gated batch
 //! validated once, and each dependent batch started only after its upstream
 //! batch was; after the pools, jobs and suite are deleted, no live cluster and
 //! no Job and no live instance. A figures table is printed, with the seed (`ADE_CHAOS_SEED`
@@ -247,14 +247,13 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
         clusters.len(),
         "seed {seed}: RunJobFlow calls that reached EMR = clusters: {clusters:?} {stats:?}"
     );
-    // One eks node per CreateFleet that reached EC2 and per request the
-    // pool recorded: the lost answer's node found by its request tag rather
-    // than launched again.
+    // One eks node per request the pool recorded: the lost answer's call,
+    // sent again by the SDK with its ClientToken, launched nothing more, and
+    // its node was found by its request tag rather than launched again.
     let nodes = ec2::instances(&moto, Some(eks_uid.trim())).expect("moto lists the instances");
-    assert_eq!(
-        reached("CreateFleet"),
-        nodes.len(),
-        "seed {seed}: CreateFleet calls that reached EC2 = eks nodes: {nodes:?} {stats:?}"
+    assert!(
+        !nodes.is_empty() && nodes.len() <= reached("CreateFleet"),
+        "seed {seed}: eks nodes, at most one per CreateFleet that reached EC2: {nodes:?} {stats:?}"
     );
     let mut per_request: BTreeMap<&str, usize> = BTreeMap::new();
     for n in &nodes {
@@ -264,7 +263,7 @@ fn runs_complete_exactly_once_while_the_operator_is_killed_and_aws_struggles() {
     }
     assert!(
         per_request.iter().all(|(r, n)| !r.is_empty() && *n == 1),
-        "seed {seed}: one eks node per recorded request: {per_request:?}"
+        "seed {seed}: one eks node per recorded request: {per_request:?}\n{nodes:#?}"
     );
 
     // Every gated batch validated once, passing, and each dependent batch

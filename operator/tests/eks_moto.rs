@@ -93,6 +93,7 @@ fn fleet(pool: &ClusterPool, template: &str, subnet: &str, market: Market, reque
         market,
         count: 1,
         tags: request::instance_tags(pool, eks, market, "ade-system/ade-operator", request),
+        client_token: format!("{request}-{market}"),
     }
 }
 
@@ -439,4 +440,25 @@ async fn describe_instance_types_sizes_types_as_the_builtin_table_does() {
         .collect();
     assert_eq!(got, [("m5.xlarge", 4, 16384, 58), ("t3.medium", 2, 4096, 17)]);
     assert_eq!(Catalog::builtin().get("m5.xlarge"), Some(&found[0]));
+}
+
+/// A `CreateFleet` sent again with its `ClientToken` (the SDK retrying a call
+/// whose answer was lost) answers the same instance and launches nothing more.
+#[tokio::test]
+async fn a_fleet_sent_again_with_its_client_token_launches_once() {
+    let moto = Moto::start();
+    let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
+    let (ami, subnet) = fixtures(&raw(&moto).await).await;
+    let pool = pool(&ami);
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
+    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    let fleet = fleet(&pool, &template, &subnet, Market::Spot, "req-once");
+    let first = ec2.create_fleet(REGION, &fleet).await.unwrap();
+    let again = ec2.create_fleet(REGION, &fleet).await.unwrap();
+    assert_eq!(first.instances, again.instances);
+    let listed = ec2
+        .describe_instances(REGION, &request::pool_filter(&pool))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
 }

@@ -70,7 +70,8 @@ http://127.0.0.1:PORT), it answers:
        Instance State-change Notification" and {"instance-id":"<id>","state":"<state>"}.
        The instance is not looked up (EventBridge does not either) nor changed.
 
-CancelSteps, which moto lacks, is added (patch_emr_cancel_steps).
+CancelSteps, which moto lacks, is added (patch_emr_cancel_steps). CreateFleet
+honors its ClientToken as EC2 does (patch_ec2_fleet_client_token).
 
 moto's EMR never advances steps (the first is RUNNING and stays so, later ones
 PENDING) and keeps clusters WAITING (RUNNING once a step was added); tests use
@@ -362,6 +363,30 @@ def patch_ec2_fleet_failures():
     Fleets.create_fleet = create_fleet
 
 
+def patch_ec2_fleet_client_token():
+    """Makes CreateFleet idempotent by its ClientToken, as EC2 does (moto ignores
+    the token): a call whose token this account and region have seen answers
+    the fleet the first call made and launches nothing more, so an SDK that
+    retries a call whose answer was lost does not launch twice."""
+    from moto.ec2.responses.fleets import Fleets
+
+    original = Fleets.create_fleet
+    made = {}
+    lock = threading.Lock()
+
+    def create_fleet(self):
+        token = self._get_param("ClientToken")
+        if not token:
+            return original(self)
+        key = (self.current_account, self.region, token)
+        with lock:
+            if key not in made:
+                made[key] = original(self)
+            return made[key]
+
+    Fleets.create_fleet = create_fleet
+
+
 # What /ade-control/ec2/spot-prices set: instance type -> USD per hour.
 SPOT_PRICES = {}
 
@@ -552,6 +577,7 @@ def main():
     patch_kinesis_resharding()
     patch_emr_cancel_steps()
     patch_ec2_fleet_failures()
+    patch_ec2_fleet_client_token()
     patch_ec2_spot_prices()
 
     stamp_running_steps()

@@ -87,6 +87,10 @@ pub struct FleetSpec {
     pub count: i32,
     /// Tags of the instances.
     pub tags: BTreeMap<String, String>,
+    /// `ClientToken`: EC2 answers a call with a token it has seen with the
+    /// fleet it made then, so a retried call (the SDK's, after an answer was
+    /// lost) launches nothing more.
+    pub client_token: String,
 }
 
 /// An instance `CreateFleet` launched.

@@ -244,6 +244,7 @@ impl EksAws {
                     .build(),
             )
             .tag_specifications(tag_specification(t::ResourceType::Instance, &spec.tags))
+            .client_token(&spec.client_token)
             .send()
             .await
             .map_err(api_error("CreateFleet"))?;

@@ -384,7 +384,7 @@ impl EksProvider {
                     )
                 }));
                 if let Some(i) = instances.first() {
-                    tracing::info!(instance = %i.id, instance_type = %i.instance_type, %market, "launched a node");
+                    tracing::info!(instance = %i.id, instance_type = %i.instance_type, %market, request = %name, launched = instances.len(), "launched a node");
                     events.push(PoolEvent {
                         warning: false,
                         reason: "NodeLaunched",

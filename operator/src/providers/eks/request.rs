@@ -191,6 +191,12 @@ pub fn fleet_spec(
         })
         .take(MAX_OVERRIDES)
         .collect();
+    // One token per request and market: the same request asked again on
+    // another market is another fleet.
+    let client_token = names::hash(&format!(
+        "{}/{market}",
+        tags.get(TAG_REQUEST).map_or("", String::as_str)
+    ));
     FleetSpec {
         template,
         version,
@@ -198,6 +204,7 @@ pub fn fleet_spec(
         market,
         count: 1,
         tags,
+        client_token,
     }
 }
 
