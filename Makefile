@@ -49,7 +49,7 @@ test: ## everything: lint, unit and integration tests, end-to-end suite
 	hack/test.sh
 
 CHAPTER ?= all
-demo: ## the guided tour on the local control plane: batches, spot EMR, a bad batch caught, what it cost (CHAPTER=emr runs one)
+demo: ## the guided tour on the local control plane: batches, spot EMR, EKS nodes, a bad batch caught, a stream, what it cost (CHAPTER=emr runs one)
 	CHAPTER=$(CHAPTER) hack/demo.sh
 
 cost: ## the cost simulator on the sample day and the spot storm: pool against baselines (docs/cost.md)

@@ -7,6 +7,9 @@
 #   batches  a schedule and a backfill on the kubernetes provider (hack/demo/batches.sh)
 #   emr      spot EMR clusters that appear for work and go when idle, through
 #            the AWS emulator (moto on 127.0.0.1; hack/demo/emr.sh)
+#   eks      spot EC2 nodes for EKS launched for a burst of runs and
+#            terminated when idle, through the emulator (the nodes' kubelets
+#            played on this machine; hack/demo/eks.sh)
 #   quality  a bad batch caught by a ValidationSuite, quarantined, its
 #            dependant held until a rerun passes (hack/demo/quality.sh)
 #   stream   PII hidden at the door: a StreamConsumer's pods (the real
@@ -30,7 +33,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ade/target}
-all_chapters="batches emr quality stream cost observe"
+all_chapters="batches emr eks quality stream cost observe"
 chapters=${CHAPTER:-all}
 [[ $chapters == all ]] && chapters=$all_chapters
 for c in $chapters; do
@@ -50,11 +53,16 @@ if ! e2e/cluster status >/dev/null 2>&1; then
   e2e/cluster up
   started=1
 fi
-operator_pid= moto_pid= moto_url= executor_pid= prometheus_pid= stream_executor_pid=
+operator_pid= moto_pid= moto_url= executor_pid= prometheus_pid= stream_executor_pid= eks_nodes_pid=
 cleanup() {
   [[ -n $prometheus_pid ]] && kill -TERM "$prometheus_pid" 2>/dev/null && wait "$prometheus_pid" 2>/dev/null || true
   [[ -n $executor_pid ]] && kill -TERM "$executor_pid" 2>/dev/null && wait "$executor_pid" 2>/dev/null || true
   [[ -n $stream_executor_pid ]] && kill -TERM "$stream_executor_pid" 2>/dev/null && wait "$stream_executor_pid" 2>/dev/null || true
+  if [[ -n $eks_nodes_pid ]]; then
+    kill -TERM "$eks_nodes_pid" 2>/dev/null && wait "$eks_nodes_pid" 2>/dev/null || true
+    # The Nodes it registered for instances still running.
+    kubectl delete nodes -l e2e.ade.dev/eks-node --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  fi
   # The stream pods' processes (process groups of their own), by pid.
   if [[ -s ${state:-}/stream-pids ]]; then
     while read -r pid; do kill -TERM -- "-$pid" 2>/dev/null || true; done <"$state/stream-pids"
@@ -91,7 +99,7 @@ kubectl wait --for=condition=Established --timeout=60s \
   crd/clusterpools.ade.dev crd/etljobs.ade.dev crd/etlruns.ade.dev crd/streamconsumers.ade.dev crd/validationsuites.ade.dev >/dev/null
 
 aws_args=()
-if [[ " $chapters " == *" emr "* || " $chapters " == *" quality "* || " $chapters " == *" stream "* ]]; then
+if [[ " $chapters " == *" emr "* || " $chapters " == *" eks "* || " $chapters " == *" quality "* || " $chapters " == *" stream "* ]]; then
   say "starting the AWS emulator (moto, on 127.0.0.1; the operator reaches it with the real AWS SDK)"
   start_moto
   aws_args=(--aws-endpoint-url="$moto_url" --aws-region=us-east-1)
@@ -117,6 +125,6 @@ if [[ ${ADE_DEMO_CLEANUP:-0} == 1 ]]; then
   # While the operator still runs, so that the pools' finalizers terminate
   # their clusters: nothing the demo made outlives it.
   say "deleting the demo's namespaces"
-  kubectl delete namespace demo demo-emr demo-quality demo-stream samples --ignore-not-found --wait=true --timeout=180s
+  kubectl delete namespace demo demo-emr demo-eks demo-quality demo-stream samples --ignore-not-found --wait=true --timeout=180s
 fi
 say "the demo is over (the operator's log: $state/logs/operator-demo.log)"

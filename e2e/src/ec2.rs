@@ -147,10 +147,13 @@ pub struct Ec2 {
 impl Ec2 {
     /// boto3 against `moto`.
     pub fn of(moto: &Moto) -> Self {
-        Self {
-            python: moto.python(),
-            env: moto.env(),
-        }
+        Self::new(moto.python(), moto.env())
+    }
+
+    /// boto3 from `python` (moto's virtualenv) with `env` (`AWS_ENDPOINT_URL`
+    /// and credentials), for a moto this process did not start.
+    pub fn new(python: PathBuf, env: Vec<(String, String)>) -> Self {
+        Self { python, env }
     }
 
     /// The instances (of `pool_uid` only, when given), with the user data of

@@ -115,7 +115,11 @@ impl EksNodes {
     /// Plays the kubelets of the instances of `moto` tagged
     /// `ade.dev/managed-by`, of pool `pool_uid` only when given.
     pub fn start(moto: &Moto, pool_uid: Option<&str>) -> Self {
-        let ec2 = Ec2::of(moto);
+        Self::start_on(Ec2::of(moto), pool_uid)
+    }
+
+    /// [`start`](Self::start) against the moto `ec2` reaches.
+    pub fn start_on(ec2: Ec2, pool_uid: Option<&str>) -> Self {
         let pool_uid = pool_uid.map(str::to_owned);
         let table: Arc<Mutex<Table>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));

@@ -28,6 +28,7 @@ fn the_demo_runs_every_chapter_to_the_end() {
     for chapter in [
         "Batches on this cluster",
         "Spot EMR on demand",
+        "Spot nodes for EKS",
         "A bad batch is caught",
         "PII hidden at the door",
     ] {
@@ -36,6 +37,10 @@ fn the_demo_runs_every_chapter_to_the_end() {
     assert!(
         stdout.contains("ClusterTerminated"),
         "the idle cluster's termination is shown:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("NodeLaunched") && stdout.contains("NodeTerminated"),
+        "the eks nodes' launch and idle termination are shown:\n{stdout}"
     );
     assert!(
         stdout.contains("ChecksFailed: ValidationSuite orders-quality failed this batch (complete)"),
@@ -57,6 +62,7 @@ fn the_demo_runs_every_chapter_to_the_end() {
         "namespace",
         "demo",
         "demo-emr",
+        "demo-eks",
         "demo-quality",
         "demo-stream",
         "samples",

@@ -5,7 +5,7 @@
 chapter_cost() {
   chapter "What it cost: kubectl ade cost per job and pool, kubectl ade batches per job"
   local ns found=0 pool job
-  for ns in demo demo-emr demo-quality; do
+  for ns in demo demo-emr demo-eks demo-quality; do
     kubectl get namespace "$ns" >/dev/null 2>&1 || continue
     found=1
     show kubectl ade cost -n "$ns"
@@ -20,5 +20,5 @@ chapter_cost() {
     echo "no demo namespace yet: run the other chapters first (make demo)"
     return 0
   fi
-  what "every run carries its estimated cost (requested CPU and memory × price on kubernetes; its share of its EMR cluster's instance-hours × the spot or on-demand price on emr); kubectl ade adds them up per job and pool, and per batch with its reruns and validation verdict"
+  what "every run carries its estimated cost (requested CPU and memory × price on kubernetes; its share of its EMR cluster's or EC2 node's instance-hours × the spot or on-demand price on emr and eks); kubectl ade adds them up per job and pool, and per batch with its reruns and validation verdict"
 }
