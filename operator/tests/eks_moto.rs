@@ -78,6 +78,16 @@ async fn fixtures(client: &aws_sdk_ec2::Client) -> (String, String) {
     (ami, subnet.subnet().unwrap().subnet_id().unwrap().to_owned())
 }
 
+/// The pool over moto's AMI, its launch template's id (created through
+/// `ec2`), and a subnet in us-east-1b.
+async fn pool_with_template(moto: &Moto, ec2: &EksAws) -> (ClusterPool, String, String) {
+    let (ami, subnet) = fixtures(&raw(moto).await).await;
+    let pool = pool(&ami);
+    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
+    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    (pool, template, subnet)
+}
+
 fn fleet(pool: &ClusterPool, template: &str, subnet: &str, market: Market, request: &str) -> FleetSpec {
     let eks = pool.spec.eks.as_ref().unwrap();
     FleetSpec {
@@ -156,10 +166,7 @@ async fn launch_templates_are_created_versioned_and_deleted() {
 async fn instant_fleets_launch_tagged_instances_and_report_missing_capacity() {
     let moto = Moto::start();
     let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
-    let (ami, subnet) = fixtures(&raw(&moto).await).await;
-    let pool = pool(&ami);
-    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
-    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    let (pool, template, subnet) = pool_with_template(&moto, &ec2).await;
 
     let first = ec2
         .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-1"))
@@ -262,10 +269,7 @@ async fn reclaimed_spot_instances_and_spot_prices_read_as_ec2_gives_them() {
 
     let moto = Moto::start();
     let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
-    let (ami, subnet) = fixtures(&raw(&moto).await).await;
-    let pool = pool(&ami);
-    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
-    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    let (pool, template, subnet) = pool_with_template(&moto, &ec2).await;
     let launched = ec2
         .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-1"))
         .await
@@ -317,10 +321,7 @@ async fn notices_are_read_from_a_real_queue_and_recorded_on_the_instance() {
         Some(url.as_str())
     );
 
-    let (ami, subnet) = fixtures(&raw(&moto).await).await;
-    let pool = pool(&ami);
-    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
-    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    let (pool, template, subnet) = pool_with_template(&moto, &ec2).await;
     let id = ec2
         .create_fleet(REGION, &fleet(&pool, &template, &subnet, Market::Spot, "req-1"))
         .await
@@ -448,10 +449,7 @@ async fn describe_instance_types_sizes_types_as_the_builtin_table_does() {
 async fn a_fleet_sent_again_with_its_client_token_launches_once() {
     let moto = Moto::start();
     let ec2 = EksAws::with_static_credentials(Some(moto.endpoint()), "testing", "testing");
-    let (ami, subnet) = fixtures(&raw(&moto).await).await;
-    let pool = pool(&ami);
-    let spec = request::template_spec(&pool, pool.spec.eks.as_ref().unwrap(), None, "op").unwrap();
-    let template = ec2.create_template(REGION, &spec).await.unwrap().id;
+    let (pool, template, subnet) = pool_with_template(&moto, &ec2).await;
     let fleet = fleet(&pool, &template, &subnet, Market::Spot, "req-once");
     let first = ec2.create_fleet(REGION, &fleet).await.unwrap();
     let again = ec2.create_fleet(REGION, &fleet).await.unwrap();

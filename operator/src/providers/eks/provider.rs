@@ -81,8 +81,9 @@ pub struct EksProvider {
     pub(super) jobs: KubernetesProvider,
     pub(super) settings: EksSettings,
     /// The instance types known: the built-in table and what
-    /// `DescribeInstanceTypes` added.
-    catalog: std::sync::RwLock<Catalog>,
+    /// `DescribeInstanceTypes` added. Replaced whole when a type is learned,
+    /// so a reader holds its snapshot without copying the table.
+    catalog: std::sync::RwLock<Arc<Catalog>>,
     /// Instance types `DescribeInstanceTypes` was asked about, by region.
     asked_types: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
     /// Held, per pool, while a run is placed or the pool's nodes are
@@ -192,7 +193,7 @@ impl EksProvider {
             jobs: KubernetesProvider::new(client.clone(), jobs),
             client,
             settings,
-            catalog: std::sync::RwLock::new(Catalog::builtin()),
+            catalog: std::sync::RwLock::new(Arc::new(Catalog::builtin())),
             asked_types: std::sync::Mutex::default(),
             placing: crate::locks::KeyedLocks::default(),
             spot_cache: crate::providers::spot_prices::SpotPriceCache::default(),
@@ -200,7 +201,7 @@ impl EksProvider {
     }
 
     /// The instance types known now.
-    pub(super) fn catalog(&self) -> Catalog {
+    pub(super) fn catalog(&self) -> Arc<Catalog> {
         self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -221,13 +222,16 @@ impl EksProvider {
             return;
         }
         match self.api.instance_types(region, &ask).await {
-            Ok(found) => {
+            Ok(found) if !found.is_empty() => {
                 let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+                let mut learned = Catalog::clone(&catalog);
                 for t in found {
                     tracing::info!(instance_type = %t.name, vcpus = t.vcpus, memory_mib = t.memory_mib, max_pods = t.max_pods, "learned an instance type from EC2");
-                    catalog.insert(t);
+                    learned.insert(t);
                 }
+                *catalog = Arc::new(learned);
             }
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, types = ?ask, "DescribeInstanceTypes failed; asking again next time");
                 let mut asked = self.asked_types.lock().unwrap_or_else(|e| e.into_inner());
@@ -287,8 +291,18 @@ impl EksProvider {
 
     /// Cordons Node `name` (it takes no new Pods).
     pub(super) async fn cordon(&self, name: &str) -> Result<(), ProviderError> {
+        self.cordon_noting(name, None).await
+    }
+
+    /// Cordons Node `name` and, when given, annotates it with the record of
+    /// EC2's notice about its instance ([`TAG_NOTICE`]); a Node already gone
+    /// is no error.
+    pub(super) async fn cordon_noting(&self, name: &str, notice: Option<&str>) -> Result<(), ProviderError> {
         let nodes: Api<Node> = Api::all(self.client.clone());
-        let patch = serde_json::json!({"spec": {"unschedulable": true}});
+        let mut patch = serde_json::json!({"spec": {"unschedulable": true}});
+        if let Some(record) = notice {
+            patch["metadata"] = serde_json::json!({"annotations": {TAG_NOTICE: record}});
+        }
         match nodes.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),

@@ -10,16 +10,11 @@
 //! the pool says so in its `Ready` message and still sees reclaims by
 //! listing its instances.
 
-use kube::{
-    Api,
-    api::{Patch, PatchParams},
-};
-
 use super::{
     api::{ApiResult, InstanceInfo},
     nodes::{self, JobFacts, NodeFacts},
     notices::{self, Disposition, Notice, NoticeKind, TAG_NOTICE},
-    provider::{EksProvider, eks_of, kube_error},
+    provider::{EksProvider, eks_of},
 };
 use crate::{
     api::v1alpha1::ClusterPool,
@@ -158,7 +153,7 @@ impl EksProvider {
             .find(|n| n.provider_id.as_deref().and_then(nodes::instance_of) == Some(notice.instance.as_str()));
         let node_name = node.as_ref().map(|n| n.name.clone());
         if let Some(node) = node {
-            self.mark(&node.name, &record).await?;
+            self.cordon_noting(&node.name, Some(&record)).await?;
             node.unschedulable = true;
         }
         // A state change is what listing the instances shows too: the Node
@@ -200,20 +195,6 @@ impl EksProvider {
                 counter: None,
             }
         }))
-    }
-
-    /// Annotates Node `name` with a notice's record and cordons it.
-    async fn mark(&self, name: &str, record: &str) -> Result<(), ProviderError> {
-        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
-        let patch = serde_json::json!({
-            "metadata": {"annotations": {TAG_NOTICE: record}},
-            "spec": {"unschedulable": true},
-        });
-        match nodes.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(kube_error("marking the Node EC2 sent a notice about")(e)),
-        }
     }
 }
 
