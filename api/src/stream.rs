@@ -125,6 +125,11 @@ pub struct SinkConfig {
     /// When buffers are written.
     #[serde(default)]
     pub flush: FlushConfig,
+    /// The Glue table partitions are registered in, or null: its values are
+    /// templates over the `partitionBy` variables; an absent region is the
+    /// stream's.
+    #[serde(default)]
+    pub catalog: Option<crate::v1alpha1::CatalogPartition>,
 }
 
 impl SinkConfig {

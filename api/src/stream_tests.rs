@@ -38,6 +38,14 @@ fn built() -> Config {
                 max_bytes: 67_108_864,
                 max_interval_seconds: 90,
             },
+            catalog: Some(crate::v1alpha1::CatalogPartition {
+                database: "lake".into(),
+                table: "app_events".into(),
+                partition: [("dt", "{{date}}"), ("hour", "{{hour}}")]
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .into(),
+                region: None,
+            }),
         },
         checkpoint: CheckpointConfig {
             interval_seconds: 5,
@@ -64,7 +72,9 @@ fn a_built_document_has_the_agreed_shape_and_round_trips() {
             ],
             "sink": {"uri": "s3://lake/raw/", "format": "json", "partitionBy": "dt={{date}}/hour={{hour}}",
                      "deadLetterUri": null,
-                     "flush": {"maxRecords": 500, "maxBytes": 67_108_864, "maxIntervalSeconds": 90}},
+                     "flush": {"maxRecords": 500, "maxBytes": 67_108_864, "maxIntervalSeconds": 90},
+                     "catalog": {"database": "lake", "table": "app_events",
+                                 "partition": {"dt": "{{date}}", "hour": "{{hour}}"}}},
             "checkpoint": {"intervalSeconds": 5, "store": "dynamodb", "dynamodbTable": "leases"},
             "leaseDurationSeconds": 30
         })

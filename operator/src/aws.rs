@@ -58,6 +58,11 @@ impl<C: Clone> Regional<C> {
         }
     }
 
+    /// Fixed credentials instead of the default chain: for emulators and tests.
+    pub fn with_static_credentials(endpoint: Option<String>, access_key: &str, secret_key: &str) -> Self {
+        Self::new(endpoint, Some(static_credentials(access_key, secret_key)))
+    }
+
     /// The client of `region`, made by `make` from the shared configuration
     /// the first time.
     pub async fn get(&self, region: &str, make: impl FnOnce(&SdkConfig, String) -> C) -> C {

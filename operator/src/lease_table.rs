@@ -50,7 +50,7 @@ impl AwsLeaseTable {
     /// Fixed credentials instead of the default chain: for emulators and tests.
     pub fn with_static_credentials(endpoint: Option<String>, access_key: &str, secret_key: &str) -> Self {
         Self {
-            clients: crate::aws::Regional::new(endpoint, Some(crate::aws::static_credentials(access_key, secret_key))),
+            clients: crate::aws::Regional::with_static_credentials(endpoint, access_key, secret_key),
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod aws;
 pub mod busiest;
+pub mod catalog;
 pub mod config;
 pub mod controllers;
 pub mod cost;

@@ -78,6 +78,23 @@ pub fn check(field: &str, text: &str, known: &[&str]) -> Result<(), TemplateErro
     Ok(())
 }
 
+/// The values of the dataset variables (`DATASET_TEMPLATE_VARIABLES`) for
+/// batch `batch_id` of job `job` over `window` (empty when not known): what
+/// a ValidationSuite's dataset URI and an EtlJob's outputs render with.
+pub fn dataset_values(
+    batch_id: &str,
+    window: (Option<jiff::Timestamp>, Option<jiff::Timestamp>),
+    job: &str,
+) -> BTreeMap<&'static str, String> {
+    let at = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
+    BTreeMap::from([
+        ("batch.id", batch_id.to_owned()),
+        ("window.start", at(window.0)),
+        ("window.end", at(window.1)),
+        ("job.name", job.to_owned()),
+    ])
+}
+
 /// Renders `text`, replacing every variable with its value. Call [`check`] first:
 /// a variable missing from `values` is an error here too.
 pub fn render(field: &str, text: &str, values: &BTreeMap<&str, String>) -> Result<String, TemplateError> {

@@ -79,6 +79,10 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     crate::sink::partition::PartitionTemplate::parse(&config.sink.partition_by)
         .map_err(|e| ConfigError::Invalid(format!("sink.partitionBy: {e}")))?;
+    for (key, value) in config.sink.catalog.iter().flat_map(|c| &c.partition) {
+        crate::sink::partition::PartitionTemplate::parse(value)
+            .map_err(|e| ConfigError::Invalid(format!("sink.catalog.partition.{key}: {e}")))?;
+    }
     let flush = &config.sink.flush;
     if flush.max_records == 0 || flush.max_bytes == 0 || flush.max_interval_seconds == 0 {
         return invalid("sink.flush values must be positive".into());

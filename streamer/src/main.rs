@@ -10,7 +10,10 @@ use ade_streamer::{
     kinesis::Kinesis,
     lease::{LeaseStore, dynamo::DynamoStore, kube::KubeStore},
     metrics::Metrics,
-    sink::store::Sink,
+    sink::{
+        catalog::{GlueCatalog, SinkCatalog},
+        store::Sink,
+    },
     transform::Obfuscator,
     worker::{self, EventLog, Options, Shared},
 };
@@ -127,6 +130,14 @@ async fn run<S: LeaseStore>(
             Sink::new(&config.sink, &config.stream.region)
                 .map(|s| (o, s))
                 .map_err(|e| e.to_string())
+        })
+        .and_then(|(o, sink)| match &config.sink.catalog {
+            None => Ok((o, sink)),
+            Some(catalog) => {
+                let region = catalog.region.as_deref().unwrap_or(&config.stream.region);
+                let glue = Arc::new(GlueCatalog::new(aws, region));
+                SinkCatalog::new(catalog, &config.sink.uri, region, glue).map(|c| (o, sink.with_catalog(c)))
+            }
         });
     let (obfuscator, sink) = match parts {
         Ok(parts) => parts,

@@ -18,7 +18,7 @@ use crate::{
     held::{HeldLease, UpdateError},
     kinesis::{KinesisError, KinesisRecord},
     lease::{Checkpoint, LeaseStore, PendingFlush, plan::StartAt, plan::start_at},
-    sink::{DataRecord, DeadLetter, Entry, RESERVED_PREFIX},
+    sink::{DataRecord, DeadLetter, Entry, RESERVED_PREFIX, store::SinkError},
     worker::{EventKind, Shared},
 };
 
@@ -282,11 +282,15 @@ async fn flush<S: LeaseStore>(shared: &Shared<S>, held: &HeldLease, shard: &str,
         match shared.sink.write(shard, &buffer.entries).await {
             Ok(w) => {
                 shared.set_sink_error(None);
+                shared.set_catalog_error(None);
                 break w;
             }
             Err(e) => {
                 tracing::warn!(%shard, error = %e, "writing the batch failed; retrying");
-                shared.set_sink_error(Some(e.to_string()));
+                match e {
+                    SinkError::Catalog { .. } => shared.set_catalog_error(Some(e.to_string())),
+                    _ => shared.set_sink_error(Some(e.to_string())),
+                }
                 pause(held, backoff.next_delay()).await;
                 if held.stop.is_cancelled() || held.lost.is_cancelled() {
                     return false;

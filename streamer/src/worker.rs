@@ -144,6 +144,12 @@ impl<S: LeaseStore> Shared<S> {
         self.set_error("SinkUnwritable", message);
     }
 
+    /// Records (or clears) the `CatalogUnwritable` condition: a partition
+    /// could not be registered, so nothing under it is written yet.
+    pub fn set_catalog_error(&self, message: Option<String>) {
+        self.set_error("CatalogUnwritable", message);
+    }
+
     fn error(&self) -> Option<(String, String)> {
         let errors = self.errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         errors.iter().next().map(|(r, m)| ((*r).to_owned(), m.clone()))

@@ -131,6 +131,7 @@ fn profile_only(uri: String) -> ValidationSuiteSpec {
     ValidationSuiteSpec {
         dataset: Dataset {
             uri,
+            from_job: None,
             format: DatasetFormat::default(),
         },
         trigger: Trigger {

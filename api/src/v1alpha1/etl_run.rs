@@ -6,7 +6,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{Condition, LocalObjectReference, Time, Usd};
+use super::{
+    catalog::RegisteredPartition,
+    shared::{Condition, LocalObjectReference, Time, Usd},
+};
 
 /// One batch of one EtlJob. Created by the EtlJob controller for scheduled,
 /// backfill and catch-up batches, or by a person to rerun a batch: a rerun
@@ -154,6 +157,12 @@ pub struct EtlRunStatus {
     /// Estimated cost of all attempts, in US dollars.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "estimatedCostUSD")]
     pub estimated_cost_usd: Option<Usd>,
+
+    /// The catalog partitions this run registered (its batch is final) or
+    /// removed (a gate quarantined it), one per cataloged output of the job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "kube", x_kube(merge_strategy = ListMerge::Map(vec!["output".into()])))]
+    pub partitions: Vec<RegisteredPartition>,
 }
 
 /// Phase of a run.

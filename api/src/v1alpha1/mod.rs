@@ -5,6 +5,7 @@
 //! `CustomResource` (the `ClusterPool`, `EtlJob`, … objects), its OpenAPI
 //! schema and its CEL rules: what `crdgen` writes into the CRDs.
 
+mod catalog;
 mod cluster_pool;
 mod etl_job;
 mod etl_run;
@@ -12,6 +13,7 @@ mod shared;
 mod stream_consumer;
 mod validation_suite;
 
+pub use catalog::*;
 pub use cluster_pool::*;
 pub use etl_job::*;
 pub use etl_run::*;

@@ -63,6 +63,10 @@ pub struct Context {
     pub cluster_wait_limit: std::time::Duration,
     /// Reads the DynamoDB lease tables of StreamConsumers.
     pub lease_table: Arc<dyn crate::lease_table::LeaseTable>,
+    /// The Glue Data Catalog EtlJob outputs are registered in.
+    pub catalog: Arc<dyn ade_catalog::Catalog>,
+    /// The region of AWS resources that name none (`--aws-region`).
+    pub aws_region: Option<String>,
 }
 
 impl std::fmt::Debug for Context {
@@ -104,6 +108,8 @@ impl Context {
             pool_queues: Arc::default(),
             cluster_wait_limit: config.cluster_wait_limit,
             lease_table: Arc::new(crate::lease_table::AwsLeaseTable::new(config.aws_endpoint_url.clone())),
+            catalog: Arc::new(crate::catalog::AwsCatalog::new(config.aws_endpoint_url.clone())),
+            aws_region: config.aws_region.clone(),
             stream: stream_consumer::children::StreamSettings {
                 image: config.stream_image.clone(),
                 aws_endpoint_url: config.aws_endpoint_url.clone(),

@@ -117,6 +117,8 @@ pub(crate) struct Scenario {
     pub ctx: Arc<Context>,
     /// The DynamoDB lease tables StreamConsumers read.
     pub lease_tables: Arc<crate::lease_table::MemoryLeaseTable>,
+    /// The Glue Data Catalog (region us-east-1 by default).
+    pub catalog: Arc<ade_catalog::MemoryCatalog>,
     asked: Arc<Mutex<Vec<Asked>>>,
 }
 
@@ -156,10 +158,14 @@ impl Scenario {
         ctx.caches = Caches::of(runs, jobs, pools);
         let lease_tables = Arc::new(crate::lease_table::MemoryLeaseTable::default());
         ctx.lease_table = lease_tables.clone();
+        let catalog = Arc::new(ade_catalog::MemoryCatalog::default());
+        ctx.catalog = catalog.clone();
+        ctx.aws_region = Some("us-east-1".into());
         Self {
             api,
             ctx: Arc::new(ctx),
             lease_tables,
+            catalog,
             asked,
         }
     }

@@ -3,6 +3,7 @@
 //! writing the same batch again rewrites the same objects. [`plan_objects`]
 //! and [`FlushPolicy`] are pure; [`store`] does the writing.
 
+pub mod catalog;
 pub mod encode;
 pub mod partition;
 pub mod store;
@@ -120,6 +121,11 @@ pub struct PlannedObject {
     pub kind: ObjectKind,
     /// `<partition>/<shard>-<first seq>-<last seq>.<ext>`.
     pub key: String,
+    /// The partition path, e.g. `dt=2026-11-26/hour=08` (empty without one).
+    pub partition: String,
+    /// Arrival time of its first entry (ms since the epoch): what its
+    /// partition was rendered from.
+    pub arrival_ms: i64,
     /// Entries, in batch order.
     pub entries: Vec<usize>,
 }
@@ -150,6 +156,7 @@ pub fn plan_objects(
         .filter_map(|(kind, partition, entries)| {
             let first = batch[*entries.first()?].sequence();
             let last = batch[*entries.last()?].sequence();
+            let arrival_ms = batch[*entries.first()?].arrival_ms();
             let ext = match (kind, format) {
                 (ObjectKind::Data, SinkFormat::Parquet) => "parquet",
                 _ => "jsonl",
@@ -160,7 +167,13 @@ pub fn plan_objects(
             } else {
                 format!("{partition}/{name}")
             };
-            Some(PlannedObject { kind, key, entries })
+            Some(PlannedObject {
+                kind,
+                key,
+                partition,
+                arrival_ms,
+                entries,
+            })
         })
         .collect()
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, aws::AmazonS3Builder, memory::InMemory, path::Path};
 
-use super::{DataRecord, DeadLetter, Entry, ObjectKind, encode, partition::PartitionTemplate, plan_objects};
+use super::{
+    DataRecord, DeadLetter, Entry, ObjectKind, catalog::SinkCatalog, encode, partition::PartitionTemplate, plan_objects,
+};
 use crate::config::{SinkConfig, SinkFormat};
 
 /// A sink failure.
@@ -30,6 +32,14 @@ pub enum SinkError {
         key: String,
         /// Why.
         source: object_store::Error,
+    },
+    /// Registering a partition in the catalog failed (nothing was put under it).
+    #[error("registering the partition of {key} in the catalog: {source}")]
+    Catalog {
+        /// The object's key.
+        key: String,
+        /// Why.
+        source: ade_catalog::CatalogError,
     },
 }
 
@@ -87,6 +97,7 @@ pub struct Sink {
     dead: Location,
     template: PartitionTemplate,
     format: SinkFormat,
+    catalog: Option<Arc<SinkCatalog>>,
 }
 
 /// What a flush wrote.
@@ -111,7 +122,16 @@ impl Sink {
                 message,
             })?,
             format: config.format,
+            catalog: None,
         })
+    }
+
+    /// The same sink, registering each data partition in `catalog` before
+    /// its first object is put.
+    #[must_use]
+    pub fn with_catalog(mut self, catalog: SinkCatalog) -> Self {
+        self.catalog = Some(Arc::new(catalog));
+        self
     }
 
     /// A sink on given locations (tests).
@@ -121,6 +141,7 @@ impl Sink {
             dead,
             template,
             format,
+            catalog: None,
         }
     }
 
@@ -141,6 +162,15 @@ impl Sink {
                         })
                         .collect();
                     written.records += records.len();
+                    if let Some(catalog) = &self.catalog {
+                        catalog
+                            .ensure(&object.partition, object.arrival_ms, shard)
+                            .await
+                            .map_err(|source| SinkError::Catalog {
+                                key: object.key.clone(),
+                                source,
+                            })?;
+                    }
                     let body = match self.format {
                         SinkFormat::Parquet => encode::parquet(shard, &records)?,
                         SinkFormat::Json => encode::json_lines(shard, &records),

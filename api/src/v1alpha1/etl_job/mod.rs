@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::v1alpha1::{Duration, LocalObjectReference, Time, Usd};
+use crate::v1alpha1::{Duration, LocalObjectReference, Output, Time, Usd};
 
 mod status;
 mod task;
@@ -115,6 +115,15 @@ pub struct EtlJobSpec {
     /// When a batch counts as late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<Freshness>,
+
+    /// Datasets a batch writes. An output with a `catalog` is registered in
+    /// the Glue Data Catalog as one partition per batch once the batch is
+    /// final: its run succeeded and, when the job has `gates.after`, every
+    /// gating suite passed it. A batch a gate quarantines is removed again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 16)))]
+    #[cfg_attr(feature = "kube", x_kube(merge_strategy = ListMerge::Map(vec!["name".into()])))]
+    pub outputs: Vec<Output>,
 
     /// Cost guard: a run projected to cost more is not started.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -19,7 +19,9 @@ pub struct EtlJobStatus {
 
     /// `Accepted` (the spec is valid), `Ready`, `Progressing`, `Degraded` (the
     /// newest finished run failed), `Late` (a batch missed its freshness
-    /// deadline) and `OverBudget` (runs are projected to cost more than the budget).
+    /// deadline), `OverBudget` (runs are projected to cost more than the
+    /// budget) and, with cataloged outputs, `Cataloged` (whether the catalog
+    /// holds every final batch).
     #[serde(default)]
     #[cfg_attr(feature = "kube", x_kube(merge_strategy = ListMerge::Map(vec!["type".into()])))]
     pub conditions: Vec<Condition>,
@@ -35,6 +37,11 @@ pub struct EtlJobStatus {
     /// Batch id of the newest batch that succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_batch: Option<String>,
+
+    /// Batch id of the newest batch whose outputs are registered in the
+    /// catalog (`spec.outputs[].catalog`): what readers of the table see last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_registered_batch: Option<String>,
 
     /// Batch id of the schedule's newest due batch (its latest tick), whether
     /// or not it has run, suspended or not: the batch that "run now"

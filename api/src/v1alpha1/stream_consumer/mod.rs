@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::v1alpha1::{Duration, LocalObjectReference, SecretKeyRef, Time};
+use crate::v1alpha1::{CatalogPartition, Duration, LocalObjectReference, SecretKeyRef, Time};
 
 mod status;
 
@@ -242,6 +242,12 @@ pub struct S3Sink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^s3://.+")))]
     pub dead_letter_uri: Option<String>,
+
+    /// The Glue table each partition prefix is registered in, once, before
+    /// the first object under it is checkpointed. Its values may use the
+    /// variables of `partitionBy`, e.g. `{dt: "{{date}}", hour: "{{hour}}"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogPartition>,
 }
 
 fn default_partition_by() -> String {

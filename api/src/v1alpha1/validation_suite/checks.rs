@@ -395,8 +395,9 @@ pub enum DriftFrom {
 /// Every non-null value of the column (or every key of `keys`) exists in
 /// `columns` of another dataset, read in full before the scan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("!has(self.dataset.fromJob)").message("a reference dataset is read as written, one for every batch: give it a uri, not fromJob").field_path(".dataset")))]
 pub struct ReferenceCheck {
     /// The reference dataset, e.g. `s3://lake/dim/customers/` (no templates).
     pub dataset: super::Dataset,

@@ -86,20 +86,40 @@ pub struct ValidationSuiteSpec {
     pub service_account_name: Option<String>,
 }
 
-/// A dataset.
+/// A dataset: a URI, or an output of an EtlJob. Exactly one is set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[cfg_attr(feature = "kube", derive(KubeSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "kube", x_kube(validation = Rule::new("has(self.uri) != has(self.fromJob)").message("set exactly one of dataset.uri and dataset.fromJob")))]
 pub struct Dataset {
     /// A file, glob or partition folder, local or `s3://`; may use `{{batch.id}}`,
     /// `{{window.start}}`, `{{window.end}}` and `{{job.name}}`, e.g.
-    /// `s3://lake/model/orders/batch={{batch.id}}/`.
+    /// `s3://lake/model/orders/batch={{batch.id}}/`. Empty when `fromJob` is set.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 2048)))]
     pub uri: String,
+
+    /// An output of an EtlJob in this namespace (`spec.outputs`): its URI,
+    /// instead of repeating it here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_job: Option<DatasetFromJob>,
 
     /// `parquet` (the default), `csv` or `json` (JSON lines).
     #[serde(default)]
     pub format: DatasetFormat,
+}
+
+/// An EtlJob's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetFromJob {
+    /// The EtlJob.
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 253)))]
+    pub name: String,
+    /// The name of one of its `spec.outputs`.
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 63)))]
+    pub output: String,
 }
 
 /// File format of a dataset.

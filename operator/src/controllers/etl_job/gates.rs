@@ -20,7 +20,7 @@ const NAMED: usize = 5;
 /// The runs of `job` among `runs` whose batch is quarantined: for each batch,
 /// the verdict of its newest validated run (one with a `Quarantined`
 /// condition) decides, so a rerun that passes lifts the hold.
-fn quarantined<'a>(runs: &'a [EtlRun], job: &str) -> Vec<&'a EtlRun> {
+pub(super) fn quarantined<'a>(runs: &'a [EtlRun], job: &str) -> Vec<&'a EtlRun> {
     let mut newest: BTreeMap<&str, (&'a EtlRun, bool)> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.spec.job_ref.name == job) {
         let Some(verdict) = run

@@ -4,6 +4,7 @@
 
 pub mod apply;
 mod backfill;
+mod catalog;
 #[cfg(test)]
 mod fixtures;
 mod gates;
@@ -159,6 +160,18 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         guards::over_budget(&job.spec, ctx.prices, &super::budget::recent_costs(&name, &runs)),
         gates::quarantine(&name, &runs),
     ]);
+    if problems.is_empty() {
+        let wanted = catalog::plan(&job, &runs, ctx.aws_region.as_deref());
+        if let Some(outcome) = catalog::apply(&ctx, &job, wanted).await {
+            plan.conditions.push(outcome.condition);
+            if outcome.newest.is_some() {
+                plan.status.newest_registered_batch = outcome.newest;
+            }
+            if outcome.more {
+                plan.requeue = plan.requeue.min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
     apply::apply(&job, &ctx, &plan, now).await?;
     let was_accepted = job
         .status

@@ -138,6 +138,7 @@ pub fn plan_held(
         observed_generation: job.metadata.generation,
         last_schedule_time: previous.last_schedule_time.clone(),
         last_successful_batch: previous.last_successful_batch.clone(),
+        newest_registered_batch: previous.newest_registered_batch.clone(),
         backfill: previous.backfill.clone(),
         ..EtlJobStatus::default()
     };

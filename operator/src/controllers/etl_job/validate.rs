@@ -4,7 +4,7 @@
 //! Pure.
 
 use crate::{
-    api::v1alpha1::{ClusterPool, EtlJobSpec, Provider, TASK_TEMPLATE_VARIABLES, Task},
+    api::v1alpha1::{ClusterPool, DATASET_TEMPLATE_VARIABLES, EtlJobSpec, Provider, TASK_TEMPLATE_VARIABLES, Task},
     controllers::status::Problem,
     providers::task_kind,
     schedule::{self, Cadence},
@@ -78,6 +78,27 @@ pub fn problems(spec: &EtlJobSpec) -> Vec<Problem> {
         if let Err(e) = template::check(&field, text, TASK_TEMPLATE_VARIABLES) {
             out.push(Problem::new("InvalidTemplate", e.to_string()));
         }
+    }
+    for (field, text) in output_fields(spec) {
+        if let Err(e) = template::check(&field, text, DATASET_TEMPLATE_VARIABLES) {
+            out.push(Problem::new("InvalidTemplate", e.to_string()));
+        }
+    }
+    out
+}
+
+/// The outputs' URIs and catalog partition values, with their paths in the spec.
+fn output_fields(spec: &EtlJobSpec) -> Vec<(String, &str)> {
+    let mut out: Vec<(String, &str)> = Vec::new();
+    for (i, output) in spec.outputs.iter().enumerate() {
+        out.push((format!("spec.outputs[{i}].uri"), &output.uri));
+        out.extend(
+            output
+                .catalog
+                .iter()
+                .flat_map(|c| &c.partition)
+                .map(|(k, v)| (format!("spec.outputs[{i}].catalog.partition.{k}"), v.as_str())),
+        );
     }
     out
 }
@@ -159,6 +180,12 @@ mod tests {
             ))),
             []
         );
+        assert_eq!(
+            problems(&spec(&format!(
+                "{BASE}outputs: [{{name: orders, uri: 's3://lake/orders/batch={{{{batch.id}}}}/', catalog: {{database: lake, table: orders, partition: {{batch: '{{{{batch.id}}}}'}}}}}}]\n"
+            ))),
+            []
+        );
     }
 
     #[test]
@@ -168,6 +195,16 @@ mod tests {
             ("schedule: '0 25 * * *'\n", "InvalidSchedule", "hour field"),
             ("timeZone: Mars/Olympus\n", "InvalidTimeZone", "Mars/Olympus"),
             ("window: {size: 0s}\n", "InvalidWindow", "spec.window.size"),
+            (
+                "outputs: [{name: orders, uri: 's3://lake/orders/hour={{run.attempt}}/'}]\n",
+                "InvalidTemplate",
+                "spec.outputs[0].uri: unknown template variable {{run.attempt}}",
+            ),
+            (
+                "outputs: [{name: orders, uri: 's3://lake/o/', catalog: {database: lake, table: orders, partition: {batch: '{{date}}'}}}]\n",
+                "InvalidTemplate",
+                "spec.outputs[0].catalog.partition.batch",
+            ),
         ];
         for (extra, reason, text) in cases {
             let got = problems(&spec(&format!("{BASE}{extra}")));

@@ -171,6 +171,8 @@ async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Er
     let existing = run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut status = plan.status.clone();
     status.conditions = conditions::merge(existing, &plan.conditions, run.metadata.generation, Timestamp::now());
+    // The catalog's records are written by their own field manager (etl_job::catalog).
+    status.partitions.clear();
     let written = status::apply(ctx, run, FIELD_MANAGER, &status)
         .await
         .map_err(|source| Error::ApplyStatus {

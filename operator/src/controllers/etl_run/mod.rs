@@ -11,6 +11,8 @@ pub mod plan;
 mod scenario_tests;
 mod upstream;
 
+pub(crate) use self::{observe::resolve_window, upstream::final_run};
+
 use std::sync::Arc;
 
 use jiff::Timestamp;

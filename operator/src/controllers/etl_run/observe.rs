@@ -205,7 +205,7 @@ fn waited_too_long(state: &AttemptState, attempt: &Attempt, limit: std::time::Du
 }
 
 /// The window of `run`'s batch: from its spec, else from its job's cadence.
-fn resolve_window(run: &EtlRun, job: Option<&EtlJob>) -> Result<Window, String> {
+pub(crate) fn resolve_window(run: &EtlRun, job: Option<&EtlJob>) -> Result<Window, String> {
     if let Some(w) = &run.spec.window {
         return Ok(Window {
             start: w.start.0,

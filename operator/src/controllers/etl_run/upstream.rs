@@ -82,10 +82,22 @@ fn covering(cadence: &Cadence, window: &Window) -> Vec<Batch> {
 
 /// Why `batch` of `upstream` is not ready, if it is not.
 fn not_ready(upstream: &EtlJob, batch: &Batch, runs: &[Arc<EtlRun>]) -> Option<String> {
-    let name = upstream.metadata.name.as_deref().unwrap_or_default();
+    final_run(upstream, &batch.id, runs.iter().map(AsRef::as_ref)).err()
+}
+
+/// The run that makes `batch` of `job` final — its newest run, when that
+/// succeeded and, when the job is gated (`gates.after`), every gating suite
+/// checked it without quarantining it — or why there is none yet, in words.
+/// What dependents wait for, and what the catalog registers.
+pub fn final_run<'a>(
+    job: &EtlJob,
+    batch: &str,
+    runs: impl IntoIterator<Item = &'a EtlRun>,
+) -> Result<&'a EtlRun, String> {
+    let name = job.metadata.name.as_deref().unwrap_or_default();
     let newest = runs
-        .iter()
-        .filter(|r| r.spec.job_ref.name == name && r.spec.batch_id == batch.id)
+        .into_iter()
+        .filter(|r| r.spec.job_ref.name == name && r.spec.batch_id == batch)
         .max_by_key(|r| {
             (
                 r.metadata.creation_timestamp.as_ref().map(|t| t.0),
@@ -93,37 +105,34 @@ fn not_ready(upstream: &EtlJob, batch: &Batch, runs: &[Arc<EtlRun>]) -> Option<S
             )
         });
     let Some(run) = newest else {
-        return Some(format!(
-            "waits for batch {} of EtlJob {name}, which has no run yet",
-            batch.id
+        return Err(format!(
+            "waits for batch {batch} of EtlJob {name}, which has no run yet"
         ));
     };
     let status = run.status.clone().unwrap_or_default();
     if status.phase != Some(RunPhase::Succeeded) {
         let phase = status.phase.map_or("new".to_owned(), |p| format!("{p:?}"));
-        return Some(format!(
-            "waits for batch {} of EtlJob {name} to succeed (its run {} is {phase})",
-            batch.id,
+        return Err(format!(
+            "waits for batch {batch} of EtlJob {name} to succeed (its run {} is {phase})",
             run.metadata.name.as_deref().unwrap_or_default()
         ));
     }
     if conditions::find(&status.conditions, QUARANTINED).is_some_and(|c| c.status == "True") {
-        return Some(format!(
-            "batch {} of EtlJob {name} is quarantined by a failed quality gate",
-            batch.id
+        return Err(format!(
+            "batch {batch} of EtlJob {name} is quarantined by a failed quality gate"
         ));
     }
-    let gates = upstream.spec.gates.iter().flat_map(|g| &g.after);
+    let gates = job.spec.gates.iter().flat_map(|g| &g.after);
     let annotations = run.metadata.annotations.clone().unwrap_or_default();
-    gates
+    match gates
         .map(|g| &g.validation_suite_ref.name)
         .find(|suite| !annotations.contains_key(&validated_key(suite)))
-        .map(|suite| {
-            format!(
-                "waits for ValidationSuite {suite} to check batch {} of EtlJob {name} (a gate of that job)",
-                batch.id
-            )
-        })
+    {
+        Some(suite) => Err(format!(
+            "waits for ValidationSuite {suite} to check batch {batch} of EtlJob {name} (a gate of that job)"
+        )),
+        None => Ok(run),
+    }
 }
 
 #[cfg(test)]

@@ -108,6 +108,11 @@ pub fn build(consumer: &StreamConsumer) -> Result<StreamConfig, ConfigError> {
                 max_bytes,
                 max_interval_seconds: seconds("spec.sink.s3.flush.maxInterval", &s3.flush.max_interval)?,
             },
+            // The region written out: the stream's unless the catalog names one.
+            catalog: s3.catalog.clone().map(|mut catalog| {
+                catalog.region.get_or_insert_with(|| kinesis.region.clone());
+                catalog
+            }),
         },
         checkpoint: stream::CheckpointConfig {
             interval_seconds: seconds("spec.checkpoint.interval", &spec.checkpoint.interval)?,
@@ -162,7 +167,8 @@ sink: {s3: {uri: 's3://lake/raw/', flush: {maxRecords: 500, maxBytes: 64Mi, maxI
                 ],
                 "sink": {"uri": "s3://lake/raw/", "format": "parquet", "partitionBy": "dt={{date}}/hour={{hour}}",
                          "deadLetterUri": null,
-                         "flush": {"maxRecords": 500, "maxBytes": 67_108_864, "maxIntervalSeconds": 90}},
+                         "flush": {"maxRecords": 500, "maxBytes": 67_108_864, "maxIntervalSeconds": 90},
+                         "catalog": null},
                 "checkpoint": {"intervalSeconds": 10, "store": "kubernetes", "dynamodbTable": null},
                 "leaseDurationSeconds": 30
             })

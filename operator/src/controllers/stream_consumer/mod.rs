@@ -246,6 +246,12 @@ fn problems(name: &str, spec: &StreamConsumerSpec) -> Vec<Problem> {
     ) {
         out.push(Problem::new("InvalidTemplate", e.to_string()));
     }
+    for (key, value) in spec.sink.s3.catalog.iter().flat_map(|c| &c.partition) {
+        let field = format!("spec.sink.s3.catalog.partition.{key}");
+        if let Err(e) = template::check(&field, value, PARTITION_TEMPLATE_VARIABLES) {
+            out.push(Problem::new("InvalidTemplate", e.to_string()));
+        }
+    }
     // Durations the pods and the scaler use; the schema's pattern admits some
     // that do not parse (e.g. one too large), which would otherwise fail every
     // reconcile instead of saying so once.

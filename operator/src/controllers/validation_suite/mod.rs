@@ -18,7 +18,7 @@ mod republish;
 mod scenario_tests;
 mod validated;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
@@ -182,6 +182,11 @@ async fn reconcile(suite: Arc<ValidationSuite>, ctx: Arc<Context>) -> Result<Act
             return Ok(Action::requeue(RESYNC));
         }
     };
+    if let Err(missing) = dataset_template(&suite, &ctx) {
+        let ready = Desired::new("Ready", Status::False, "DatasetNotFound", missing);
+        apply_status(&ctx, &suite, &problems, View::carry(&status, ready)).await?;
+        return Ok(Action::requeue(RESYNC));
+    }
     match status.active.clone() {
         Some(active) => progress::progress(&suite, &ctx, active, etl_job.as_ref()).await,
         None => start_next(&suite, &ctx, &status).await,
@@ -262,7 +267,10 @@ async fn start_next(
 
 /// Creates the Job of `active`; one that exists already is the same run.
 pub(super) async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &ActiveValidation) -> Result<(), Error> {
-    let dataset = render_dataset(suite, active);
+    // Checked by the reconcile; an output gone since reads as an empty URI,
+    // which ade-validate reports as invalid input.
+    let template = dataset_template(suite, ctx).unwrap_or_default();
+    let dataset = render_dataset(suite, active, &template);
     let job = job::build(suite, active, &dataset, &ctx.validator);
     let api = Api::<Job>::namespaced(ctx.client.clone(), &suite.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &job).await {
@@ -285,23 +293,51 @@ pub(super) async fn release(ctx: &Context, ns: &str, name: &str) {
     }
 }
 
-/// The dataset URI of the active batch (its templates were checked by `problems`).
-fn render_dataset(suite: &ValidationSuite, active: &ActiveValidation) -> String {
-    let at = |t: &Option<Time>| t.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+/// The suite's dataset URI template: `dataset.uri`, or the URI of the
+/// EtlJob output `dataset.fromJob` names (or why there is none).
+fn dataset_template(suite: &ValidationSuite, ctx: &Context) -> Result<String, String> {
+    let Some(from) = &suite.spec.dataset.from_job else {
+        return Ok(suite.spec.dataset.uri.clone());
+    };
+    let ns = suite.namespace().unwrap_or_default();
+    let job = ctx.caches.jobs.get(&ns, &from.name).ok_or_else(|| {
+        format!(
+            "EtlJob {} (spec.dataset.fromJob) does not exist in namespace {ns}; the suite reads its output once it does",
+            from.name
+        )
+    })?;
+    job.spec
+        .outputs
+        .iter()
+        .find(|o| o.name == from.output)
+        .map(|o| o.uri.clone())
+        .ok_or_else(|| {
+            let names: Vec<&str> = job.spec.outputs.iter().map(|o| o.name.as_str()).collect();
+            format!(
+                "EtlJob {} has no output {} (spec.dataset.fromJob.output); it has [{}]",
+                from.name,
+                from.output,
+                names.join(", ")
+            )
+        })
+}
+
+/// The dataset URI of the active batch, from `template` (checked by `problems`,
+/// or by the EtlJob's when it is an output of the job).
+fn render_dataset(suite: &ValidationSuite, active: &ActiveValidation, template: &str) -> String {
+    let at = |t: &Option<Time>| t.as_ref().map(|t| t.0);
     let job_name = suite
         .spec
         .trigger
         .after
         .as_ref()
         .map_or_else(|| suite.name_any(), |a| a.etl_job_ref.name.clone());
-    let values = BTreeMap::from([
-        ("batch.id", active.batch_id.clone()),
-        ("window.start", at(&active.window_start)),
-        ("window.end", at(&active.window_end)),
-        ("job.name", job_name),
-    ]);
-    template::render("spec.dataset.uri", &suite.spec.dataset.uri, &values)
-        .unwrap_or_else(|_| suite.spec.dataset.uri.clone())
+    let values = template::dataset_values(
+        &active.batch_id,
+        (at(&active.window_start), at(&active.window_end)),
+        &job_name,
+    );
+    template::render("spec.dataset.uri", template, &values).unwrap_or_else(|_| template.to_owned())
 }
 
 fn active_run(suite: &ValidationSuite, due: &Due, now: Timestamp) -> ActiveValidation {
@@ -493,7 +529,7 @@ mod tests {
         };
         let active = active_run(&suite, &due, "2026-11-25T14:20:01Z".parse().expect("ts"));
         assert_eq!(
-            render_dataset(&suite, &active),
+            render_dataset(&suite, &active, &suite.spec.dataset.uri),
             "s3://lake/orders/batch=2026-11-25T13/from=2026-11-25T13:00:00Z/"
         );
         assert!(

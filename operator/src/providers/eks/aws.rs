@@ -19,7 +19,7 @@ use super::{
     interruptions,
 };
 use crate::{
-    aws::{Regional, static_credentials},
+    aws::Regional,
     providers::emr::{
         Market,
         aws::{error::api_error, spot_price_history},
@@ -60,7 +60,7 @@ impl EksAws {
     /// Fixed credentials instead of the default chain: for emulators and tests.
     pub fn with_static_credentials(endpoint: Option<String>, access_key: &str, secret_key: &str) -> Self {
         Self {
-            clients: Regional::new(endpoint, Some(static_credentials(access_key, secret_key))),
+            clients: Regional::with_static_credentials(endpoint, access_key, secret_key),
         }
     }
 
