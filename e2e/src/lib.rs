@@ -34,7 +34,7 @@ use std::{
 };
 
 pub use executor::Executor;
-pub use moto::{Moto, S3};
+pub use moto::{Glue, Moto, S3};
 pub use operator::{Operator, lease_holder};
 pub use process::{CommandOutput, helm, kubectl, kubectl_ok, kubectl_with_env, kubectl_with_stdin};
 

@@ -38,6 +38,36 @@ pub trait S3 {
     }
 }
 
+/// The Glue Data Catalog through boto3, for a test's own setup and checks.
+pub trait Glue: S3 {
+    /// Creates database `database` (unless it exists) and table `table` in
+    /// it, partitioned by the string columns `keys`, Parquet under `location`.
+    fn create_glue_table(&self, database: &str, table: &str, keys: &[&str], location: &str) {
+        let keys = serde_json::to_string(keys).expect("keys as JSON");
+        self.boto3(&format!(
+            "glue = boto3.client('glue')\ntry:\n    glue.create_database(DatabaseInput={{'Name': {database:?}}})\n\
+             except glue.exceptions.AlreadyExistsException:\n    pass\n\
+             glue.create_table(DatabaseName={database:?}, TableInput={{'Name': {table:?}, \
+             'PartitionKeys': [{{'Name': k, 'Type': 'string'}} for k in json.loads({keys:?})], \
+             'StorageDescriptor': {{'Location': {location:?}, 'Columns': [{{'Name': 'id', 'Type': 'bigint'}}], \
+             'InputFormat': 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat'}}}})\n"
+        ));
+    }
+
+    /// Every partition of `database.table` as `GetPartitions` lists it:
+    /// values (in key order) and location, sorted.
+    fn glue_partitions(&self, database: &str, table: &str) -> Vec<(Vec<String>, String)> {
+        let out = self.boto3(&format!(
+            "glue = boto3.client('glue')\n\
+             r = glue.get_partitions(DatabaseName={database:?}, TableName={table:?})\n\
+             print(json.dumps(sorted([[p['Values'], p['StorageDescriptor'].get('Location', '')] for p in r['Partitions']])))\n"
+        ));
+        serde_json::from_str(out.trim()).expect("a JSON list of partitions")
+    }
+}
+
+impl Glue for Moto {}
+
 impl S3 for Moto {
     fn boto3(&self, script: &str) -> String {
         let prelude = "import boto3, json, sys\ns3 = boto3.client('s3')\n";

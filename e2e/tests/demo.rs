@@ -47,6 +47,12 @@ fn the_demo_runs_every_chapter_to_the_end() {
         "the quarantined batch is shown with the failed check:\n{stdout}"
     );
     assert!(
+        stdout.contains("(1 partition(s) in lake.orders)")
+            && stdout.contains("2026-11-01T01 s3://lake/orders/batch=2026-11-01T01/")
+            && stdout.contains("(2 partition(s) in lake.orders)"),
+        "the catalog listed batch 00 alone, then both once the rerun passed:\n{stdout}"
+    );
+    assert!(
         stdout.contains("Observe: Prometheus scraped the operator")
             && stdout.contains("alertname=AdeBatchQuarantined")
             && stdout.contains("etl_job=orders"),

@@ -30,7 +30,7 @@ use std::{
 use ade_api::labels::STREAM_CONSUMER;
 use ade_e2e::{
     Namespace, Operator, apply, env_or, event_messages, get_json, install_chart_once,
-    moto::{Moto, S3},
+    moto::{Glue, Moto, S3},
     pods::{Pods, PodsConfig},
     wait_for,
 };
@@ -82,6 +82,7 @@ spec:
       format: parquet
       partitionBy: \"dt={{{{date}}}}/hour={{{{hour}}}}\"
       flush: {{ maxRecords: 500, maxBytes: 128Mi, maxInterval: 2s }}
+      catalog: {{ database: lake, table: app_events, partition: {{ dt: \"{{{{date}}}}\", hour: \"{{{{hour}}}}\" }} }}
   checkpoint: {checkpoint}
   scaling: {{ minReplicas: 1, maxReplicas: 3, targetLag: 5s }}
 "
@@ -220,6 +221,12 @@ fn real_consumers_give_every_record_once(store: Store) {
     let ns = Namespace::create("records");
     let moto = Moto::start();
     moto.boto3(&format!("s3.create_bucket(Bucket='{BUCKET}')\n"));
+    moto.create_glue_table(
+        "lake",
+        "app_events",
+        &["dt", "hour"],
+        &format!("s3://{BUCKET}/raw/app_events/"),
+    );
     let proxy = FaultProxy::start(moto.port(), Faults::none(18));
     let _operator = Operator::start_with(
         "records",
@@ -431,6 +438,22 @@ fn real_consumers_give_every_record_once(store: Store) {
         "PII: no e-mail, name, SSN or phone in clear in {} objects",
         objects.len()
     );
+    // Every hour partition holding data is in the catalog, once, at its prefix.
+    let mut prefixes: Vec<(Vec<String>, String)> = objects
+        .iter()
+        .filter(|(key, _)| key.ends_with(".parquet"))
+        .filter_map(|(key, _)| {
+            let dir = &key[..key.rfind('/')?];
+            let (dt, hour) = dir.strip_prefix("raw/app_events/dt=")?.split_once("/hour=")?;
+            Some((vec![dt.to_owned(), hour.to_owned()], format!("s3://{BUCKET}/{dir}/")))
+        })
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let listed = moto.glue_partitions("lake", "app_events");
+    eprintln!("catalog partitions: {listed:?}");
+    assert!(!prefixes.is_empty());
+    assert_eq!(listed, prefixes, "one partition per hour written, none other");
 }
 
 #[test]

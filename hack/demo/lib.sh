@@ -80,6 +80,41 @@ moto_py() {
   AWS_ENDPOINT_URL=$moto_url AWS_DEFAULT_REGION=us-east-1 "$(tools/moto/ensure.sh)/python" - "$@"
 }
 
+# glue_table DATABASE TABLE KEY: creates the Glue table DATABASE.TABLE (and
+# its database) in moto, Parquet, partitioned by the string column KEY.
+glue_table() {
+  moto_py "$@" <<'PY'
+import sys, boto3
+database, table, key = sys.argv[1:4]
+glue = boto3.client("glue")
+try:
+    glue.create_database(DatabaseInput={"Name": database})
+except glue.exceptions.AlreadyExistsException:
+    pass
+try:
+    glue.delete_table(DatabaseName=database, Name=table)
+except glue.exceptions.EntityNotFoundException:
+    pass
+glue.create_table(DatabaseName=database, TableInput={
+    "Name": table, "PartitionKeys": [{"Name": key, "Type": "string"}],
+    "StorageDescriptor": {"Location": f"s3://{database}/{table}/", "Columns": [{"Name": "id", "Type": "bigint"}],
+                          "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"}})
+PY
+}
+
+# glue_partitions DATABASE TABLE: the table's partitions as GetPartitions
+# lists them, one line each: values and location.
+glue_partitions() {
+  moto_py "$@" <<'PY'
+import sys, boto3
+database, table = sys.argv[1:3]
+parts = boto3.client("glue").get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+for p in sorted(parts, key=lambda p: p["Values"]):
+    print(" ".join(p["Values"]), p["StorageDescriptor"]["Location"])
+print(f"({len(parts)} partition(s) in {database}.{table})")
+PY
+}
+
 # fresh_namespace NS: NS, empty — what an earlier demo left there is deleted
 # first (while the operator runs, so finalizers complete), so every chapter
 # can run again.
