@@ -94,20 +94,25 @@ pub fn plan(job: &EtlJob, runs: &[EtlRun], region: Option<&str>) -> Plan {
         return out;
     }
     let name = job.name_any();
-    let mine: Vec<&EtlRun> = runs.iter().filter(|r| r.spec.job_ref.name == name).collect();
-    let quarantined = gates::quarantined(runs, &name);
-    let mut batches: Vec<(Timestamp, &str)> = Vec::new();
-    for run in &mine {
-        let key = (window_start(job, run), run.spec.batch_id.as_str());
-        if !batches.contains(&key) {
-            batches.push(key);
-        }
+    // Each batch's runs, the batch ordered by its window.
+    let mut batches: BTreeMap<&str, (Timestamp, Vec<&EtlRun>)> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.spec.job_ref.name == name) {
+        batches
+            .entry(run.spec.batch_id.as_str())
+            .or_insert_with(|| (window_start(job, run), Vec::new()))
+            .1
+            .push(run);
     }
-    batches.sort_unstable();
-    for (start, batch) in batches {
+    let mut batches: Vec<(Timestamp, &str, Vec<&EtlRun>)> = batches
+        .into_iter()
+        .map(|(batch, (start, runs))| (start, batch, runs))
+        .collect();
+    batches.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let quarantined = gates::quarantined(runs, &name);
+    for (start, batch, its_runs) in batches {
         let (run, act) = match quarantined.iter().find(|r| r.spec.batch_id == batch) {
             Some(run) => (*run, Act::Remove),
-            None => match final_run(job, batch, mine.iter().copied()) {
+            None => match final_run(job, batch, its_runs) {
                 Ok(run) => (run, Act::Register),
                 // Not final yet (or a rerun is under way): leave the catalog as it is.
                 Err(_) => continue,
