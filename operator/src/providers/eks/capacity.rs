@@ -172,7 +172,16 @@ impl EksProvider {
             .flat_map(|s| &s.clusters)
             .map(|c| c.id.as_str())
             .collect();
-        Ok(interruptions::newly_interrupted(instances, &listed)
+        let newly = {
+            let mut told = self.told_interruptions.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Timestamp::now();
+            told.retain(|_, at| now.duration_since(*at).as_secs() < 2 * 3600);
+            let ids: BTreeSet<String> = told.keys().cloned().collect();
+            let newly = interruptions::newly_interrupted(instances, &listed, &ids, self.started);
+            told.extend(newly.iter().map(|i| (i.id.clone(), now)));
+            newly
+        };
+        Ok(newly
             .into_iter()
             .map(|i| {
                 // A run interrupted already has no Job left to name.

@@ -66,13 +66,22 @@ pub fn spot_events(instances: &[InstanceInfo]) -> Vec<SpotEvent> {
     out
 }
 
-/// The reclaimed instances the pool's last status still listed (`listed`,
-/// its `status.clusters` ids): each is told of once, in the reconcile that
-/// first sees it gone.
-pub fn newly_interrupted<'a>(instances: &'a [InstanceInfo], listed: &BTreeSet<&str>) -> Vec<&'a InstanceInfo> {
+/// The reclaimed instances to tell of now, each once: not `told` by this
+/// process yet, and either listed by the pool's last status (`listed`, its
+/// `status.clusters` ids: a loss the operator was down for) or reclaimed
+/// since this process started (`since`). The second covers a reconcile that
+/// read a status not listing the instance yet (one ahead of the watch),
+/// which would otherwise never tell the loss.
+pub fn newly_interrupted<'a>(
+    instances: &'a [InstanceInfo],
+    listed: &BTreeSet<&str>,
+    told: &BTreeSet<String>,
+    since: Timestamp,
+) -> Vec<&'a InstanceInfo> {
     instances
         .iter()
-        .filter(|i| interrupted(i) && listed.contains(i.id.as_str()))
+        .filter(|i| interrupted(i) && !told.contains(&i.id))
+        .filter(|i| listed.contains(i.id.as_str()) || i.state_changed_at.is_some_and(|t| t >= since))
         .collect()
 }
 
@@ -198,16 +207,25 @@ mod tests {
 
     #[test]
     fn an_interruption_is_told_once() {
+        let reclaimed = |id: &str, at_: &str| instance(id, Market::Spot, Some(SPOT_TERMINATION), Some(at_));
         let instances = [
-            instance("i-1", Market::Spot, Some(SPOT_TERMINATION), None),
-            instance("i-2", Market::Spot, Some(SPOT_TERMINATION), None),
+            reclaimed("i-1", "2026-12-01T07:00:00Z"),
+            reclaimed("i-2", "2026-12-01T07:00:00Z"),
             instance("i-3", Market::Spot, None, None),
+            reclaimed("i-4", "2026-12-01T09:00:00Z"),
+            reclaimed("i-5", "2026-12-01T09:00:00Z"),
         ];
-        let listed = BTreeSet::from(["i-1", "i-3"]);
-        let told: Vec<&str> = newly_interrupted(&instances, &listed)
+        let started = at("2026-12-01T08:00:00Z");
+        let listed = BTreeSet::from(["i-1", "i-3", "i-5"]);
+        let told = BTreeSet::from(["i-5".to_owned()]);
+        let now: Vec<&str> = newly_interrupted(&instances, &listed, &told, started)
             .into_iter()
             .map(|i| i.id.as_str())
             .collect();
-        assert_eq!(told, ["i-1"]);
+        // i-1: listed, lost while the operator was down; i-2: neither listed
+        // nor lost since the start (told by an earlier process); i-3: live;
+        // i-4: lost since the start, though the status read does not list it;
+        // i-5: told already.
+        assert_eq!(now, ["i-1", "i-4"]);
     }
 }

@@ -92,6 +92,12 @@ pub struct EksProvider {
     pub(super) placing: crate::locks::KeyedLocks,
     /// Spot price history by region, for the nodes' and runs' costs.
     pub(super) spot_cache: crate::providers::spot_prices::SpotPriceCache,
+    /// Reclaimed instances this process told of, and when (kept 2 h, longer
+    /// than EC2 lists a terminated instance).
+    pub(super) told_interruptions: std::sync::Mutex<BTreeMap<String, Timestamp>>,
+    /// When this process started: losses after it are told even when the
+    /// status a reconcile read does not list the instance.
+    pub(super) started: Timestamp,
 }
 
 impl std::fmt::Debug for EksProvider {
@@ -197,6 +203,8 @@ impl EksProvider {
             asked_types: std::sync::Mutex::default(),
             placing: crate::locks::KeyedLocks::default(),
             spot_cache: crate::providers::spot_prices::SpotPriceCache::default(),
+            told_interruptions: std::sync::Mutex::default(),
+            started: Timestamp::now(),
         }
     }
 
