@@ -3,7 +3,7 @@
 # Build output lives outside the clone so fresh clones (and CI) reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ade/target
 
-.PHONY: help generate lint unit cluster-up cluster-down e2e chaos test demo bench-plan bench-etl-cpu cost argocd-testdata
+.PHONY: help generate lint unit cluster-up cluster-down e2e chaos test demo bench-plan bench-etl-cpu bench-operator cost argocd-testdata
 
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -60,6 +60,11 @@ cost: ## the cost simulator on the sample day and the spot storm: pool against b
 
 bench-plan: ## the EtlJob planner's cost against how far back a backfill starts (release)
 	cargo bench --locked --workspace --bench plan
+
+bench-operator: ## the operator (release) under 1,000- and 10,000-run bursts against the Job controller, then idle and steady (docs/performance.md)
+	cargo build --locked --workspace --bins
+	cargo build --release --locked --workspace --bin ade-operator
+	hack/bench-operator.sh
 
 bench-etl-cpu: ## operator CPU: a backfill beside a minute schedule, and 50 idle jobs (local control plane)
 	cargo build --locked --workspace --bins

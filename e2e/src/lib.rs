@@ -13,6 +13,7 @@
 
 pub mod apiserver_metrics;
 pub mod argocd;
+pub mod bench;
 pub mod chaos;
 pub mod ec2;
 pub mod eks_nodes;

@@ -73,9 +73,9 @@ impl Operator {
                 "--log-format=human",
             ])
             .args(args)
+            .env("ADE_LOG", "info,ade_operator=debug")
             .envs(env.iter().copied())
             .env("KUBECONFIG", service_account_kubeconfig())
-            .env("ADE_LOG", "info,ade_operator=debug")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -103,6 +103,11 @@ impl Operator {
             },
         );
         operator
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// How the process ended, once it has.
