@@ -30,7 +30,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use self::groups::{GroupOf, Groups};
 use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer};
+
+mod groups;
 
 /// An object the operator wrote that the watch may not have delivered yet.
 #[derive(Debug)]
@@ -64,6 +67,12 @@ pub struct Cache<K: Resource<DynamicType = ()> + Clone + 'static> {
     /// Until [`Caches::start`] hands it to the watch.
     writer: Mutex<Option<Writer<K>>>,
     overlay: Mutex<BTreeMap<(String, String), Written<K>>>,
+    /// How the kind is grouped (runs: by job, by pool), for kinds read a
+    /// group at a time.
+    groupings: &'static [GroupOf<K>],
+    /// The store's objects by each grouping; `None` until the watch's first
+    /// list is in.
+    grouped: Mutex<Option<Vec<Groups<K>>>>,
     /// Who hears of each change once the store holds it ([`Cache::changes`]).
     listeners: Mutex<Vec<mpsc::UnboundedSender<K>>>,
     /// Whether the store has listed its kind once. (The store's own
@@ -91,11 +100,13 @@ impl<K> Cache<K>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
 {
-    fn new(store: Store<K>, writer: Option<Writer<K>>) -> Self {
+    fn new(store: Store<K>, writer: Option<Writer<K>>, groupings: &'static [GroupOf<K>]) -> Self {
         Self {
             store,
             writer: Mutex::new(writer),
             overlay: Mutex::default(),
+            groupings,
+            grouped: Mutex::new(None),
             listeners: Mutex::default(),
             ready: watch::Sender::new(Readiness::Pending),
         }
@@ -129,9 +140,49 @@ where
         }
     }
 
-    fn unfed() -> Self {
+    fn unfed(groupings: &'static [GroupOf<K>]) -> Self {
         let (store, writer) = reflector::store();
-        Self::new(store, Some(writer))
+        Self::new(store, Some(writer), groupings)
+    }
+
+    /// The watch delivered `obj` (the store holds it now).
+    fn applied(&self, obj: &K) {
+        let mut grouped = self.grouped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(groups) = grouped.as_mut() {
+            let stored = self.store.get(&reflector::ObjectRef::from_obj(obj));
+            let stored = stored.unwrap_or_else(|| Arc::new(obj.clone()));
+            for g in groups {
+                g.insert(stored.clone());
+            }
+        }
+    }
+
+    /// The watch delivered the deletion of `obj`.
+    fn deleted(&self, obj: &K) {
+        self.forget(obj);
+        if let Some(groups) = self.grouped.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            for g in groups {
+                g.remove(obj);
+            }
+        }
+    }
+
+    /// The watch (re)listed every object: the groups are rebuilt from the store.
+    fn listed(&self) {
+        if self.groupings.is_empty() {
+            return;
+        }
+        let objects = self.store.state();
+        let groups = self
+            .groupings
+            .iter()
+            .map(|&group_of| {
+                let mut groups = Groups::new(group_of);
+                groups.replace(objects.iter().cloned());
+                groups
+            })
+            .collect();
+        *self.grouped.lock().unwrap_or_else(|e| e.into_inner()) = Some(groups);
     }
 
     /// The newer of the cached object and the operator's own write of it,
@@ -170,28 +221,73 @@ where
         }
     }
 
-    /// Every object of `namespace`.
+    /// Every object of `namespace`, by name.
     pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
-        let mut out: BTreeMap<String, Arc<K>> = self
+        let mut out: Vec<Arc<K>> = self
             .store
             .state()
             .into_iter()
-            .filter(|o| o.namespace().as_deref() == Some(namespace))
-            .map(|o| (o.name_any(), o))
+            .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
             .collect();
+        out.sort_unstable_by(|a, b| a.meta().name.cmp(&b.meta().name));
+        self.overlaid(namespace, out, |_| true)
+    }
+
+    /// The objects of `group` of `grouping` in `namespace` (e.g. the runs
+    /// of one job), by name: what [`in_namespace`](Self::in_namespace)
+    /// holds of that group, without reading the rest.
+    ///
+    /// # Panics
+    ///
+    /// When the kind has no such grouping (a programming error).
+    fn in_group(&self, grouping: usize, namespace: &str, group: &str) -> Vec<Arc<K>> {
+        let group_of = self.groupings[grouping];
+        let listed = self
+            .grouped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|groups| groups[grouping].get(namespace, group));
+        let members = listed.unwrap_or_else(|| {
+            // Before the groups are built: the store, read whole.
+            let mut members: Vec<Arc<K>> = self
+                .store
+                .state()
+                .into_iter()
+                .filter(|o| o.meta().namespace.as_deref() == Some(namespace) && group_of(o) == group)
+                .collect();
+            members.sort_unstable_by(|a, b| a.meta().name.cmp(&b.meta().name));
+            members
+        });
+        self.overlaid(namespace, members, |o| group_of(o) == group)
+    }
+
+    /// `out` (objects of `namespace` sorted by name) with the operator's own
+    /// writes in `namespace` that `wanted` accepts laid over it.
+    fn overlaid(&self, namespace: &str, mut out: Vec<Arc<K>>, wanted: impl Fn(&K) -> bool) -> Vec<Arc<K>> {
         let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
         overlay.retain(|(ns, name), written| {
-            if ns != namespace {
+            if ns != namespace || !wanted(written.object.as_ref()) {
                 return true;
             }
-            let (resolved, forget) = Self::resolve(out.get(name).cloned(), Some(written));
-            match resolved {
-                Some(o) => out.insert(name.clone(), o),
-                None => out.remove(name),
-            };
+            let at = out.binary_search_by(|o| o.meta().name.as_deref().unwrap_or_default().cmp(name.as_str()));
+            let (resolved, forget) = Self::resolve(at.ok().map(|i| out[i].clone()), Some(written));
+            match (resolved, at) {
+                (Some(o), Ok(i)) => out[i] = o,
+                (Some(o), Err(i)) => out.insert(i, o),
+                (None, Ok(i)) => {
+                    out.remove(i);
+                }
+                (None, Err(_)) => {}
+            }
             !forget
         });
-        out.into_values().collect()
+        out
+    }
+
+    /// The store itself, for a controller reconciling the cached objects.
+    pub fn reader(&self) -> Store<K> {
+        self.store.clone()
     }
 
     /// Every object the watch delivered (without the operator's own writes
@@ -201,7 +297,8 @@ where
     }
 
     /// Records that the operator wrote `after` (as the API server returned it).
-    pub fn wrote(&self, after: K) {
+    pub fn wrote(&self, mut after: K) {
+        after.meta_mut().managed_fields = None;
         let written = Written {
             object: Arc::new(after),
             at: Instant::now(),
@@ -213,12 +310,25 @@ where
     /// Waits until the watch listed every object once: `false` when it
     /// stopped before (the process is shutting down; nothing may be decided
     /// on an incomplete cache).
-    async fn ready(&self) -> bool {
+    pub(super) async fn ready(&self) -> bool {
         let mut state = self.ready.subscribe();
         state
             .wait_for(|s| *s != Readiness::Pending)
             .await
             .is_ok_and(|s| *s == Readiness::Ready)
+    }
+}
+
+impl Cache<EtlRun> {
+    /// The runs of EtlJob `job` in `namespace`, by name.
+    pub fn of_job(&self, namespace: &str, job: &str) -> Vec<Arc<EtlRun>> {
+        self.in_group(BY_JOB, namespace, job)
+    }
+
+    /// The runs recorded in ClusterPool `pool` (`status.pool`, set when a
+    /// run first starts), by name.
+    pub fn recorded_in_pool(&self, namespace: &str, pool: &str) -> Vec<Arc<EtlRun>> {
+        self.in_group(BY_POOL, namespace, pool)
     }
 }
 
@@ -238,10 +348,10 @@ pub struct Caches {
 impl Default for Caches {
     fn default() -> Self {
         Self {
-            runs: Arc::new(Cache::unfed()),
-            jobs: Arc::new(Cache::unfed()),
-            pools: Arc::new(Cache::unfed()),
-            consumers: Arc::new(Cache::unfed()),
+            runs: Arc::new(Cache::unfed(RUN_GROUPINGS)),
+            jobs: Arc::new(Cache::unfed(&[])),
+            pools: Arc::new(Cache::unfed(&[])),
+            consumers: Arc::new(Cache::unfed(&[])),
         }
     }
 }
@@ -259,10 +369,10 @@ impl Caches {
     /// Caches holding exactly these objects (reconciler tests).
     pub fn of(runs: Vec<EtlRun>, jobs: Vec<EtlJob>, pools: Vec<ClusterPool>) -> Self {
         Self {
-            runs: Arc::new(filled(runs)),
-            jobs: Arc::new(filled(jobs)),
-            pools: Arc::new(filled(pools)),
-            consumers: Arc::new(filled(Vec::new())),
+            runs: Arc::new(filled(runs, RUN_GROUPINGS)),
+            jobs: Arc::new(filled(jobs, &[])),
+            pools: Arc::new(filled(pools, &[])),
+            consumers: Arc::new(filled(Vec::new(), &[])),
         }
     }
 
@@ -272,6 +382,16 @@ impl Caches {
         self.runs.ready().await && self.jobs.ready().await && self.pools.ready().await
     }
 }
+
+/// The runs of one job.
+const BY_JOB: usize = 0;
+/// The runs recorded in one pool (`status.pool`; a run not started yet has
+/// none, the group `""`).
+const BY_POOL: usize = 1;
+const RUN_GROUPINGS: &[GroupOf<EtlRun>] = &[
+    |run| &run.spec.job_ref.name,
+    |run| run.status.as_ref().and_then(|s| s.pool.as_deref()).unwrap_or_default(),
+];
 
 /// The one waiter on the store's readiness; everyone else asks [`Cache::ready`].
 fn publish_readiness<K>(cache: Arc<Cache<K>>)
@@ -294,8 +414,11 @@ where
         return;
     };
     publish_readiness(cache.clone());
+    // Nothing reads managedFields: dropping them keeps about half of a
+    // status-heavy object out of memory.
     let events = watcher(Api::<K>::all(client.clone()), watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(|obj| obj.meta_mut().managed_fields = None)
         .reflect(writer);
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -304,9 +427,14 @@ where
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 next = events.next() => match next {
-                    Some(Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj))) => cache.tell(&obj),
-                    Some(Ok(watcher::Event::Delete(obj))) => cache.forget(&obj),
-                    Some(Ok(watcher::Event::Init | watcher::Event::InitDone)) => {}
+                    Some(Ok(watcher::Event::Apply(obj))) => {
+                        cache.applied(&obj);
+                        cache.tell(&obj);
+                    }
+                    Some(Ok(watcher::Event::InitApply(obj))) => cache.tell(&obj),
+                    Some(Ok(watcher::Event::Delete(obj))) => cache.deleted(&obj),
+                    Some(Ok(watcher::Event::InitDone)) => cache.listed(),
+                    Some(Ok(watcher::Event::Init)) => {}
                     Some(Err(error)) => tracing::warn!(%error, kind = %K::kind(&()), "the watch of a cache failed; retrying"),
                     None => break,
                 },
@@ -315,7 +443,7 @@ where
     });
 }
 
-fn filled<K>(objects: Vec<K>) -> Cache<K>
+fn filled<K>(objects: Vec<K>, groupings: &'static [GroupOf<K>]) -> Cache<K>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
 {
@@ -325,142 +453,11 @@ where
         writer.apply_watcher_event(&watcher::Event::InitApply(o));
     }
     writer.apply_watcher_event(&watcher::Event::InitDone);
-    let cache = Cache::new(writer.as_reader(), Some(writer));
+    let cache = Cache::new(writer.as_reader(), Some(writer), groupings);
+    cache.listed();
     cache.ready.send_replace(Readiness::Ready);
     cache
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn waiters(cache: &Arc<Cache<EtlRun>>) -> Vec<tokio::task::JoinHandle<bool>> {
-        (0..8)
-            .map(|_| {
-                let cache = cache.clone();
-                tokio::spawn(async move { cache.ready().await })
-            })
-            .collect()
-    }
-
-    /// Reconciles wait for the caches at start-up, many at once: every one of
-    /// them is woken (the store's own readiness future wakes only the last).
-    #[tokio::test]
-    async fn every_waiter_hears_that_the_cache_is_ready() {
-        let cache = Arc::new(Cache::<EtlRun>::unfed());
-        publish_readiness(cache.clone());
-        let waiting = waiters(&cache);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let mut writer = cache
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .expect("writer");
-        writer.apply_watcher_event(&watcher::Event::Init);
-        writer.apply_watcher_event(&watcher::Event::InitDone);
-        for w in waiting {
-            let ready = tokio::time::timeout(Duration::from_secs(2), w).await;
-            assert!(matches!(ready, Ok(Ok(true))), "a waiter was never woken: {ready:?}");
-        }
-    }
-
-    fn run(name: &str, rv: &str, attempts: usize) -> EtlRun {
-        let attempts: Vec<_> = (1..=attempts).map(|n| serde_json::json!({"attempt": n})).collect();
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "ade.dev/v1alpha1", "kind": "EtlRun",
-            "metadata": {"name": name, "namespace": "ns", "resourceVersion": rv},
-            "spec": {"jobRef": {"name": "j"}, "batchId": "b"},
-            "status": {"attempts": attempts},
-        }))
-        .expect("run")
-    }
-
-    fn attempts(run: Option<Arc<EtlRun>>) -> Option<usize> {
-        Some(run?.status.as_ref()?.attempts.len())
-    }
-
-    /// The operator's own writes count until the watch delivers them, also
-    /// for a run the cache has not seen at all yet (created a moment ago,
-    /// its intent written at once).
-    #[test]
-    fn a_write_counts_until_the_watch_delivers_it_or_something_later() {
-        let cache = filled(vec![run("seen", "5", 0)]);
-        cache.wrote(run("seen", "7", 1));
-        cache.wrote(run("unseen", "9", 1));
-        assert_eq!(
-            attempts(cache.get("ns", "seen")),
-            Some(1),
-            "the write, not the cached rv 5"
-        );
-        let all = cache.in_namespace("ns");
-        assert_eq!(all.len(), 2, "the unseen run counts: {all:?}");
-        // The watch delivers rv 6 (older than the write): the write still stands.
-        let mut writer = cache
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .expect("writer");
-        writer.apply_watcher_event(&watcher::Event::Apply(run("seen", "6", 0)));
-        assert_eq!(attempts(cache.get("ns", "seen")), Some(1));
-        // Then rv 8 (later than the write): the cache is right again, the write forgotten.
-        writer.apply_watcher_event(&watcher::Event::Apply(run("seen", "8", 2)));
-        assert_eq!(attempts(cache.get("ns", "seen")), Some(2));
-        assert_eq!(cache.overlay.lock().unwrap_or_else(|e| e.into_inner()).len(), 1);
-    }
-
-    /// A reconcile triggered by a watch event older than the operator's own
-    /// write decides on the write; a newer trigger, or another object of the
-    /// same name (another uid), is taken as it is.
-    #[test]
-    fn the_freshest_version_is_decided_on() {
-        let cache = filled(vec![run("r", "5", 0)]);
-        cache.wrote(run("r", "7", 2));
-        let stale = Arc::new(run("r", "6", 1));
-        assert_eq!(attempts(Some(cache.freshest(stale))), Some(2), "the write (rv 7)");
-        let newer = Arc::new(run("r", "8", 3));
-        assert_eq!(attempts(Some(cache.freshest(newer))), Some(3), "the trigger (rv 8)");
-        let mut other = run("r", "6", 1);
-        other.metadata.uid = Some("another".into());
-        assert_eq!(
-            attempts(Some(cache.freshest(Arc::new(other)))),
-            Some(1),
-            "another object"
-        );
-    }
-
-    /// A run written and then deleted is gone once the watch says so, not
-    /// 30 s later; a write of a new object of the same name stays.
-    #[test]
-    fn a_deleted_object_is_not_kept_alive_by_an_earlier_write() {
-        let cache = filled(vec![]);
-        let with_uid = |name: &str, rv: &str, uid: &str| {
-            let mut r = run(name, rv, 1);
-            r.metadata.uid = Some(uid.to_owned());
-            r
-        };
-        cache.wrote(with_uid("old", "7", "u1"));
-        cache.wrote(with_uid("renewed", "9", "u3"));
-        cache.forget(&with_uid("old", "8", "u1"));
-        cache.forget(&with_uid("renewed", "8", "u2"));
-        let names: Vec<String> = cache.in_namespace("ns").iter().map(|r| r.name_any()).collect();
-        assert_eq!(names, ["renewed"]);
-    }
-
-    /// Shutting down before the first list: every waiter hears it, and decides nothing.
-    #[tokio::test]
-    async fn every_waiter_hears_that_the_cache_closed() {
-        let cache = Arc::new(Cache::<EtlRun>::unfed());
-        publish_readiness(cache.clone());
-        let waiting = waiters(&cache);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        drop(cache.writer.lock().unwrap_or_else(|e| e.into_inner()).take());
-        for w in waiting {
-            let ready = tokio::time::timeout(Duration::from_secs(2), w).await;
-            assert!(matches!(ready, Ok(Ok(false))), "{ready:?}");
-        }
-    }
-}
+mod tests;

@@ -12,7 +12,7 @@ use kube::{
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, ErrorCategory};
+use super::{Context, ErrorCategory, caches::Cache};
 use crate::metrics::{ControllerLabels, FailureLabels};
 
 fn key<K: Resource>(obj: &K) -> String {
@@ -21,13 +21,17 @@ fn key<K: Resource>(obj: &K) -> String {
 
 /// Which changes of the controller's own objects trigger a reconciliation
 /// (changes of watched and owned objects always do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
+#[derive(Debug)]
+pub enum Trigger<K: Resource<DynamicType = ()> + Clone + 'static> {
     /// Every change, status included.
     EveryChange,
     /// A change of `metadata.generation` (the spec, or deletion): the
     /// controller's own status writes do not wake it again.
     SpecChange,
+    /// Every change, as the shared cache of the kind delivers it: the
+    /// controller reads that cache's objects instead of keeping a second
+    /// copy of every object from a watch of its own.
+    Cached(Arc<Cache<K>>),
 }
 
 /// Runs `reconcile` for every object of kind `K` until `shutdown`, woken by
@@ -37,7 +41,7 @@ pub async fn run_with<K, F, Fut, E>(
     ctx: Arc<Context>,
     shutdown: CancellationToken,
     controller: &'static str,
-    trigger: Trigger,
+    trigger: Trigger<K>,
     reconcile: F,
     configure: impl FnOnce(Controller<K>) -> Controller<K>,
 ) where
@@ -60,6 +64,15 @@ pub async fn run_with<K, F, Fut, E>(
                 .applied_objects()
                 .predicate_filter(predicates::generation, Default::default());
             Controller::for_stream(objects, reader)
+        }
+        Trigger::Cached(cache) => {
+            let changes = cache.changes();
+            // The store's readiness wakes one waiter only (see `Cache::ready`):
+            // the controller, which waits for it too, starts once it is ready.
+            if !cache.ready().await {
+                return;
+            }
+            Controller::for_stream(changes, cache.reader())
         }
     };
     configure(base)

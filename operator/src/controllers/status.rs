@@ -109,6 +109,29 @@ pub async fn apply<K: AdeObject, S: Serialize>(
     .await
 }
 
+/// Whether `current` (the status as last read, or as the operator last
+/// wrote it) already shows `desired`, so that applying it would change
+/// nothing: equal, once conditions of types `desired` does not set (another
+/// field manager's, e.g. a gate's `Quarantined`) are left out of `current`.
+/// A controller that skips such writes makes no request, and no watch event
+/// wakes anyone, while nothing changes (a poll of a running attempt).
+///
+/// Pure.
+pub fn shows<S: PartialEq + Clone>(
+    current: Option<&S>,
+    desired: &S,
+    conditions: impl Fn(&mut S) -> &mut Vec<Condition>,
+) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    let mut current = current.clone();
+    let mut desired = desired.clone();
+    let types: Vec<String> = conditions(&mut desired).iter().map(|c| c.type_.clone()).collect();
+    conditions(&mut current).retain(|c| types.contains(&c.type_));
+    current == desired
+}
+
 /// The status fields [`report_validation`] owns, common to every kind.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,6 +196,34 @@ pub fn invalid_spec() -> Desired {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn condition(type_: &str, status: &str) -> Condition {
+        serde_json::from_value(serde_json::json!({
+            "type": type_, "status": status, "reason": "R", "message": "", "lastTransitionTime": "2026-12-02T00:00:00Z",
+        }))
+        .expect("condition")
+    }
+
+    #[test]
+    fn a_status_shows_what_it_holds_apart_from_other_managers_conditions() {
+        fn of(s: &mut crate::api::v1alpha1::EtlRunStatus) -> &mut Vec<Condition> {
+            &mut s.conditions
+        }
+        let mut desired = crate::api::v1alpha1::EtlRunStatus {
+            conditions: vec![condition("Ready", "False")],
+            ..Default::default()
+        };
+        assert!(!shows(None, &desired, of), "nothing written yet");
+        let mut current = desired.clone();
+        current.conditions.push(condition("Quarantined", "True"));
+        assert!(shows(Some(&current), &desired, of), "a gate's condition is not ours");
+        desired.conditions[0] = condition("Ready", "True");
+        assert!(!shows(Some(&current), &desired, of), "a condition of ours changed");
+        let mut moved = current.clone();
+        moved.conditions[0] = condition("Ready", "True");
+        moved.cluster = Some("j-1".into());
+        assert!(!shows(Some(&moved), &desired, of), "a field changed");
+    }
 
     #[test]
     fn accepted_joins_every_problem() {

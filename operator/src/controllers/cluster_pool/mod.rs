@@ -114,6 +114,8 @@ async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, 
     if let Some(provider) = ctx.providers.capacity_for(&pool) {
         return capacity::reconcile(&pool, &ctx, provider).await;
     }
+    // The store may lag the operator's last status write: compare against the newest known.
+    let pool = ctx.caches.pools.freshest(pool);
     let ns = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
     let now = Timestamp::now();
@@ -136,15 +138,19 @@ async fn reconcile(pool: Arc<ClusterPool>, ctx: Arc<Context>) -> Result<Action, 
         estimated_cost_usd: Some(Usd(cost::usd(runs.cost_usd))),
         ..ClusterPoolStatus::default()
     };
-    status::apply(&ctx, pool.as_ref(), FIELD_MANAGER, &status)
-        .await
-        .map_err(|source| Error::ApplyStatus { pool: name, source })?;
+    if !status::shows(pool.status.as_ref(), &status, |s| &mut s.conditions) {
+        let written = status::apply(&ctx, pool.as_ref(), FIELD_MANAGER, &status)
+            .await
+            .map_err(|source| Error::ApplyStatus { pool: name, source })?;
+        ctx.caches.pools.wrote(written);
+    }
     Ok(Action::requeue(RESYNC))
 }
 
-/// The runs of a pool's namespace, and what the pool's status says of its own.
+/// The runs of a pool, and what the pool's status says of them.
 struct PoolRuns {
-    /// Every run of the namespace (a provider picks the pool's own).
+    /// The runs recorded in the pool (`status.pool`) and the runs of the
+    /// jobs on it (a provider picks those it places).
     all: Vec<Arc<EtlRun>>,
     /// The pool's runs running and queued behind `maxConcurrentRuns`.
     counts: queue::PoolCounts,
@@ -154,26 +160,32 @@ struct PoolRuns {
 
 impl PoolRuns {
     /// `None` when the caches stopped before they were complete (shutdown).
+    /// Reads the pool's runs only: its cost does not grow with the rest of
+    /// the namespace.
     async fn read(ctx: &Context, pool: &ClusterPool, now: Timestamp) -> Option<Self> {
         if !ctx.caches.ready().await {
             return None;
         }
         let ns = pool.namespace().unwrap_or_default();
         let name = pool.name_any();
-        let runs = ctx.caches.runs.in_namespace(&ns);
         let jobs = ctx.caches.jobs.in_namespace(&ns);
+        let mut runs = ctx.caches.runs.recorded_in_pool(&ns, &name);
+        for job in jobs.iter().filter(|j| j.spec.pool_ref.name == name) {
+            runs.extend(ctx.caches.runs.of_job(&ns, &job.name_any()));
+        }
+        runs.sort_unstable_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        runs.dedup_by(|a, b| a.metadata.name == b.metadata.name);
         let infos = queue::summarize(runs.iter().map(AsRef::as_ref), jobs.iter().map(AsRef::as_ref));
         let counts = queue::pool_counts(&infos, &name, now);
-        let mine = |r: &EtlRun| {
-            r.status.as_ref().and_then(|s| s.pool.as_deref()) == Some(name.as_str())
-                || infos.iter().any(|i| {
-                    Some(i.name.as_str()) == r.metadata.name.as_deref() && i.pool.as_deref() == Some(name.as_str())
-                })
-        };
+        // `summarize` keeps the runs' order: a run and its queue view pair up.
         let cost_usd = runs
             .iter()
-            .filter(|r| mine(r))
-            .filter_map(|r| r.status.as_ref()?.estimated_cost_usd.as_ref()?.dollars())
+            .zip(&infos)
+            .filter(|(r, i)| {
+                r.status.as_ref().and_then(|s| s.pool.as_deref()) == Some(name.as_str())
+                    || i.pool.as_deref() == Some(name.as_str())
+            })
+            .filter_map(|(r, _)| r.status.as_ref()?.estimated_cost_usd.as_ref()?.dollars())
             .sum();
         Some(Self {
             all: runs,

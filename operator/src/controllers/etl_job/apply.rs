@@ -91,13 +91,18 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
     let existing = job.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut status = plan.status.clone();
     status.conditions = conditions::merge(existing, &plan.conditions, job.metadata.generation, now);
-    status::apply(ctx, job, FIELD_MANAGER, &status)
+    if status::shows(job.status.as_ref(), &status, |s| &mut s.conditions) {
+        return Ok(());
+    }
+    let written = status::apply(ctx, job, FIELD_MANAGER, &status)
         .await
-        .map(drop)
         .map_err(|source| Error::ApplyStatus {
             job: job.name_any(),
             source,
-        })
+        })?;
+    // The next reconcile compares against this write, not an older status.
+    ctx.caches.jobs.wrote(written);
+    Ok(())
 }
 
 fn owner(job: &EtlJob) -> OwnerReference {

@@ -87,7 +87,8 @@ pub fn quarantine(job: &str, runs: &[EtlRun]) -> Desired {
     )
 }
 
-/// The `Held` condition of a job with `spec`, from every run in its namespace.
+/// The `Held` condition of a job with `spec`, from the runs of its upstream
+/// jobs (runs of other jobs are ignored).
 pub fn held(spec: &EtlJobSpec, runs: &[EtlRun]) -> Desired {
     let upstream: Vec<(String, Vec<&EtlRun>)> = spec
         .depends_on

@@ -126,25 +126,33 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
         // Shutting down before the caches were complete: decide nothing.
         return Ok(Action::await_change());
     }
+    // The store may lag the operator's last status write: decide (and
+    // compare the status) against the newest known.
+    let job = ctx.caches.jobs.freshest(job);
     let ns = job.namespace().unwrap_or_default();
     let pool = ctx
         .caches
         .pools
         .get(&ns, &job.spec.pool_ref.name)
         .map(|p| p.as_ref().clone());
-    // Every run in the namespace: this job's, and its upstream jobs' (gates).
-    let all_runs: Vec<EtlRun> = ctx
-        .caches
-        .runs
-        .in_namespace(&ns)
-        .iter()
-        .map(|r| r.as_ref().clone())
-        .collect();
+    // This job's runs, and its upstream jobs' (gates): never the rest of
+    // the namespace, so a reconcile costs what the job has, not what the
+    // namespace holds.
     let name = job.name_any();
-    let runs: Vec<EtlRun> = all_runs
+    let of_job = |job: &str| -> Vec<EtlRun> {
+        ctx.caches
+            .runs
+            .of_job(&ns, job)
+            .iter()
+            .map(|r| r.as_ref().clone())
+            .collect()
+    };
+    let runs = of_job(&name);
+    let upstream_runs: Vec<EtlRun> = job
+        .spec
+        .depends_on
         .iter()
-        .filter(|r| r.spec.job_ref.name == name)
-        .cloned()
+        .flat_map(|d| of_job(&d.etl_job_ref.name))
         .collect();
     let provider = pool
         .as_ref()
@@ -152,7 +160,7 @@ async fn reconcile(job: Arc<EtlJob>, ctx: Arc<Context>) -> Result<Action, Error>
     ctx.metrics.job_seen(&ns, &name, &job.spec.pool_ref.name, provider);
     let problems = validate::problems_with_pool(&job.spec, pool.as_ref());
     let now = Timestamp::now();
-    let held = gates::held(&job.spec, &all_runs);
+    let held = gates::held(&job.spec, &upstream_runs);
     let mut plan = plan::plan_held(&job, &runs, pool.as_ref(), &problems, &held, now);
     plan.status.quarantined_batches = gates::quarantined_batches(&name, &runs);
     plan.conditions.extend([

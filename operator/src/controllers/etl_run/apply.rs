@@ -173,6 +173,13 @@ async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Er
     status.conditions = conditions::merge(existing, &plan.conditions, run.metadata.generation, Timestamp::now());
     // The catalog's records are written by their own field manager (etl_job::catalog).
     status.partitions.clear();
+    let shown = run.status.clone().map(|mut s| {
+        s.partitions.clear();
+        s
+    });
+    if status::shows(shown.as_ref(), &status, |s| &mut s.conditions) {
+        return Ok(());
+    }
     let written = status::apply(ctx, run, FIELD_MANAGER, &status)
         .await
         .map_err(|source| Error::ApplyStatus {

@@ -82,30 +82,52 @@ impl ErrorCategory for Error {
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let jobs = Api::<Job>::all(ctx.client.clone());
-    let runs = ctx.caches.runs.changes();
+    let finished = ctx.caches.runs.changes();
     let owned = watcher::Config::default().labels(ade_api::labels::MANAGED_BY_OPERATOR);
-    runner::run_with::<EtlRun, _, _, _>(
-        ctx,
-        shutdown,
-        CONTROLLER,
-        runner::Trigger::EveryChange,
-        reconcile,
-        move |c| {
-            // When a run finishes it frees a slot: wake the runs waiting in its namespace.
-            let store = c.store();
-            c.owns(jobs, owned).watches_stream(runs, move |run: EtlRun| {
-                let finished = run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final());
-                let ns = run.namespace();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|other| finished && other.namespace() == ns && waiting(other))
-                    .map(|other| ObjectRef::from_obj(other.as_ref()))
-                    .collect::<Vec<_>>()
-            })
-        },
-    )
+    let caches = ctx.caches.clone();
+    let trigger = runner::Trigger::Cached(caches.runs.clone());
+    runner::run_with::<EtlRun, _, _, _>(ctx, shutdown, CONTROLLER, trigger, reconcile, move |c| {
+        // When a run finishes, wake the waiting runs it may have held back.
+        c.owns(jobs, owned).watches_stream(finished, move |run: EtlRun| {
+            if !run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final()) {
+                return Vec::new();
+            }
+            held_back_by(&run, &caches)
+                .iter()
+                .filter(|other| waiting(other))
+                .map(|other| ObjectRef::from_obj(other.as_ref()))
+                .collect::<Vec<_>>()
+        })
+    })
     .await;
+}
+
+/// The runs `finished` may have held back: those of its own job (the same
+/// batch, the job's budget), of jobs that depend on its job (upstream
+/// batches), and, when its pool limits concurrent runs, of every job on
+/// that pool (the queue).
+fn held_back_by(finished: &EtlRun, caches: &super::caches::Caches) -> Vec<Arc<EtlRun>> {
+    let ns = finished.namespace().unwrap_or_default();
+    let job = finished.spec.job_ref.name.as_str();
+    let limited_pool = caches
+        .jobs
+        .get(&ns, job)
+        .and_then(|j| caches.pools.get(&ns, &j.spec.pool_ref.name))
+        .filter(|p| p.spec.capacity.max_concurrent_runs.is_some())
+        .and_then(|p| p.metadata.name.clone());
+    let jobs = caches.jobs.in_namespace(&ns);
+    let mut names: Vec<&str> = jobs
+        .iter()
+        .filter(|j| {
+            j.spec.depends_on.iter().any(|d| d.etl_job_ref.name == job)
+                || limited_pool.as_ref() == Some(&j.spec.pool_ref.name)
+        })
+        .filter_map(|j| j.metadata.name.as_deref())
+        .collect();
+    names.push(job);
+    names.sort_unstable();
+    names.dedup();
+    names.iter().flat_map(|name| caches.runs.of_job(&ns, name)).collect()
 }
 
 /// The provider of `run`'s attempts: its pool's, else (the pool is gone)

@@ -103,12 +103,12 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
     );
     let may_start = attempt_state.is_none() && !run.spec.cancel && !status.phase.is_some_and(|p| p.is_final());
     let blocked = if may_start {
-        let mut runs = caches.runs.in_namespace(&ns);
-        if !runs.iter().any(|r| r.name_any() == name) {
+        let jobs = caches.jobs.in_namespace(&ns);
+        let mut runs = competitors(run, job.as_ref(), pool.as_ref(), &jobs, ctx);
+        if !runs.iter().any(|r| r.metadata.name.as_ref() == Some(&name)) {
             // Too new for the cache: it still queues like any other run.
             runs.push(std::sync::Arc::new(run.clone()));
         }
-        let jobs = caches.jobs.in_namespace(&ns);
         let infos = queue::summarize(runs.iter().map(AsRef::as_ref), jobs.iter().map(AsRef::as_ref));
         let recent = budget::recent_costs(&run.spec.job_ref.name, runs.iter().map(AsRef::as_ref));
         let upstream = job
@@ -180,6 +180,36 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
         request,
         provider,
     })
+}
+
+/// The runs whose state decides whether `run` may start: its job's (the
+/// same batch, the job's budget), its upstream jobs' (their batches), and,
+/// when its pool limits concurrent runs, those of every job on that pool
+/// (the queue). Not the rest of the namespace: a start costs what these
+/// hold, not the namespace's history.
+fn competitors(
+    run: &EtlRun,
+    job: Option<&EtlJob>,
+    pool: Option<&ClusterPool>,
+    jobs: &[Arc<EtlJob>],
+    ctx: &Context,
+) -> Vec<Arc<EtlRun>> {
+    let ns = run.namespace().unwrap_or_default();
+    let mut names: Vec<&str> = vec![run.spec.job_ref.name.as_str()];
+    if let Some(job) = job {
+        names.extend(job.spec.depends_on.iter().map(|d| d.etl_job_ref.name.as_str()));
+    }
+    if let Some(pool) = pool.filter(|p| p.spec.capacity.max_concurrent_runs.is_some()) {
+        let pool = pool.metadata.name.as_deref().unwrap_or_default();
+        names.extend(
+            jobs.iter()
+                .filter(|j| j.spec.pool_ref.name == pool)
+                .filter_map(|j| j.metadata.name.as_deref()),
+        );
+    }
+    names.sort_unstable();
+    names.dedup();
+    names.iter().flat_map(|job| ctx.caches.runs.of_job(&ns, job)).collect()
 }
 
 /// An attempt executing for longer than `limit`: counted from when the

@@ -27,8 +27,23 @@ use crate::{
 
 /// Interruptions (lost capacity) retried before a run gives up anyway.
 pub const MAX_INTERRUPTIONS: usize = 10;
-/// How often an active attempt is looked at when no watch event arrives.
+/// How often an active attempt outside the cluster (an EMR step, an EKS
+/// node's Job seen through its own client) is looked at: nothing wakes the
+/// controller when it changes.
 const POLL: Duration = Duration::from_secs(15);
+/// How often an active attempt that is a Job of this cluster is looked at
+/// when no watch event arrives: the Job's watch wakes the run on every
+/// change, so this only refreshes the running cost estimate.
+const POLL_IN_CLUSTER: Duration = Duration::from_secs(60);
+
+/// How often the active attempt is looked at when nothing wakes the run.
+fn poll(observed: &Observed) -> Duration {
+    if observed.profile.in_cluster {
+        POLL_IN_CLUSTER
+    } else {
+        POLL
+    }
+}
 
 /// Why a run cannot start yet (or at all): the `Scheduled` condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,15 +220,15 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
                 // The intent is recorded but nothing exists: (re)create it, idempotently.
                 effect = Effect::Start(number);
                 status.phase = Some(RunPhase::Provisioning);
-                requeue = Some(POLL);
+                requeue = Some(poll(observed));
             }
             AttemptState::Provisioning => {
                 status.phase = Some(RunPhase::Provisioning);
-                requeue = Some(POLL);
+                requeue = Some(poll(observed));
             }
             AttemptState::Running { .. } => {
                 status.phase = Some(RunPhase::Running);
-                requeue = Some(POLL);
+                requeue = Some(poll(observed));
             }
             AttemptState::Succeeded { finished_at } => {
                 let at = finished_at.unwrap_or(now);
@@ -296,6 +311,7 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
                 if blocked.invalid {
                     accepted = Desired::new("Accepted", Status::False, blocked.reason, blocked.message.clone());
                 } else {
+                    // Some waits (the job or pool missing) have no event of their own.
                     requeue = Some(POLL);
                 }
                 let was = run.status.as_ref().and_then(|s| {
@@ -337,7 +353,7 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
                 status.next_attempt_at = None;
                 status.started_at.get_or_insert(Time(now));
                 effect = Effect::Start(number);
-                requeue = Some(POLL);
+                requeue = Some(poll(observed));
                 scheduled = started(&status.attempts[status.attempts.len() - 1], observed);
                 notes.push(Note {
                     warning: false,
@@ -435,14 +451,21 @@ fn finish_attempt(attempt: &mut Attempt, outcome: AttemptOutcome, message: &str,
     attempt.finished_at = Some(Time(at));
 }
 
+/// The run's cost from its Pods' reserved resources. An attempt still
+/// running is counted in whole minutes, so that its estimate (and the
+/// status) moves once a minute, not on every reconcile; a finished one to
+/// the second.
 fn run_cost(attempts: &[Attempt], observed: &Observed, now: Timestamp) -> f64 {
     let (reserved, prices) = observed.pricing;
     attempts
         .iter()
         .filter_map(|a| {
             let start = a.started_at.as_ref()?.0;
-            let end = a.finished_at.as_ref().map_or(now, |t| t.0);
-            Some(cost::cost(reserved, prices, end.duration_since(start).as_secs_f64()))
+            let seconds = match &a.finished_at {
+                Some(end) => end.0.duration_since(start).as_secs_f64(),
+                None => (now.duration_since(start).as_secs_f64() / 60.0).floor() * 60.0,
+            };
+            Some(cost::cost(reserved, prices, seconds.max(0.0)))
         })
         .sum()
 }

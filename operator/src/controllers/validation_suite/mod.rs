@@ -203,11 +203,11 @@ async fn start_next(
     let last = status.last_run.as_ref();
     let (due, idle, wake) = match (&suite.spec.trigger.after, &suite.spec.trigger.schedule) {
         (Some(after), _) => {
-            let runs = ctx.caches.runs.in_namespace(&suite.namespace().unwrap_or_default());
+            let ns = suite.namespace().unwrap_or_default();
+            let runs = ctx.caches.runs.of_job(&ns, &after.etl_job_ref.name);
             let finished: Vec<FinishedRun> = runs
                 .iter()
                 .map(AsRef::as_ref)
-                .filter(|r| r.spec.job_ref.name == after.etl_job_ref.name)
                 .filter_map(|r| finished_run(r, suite))
                 .collect();
             let created = suite.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
