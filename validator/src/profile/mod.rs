@@ -8,6 +8,7 @@ pub mod infer;
 pub mod stored;
 
 use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::NullBuffer;
 use arrow::compute::{self, cast};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use arrow::error::ArrowError;
@@ -120,7 +121,11 @@ pub struct ColumnAccumulator {
     length_sum: u64,
     inference: TypeInference,
     true_count: u64,
+    /// Per-batch scratch: the non-null values as `f64` (numeric columns), their
+    /// hashes, and the non-null rows when the batch has nulls.
     scratch: Vec<f64>,
+    hashes: Vec<u64>,
+    rows_of_batch: Option<Vec<u32>>,
     few: Option<Box<FewValues>>,
 }
 
@@ -146,6 +151,8 @@ impl ColumnAccumulator {
             inference: TypeInference::default(),
             true_count: 0,
             scratch: Vec::new(),
+            hashes: Vec::new(),
+            rows_of_batch: None,
             few: None,
         }
     }
@@ -192,6 +199,17 @@ impl ColumnAccumulator {
         }
     }
 
+    /// [`Self::feed_hll_after`] with the batch's hashes in `hashes`.
+    fn feed_hll_after_batch(&mut self) {
+        if self.top.exact_distinct().is_some() {
+            for h in self.top.hashes() {
+                self.hll.insert_hash(h);
+            }
+        } else {
+            self.hll.insert_hashes(&self.hashes);
+        }
+    }
+
     fn update_integer(&mut self, array: &ArrayRef) {
         let a = array.as_primitive::<Int64Type>();
         if self.options.min_max {
@@ -200,29 +218,36 @@ impl ColumnAccumulator {
         }
         let (numeric, top) = (self.options.numeric, self.options.top);
         let few = self.few_distinct();
-        self.scratch.clear();
-        for (row, v) in a.values().iter().enumerate() {
-            if a.is_null(row) {
-                continue;
-            }
-            let h = hash_u64(*v as u64);
-            if !few {
-                self.hll.insert_hash(h);
-            }
-            if top {
-                self.top.insert(h, row as u32);
-            }
-            if numeric {
-                self.kll.insert(*v as f64);
-                self.scratch.push(*v as f64);
-            }
+        let values = a.values();
+        // One pass per sketch over the batch's non-null values: tight loops, no calls.
+        self.valid_rows(a.nulls());
+        let (hashes, scratch) = (&mut self.hashes, &mut self.scratch);
+        match &self.rows_of_batch {
+            None => hashes.extend(values.iter().map(|&v| hash_u64(v as u64))),
+            Some(rows) => hashes.extend(rows.iter().map(|&row| hash_u64(values[row as usize] as u64))),
         }
-        self.moments.insert_slice(&self.scratch);
-        if few {
-            self.feed_hll_after(a.iter().flatten().map(|v| hash_u64(v as u64)));
+        if numeric {
+            match &self.rows_of_batch {
+                None => scratch.extend(values.iter().map(|&v| v as f64)),
+                Some(rows) => scratch.extend(rows.iter().map(|&row| values[row as usize] as f64)),
+            }
+            self.kll.insert_slice(scratch);
+            self.moments.insert_slice(scratch);
         }
         if top {
+            match &self.rows_of_batch {
+                None => (0..).zip(hashes.iter()).for_each(|(row, &h)| self.top.insert(h, row)),
+                Some(rows) => rows
+                    .iter()
+                    .zip(hashes.iter())
+                    .for_each(|(&row, &h)| self.top.insert(h, row)),
+            }
             self.top.seal(|row| Scalar::Int(a.value(row as usize)));
+        }
+        if few {
+            self.feed_hll_after_batch();
+        } else {
+            self.hll.insert_hashes(&self.hashes);
         }
     }
 
@@ -231,36 +256,57 @@ impl ColumnAccumulator {
     fn update_float(&mut self, array: &ArrayRef) {
         let a = array.as_primitive::<Float64Type>();
         let (numeric, min_max) = (self.options.numeric, self.options.min_max);
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        let values = a.values();
+        self.valid_rows(a.nulls());
+        let (hashes, scratch) = (&mut self.hashes, &mut self.scratch);
+        let (mut nans, mut infinities) = (0, 0);
+        let mut fold = |v: f64| {
+            if v.is_finite() {
+                scratch.push(v);
+            } else if v.is_nan() {
+                nans += 1;
+                return;
+            } else {
+                infinities += 1;
+            }
+            hashes.push(hash_f64(v));
+        };
+        match &self.rows_of_batch {
+            None => values.iter().for_each(|&v| fold(v)),
+            Some(rows) => rows.iter().for_each(|&row| fold(values[row as usize])),
+        }
+        self.nans += nans;
+        self.infinities += infinities;
+        self.hll.insert_hashes(hashes);
+        if min_max {
+            let (lo, hi) = scratch.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+            if lo <= hi {
+                self.min = Scalar::min_of(self.min.take(), Some(Scalar::Float(lo)));
+                self.max = Scalar::max_of(self.max.take(), Some(Scalar::Float(hi)));
+            }
+        }
+        if numeric {
+            self.kll.insert_slice(scratch);
+            self.moments.insert_slice(scratch);
+        }
+    }
+
+    /// Clears the per-batch scratch buffers and lists the non-null rows of a batch in
+    /// `rows_of_batch` (`None`: every row is valid).
+    fn valid_rows(&mut self, nulls: Option<&NullBuffer>) {
+        self.hashes.clear();
         self.scratch.clear();
-        for (row, &v) in a.values().iter().enumerate() {
-            if a.is_null(row) {
-                continue;
+        self.rows_of_batch = match nulls.filter(|n| n.null_count() > 0) {
+            None => None,
+            Some(nulls) => {
+                let mut rows = self.rows_of_batch.take().unwrap_or_default();
+                rows.clear();
+                rows.extend(nulls.valid_indices().map(|row| row as u32));
+                Some(rows)
             }
-            if !v.is_finite() {
-                if v.is_nan() {
-                    self.nans += 1;
-                } else {
-                    self.infinities += 1;
-                    self.hll.insert_hash(hash_f64(v));
-                }
-                continue;
-            }
-            self.hll.insert_hash(hash_f64(v));
-            if min_max {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-            if numeric {
-                self.kll.insert(v);
-                self.scratch.push(v);
-            }
-        }
-        if min_max && lo <= hi {
-            self.min = Scalar::min_of(self.min.take(), Some(Scalar::Float(lo)));
-            self.max = Scalar::max_of(self.max.take(), Some(Scalar::Float(hi)));
-        }
-        self.moments.insert_slice(&self.scratch);
+        };
     }
 
     fn update_text(&mut self, array: &ArrayRef) {
@@ -295,13 +341,14 @@ impl ColumnAccumulator {
             self.feed_hll_after(a.iter().flatten().map(|s| hash_bytes(s.as_bytes())));
         } else {
             let top = self.options.top;
+            self.hashes.clear();
             for row in 0..a.len() {
                 if a.is_null(row) {
                     continue;
                 }
                 let s = a.value(row);
                 let h = hash_bytes(s.as_bytes());
-                self.hll.insert_hash(h);
+                self.hashes.push(h);
                 if top {
                     self.top.insert(h, row as u32);
                 }
@@ -313,6 +360,7 @@ impl ColumnAccumulator {
                     self.inference.observe(s);
                 }
             }
+            self.hll.insert_hashes(&self.hashes);
         }
         if length_min != u64::MAX {
             self.length_min = Some(length_min);
@@ -328,11 +376,15 @@ impl ColumnAccumulator {
             self.min = Scalar::min_of(self.min.take(), compute::min(a).map(Scalar::Time));
             self.max = Scalar::max_of(self.max.take(), compute::max(a).map(Scalar::Time));
         }
-        for (row, v) in a.values().iter().enumerate() {
-            if a.is_valid(row) {
-                self.hll.insert_hash(hash_u64(*v as u64));
-            }
+        let values = a.values();
+        self.valid_rows(a.nulls());
+        match &self.rows_of_batch {
+            None => self.hashes.extend(values.iter().map(|&v| hash_u64(v as u64))),
+            Some(rows) => self
+                .hashes
+                .extend(rows.iter().map(|&row| hash_u64(values[row as usize] as u64))),
         }
+        self.hll.insert_hashes(&self.hashes);
     }
 
     fn update_boolean(&mut self, array: &ArrayRef) {

@@ -12,10 +12,10 @@
 //! the end of the batch, so values purged mid-batch never allocate.
 //!
 //! The counters live in a flat open-addressing table (linear probing, about half
-//! full at most) that a purge rebuilds, so an update is one or two cache-line probes and a
-//! purge of a high-cardinality stream (where every counter is 1) is a histogram pass
-//! and a clear: a few nanoseconds per value, with exactly the counters, counts and
-//! `max_error` of the textbook summary.
+//! full at most) with a list of its occupied slots, so an update is one or two
+//! cache-line probes and a purge of a high-cardinality stream (where every counter
+//! is one) is a histogram pass over the counters and clearing them: a few nanoseconds
+//! per value, with exactly the counters, counts and `max_error` of the textbook summary.
 
 /// Counters kept between purges: at most twice this many exist.
 pub const DEFAULT_CAPACITY: usize = 64;
@@ -25,8 +25,8 @@ const SMALL_COUNT: usize = 16;
 
 /// A frequent-items summary.
 ///
-/// The table is struct-of-arrays so a purge reads only `counts` (a histogram) and
-/// clears it with one fill; `counts[i] == 0` marks slot `i` empty.
+/// The table is struct-of-arrays so a purge's histogram reads only `counts`;
+/// `counts[i] == 0` marks slot `i` empty, and `in_use` lists the others.
 #[derive(Clone, Debug)]
 pub struct FrequentItems<V> {
     hashes: Vec<u64>,
@@ -37,6 +37,10 @@ pub struct FrequentItems<V> {
     values: Vec<Option<V>>,
     /// How many `values` are `Some`.
     sealed: usize,
+    /// The occupied slots, so a purge or a seal visits only them (`len` of them).
+    in_use: Vec<u32>,
+    /// Scratch for a purge: the counters that survive it.
+    survivors: Vec<(u64, u64, u32, Option<V>)>,
     mask: usize,
     len: usize,
     capacity: usize,
@@ -61,6 +65,8 @@ impl<V: Clone> FrequentItems<V> {
             rows: vec![0; size],
             values: vec![None; size],
             sealed: 0,
+            in_use: Vec::with_capacity(2 * capacity + 1),
+            survivors: Vec::new(),
             mask: size - 1,
             len: 0,
             capacity,
@@ -99,6 +105,7 @@ impl<V: Clone> FrequentItems<V> {
         self.hashes[i] = hash;
         self.counts[i] = n;
         self.rows[i] = row;
+        self.in_use.push(i as u32);
         self.len += 1;
         if self.len > 2 * self.capacity {
             self.purge();
@@ -113,6 +120,7 @@ impl<V: Clone> FrequentItems<V> {
         let i = self.find(hash);
         if self.counts[i] == 0 {
             self.hashes[i] = hash;
+            self.in_use.push(i as u32);
             self.len += 1;
         }
         self.counts[i] += count;
@@ -130,10 +138,10 @@ impl<V: Clone> FrequentItems<V> {
     fn cut(&self) -> u64 {
         let rank = self.len - self.capacity; // 1-based rank of the cut among the counts
         let mut histogram = [0usize; SMALL_COUNT];
-        for &c in &self.counts {
-            histogram[(c as usize).min(SMALL_COUNT - 1)] += 1;
+        for &i in &self.in_use {
+            histogram[(self.counts[i as usize] as usize).min(SMALL_COUNT - 1)] += 1;
         }
-        // Bin 0 holds the empty slots; the last bin every count ≥ SMALL_COUNT - 1.
+        // The last bin holds every count ≥ SMALL_COUNT - 1.
         let mut below = 0;
         for (count, &n) in histogram.iter().enumerate().take(SMALL_COUNT - 1).skip(1) {
             below += n;
@@ -141,34 +149,39 @@ impl<V: Clone> FrequentItems<V> {
                 return count as u64;
             }
         }
-        let mut counts: Vec<u64> = self.counts.iter().copied().filter(|&c| c != 0).collect();
+        let mut counts: Vec<u64> = self.in_use.iter().map(|&i| self.counts[i as usize]).collect();
         let (_, &mut cut, _) = counts.select_nth_unstable(rank - 1);
         cut
     }
 
+    #[cold]
+    #[inline(never)]
     fn purge(&mut self) {
         let cut = self.cut();
-        let mut survivors = Vec::new();
-        for i in 0..self.counts.len() {
-            let count = self.counts[i];
+        let mut survivors = std::mem::take(&mut self.survivors);
+        for &i in &self.in_use {
+            let i = i as usize;
+            let count = std::mem::take(&mut self.counts[i]);
             if count > cut {
                 survivors.push((self.hashes[i], count - cut, self.rows[i], self.values[i].take()));
             } else if self.sealed > 0 {
                 self.values[i] = None;
             }
         }
-        self.counts.fill(0);
+        self.in_use.clear();
         self.len = 0;
         self.sealed = 0;
-        for (hash, count, row, value) in survivors {
+        for (hash, count, row, value) in survivors.drain(..) {
             let i = self.find(hash);
             self.hashes[i] = hash;
             self.counts[i] = count;
             self.rows[i] = row;
             self.sealed += usize::from(value.is_some());
             self.values[i] = value;
+            self.in_use.push(i as u32);
             self.len += 1;
         }
+        self.survivors = survivors;
         self.max_error += cut;
     }
 
@@ -177,8 +190,9 @@ impl<V: Clone> FrequentItems<V> {
         if self.sealed == self.len {
             return;
         }
-        for i in 0..self.counts.len() {
-            if self.counts[i] != 0 && self.values[i].is_none() {
+        for &i in &self.in_use {
+            let i = i as usize;
+            if self.values[i].is_none() {
                 self.values[i] = Some(value_at(self.rows[i]));
                 self.sealed += 1;
             }
@@ -186,7 +200,7 @@ impl<V: Clone> FrequentItems<V> {
     }
 
     fn occupied(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.counts.len()).filter(|&i| self.counts[i] != 0)
+        self.in_use.iter().map(|&i| i as usize)
     }
 
     /// Hashes of every value that currently has a counter.

@@ -20,7 +20,7 @@ const Q: u32 = 64 - P;
 /// A HyperLogLog sketch with 2^14 registers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HyperLogLog {
-    registers: Vec<u8>,
+    registers: Box<[u8; M]>,
 }
 
 impl Default for HyperLogLog {
@@ -32,7 +32,9 @@ impl Default for HyperLogLog {
 impl HyperLogLog {
     /// An empty sketch.
     pub fn new() -> Self {
-        Self { registers: vec![0; M] }
+        Self {
+            registers: Box::new([0; M]),
+        }
     }
 
     /// The relative standard error of [`Self::estimate`], 1.04/√m.
@@ -43,18 +45,33 @@ impl HyperLogLog {
     /// Adds a value by its 64-bit hash (see [`super::hash`]).
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {
-        let index = (hash >> Q) as usize;
-        let rest = hash << P;
-        let rho = if rest == 0 { Q + 1 } else { rest.leading_zeros() + 1 } as u8;
+        let (index, rho) = Self::register_of(hash);
         let reg = &mut self.registers[index];
-        if rho > *reg {
-            *reg = rho;
+        *reg = (*reg).max(rho);
+    }
+
+    /// Adds values by their hashes: one branch-free register update each.
+    pub fn insert_hashes(&mut self, hashes: &[u64]) {
+        for &hash in hashes {
+            let (index, rho) = Self::register_of(hash);
+            let reg = &mut self.registers[index & (M - 1)];
+            *reg = (*reg).max(rho);
         }
+    }
+
+    /// The register a hash falls in (its top P bits) and the value it offers: one plus
+    /// the leading zeros of the remaining bits, Q + 1 when they are all zero (the
+    /// sentinel bit below them stops the count there).
+    #[inline]
+    fn register_of(hash: u64) -> (usize, u8) {
+        let index = (hash >> Q) as usize;
+        let rho = ((hash << P) | (1 << (P - 1))).leading_zeros() + 1;
+        (index, rho as u8)
     }
 
     /// Folds another sketch in: afterwards this sketch describes both inputs.
     pub fn merge(&mut self, other: &Self) {
-        for (a, b) in self.registers.iter_mut().zip(&other.registers) {
+        for (a, b) in self.registers.iter_mut().zip(other.registers.iter()) {
             *a = (*a).max(*b);
         }
     }
@@ -62,7 +79,7 @@ impl HyperLogLog {
     /// Estimated number of distinct values (Ertl's improved raw estimator).
     pub fn estimate(&self) -> f64 {
         let mut histogram = [0u32; (Q + 2) as usize];
-        for &r in &self.registers {
+        for &r in self.registers.iter() {
             histogram[r as usize] += 1;
         }
         let m = M as f64;
@@ -97,7 +114,7 @@ impl HyperLogLog {
             HllState {
                 precision: P,
                 encoding: HllEncoding::Dense,
-                data: STANDARD.encode(&self.registers),
+                data: STANDARD.encode(&self.registers[..]),
             }
         }
     }
@@ -108,7 +125,7 @@ impl HyperLogLog {
             return None;
         }
         let bytes = STANDARD.decode(&state.data).ok()?;
-        let mut registers = vec![0u8; M];
+        let mut registers = Box::new([0u8; M]);
         match state.encoding {
             HllEncoding::Dense if bytes.len() == M => registers.copy_from_slice(&bytes),
             HllEncoding::Sparse if bytes.len() % 3 == 0 => {
@@ -260,6 +277,19 @@ mod tests {
             let tolerance = (3.0 * HyperLogLog::standard_error() * n as f64).max(1.0);
             assert!((est - n as f64).abs() <= tolerance, "n={n} estimate={est}");
         }
+    }
+
+    #[test]
+    fn a_batch_of_hashes_sets_the_same_registers() {
+        // Includes hashes whose bits below the index are all zero (the longest run).
+        let mut hashes: Vec<u64> = (0..50_000).map(hash_u64).collect();
+        hashes.extend([0, 1 << Q, u64::MAX << Q, 1, u64::MAX]);
+        let mut one = HyperLogLog::new();
+        hashes.iter().for_each(|&h| one.insert_hash(h));
+        let mut batch = HyperLogLog::new();
+        batch.insert_hashes(&hashes);
+        assert_eq!(batch, one);
+        assert_eq!(one.registers[0], (Q + 1) as u8);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Kll {
     block_pos: u64,
     block_pick: u64,
     rng: u64,
+    /// Scratch for sorting a level by integer keys.
+    keys: Vec<i64>,
 }
 
 impl Default for Kll {
@@ -57,6 +59,7 @@ impl Kll {
             block_pos: 0,
             block_pick: 0,
             rng: 0x2545_F491_4F6C_DD1D,
+            keys: Vec::new(),
         };
         s.update_capacities();
         s
@@ -96,15 +99,73 @@ impl Kll {
         self.n += 1;
         if self.floor > 0 {
             let take = self.block_pos == self.block_pick;
-            self.block_pos += 1;
-            if self.block_pos == 1 << self.floor {
-                self.block_pos = 0;
-                self.block_pick = self.next_random() & ((1 << self.floor) - 1);
-            }
+            self.advance_block(1);
             if !take {
                 return;
             }
         }
+        self.push(value);
+    }
+
+    /// Adds every value of a slice (NaN is ignored): the same sketch, item for item,
+    /// as inserting them one at a time, but once the sampler is active only the
+    /// sampled values are touched (one per block of 2^floor), and before that values
+    /// are appended to the bottom level in runs up to the next compaction.
+    pub fn insert_slice(&mut self, values: &[f64]) {
+        if values.iter().any(|v| v.is_nan()) {
+            values.iter().for_each(|&v| self.insert(v));
+            return;
+        }
+        let mut rest = values;
+        while !rest.is_empty() {
+            if self.floor == 0 {
+                let room = self.max_size.saturating_sub(self.size).max(1).min(rest.len());
+                let (run, tail) = rest.split_at(room);
+                self.levels[0].extend_from_slice(run);
+                self.n += room as u64;
+                self.size += room;
+                rest = tail;
+                if self.size >= self.max_size {
+                    self.compress();
+                }
+                continue;
+            }
+            // Within the current block, the sampled value (if still ahead) is the only one kept.
+            let left_in_block = (1u64 << self.floor) - self.block_pos;
+            let ahead = self.block_pick.checked_sub(self.block_pos);
+            match ahead.filter(|&a| a < left_in_block && (a as usize) < rest.len()) {
+                Some(a) => {
+                    let a = a as usize;
+                    let value = rest[a];
+                    rest = &rest[a + 1..];
+                    self.n += a as u64 + 1;
+                    self.advance_block(a as u64 + 1);
+                    self.push(value);
+                }
+                None => {
+                    let step = left_in_block.min(rest.len() as u64);
+                    rest = &rest[step as usize..];
+                    self.n += step;
+                    self.advance_block(step);
+                }
+            }
+        }
+    }
+
+    /// Moves the sampler `step` values on within its block (never past its end); at the
+    /// end of a block it draws the next block's pick.
+    #[inline]
+    fn advance_block(&mut self, step: u64) {
+        self.block_pos += step;
+        if self.block_pos == 1 << self.floor {
+            self.block_pos = 0;
+            self.block_pick = self.next_random() & ((1 << self.floor) - 1);
+        }
+    }
+
+    /// Keeps a value at the bottom level.
+    #[inline]
+    fn push(&mut self, value: f64) {
         self.levels[self.floor].push(value);
         self.size += 1;
         if self.size >= self.max_size {
@@ -112,6 +173,9 @@ impl Kll {
         }
     }
 
+    /// Compacts full levels in place (no allocation once the levels have grown): the
+    /// level is sorted and every other item, from a random offset, moves up with twice
+    /// the weight; with an odd count the largest item stays behind.
     fn compress(&mut self) {
         while self.size >= self.max_size {
             let Some(level) = (self.floor..self.levels.len()).find(|&l| self.levels[l].len() >= self.capacities[l])
@@ -122,18 +186,14 @@ impl Kll {
                 self.levels.push(Vec::new());
                 self.update_capacities();
             }
-            let mut items = std::mem::take(&mut self.levels[level]);
-            items.sort_unstable_by(f64::total_cmp);
-            if items.len() % 2 == 1 {
-                // The odd one out stays behind (the largest, so the rest pair up).
-                if let Some(last) = items.pop() {
-                    self.levels[level].push(last);
-                }
-            }
+            sort_floats(&mut self.levels[level], &mut self.keys);
             let offset = (self.next_random() & 1) as usize;
-            let promoted: Vec<f64> = items.iter().skip(offset).step_by(2).copied().collect();
-            self.size -= items.len() - promoted.len();
-            self.levels[level + 1].extend(promoted);
+            let (lower, upper) = self.levels.split_at_mut(level + 1);
+            let items = &mut lower[level];
+            let pairs = items.len() / 2;
+            upper[0].extend(items[..2 * pairs].iter().skip(offset).step_by(2));
+            items.drain(..2 * pairs);
+            self.size -= pairs;
             if self.levels.len() - self.floor > MAX_DEPTH {
                 self.raise_floor();
             }
@@ -235,6 +295,21 @@ impl Kll {
         s.size = s.levels.iter().map(Vec::len).sum();
         s.update_capacities();
         Some(s)
+    }
+}
+
+/// Sorts floats in `f64::total_cmp` order, as integers: the key flips the magnitude
+/// bits of negative numbers, so integer order is total order (the same key
+/// `total_cmp` compares, computed once per item instead of once per comparison).
+fn sort_floats(items: &mut [f64], keys: &mut Vec<i64>) {
+    fn key(bits: i64) -> i64 {
+        bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+    }
+    keys.clear();
+    keys.extend(items.iter().map(|v| key(v.to_bits() as i64)));
+    keys.sort_unstable();
+    for (item, &k) in items.iter_mut().zip(keys.iter()) {
+        *item = f64::from_bits(key(k) as u64);
     }
 }
 
@@ -345,6 +420,56 @@ mod tests {
         assert_eq!(s.count(), 1_000_000);
         // Retained items stay bounded.
         assert!(s.to_state().levels.iter().map(Vec::len).sum::<usize>() < 1_000);
+    }
+
+    #[test]
+    fn floats_sort_in_total_order() {
+        let mut items = vec![
+            3.5,
+            -0.0,
+            f64::INFINITY,
+            -2.0,
+            0.0,
+            f64::NEG_INFINITY,
+            1e-300,
+            -1e300,
+            2.0,
+        ];
+        let mut want = items.clone();
+        want.sort_unstable_by(f64::total_cmp);
+        sort_floats(&mut items, &mut Vec::new());
+        assert_eq!(
+            items.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_slice_builds_the_same_sketch_as_one_value_at_a_time() {
+        // Sizes before, at and well past the sampler; slices of uneven lengths; a NaN.
+        for n in [0usize, 5, 600, 20_000, 700_000] {
+            let mut values = shuffled(n);
+            if n > 10 {
+                values[n / 2] = f64::NAN;
+            }
+            let mut one = Kll::default();
+            values.iter().for_each(|&v| one.insert(v));
+            let mut sliced = Kll::default();
+            let mut rest = values.as_slice();
+            let mut len = 1;
+            while !rest.is_empty() {
+                let (run, tail) = rest.split_at(len.min(rest.len()));
+                sliced.insert_slice(run);
+                rest = tail;
+                len = len * 3 + 1;
+            }
+            assert_eq!(sliced.to_state(), one.to_state(), "n={n}");
+            assert_eq!(
+                (sliced.block_pos, sliced.block_pick),
+                (one.block_pos, one.block_pick),
+                "n={n}"
+            );
+        }
     }
 
     #[test]
