@@ -180,34 +180,22 @@ impl ColumnAccumulator {
 
     /// Whether the frequent-values summary still holds every distinct value seen. While
     /// it does, the HyperLogLog is fed the summary's keys once per batch instead of every
-    /// value (the same registers: an insert is idempotent), see [`Self::feed_hll_after`].
+    /// value (the same registers: an insert is idempotent), see [`Self::feed_hll_from_summary`].
     fn few_distinct(&self) -> bool {
         self.options.top && self.top.exact_distinct().is_some()
     }
 
-    /// Completes the HyperLogLog after a batch counted with [`Self::few_distinct`] true:
-    /// from the summary's keys if it is still exact, else from every value of the batch.
-    fn feed_hll_after(&mut self, batch_hashes: impl Iterator<Item = u64>) {
-        if self.top.exact_distinct().is_some() {
-            for h in self.top.hashes() {
-                self.hll.insert_hash(h);
-            }
-        } else {
-            for h in batch_hashes {
-                self.hll.insert_hash(h);
-            }
+    /// After a batch counted with [`Self::few_distinct`] true: feeds the HyperLogLog the
+    /// summary's keys if the summary is still exact and says so; `false` means the
+    /// batch's own values must be fed instead (the summary stopped being exact in it).
+    fn feed_hll_from_summary(&mut self) -> bool {
+        if self.top.exact_distinct().is_none() {
+            return false;
         }
-    }
-
-    /// [`Self::feed_hll_after`] with the batch's hashes in `hashes`.
-    fn feed_hll_after_batch(&mut self) {
-        if self.top.exact_distinct().is_some() {
-            for h in self.top.hashes() {
-                self.hll.insert_hash(h);
-            }
-        } else {
-            self.hll.insert_hashes(&self.hashes);
+        for h in self.top.hashes() {
+            self.hll.insert_hash(h);
         }
+        true
     }
 
     fn update_integer(&mut self, array: &ArrayRef) {
@@ -244,9 +232,7 @@ impl ColumnAccumulator {
             }
             self.top.seal(|row| Scalar::Int(a.value(row as usize)));
         }
-        if few {
-            self.feed_hll_after_batch();
-        } else {
+        if !(few && self.feed_hll_from_summary()) {
             self.hll.insert_hashes(&self.hashes);
         }
     }
@@ -338,7 +324,11 @@ impl ColumnAccumulator {
                 },
             );
             self.few = Some(few);
-            self.feed_hll_after(a.iter().flatten().map(|s| hash_bytes(s.as_bytes())));
+            if !self.feed_hll_from_summary() {
+                for s in a.iter().flatten() {
+                    self.hll.insert_hash(hash_bytes(s.as_bytes()));
+                }
+            }
         } else {
             let top = self.options.top;
             self.hashes.clear();
