@@ -31,6 +31,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use self::groups::{GroupOf, Groups};
+use k8s_openapi::api::{batch::v1::Job, core::v1::PodTemplateSpec};
+
 use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer};
 
 mod groups;
@@ -73,8 +75,9 @@ pub struct Cache<K: Resource<DynamicType = ()> + Clone + 'static> {
     /// The store's objects by each grouping; `None` until the watch's first
     /// list is in.
     grouped: Mutex<Option<Vec<Groups<K>>>>,
-    /// Who hears of each change once the store holds it ([`Cache::changes`]).
-    listeners: Mutex<Vec<mpsc::UnboundedSender<K>>>,
+    /// Who hears of each change once the store holds it ([`Cache::changes`]),
+    /// and whether of deletions too.
+    listeners: Mutex<Vec<(mpsc::UnboundedSender<K>, bool)>>,
     /// Whether the store has listed its kind once. (The store's own
     /// `wait_until_ready` wakes only one of several waiters, so one task
     /// waits on it and publishes the answer here.)
@@ -116,14 +119,27 @@ where
     /// it: a controller woken by this stream reads a cache that already
     /// knows what woke it (a separate watch could be behind).
     pub fn changes(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+        self.listen(false)
+    }
+
+    /// [`Self::changes`] and the deletions, once the store no longer holds
+    /// the object: an owner woken by it finds its child gone.
+    pub fn changes_and_deletions(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+        self.listen(true)
+    }
+
+    fn listen(&self, deletions: bool) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((tx, deletions));
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|k| (Ok(k), rx)) })
     }
 
-    fn tell(&self, obj: &K) {
+    fn tell(&self, obj: &K, deleted: bool) {
         let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-        listeners.retain(|l| l.send(obj.clone()).is_ok());
+        listeners.retain(|(l, deletions)| (deleted && !deletions) || l.send(obj.clone()).is_ok());
     }
 
     /// The watch delivered the deletion of `obj`: a write of it (the same
@@ -343,6 +359,10 @@ pub struct Caches {
     pub pools: Arc<Cache<ClusterPool>>,
     /// Every StreamConsumer (read by the object metrics only).
     pub consumers: Arc<Cache<StreamConsumer>>,
+    /// Every Job the operator made (labelled as managed by it), without its
+    /// Pod template: the kubernetes provider observes attempts from it
+    /// instead of reading each Job from the API server on every reconcile.
+    pub attempt_jobs: Arc<Cache<Job>>,
 }
 
 impl Default for Caches {
@@ -352,6 +372,7 @@ impl Default for Caches {
             jobs: Arc::new(Cache::unfed(&[])),
             pools: Arc::new(Cache::unfed(&[])),
             consumers: Arc::new(Cache::unfed(&[])),
+            attempt_jobs: Arc::new(Cache::unfed(&[])),
         }
     }
 }
@@ -360,10 +381,17 @@ impl Caches {
     /// Feeds the caches from one watch per kind over the whole cluster,
     /// until `shutdown` (once; later calls do nothing).
     pub fn start(&self, client: &Client, shutdown: &CancellationToken) {
-        feed(self.runs.clone(), client, shutdown);
-        feed(self.jobs.clone(), client, shutdown);
-        feed(self.pools.clone(), client, shutdown);
-        feed(self.consumers.clone(), client, shutdown);
+        let everything = watcher::Config::default();
+        feed(self.runs.clone(), client, shutdown, everything.clone(), |_| {});
+        feed(self.jobs.clone(), client, shutdown, everything.clone(), |_| {});
+        feed(self.pools.clone(), client, shutdown, everything.clone(), |_| {});
+        feed(self.consumers.clone(), client, shutdown, everything, |_| {});
+        let made = watcher::Config::default().labels(ade_api::labels::MANAGED_BY_OPERATOR);
+        feed(self.attempt_jobs.clone(), client, shutdown, made, |job| {
+            if let Some(spec) = job.spec.as_mut() {
+                spec.template = PodTemplateSpec::default();
+            }
+        });
     }
 
     /// Caches holding exactly these objects (reconciler tests).
@@ -373,6 +401,7 @@ impl Caches {
             jobs: Arc::new(filled(jobs, &[])),
             pools: Arc::new(filled(pools, &[])),
             consumers: Arc::new(filled(Vec::new(), &[])),
+            attempt_jobs: Arc::new(filled(Vec::new(), &[])),
         }
     }
 
@@ -406,8 +435,15 @@ where
     });
 }
 
-fn feed<K>(cache: Arc<Cache<K>>, client: &Client, shutdown: &CancellationToken)
-where
+/// Feeds `cache` from a watch of the objects `config` selects, each
+/// `trim`med of what no reader needs before it is stored.
+fn feed<K>(
+    cache: Arc<Cache<K>>,
+    client: &Client,
+    shutdown: &CancellationToken,
+    config: watcher::Config,
+    trim: fn(&mut K),
+) where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
     let Some(writer) = cache.writer.lock().unwrap_or_else(|e| e.into_inner()).take() else {
@@ -416,9 +452,12 @@ where
     publish_readiness(cache.clone());
     // Nothing reads managedFields: dropping them keeps about half of a
     // status-heavy object out of memory.
-    let events = watcher(Api::<K>::all(client.clone()), watcher::Config::default().any_semantic())
+    let events = watcher(Api::<K>::all(client.clone()), config.any_semantic())
         .default_backoff()
-        .modify(|obj| obj.meta_mut().managed_fields = None)
+        .modify(move |obj| {
+            obj.meta_mut().managed_fields = None;
+            trim(obj);
+        })
         .reflect(writer);
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -429,10 +468,13 @@ where
                 next = events.next() => match next {
                     Some(Ok(watcher::Event::Apply(obj))) => {
                         cache.applied(&obj);
-                        cache.tell(&obj);
+                        cache.tell(&obj, false);
                     }
-                    Some(Ok(watcher::Event::InitApply(obj))) => cache.tell(&obj),
-                    Some(Ok(watcher::Event::Delete(obj))) => cache.deleted(&obj),
+                    Some(Ok(watcher::Event::InitApply(obj))) => cache.tell(&obj, false),
+                    Some(Ok(watcher::Event::Delete(obj))) => {
+                        cache.deleted(&obj);
+                        cache.tell(&obj, true);
+                    }
                     Some(Ok(watcher::Event::InitDone)) => cache.listed(),
                     Some(Ok(watcher::Event::Init)) => {}
                     Some(Err(error)) => tracing::warn!(%error, kind = %K::kind(&()), "the watch of a cache failed; retrying"),

@@ -95,7 +95,7 @@ impl Context {
         Self {
             validator,
             recorder: Recorder::new(client.clone(), reporter),
-            providers: Providers::new(client.clone(), config),
+            providers: Providers::new(client.clone(), config, caches.attempt_jobs.reader()),
             prices: cost::Prices {
                 cpu_hour: config.price_cpu_hour,
                 memory_gib_hour: config.price_memory_gib_hour,

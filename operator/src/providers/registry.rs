@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use kube::Client;
+use k8s_openapi::api::batch::v1::Job;
+use kube::{Client, runtime::reflector::Store};
 
 use super::{
     AttemptHandle, ComputeProvider,
@@ -36,9 +37,10 @@ impl std::fmt::Debug for Providers {
 }
 
 impl Providers {
-    /// The providers `config` describes: Jobs through `client`, EMR through
-    /// the AWS SDK (AWS is contacted on first use).
-    pub fn new(client: Client, config: &Config) -> Self {
+    /// The providers `config` describes: Jobs through `client` (observed
+    /// from `jobs_seen`, a watch of the operator's Jobs), EMR through the AWS
+    /// SDK (AWS is contacted on first use).
+    pub fn new(client: Client, config: &Config, jobs_seen: Store<Job>) -> Self {
         let jobs = JobSettings {
             spark_image: config.spark_image.clone(),
             ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
@@ -55,7 +57,7 @@ impl Providers {
             eks_settings(config),
         ));
         Self::with(
-            Arc::new(KubernetesProvider::new(client, jobs)),
+            Arc::new(KubernetesProvider::new(client, jobs).observing(jobs_seen)),
             Arc::new(AwsEmr::new(config.aws_endpoint_url.clone())),
             emr_settings(config),
         )

@@ -16,10 +16,9 @@ pub(crate) use self::{observe::resolve_window, upstream::final_run};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use k8s_openapi::api::batch::v1::Job;
 use kube::{
-    Api, ResourceExt,
-    runtime::{controller::Action, reflector::ObjectRef, watcher},
+    ResourceExt,
+    runtime::{controller::Action, reflector::ObjectRef},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -81,14 +80,15 @@ impl ErrorCategory for Error {
 
 /// Runs the controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    let jobs = Api::<Job>::all(ctx.client.clone());
+    // The attempts' Jobs, from the cache the kubernetes provider observes
+    // them in: a run woken by its Job reads that Job's new state.
+    let jobs = ctx.caches.attempt_jobs.changes_and_deletions();
     let finished = ctx.caches.runs.changes();
-    let owned = watcher::Config::default().labels(ade_api::labels::MANAGED_BY_OPERATOR);
     let caches = ctx.caches.clone();
     let trigger = runner::Trigger::Cached(caches.runs.clone());
     runner::run_with::<EtlRun, _, _, _>(ctx, shutdown, CONTROLLER, trigger, reconcile, move |c| {
         // When a run finishes, wake the waiting runs it may have held back.
-        c.owns(jobs, owned).watches_stream(finished, move |run: EtlRun| {
+        c.owns_stream(jobs).watches_stream(finished, move |run: EtlRun| {
             if !run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final()) {
                 return Vec::new();
             }

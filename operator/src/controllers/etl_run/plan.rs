@@ -193,7 +193,7 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
 
     if status.phase.is_some_and(RunPhase::is_final) {
         // Final: keep everything as it is.
-        scheduled = Desired::new("Scheduled", Status::True, "Finished", "the run has finished");
+        scheduled = finished_condition(status.phase);
     } else if run.spec.cancel {
         if let Some(i) = active {
             effect = Effect::Cancel(status.attempts[i].attempt);
@@ -206,7 +206,7 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
         }
         status.phase = Some(RunPhase::Cancelled);
         status.finished_at = Some(Time(now));
-        scheduled = Desired::new("Scheduled", Status::False, "Cancelled", "the run was cancelled");
+        scheduled = finished_condition(status.phase);
         notes.push(Note {
             warning: false,
             reason: "Cancelled",
@@ -395,6 +395,10 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
     } else {
         status.estimated_cost_usd = Some(Usd(cost::usd(run_cost(&status.attempts, observed, now))));
     }
+    if status.phase.is_some_and(RunPhase::is_final) {
+        // Said in the write that makes the run final, not in one more write after it.
+        scheduled = finished_condition(status.phase);
+    }
     let ready = ready_condition(status.phase, &status.attempts);
     Plan {
         conditions: vec![accepted, scheduled, ready],
@@ -402,6 +406,14 @@ pub fn plan(run: &EtlRun, observed: &Observed, jitter: f64) -> Plan {
         effect,
         requeue,
         notes,
+    }
+}
+
+/// The `Scheduled` condition of a final run.
+fn finished_condition(phase: Option<RunPhase>) -> Desired {
+    match phase {
+        Some(RunPhase::Cancelled) => Desired::new("Scheduled", Status::False, "Cancelled", "the run was cancelled"),
+        _ => Desired::new("Scheduled", Status::True, "Finished", "the run has finished"),
     }
 }
 

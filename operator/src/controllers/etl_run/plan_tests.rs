@@ -198,6 +198,13 @@ fn provider_states_drive_the_phase() {
     assert_eq!(done.status.attempts[0].outcome, Some(AttemptOutcome::Succeeded));
     assert_eq!(done.status.finished_at, Some(Time(at(90))));
     assert_eq!(condition(&done, "Ready").status, Status::True);
+    // The write that makes the run final is its last: planning the final run
+    // again wants the same Scheduled condition.
+    assert_eq!(condition(&done, "Scheduled").reason, "Finished");
+    assert_eq!(
+        condition(&done, "Scheduled"),
+        condition(&plan_of_final(RunPhase::Succeeded), "Scheduled")
+    );
     // 90 s of 1 cpu and 2 GiB: (0.04 + 0.01) * 90 / 3600
     assert_eq!(done.status.estimated_cost_usd, Some(Usd("0.0013".into())));
 }

@@ -328,6 +328,32 @@ async fn a_finished_job_is_kept_until_its_outcome_is_recorded() {
     );
 }
 
+/// A Job that met its success criteria, its Pod still terminating (no Pod
+/// active, `Complete` not yet added): the run has succeeded, in one write; it
+/// does not go back to Provisioning until `Complete` arrives.
+#[tokio::test]
+async fn a_job_that_met_its_success_criteria_has_succeeded() {
+    let s = kubernetes(&[run("orders-1", running_on_a_job())], None);
+    let stored = s.run(NS, "orders-1").unwrap();
+    s.api.insert(&finished_job(&stored, "SuccessCriteriaMet"));
+    reconcile_stored(&s, "orders-1").await;
+    let status = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(status.phase, Some(RunPhase::Succeeded));
+    let scheduled = status.conditions.iter().find(|c| c.type_ == "Scheduled").unwrap();
+    assert_eq!(
+        scheduled.reason, "Finished",
+        "said in the write that made the run final"
+    );
+    let writes = s.api.writes().len();
+    reconcile_stored(&s, "orders-1").await;
+    assert_eq!(
+        s.api.writes().len(),
+        writes,
+        "nothing left to write: {:?}",
+        s.api.writes()
+    );
+}
+
 /// Issue 12, item 3: a Job recorded as created and gone without a recorded
 /// outcome was deleted by someone else: the attempt fails and says so; the
 /// same attempt is not created again as if it had never run.

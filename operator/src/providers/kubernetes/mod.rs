@@ -11,12 +11,15 @@
 
 pub mod job;
 
+use std::sync::Arc;
+
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
 use kube::{
     Api, Client,
     api::{DeleteParams, ListParams, PostParams, PropagationPolicy},
+    runtime::reflector::{ObjectRef, Store},
 };
 
 pub use self::job::JobSettings;
@@ -30,6 +33,10 @@ use crate::{error_category::kube_error_category, names};
 pub struct KubernetesProvider {
     client: Client,
     settings: JobSettings,
+    /// The operator's Jobs as its watch last saw them, when it has one: an
+    /// attempt is observed from there, and from the API server only when
+    /// its Job is not (yet) in it.
+    seen: Option<Store<Job>>,
 }
 
 impl std::fmt::Debug for KubernetesProvider {
@@ -58,7 +65,37 @@ fn owned_by(job: &Job, uid: &str) -> bool {
 impl KubernetesProvider {
     /// A provider using `client`.
     pub fn new(client: Client, settings: JobSettings) -> Self {
-        Self { client, settings }
+        Self {
+            client,
+            settings,
+            seen: None,
+        }
+    }
+
+    /// This provider observing Jobs from `seen`, a watch of the Jobs it makes.
+    #[must_use]
+    pub fn observing(mut self, seen: Store<Job>) -> Self {
+        self.seen = Some(seen);
+        self
+    }
+
+    /// The Job of attempt `name` of the run `uid`: from the watch when it
+    /// holds that run's Job, else from the API server.
+    async fn job_of(&self, namespace: &str, name: &str, uid: &str) -> Result<Option<Arc<Job>>, ProviderError> {
+        let cached = self
+            .seen
+            .as_ref()
+            .and_then(|seen| seen.get(&ObjectRef::new(name).within(namespace)))
+            .filter(|job| owned_by(job, uid));
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let found = self
+            .jobs(namespace)
+            .get_opt(name)
+            .await
+            .map_err(|e| api_error("reading the Job", e))?;
+        Ok(found.map(Arc::new))
     }
 
     fn jobs(&self, namespace: &str) -> Api<Job> {
@@ -101,8 +138,7 @@ impl KubernetesProvider {
     /// The kubernetes provider's `observe` of the attempt's Job.
     pub async fn observe_job(&self, request: &AttemptRef) -> Result<AttemptState, ProviderError> {
         let name = names::job_name(&request.run, request.attempt);
-        let api = self.jobs(&request.namespace);
-        let Some(found) = api.get_opt(&name).await.map_err(|e| api_error("reading the Job", e))? else {
+        let Some(found) = self.job_of(&request.namespace, &name, &request.run_uid).await? else {
             return Ok(match request.handle {
                 // Recorded as created, and no TTL before its outcome is in.
                 AttemptHandle::Job { .. } => AttemptState::Failed {
@@ -129,6 +165,14 @@ impl KubernetesProvider {
         if condition("Complete").is_some() {
             return Ok(AttemptState::Succeeded {
                 finished_at: status.completion_time.map(|t| t.0),
+            });
+        }
+        // Since Kubernetes 1.31 a Job that met its success criteria says so
+        // before its Pods are gone and `Complete` is added: it has succeeded
+        // (nothing can undo it), and is not starting again with no Pod active.
+        if let Some(met) = condition("SuccessCriteriaMet") {
+            return Ok(AttemptState::Succeeded {
+                finished_at: met.last_transition_time.as_ref().map(|t| t.0),
             });
         }
         if let Some(failed) = condition("Failed") {
@@ -222,3 +266,7 @@ impl ComputeProvider for KubernetesProvider {
         futures::future::ready(Ok(vec![None; attempts.len()])).boxed()
     }
 }
+
+#[cfg(test)]
+#[path = "observe_tests.rs"]
+mod observe_tests;
