@@ -55,23 +55,31 @@ impl Operator {
 
     /// Like [`Operator::start`], with extra command-line `args` and environment
     /// variables `env` (e.g. an AWS endpoint override and credentials for moto).
+    /// The Lease timings are short, for tests that hand leadership over, unless
+    /// `args` sets them (`--lease-…`).
     pub fn start_with(identity: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("ade-e2e-{identity}-{}.log", std::process::id()));
         let out = File::create(&log).expect("creating the operator log");
         let err = out.try_clone().expect("cloning the log handle");
+        let short_lease = [
+            "--lease-duration=6s",
+            "--lease-renew-deadline=4s",
+            "--lease-renew-interval=1s",
+        ];
+        let lease_set = args
+            .iter()
+            .any(|a| a.starts_with("--lease-duration") || a.starts_with("--lease-renew"));
         let child = Command::new(binary())
             .args([
                 &format!("--http-addr=127.0.0.1:{port}"),
                 &format!("--identity={identity}"),
                 &format!("--lease-namespace={SYSTEM_NAMESPACE}"),
                 &format!("--lease-name={RELEASE}"),
-                "--lease-duration=6s",
-                "--lease-renew-deadline=4s",
-                "--lease-renew-interval=1s",
                 "--crd-check-interval=1s",
                 "--log-format=human",
             ])
+            .args(if lease_set { &[][..] } else { &short_lease[..] })
             .args(args)
             .env("ADE_LOG", "info,ade_operator=debug")
             .envs(env.iter().copied())

@@ -110,10 +110,23 @@ fn watch_jobs(client: &Client, ns: &str, seen: &Timeline) {
 }
 
 /// Waits until `what` happened to `n` keys, printing progress every 10 s.
-async fn until(seen: &Timeline, what: &'static str, n: usize) {
+/// Waits until `seen` counts `n` of `what`; stops the bench when the
+/// `operator` it waits on exits (its leadership ended, it crashed).
+async fn until(seen: &Timeline, what: &'static str, n: usize, mut operator: Option<&mut Operator>) {
     let start = Instant::now();
     let mut told = Instant::now();
     while seen.count(what) < n {
+        if let Some(op) = operator.as_deref_mut()
+            && let Some(status) = op.exited()
+        {
+            let log = op.log();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            panic!(
+                "the operator exited ({status}) at {} of {n} {what}; its log ends:\n{}",
+                seen.count(what),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         assert!(
             start.elapsed() < PHASE_LIMIT,
             "{what}: {} of {n} after {PHASE_LIMIT:?}",
@@ -182,13 +195,21 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
     let seen = Timeline::default();
     watch_runs(client, &ops.name, &seen);
     watch_jobs(client, &anchor.name, &seen);
-    let operator = Operator::start_with("bench", &[], &[("ADE_LOG", "warn")]);
+    // The Lease timings of a deployed operator (client-go's): the e2e
+    // launcher's short ones end the leadership when the saturated API server
+    // answers a renewal in more than 4 s (it did 5,300 runs into a 10,000-run burst).
+    let lease = [
+        "--lease-duration=15s",
+        "--lease-renew-deadline=10s",
+        "--lease-renew-interval=2s",
+    ];
+    let mut operator = Operator::start_with("bench", &lease, &[("ADE_LOG", "warn")]);
     let pid = operator.pid().expect("the operator's pid");
     let before = bench::usage(pid);
     let requests_before = bench::requests(&["ade.dev", "batch"]);
     let out = kubectl_with_stdin(&["apply", "-n", &ops.name, "-f", "-"], &burst_manifest(runs / BATCHES));
     assert!(out.success, "{}", out.stderr);
-    until(&seen, "run-succeeded", runs).await;
+    until(&seen, "run-succeeded", runs, Some(&mut operator)).await;
     let after: Usage = bench::usage(pid);
     let grew = bench::grew(&requests_before, &bench::requests(&["ade.dev", "batch"]));
     let created = seen.of("run");
@@ -227,7 +248,7 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
         let jobs = jobs.clone();
         tokio::spawn(async move { jobs.create(&PostParams::default(), &job).await });
     }
-    until(&seen, "job-complete", runs).await;
+    until(&seen, "job-complete", runs, None).await;
     let made = seen.of("job");
     row.job_to_pod = p50_p99(&bench::gaps(&made, &seen.of("job-pod")));
     row.job_to_complete = p50_p99(&bench::gaps(&made, &seen.of("job-complete")));
