@@ -51,8 +51,9 @@ pub struct Context {
     /// The watch caches reconcilers read (started by [`run_all`]).
     pub caches: caches::Caches,
     /// Held while a run decides whether it may start on its pool and records
-    /// that it does (never across a provider call).
-    pub pool_locks: Arc<crate::locks::KeyedLocks>,
+    /// that it does (never across a provider call): its job's, and its
+    /// pool's, alone when the pool limits its concurrent runs.
+    pub admissions: Arc<crate::locks::Admissions>,
     /// Queue depth of every pool, for the `ade_pool_queue_depth` gauge.
     pub pool_queues: Arc<cluster_pool::PoolQueues>,
     /// How ValidationSuite Jobs run `ade-validate`.
@@ -104,7 +105,7 @@ impl Context {
             metrics,
             backoff: Arc::default(),
             caches,
-            pool_locks: Arc::default(),
+            admissions: Arc::default(),
             pool_queues: Arc::default(),
             cluster_wait_limit: config.cluster_wait_limit,
             lease_table: Arc::new(crate::lease_table::AwsLeaseTable::new(config.aws_endpoint_url.clone())),

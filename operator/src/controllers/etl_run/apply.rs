@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
-use tokio::sync::OwnedMutexGuard;
 
 use super::{
     Error, FIELD_MANAGER, attempt_ref,
@@ -23,14 +22,14 @@ use crate::{
 };
 
 /// Performs `plan` for `run`.
-/// `admission` (the pool's lock, when the run may start) is released once
+/// `admission` (its job's and pool's locks, when the run may start) is released once
 /// the intent is recorded, before the provider is called.
 pub async fn apply(
     run: &EtlRun,
     ctx: &Context,
     mut plan: Plan,
     inputs: Inputs,
-    admission: Option<OwnedMutexGuard<()>>,
+    admission: Option<crate::locks::Admission>,
 ) -> Result<Action, Error> {
     let name = run.name_any();
     let provider_error = |step, attempt, source| Error::Provider {

@@ -187,20 +187,41 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
     let run = ctx.caches.runs.freshest(run);
     let status = run.status.clone().unwrap_or_default();
     let may_start = !status.phase.is_some_and(|p| p.is_final()) && status.attempts.iter().all(|a| a.outcome.is_some());
-    // Deciding to start on a pool and recording it happen under the pool's
-    // lock; apply lets go of it before calling the provider.
+    // Deciding to start on a pool and recording it happen under the job's
+    // lock and the pool's; apply lets go of them before calling the provider.
     let ns = run.namespace().unwrap_or_default();
-    let pool = ctx
-        .caches
-        .jobs
-        .get(&ns, &run.spec.job_ref.name)
-        .map(|j| j.spec.pool_ref.name.clone());
-    let admission = match pool.filter(|_| may_start) {
-        Some(pool) => Some(ctx.pool_locks.lock(&format!("{ns}/{pool}")).await),
-        None => None,
+    let admission = if may_start {
+        admit(&ctx, &ns, &run.spec.job_ref.name).await
+    } else {
+        None
     };
     let now = Timestamp::now();
     let inputs = observe::observe(&run, &ctx, now).await?;
     let plan = plan::plan(&run, &inputs.observed, fastrand::f64());
     apply::apply(&run, &ctx, plan, inputs, admission).await
+}
+
+/// The locks a run that may start holds while it decides: its job's alone,
+/// and its pool's, alone when the pool limits its concurrent runs (every
+/// start there takes from the same slots) and shared with other jobs' runs
+/// otherwise. `None` while the job is unknown (nothing starts).
+async fn admit(ctx: &Context, ns: &str, job: &str) -> Option<crate::locks::Admission> {
+    let limited = |pool: &str| {
+        ctx.caches
+            .pools
+            .get(ns, pool)
+            .is_some_and(|p| p.spec.capacity.max_concurrent_runs.is_some())
+    };
+    loop {
+        let pool = ctx.caches.jobs.get(ns, job)?.spec.pool_ref.name.clone();
+        let alone = limited(&pool);
+        let admission = ctx
+            .admissions
+            .admit(&format!("{ns}/{job}"), &format!("{ns}/{pool}"), alone)
+            .await;
+        // The pool may have gained a limit while this run waited.
+        if admission.pool_alone() || !limited(&pool) {
+            return Some(admission);
+        }
+    }
 }
