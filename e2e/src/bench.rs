@@ -107,6 +107,26 @@ pub fn usage(pid: u32) -> Usage {
     }
 }
 
+/// CPU-seconds so far of every process whose command is one of `names`
+/// (the control plane's: `kube-apiserver`, `etcd`, ...), summed by command.
+pub fn cpu_by_command(names: &[&str]) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let comm = comm.trim();
+        if let Some(name) = names.iter().find(|n| comm.starts_with(**n)) {
+            *out.entry((*name).to_owned()).or_default() += usage(pid).cpu_seconds;
+        }
+    }
+    out
+}
+
 /// `apiserver_request_total` summed by (verb, resource[/subresource]) for
 /// `groups` (`""` is the core group), from the API server's `/metrics`.
 pub fn requests(groups: &[&str]) -> BTreeMap<(String, String), u64> {

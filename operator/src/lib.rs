@@ -13,6 +13,7 @@ pub mod controllers;
 pub mod cost;
 pub mod crdgen;
 pub mod error_category;
+pub mod events;
 pub mod http;
 pub mod human;
 pub mod job_ttl;

@@ -76,6 +76,9 @@ fn watch_runs(client: &Client, ns: &str, seen: &Timeline) {
                 .map(|o| o.name.clone());
             if let Some(run) = owner {
                 seen_jobs.saw("run-job", &run);
+                if finished(&job) {
+                    seen_jobs.saw("run-job-done", &run);
+                }
             }
         }
     });
@@ -88,12 +91,7 @@ fn watch_jobs(client: &Client, ns: &str, seen: &Timeline) {
         let mut stream = watcher(jobs, watcher::Config::default()).applied_objects().boxed();
         while let Some(Ok(job)) = stream.next().await {
             seen_jobs.saw("job", &job.name_any());
-            let complete = job
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Complete" && c.status == "True"));
-            if complete {
+            if finished(&job) {
                 seen_jobs.saw("job-complete", &job.name_any());
             }
         }
@@ -107,6 +105,18 @@ fn watch_jobs(client: &Client, ns: &str, seen: &Timeline) {
             }
         }
     });
+}
+
+/// Whether the Job controller says `job` succeeded (`SuccessCriteriaMet`
+/// comes before `Complete`, once its Pods are gone).
+fn finished(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| matches!(c.type_.as_str(), "Complete" | "SuccessCriteriaMet") && c.status == "True")
+        })
 }
 
 /// Waits until `what` happened to `n` keys, printing progress every 10 s.
@@ -178,10 +188,29 @@ struct Row {
     run_to_succeeded: (Duration, Duration),
     job_to_pod: (Duration, Duration),
     job_to_complete: (Duration, Duration),
+    /// The operator's Jobs: created → done (the Job controller and kwok),
+    /// and done → the run's Succeeded (the operator).
+    run_job_to_done: (Duration, Duration),
+    done_to_succeeded: (Duration, Duration),
+    /// Anchor Jobs done per second, first created to last done.
+    anchor_per_second: f64,
+    /// CPU-seconds of each control-plane process and the operator during the burst.
+    cpu: BTreeMap<String, f64>,
     cpu_per_1000: f64,
     peak_rss_mib: f64,
     requests_per_run: f64,
     requests: BTreeMap<(String, String), u64>,
+}
+
+/// The processes whose CPU the bench reports (the bench itself is `bench-operator`).
+const CONTROL_PLANE: &[&str] = &["kube-apiserver", "etcd", "kube-controller", "kwok", "bench-operator"];
+
+/// CPU-seconds each process used between two readings.
+fn grew_cpu(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(name, cpu)| (name.clone(), cpu - before.get(name).copied().unwrap_or(0.0)))
+        .collect()
 }
 
 fn p50_p99(values: &[Duration]) -> (Duration, Duration) {
@@ -207,6 +236,7 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
     let pid = operator.pid().expect("the operator's pid");
     let before = bench::usage(pid);
     let requests_before = bench::requests(&["ade.dev", "batch"]);
+    let cpu_before = bench::cpu_by_command(CONTROL_PLANE);
     let out = kubectl_with_stdin(&["apply", "-n", &ops.name, "-f", "-"], &burst_manifest(runs / BATCHES));
     assert!(out.success, "{}", out.stderr);
     until(&seen, "run-succeeded", runs, Some(&mut operator)).await;
@@ -228,8 +258,13 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
         peak_rss_mib: after.peak_rss_mib,
         requests_per_run: grew.values().sum::<u64>() as f64 / runs as f64,
         requests: grew,
+        run_job_to_done: p50_p99(&bench::gaps(&seen.of("run-job"), &seen.of("run-job-done"))),
+        done_to_succeeded: p50_p99(&bench::gaps(&seen.of("run-job-done"), &succeeded)),
+        cpu: grew_cpu(&cpu_before, &bench::cpu_by_command(CONTROL_PLANE)),
         ..Row::default()
     };
+    row.cpu
+        .insert("ade-operator".to_owned(), after.cpu_seconds - before.cpu_seconds);
     // The anchor: plain Jobs at the rate the operator created runs.
     let jobs = Api::<Job>::namespaced(client.clone(), &anchor.name);
     let every = Duration::from_secs_f64(1.0 / row.created_per_second.max(1.0));
@@ -250,6 +285,15 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
     }
     until(&seen, "job-complete", runs, None).await;
     let made = seen.of("job");
+    let done = seen.of("job-complete");
+    let anchor_span = done
+        .values()
+        .max()
+        .zip(made.values().min())
+        .map_or(0.0, |(last, first)| {
+            last.saturating_duration_since(*first).as_secs_f64()
+        });
+    row.anchor_per_second = runs as f64 / anchor_span.max(0.001);
     row.job_to_pod = p50_p99(&bench::gaps(&made, &seen.of("job-pod")));
     row.job_to_complete = p50_p99(&bench::gaps(&made, &seen.of("job-complete")));
     // Gone before anything else is measured: deleting a namespace lists
@@ -363,6 +407,20 @@ fn print(rows: &[Row]) {
             r.cpu_per_1000,
             r.peak_rss_mib,
             r.requests_per_run
+        );
+    }
+    for r in rows {
+        let cpu: Vec<String> = r.cpu.iter().map(|(name, s)| format!("{name} {s:.1}")).collect();
+        println!(
+            "\n{} runs: the operator's Jobs created → done p50/p99 {} / {} ms, done → run Succeeded {} / {} ms; \
+             anchor Jobs done {:.1}/s; CPU-s during the burst: {}",
+            r.runs,
+            bench::ms(r.run_job_to_done.0),
+            bench::ms(r.run_job_to_done.1),
+            bench::ms(r.done_to_succeeded.0),
+            bench::ms(r.done_to_succeeded.1),
+            r.anchor_per_second,
+            cpu.join(", ")
         );
     }
     for r in rows {

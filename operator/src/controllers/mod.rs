@@ -26,12 +26,12 @@ use std::sync::Arc;
 
 use kube::{
     Client, Resource,
-    runtime::events::{Event, EventType, Recorder, Reporter},
+    runtime::events::{Event, EventType, Reporter},
 };
 use tokio_util::sync::CancellationToken;
 
 pub use crate::error_category::kube_error_category;
-use crate::{config::Config, cost, metrics::Metrics, providers::Providers};
+use crate::{config::Config, cost, events::Recorder, metrics::Metrics, providers::Providers};
 
 /// What every reconciliation may use. Built once at start-up.
 #[derive(Clone)]
@@ -41,7 +41,7 @@ pub struct Context {
     /// Metrics registry.
     pub metrics: Arc<Metrics>,
     /// Publishes Events on the objects.
-    pub recorder: Recorder,
+    pub recorder: Arc<Recorder>,
     /// Per-object retry backoff.
     pub backoff: Arc<backoff::Backoff>,
     /// The compute providers.
@@ -95,7 +95,7 @@ impl Context {
         metrics.observe(caches.clone());
         Self {
             validator,
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Arc::new(Recorder::new(client.clone(), reporter)),
             providers: Providers::new(client.clone(), config, caches.attempt_jobs.reader()),
             prices: cost::Prices {
                 cpu_hour: config.price_cpu_hour,
