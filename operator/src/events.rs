@@ -90,17 +90,19 @@ fn key(ev: &Event, regarding: &ObjectReference) -> String {
         EventType::Normal => "Normal",
         EventType::Warning => "Warning",
     };
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    format!(
-        "{}/{}/{}/{}/{}\n{kind}\n{}\n{}",
-        o(&regarding.api_version),
-        o(&regarding.kind),
-        o(&regarding.namespace),
-        o(&regarding.name),
-        o(&regarding.uid),
-        ev.reason,
-        ev.action
-    )
+    let object = |r: &ObjectReference| {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        format!(
+            "{}/{}/{}/{}/{}",
+            o(&r.api_version),
+            o(&r.kind),
+            o(&r.namespace),
+            o(&r.name),
+            o(&r.uid)
+        )
+    };
+    let related = ev.secondary.as_ref().map(object).unwrap_or_default();
+    format!("{}\n{related}\n{kind}\n{}\n{}", object(regarding), ev.reason, ev.action)
 }
 
 impl Recorder {
@@ -146,28 +148,36 @@ impl Recorder {
                 let series = serde_json::json!({
                     "series": {"count": seen.count, "lastObservedTime": MicroTime(now)}
                 });
-                Api::<K8sEvent>::namespaced(self.client.clone(), &seen.namespace)
+                let patched = Api::<K8sEvent>::namespaced(self.client.clone(), &seen.namespace)
                     .patch(&seen.name, &PatchParams::default(), &Patch::Merge(&series))
-                    .await?;
-                seen
-            }
-            None => {
-                let event = self.event(ev, regarding, now);
-                let namespace = event.metadata.namespace.clone().unwrap_or_default();
-                let name = event.metadata.name.clone().unwrap_or_default();
-                Api::<K8sEvent>::namespaced(self.client.clone(), &namespace)
-                    .create(&PostParams::default(), &event)
-                    .await?;
-                Seen {
-                    namespace,
-                    name,
-                    count: 1,
-                    last: now,
+                    .await;
+                match patched {
+                    Ok(_) => seen,
+                    // The Event is gone (deleted, expired): a new one starts.
+                    Err(kube::Error::Api(e)) if e.code == 404 => self.create(ev, regarding, now).await?,
+                    Err(e) => return Err(e),
                 }
             }
+            None => self.create(ev, regarding, now).await?,
         };
         self.recent().remember(key, seen);
         Ok(())
+    }
+
+    /// Creates a new Event: the first of its series.
+    async fn create(&self, ev: &Event, regarding: &ObjectReference, now: Timestamp) -> Result<Seen, kube::Error> {
+        let event = self.event(ev, regarding, now);
+        let namespace = event.metadata.namespace.clone().unwrap_or_default();
+        let name = event.metadata.name.clone().unwrap_or_default();
+        Api::<K8sEvent>::namespaced(self.client.clone(), &namespace)
+            .create(&PostParams::default(), &event)
+            .await?;
+        Ok(Seen {
+            namespace,
+            name,
+            count: 1,
+            last: now,
+        })
     }
 
     fn event(&self, ev: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
@@ -185,7 +195,7 @@ impl Recorder {
                 // in the same nanosecond do not collide.
                 name: Some(format!(
                     "{}.{:x}{:08x}",
-                    regarding.name.as_deref().unwrap_or(controller),
+                    prefix(regarding.name.as_deref().unwrap_or(controller)),
                     now.as_nanosecond(),
                     fastrand::u32(..)
                 )),
@@ -203,6 +213,13 @@ impl Recorder {
             ..K8sEvent::default()
         }
     }
+}
+
+/// `name` cut so that it, a dot and 24 hex digits fit the 253 characters
+/// of an Event's name, without a trailing `-` or `.`.
+fn prefix(name: &str) -> &str {
+    let cut = name.char_indices().nth(220).map_or(name, |(i, _)| &name[..i]);
+    cut.trim_end_matches(['-', '.'])
 }
 
 #[cfg(test)]

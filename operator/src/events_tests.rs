@@ -78,4 +78,46 @@ async fn at_most_capacity_events_are_remembered() {
     recorder.publish_at(&event("Invalid"), &target, at(1)).await.unwrap();
     let last = api.writes_with_events().pop().expect("a write");
     assert!(last.starts_with("PATCH events/"), "{last}");
+    // The oldest is not: its repeat is a new Event.
+    target.uid = Some("uid-0".into());
+    recorder.publish_at(&event("Invalid"), &target, at(2)).await.unwrap();
+    let last = api.writes_with_events().pop().expect("a write");
+    assert_eq!(last, "POST events");
+}
+
+#[tokio::test]
+async fn a_series_lasts_while_its_repeats_come_within_the_ttl_of_the_last() {
+    let (api, recorder, target) = recorder();
+    // 500 s after the first, 200 s after the second: one series of three.
+    for secs in [0, 300, 500] {
+        recorder.publish_at(&event("Invalid"), &target, at(secs)).await.unwrap();
+    }
+    let events = api.list::<K8sEvent>(Some("data"));
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].series.as_ref().map(|s| s.count), Some(3));
+}
+
+#[tokio::test]
+async fn an_event_deleted_under_its_series_starts_a_new_one() {
+    let (api, recorder, target) = recorder();
+    recorder.publish_at(&event("Invalid"), &target, at(0)).await.unwrap();
+    let first = api.list::<K8sEvent>(Some("data")).remove(0).name_any();
+    assert!(api.remove::<K8sEvent>(Some("data"), &first));
+    recorder.publish_at(&event("Invalid"), &target, at(1)).await.unwrap();
+    let events = api.list::<K8sEvent>(Some("data"));
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_ne!(events[0].name_any(), first);
+    // The new one is remembered: the next repeat joins it.
+    recorder.publish_at(&event("Invalid"), &target, at(2)).await.unwrap();
+    let events = api.list::<K8sEvent>(Some("data"));
+    assert_eq!(events[0].series.as_ref().map(|s| s.count), Some(2));
+}
+
+#[test]
+fn an_events_name_fits_253_characters() {
+    let long = format!("{}-{}", "a".repeat(219), "b".repeat(40));
+    assert_eq!(prefix(&long), "a".repeat(219), "cut at 220, the trailing dash dropped");
+    assert_eq!(prefix("orders-1"), "orders-1");
+    let name = format!("{}.{:x}{:08x}", prefix(&long), at(0).as_nanosecond(), u32::MAX);
+    assert!(name.len() <= 253, "{}", name.len());
 }

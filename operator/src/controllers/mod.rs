@@ -51,8 +51,8 @@ pub struct Context {
     /// The watch caches reconcilers read (started by [`run_all`]).
     pub caches: caches::Caches,
     /// Held while a run decides whether it may start on its pool and records
-    /// that it does (never across a provider call): its job's, and its
-    /// pool's, alone when the pool limits its concurrent runs.
+    /// that it does (released before the provider starts the attempt): its
+    /// job's, and its pool's, alone when the pool limits its concurrent runs.
     pub admissions: Arc<crate::locks::Admissions>,
     /// Queue depth of every pool, for the `ade_pool_queue_depth` gauge.
     pub pool_queues: Arc<cluster_pool::PoolQueues>,

@@ -188,40 +188,55 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
     let status = run.status.clone().unwrap_or_default();
     let may_start = !status.phase.is_some_and(|p| p.is_final()) && status.attempts.iter().all(|a| a.outcome.is_some());
     // Deciding to start on a pool and recording it happen under the job's
-    // lock and the pool's; apply lets go of them before calling the provider.
+    // lock and the pool's; apply lets go of them before the provider starts
+    // the attempt.
     let ns = run.namespace().unwrap_or_default();
-    let admission = if may_start {
-        admit(&ctx, &ns, &run.spec.job_ref.name).await
-    } else {
-        None
+    let job = &run.spec.job_ref.name;
+    let (admission, inputs) = loop {
+        let admitted = if may_start { admit(&ctx, &ns, job).await } else { None };
+        let now = Timestamp::now();
+        let inputs = observe::observe(&run, &ctx, now).await?;
+        // The job's pool, or whether it limits its runs, may have changed
+        // while this run waited: it decides only on what it holds.
+        if !may_start || holds(&ctx, &ns, job, admitted.as_ref()) {
+            break (admitted.map(|(_, admission)| admission), inputs);
+        }
     };
-    let now = Timestamp::now();
-    let inputs = observe::observe(&run, &ctx, now).await?;
     let plan = plan::plan(&run, &inputs.observed, fastrand::f64());
     apply::apply(&run, &ctx, plan, inputs, admission).await
 }
 
-/// The locks a run that may start holds while it decides: its job's alone,
-/// and its pool's, alone when the pool limits its concurrent runs (every
-/// start there takes from the same slots) and shared with other jobs' runs
-/// otherwise. `None` while the job is unknown (nothing starts).
-async fn admit(ctx: &Context, ns: &str, job: &str) -> Option<crate::locks::Admission> {
-    let limited = |pool: &str| {
-        ctx.caches
-            .pools
-            .get(ns, pool)
-            .is_some_and(|p| p.spec.capacity.max_concurrent_runs.is_some())
-    };
-    loop {
-        let pool = ctx.caches.jobs.get(ns, job)?.spec.pool_ref.name.clone();
-        let alone = limited(&pool);
-        let admission = ctx
-            .admissions
-            .admit(&format!("{ns}/{job}"), &format!("{ns}/{pool}"), alone)
-            .await;
-        // The pool may have gained a limit while this run waited.
-        if admission.pool_alone() || !limited(&pool) {
-            return Some(admission);
+/// Whether ClusterPool `pool` limits its concurrent runs.
+fn limited(ctx: &Context, ns: &str, pool: &str) -> bool {
+    ctx.caches
+        .pools
+        .get(ns, pool)
+        .is_some_and(|p| p.spec.capacity.max_concurrent_runs.is_some())
+}
+
+/// The locks a run that may start holds while it decides, and the pool they
+/// are for: its job's alone, and its pool's, alone when the pool limits its
+/// concurrent runs (every start there takes from the same slots) and shared
+/// with other jobs' runs otherwise. `None` while the job is unknown.
+async fn admit(ctx: &Context, ns: &str, job: &str) -> Option<(String, crate::locks::Admission)> {
+    let pool = ctx.caches.jobs.get(ns, job)?.spec.pool_ref.name.clone();
+    let alone = limited(ctx, ns, &pool);
+    let admission = ctx
+        .admissions
+        .admit(&format!("{ns}/{job}"), &format!("{ns}/{pool}"), alone)
+        .await;
+    Some((pool, admission))
+}
+
+/// Whether `admitted` still covers what the run decides on: no job and no
+/// locks, or the job's pool locked, alone if it limits its runs.
+fn holds(ctx: &Context, ns: &str, job: &str, admitted: Option<&(String, crate::locks::Admission)>) -> bool {
+    let pool = ctx.caches.jobs.get(ns, job).map(|j| j.spec.pool_ref.name.clone());
+    match (pool, admitted) {
+        (None, None) => true,
+        (Some(pool), Some((locked, admission))) => {
+            pool == *locked && (admission.pool_alone() || !limited(ctx, ns, &pool))
         }
+        _ => false,
     }
 }

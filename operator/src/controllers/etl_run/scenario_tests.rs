@@ -26,9 +26,13 @@ fn pool(name: &str, spec: serde_json::Value) -> ClusterPool {
 }
 
 fn job(pool: &str, task: serde_json::Value) -> EtlJob {
+    named_job("orders", pool, task)
+}
+
+fn named_job(name: &str, pool: &str, task: serde_json::Value) -> EtlJob {
     serde_json::from_value(json!({
         "apiVersion": "ade.dev/v1alpha1", "kind": "EtlJob",
-        "metadata": {"name": "orders", "namespace": NS},
+        "metadata": {"name": name, "namespace": NS},
         "spec": {"poolRef": {"name": pool}, "window": {"size": "1h"}, "task": task},
     }))
     .unwrap()
@@ -163,6 +167,45 @@ async fn two_runs_never_take_a_pools_last_slot_together() {
         .collect();
     assert!(phases.contains(&Some(RunPhase::Provisioning)), "{phases:?}");
     assert!(phases.contains(&Some(RunPhase::Pending)), "{phases:?}");
+}
+
+/// Runs of two jobs on one pool: `max` slots.
+fn two_jobs(max: Option<i32>) -> Scenario {
+    let capacity = max.map_or(json!({}), |m| json!({"maxConcurrentRuns": m}));
+    let returns = run("returns-1", json!({"spec": {"jobRef": {"name": "returns"}}}));
+    Scenario::new(
+        &[run("orders-1", json!({})), returns],
+        &[job("batch", container()), named_job("returns", "batch", container())],
+        &[pool("batch", json!({"provider": "kubernetes", "capacity": capacity}))],
+        Arc::new(FakeEmr::default()),
+    )
+}
+
+/// Both runs reconciled at once; the `POST jobs` made.
+async fn start_both(s: &Scenario) -> usize {
+    let (a, b) = (s.run(NS, "orders-1").unwrap(), s.run(NS, "returns-1").unwrap());
+    let (ra, rb) = tokio::join!(
+        reconcile(Arc::new(a), s.ctx.clone()),
+        reconcile(Arc::new(b), s.ctx.clone())
+    );
+    ra.unwrap();
+    rb.unwrap();
+    s.api.writes().into_iter().filter(|w| w == "POST jobs").count()
+}
+
+/// The runs of two jobs hold their pool alone when it has a limit: the
+/// job's own lock does not keep them apart.
+#[tokio::test]
+async fn runs_of_two_jobs_never_take_a_pools_last_slot_together() {
+    let s = two_jobs(Some(1));
+    assert_eq!(start_both(&s).await, 1, "one slot, one Job: {:?}", s.api.writes());
+}
+
+/// Without a limit, the runs of two jobs start side by side.
+#[tokio::test]
+async fn runs_of_two_jobs_both_start_on_a_pool_without_a_limit() {
+    let s = two_jobs(None);
+    assert_eq!(start_both(&s).await, 2, "{:?}", s.api.writes());
 }
 
 fn emr_scenario(runs: &[EtlRun], fake: &Arc<FakeEmr>) -> Scenario {
