@@ -96,10 +96,18 @@ spec:
         "between 1 and parallelism (3) runs live at some scrape: {result:?}"
     );
 
+    // The counter moves after the run's write and the release of its Job (a
+    // TTL patch): a scrape may see the eighth run Succeeded before it counts.
     let finished = format!("sum by (etl_job) (ade_etl_run_transitions_total{{{ns_sel},phase=\"Succeeded\"}})");
-    let result = prometheus.query(&finished).expect("the transitions query");
-    println!("{finished}\n  => {}", Value::from(result.clone()));
-    assert_eq!(value(&result, &[("etl_job", "nightly")]), Some(8.0), "{result:?}");
+    let result = wait_for(
+        "eight Succeeded transitions in Prometheus",
+        Duration::from_secs(30),
+        || {
+            let result = prometheus.query(&finished)?;
+            (value(&result, &[("etl_job", "nightly")]) == Some(8.0)).then_some(result)
+        },
+    );
+    println!("{finished}\n  => {}", Value::from(result));
 
     let cost = format!("sum by (etl_job, pool) (ade_etl_run_cost_usd_total{{{ns_sel}}})");
     let result = wait_for(
