@@ -1,6 +1,6 @@
 //! Count, mean and variance, merged with Chan et al.'s parallel form of Welford's
-//! algorithm: a slice is summarized in two passes (mean, then squared deviations)
-//! and folded in, which is numerically stable and vectorizes.
+//! algorithm: a slice is summarized in two passes (mean, then squared deviations,
+//! each summed in lanes) and folded in, which is numerically stable and vectorizes.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +28,8 @@ impl Moments {
             return;
         }
         let n = xs.len() as f64;
-        let mean = xs.iter().sum::<f64>() / n;
-        let m2 = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>();
+        let mean = lane_sum(xs, |x| x) / n;
+        let m2 = lane_sum(xs, |x| (x - mean) * (x - mean));
         self.merge(&Self {
             count: xs.len() as u64,
             mean,
@@ -63,6 +63,23 @@ impl Moments {
     pub fn stddev(&self) -> Option<f64> {
         (self.count > 1).then(|| (self.m2 / (self.count - 1) as f64).sqrt())
     }
+}
+
+/// The sum of `f(x)` over a slice, accumulated in eight independent lanes: no
+/// addition waits for the one before, so the loop vectorizes instead of running at
+/// one add per latency (the rounding differs from a left fold in the last bits).
+#[inline]
+fn lane_sum(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    const LANES: usize = 8;
+    let chunks = xs.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    let mut lanes = [0.0; LANES];
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += f(x);
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
 }
 
 #[cfg(test)]
