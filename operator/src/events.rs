@@ -85,11 +85,16 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
-fn key(ev: &Event, regarding: &ObjectReference) -> String {
-    let kind = match ev.type_ {
+/// The Event `type` the API takes for an [`EventType`].
+fn type_name(t: EventType) -> &'static str {
+    match t {
         EventType::Normal => "Normal",
         EventType::Warning => "Warning",
-    };
+    }
+}
+
+fn key(ev: &Event, regarding: &ObjectReference) -> String {
+    let kind = type_name(ev.type_);
     let object = |r: &ObjectReference| {
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
         format!(
@@ -203,13 +208,7 @@ impl Recorder {
             },
             reporting_controller: Some(controller.clone()),
             reporting_instance: Some(self.reporter.instance.clone().unwrap_or_else(|| controller.clone())),
-            type_: Some(
-                match ev.type_ {
-                    EventType::Normal => "Normal",
-                    EventType::Warning => "Warning",
-                }
-                .to_owned(),
-            ),
+            type_: Some(type_name(ev.type_).to_owned()),
             ..K8sEvent::default()
         }
     }
