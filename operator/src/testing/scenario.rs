@@ -31,7 +31,7 @@ use crate::{
 /// A provider call and what the API server held for the run then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Asked {
-    /// `start`, `observe`, `cancel` or `release`.
+    /// `start`, `observe`, `cancel`, `release` or `cost`.
     pub op: &'static str,
     /// The attempt.
     pub attempt: i32,
@@ -98,6 +98,7 @@ impl ComputeProvider for Recording {
         attempts: &'a [AttemptRef],
         now: Timestamp,
     ) -> BoxFuture<'a, Result<Vec<Option<f64>>, ProviderError>> {
+        attempts.iter().for_each(|a| self.note("cost", a));
         async move { self.inner.cost(attempts, now).await }.boxed()
     }
 }

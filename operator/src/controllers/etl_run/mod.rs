@@ -195,7 +195,7 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
     let (admission, inputs) = loop {
         let admitted = if may_start { admit(&ctx, &ns, job).await } else { None };
         let now = Timestamp::now();
-        let inputs = observe::observe(&run, &ctx, now).await?;
+        let inputs = observe::observe(&run, &ctx, now, admitted.is_some()).await?;
         // The job's pool, or whether it limits its runs, may have changed
         // while this run waited: it decides only on what it holds.
         if !may_start || holds(&ctx, &ns, job, admitted.as_ref()) {

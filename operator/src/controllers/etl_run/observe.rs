@@ -31,8 +31,12 @@ pub struct Inputs {
     pub provider: Arc<dyn ComputeProvider>,
 }
 
-/// Reads what `run`'s reconcile needs.
-pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inputs, Error> {
+/// Reads what `run`'s reconcile needs. `admitted`: the run holds its job's
+/// lock (and maybe its pool's) while it decides whether to start, so nothing
+/// here may wait on a provider then: the attempts' prices are refreshed on the
+/// next reconcile instead (each attempt keeps its last estimate; the one that
+/// saw an attempt end priced it).
+pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp, admitted: bool) -> Result<Inputs, Error> {
     let ns = run.namespace().unwrap_or_default();
     let name = run.name_any();
     let caches = &ctx.caches;
@@ -142,7 +146,7 @@ pub async fn observe(run: &EtlRun, ctx: &Context, now: Timestamp) -> Result<Inpu
         }),
         _ => None,
     };
-    let provider_cost = if profile.prices_attempts && !status.phase.is_some_and(|p| p.is_final()) {
+    let provider_cost = if profile.prices_attempts && !admitted && !status.phase.is_some_and(|p| p.is_final()) {
         let attempts: Vec<AttemptRef> = status
             .attempts
             .iter()

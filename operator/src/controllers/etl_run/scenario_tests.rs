@@ -477,3 +477,35 @@ async fn a_dependent_run_waits_for_its_upstream_batch_before_the_fact() {
     reconcile_stored(&s, "orders-1").await;
     assert!(s.api.writes().iter().any(|w| w == "POST jobs"), "{:?}", s.api.writes());
 }
+
+/// While a run decides whether to start it holds its job's lock (and a limited
+/// pool's): it does not wait there on the provider to price its earlier
+/// attempts. A running attempt is still priced on every reconcile.
+#[tokio::test]
+async fn a_run_deciding_whether_to_retry_does_not_wait_on_pricing_its_attempts() {
+    let fake = Arc::new(FakeEmr::default());
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let backoff = json!({"status": {
+        "phase": "Pending",
+        "nextAttemptAt": later.to_string(),
+        "attempts": [{"attempt": 1, "clusterId": "j-1", "stepId": "s-1", "outcome": "Failed",
+                      "startedAt": "2026-11-25T14:00:00Z", "finishedAt": "2026-11-25T14:01:00Z",
+                      "estimatedCostUSD": "0.42"}],
+    }});
+    let s = emr_scenario(&[run("orders-1", backoff)], &fake);
+    reconcile_stored(&s, "orders-1").await;
+    let asked: Vec<_> = s.asked().into_iter().map(|a| a.op).collect();
+    assert!(!asked.contains(&"cost"), "priced while deciding: {asked:?}");
+    let waiting = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(waiting.attempts.len(), 1, "still waiting out its backoff: {waiting:?}");
+    assert!(
+        waiting.attempts[0].estimated_cost_usd.is_some(),
+        "the estimate is kept: {waiting:?}"
+    );
+
+    let s = emr_scenario(&[run("orders-1", json!({}))], &fake);
+    placed_emr_run(&s).await;
+    reconcile_stored(&s, "orders-1").await;
+    let priced = s.asked().into_iter().filter(|a| a.op == "cost").count();
+    assert!(priced > 0, "a running attempt is priced: {:?}", s.asked());
+}
