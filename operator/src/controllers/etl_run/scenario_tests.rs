@@ -509,3 +509,52 @@ async fn a_run_deciding_whether_to_retry_does_not_wait_on_pricing_its_attempts()
     let priced = s.asked().into_iter().filter(|a| a.op == "cost").count();
     assert!(priced > 0, "a running attempt is priced: {:?}", s.asked());
 }
+
+/// A run that decided to start lets go of its job's lock once its intent is
+/// in the cache: the next run of the job does not wait for the intent's
+/// round trip to the API server (100 runs of a backfill used to start one
+/// write after another).
+#[tokio::test]
+async fn a_run_lets_go_of_its_job_before_the_api_server_answers_its_intent() {
+    let s = kubernetes(&[run("orders-1", json!({}))], None);
+    let admissions = s.ctx.admissions.clone();
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = held.clone();
+    // Never matches: it looks at the job's lock as the intent reaches the server.
+    s.api.fail_next(
+        move |c| {
+            if c.to_string() == "PATCH etlruns/orders-1/status" {
+                seen.lock()
+                    .unwrap()
+                    .push(!admissions.job_is_free(&format!("{NS}/orders")));
+            }
+            false
+        },
+        500,
+        "never",
+    );
+    reconcile_stored(&s, "orders-1").await;
+    assert_eq!(*held.lock().unwrap(), [false, false], "the intent, then the Job's name");
+    assert!(s.api.writes().iter().any(|w| w == "POST jobs"), "{:?}", s.api.writes());
+}
+
+/// An intent the API server refused is withdrawn from the cache: nobody
+/// decides on an attempt that was never recorded (a pool's only slot taken
+/// by it), and the run itself starts when it is tried again.
+#[tokio::test]
+async fn a_refused_intent_is_withdrawn() {
+    let s = kubernetes(&[run("orders-1", json!({}))], Some(1));
+    s.api.fail_next(
+        |c| c.to_string() == "PATCH etlruns/orders-1/status",
+        500,
+        "InternalError",
+    );
+    let stored = s.run(NS, "orders-1").unwrap();
+    let refused = reconcile(Arc::new(stored), s.ctx.clone()).await;
+    assert!(refused.is_err(), "the intent's write failed");
+    let cached = s.ctx.caches.runs.get(NS, "orders-1").unwrap();
+    assert_eq!(cached.status, None, "the cache holds what the API server does");
+    reconcile_stored(&s, "orders-1").await;
+    let jobs: Vec<_> = s.api.writes().into_iter().filter(|w| w == "POST jobs").collect();
+    assert_eq!(jobs.len(), 1, "{:?}", s.api.writes());
+}
