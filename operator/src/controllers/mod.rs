@@ -68,6 +68,8 @@ pub struct Context {
     pub catalog: Arc<dyn ade_catalog::Catalog>,
     /// The region of AWS resources that name none (`--aws-region`).
     pub aws_region: Option<String>,
+    /// Reconciles each controller runs at once (`--concurrent-reconciles`; 0: no bound).
+    pub concurrent_reconciles: u16,
 }
 
 impl std::fmt::Debug for Context {
@@ -111,6 +113,7 @@ impl Context {
             lease_table: Arc::new(crate::lease_table::AwsLeaseTable::new(config.aws_endpoint_url.clone())),
             catalog: Arc::new(crate::catalog::AwsCatalog::new(config.aws_endpoint_url.clone())),
             aws_region: config.aws_region.clone(),
+            concurrent_reconciles: config.concurrent_reconciles,
             stream: stream_consumer::children::StreamSettings {
                 image: config.stream_image.clone(),
                 aws_endpoint_url: config.aws_endpoint_url.clone(),

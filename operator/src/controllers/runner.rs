@@ -7,7 +7,11 @@ use std::{fmt::Debug, future::Future, sync::Arc, time::Instant};
 use futures::StreamExt;
 use kube::{
     Api, Resource, ResourceExt,
-    runtime::{Controller, WatchStreamExt, controller::Action, predicates, reflector, watcher},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::{self, Action},
+        predicates, reflector, watcher,
+    },
 };
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -76,6 +80,7 @@ pub async fn run_with<K, F, Fut, E>(
         }
     };
     configure(base)
+        .with_config(controller::Config::default().concurrency(ctx.concurrent_reconciles))
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(
             move |obj: Arc<K>, ctx: Arc<Context>| {
