@@ -88,14 +88,6 @@ impl Admissions {
 }
 
 #[cfg(test)]
-impl Admissions {
-    /// Whether nobody holds or waits for job `job`'s lock.
-    pub fn job_is_free(&self, job: &str) -> bool {
-        self.jobs.of(job).try_write().is_ok()
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use std::time::Duration;
 

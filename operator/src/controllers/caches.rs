@@ -36,9 +36,6 @@ use k8s_openapi::api::{batch::v1::Job, core::v1::PodTemplateSpec};
 use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer};
 
 mod groups;
-mod intent;
-
-pub use self::intent::Intent;
 
 /// An object the operator wrote that the watch may not have delivered yet.
 #[derive(Debug)]
@@ -47,9 +44,6 @@ struct Written<K> {
     object: Arc<K>,
     /// When it was written.
     at: Instant,
-    /// Still being written ([`Cache::intend`]): it stands in however long
-    /// the write takes, until the writer replaces or withdraws it.
-    pending: bool,
 }
 
 /// How long a write stands in for an object the cache has not seen at all
@@ -213,7 +207,6 @@ where
     fn resolve(cached: Option<Arc<K>>, written: Option<&Written<K>>) -> (Option<Arc<K>>, bool) {
         match (cached, written) {
             (cached, None) => (cached, false),
-            (_, Some(w)) if w.pending => (Some(w.object.clone()), false),
             (Some(c), Some(w)) if caught_up(c.as_ref(), w.object.as_ref()) => (Some(c), true),
             (_, Some(w)) if w.at.elapsed() < UNSEEN => (Some(w.object.clone()), false),
             (cached, Some(_)) => (cached, true),
@@ -325,7 +318,6 @@ where
         let written = Written {
             object: Arc::new(after),
             at: Instant::now(),
-            pending: false,
         };
         let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
         overlay.insert(key(written.object.as_ref()), written);

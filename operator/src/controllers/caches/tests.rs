@@ -21,23 +21,18 @@ async fn every_waiter_hears_that_the_cache_is_ready() {
     publish_readiness(cache.clone());
     let waiting = waiters(&cache);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut writer = take_writer(&cache);
+    let mut writer = cache
+        .writer
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .expect("writer");
     writer.apply_watcher_event(&watcher::Event::Init);
     writer.apply_watcher_event(&watcher::Event::InitDone);
     for w in waiting {
         let ready = tokio::time::timeout(Duration::from_secs(2), w).await;
         assert!(matches!(ready, Ok(Ok(true))), "a waiter was never woken: {ready:?}");
     }
-}
-
-/// The cache's writer, as the watch would hold it.
-fn take_writer(cache: &Cache<EtlRun>) -> Writer<EtlRun> {
-    cache
-        .writer
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .expect("writer")
 }
 
 fn run(name: &str, rv: &str, attempts: usize) -> EtlRun {
@@ -71,7 +66,12 @@ fn a_write_counts_until_the_watch_delivers_it_or_something_later() {
     let all = cache.in_namespace("ns");
     assert_eq!(all.len(), 2, "the unseen run counts: {all:?}");
     // The watch delivers rv 6 (older than the write): the write still stands.
-    let mut writer = take_writer(&cache);
+    let mut writer = cache
+        .writer
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .expect("writer");
     writer.apply_watcher_event(&watcher::Event::Apply(run("seen", "6", 0)));
     assert_eq!(attempts(cache.get("ns", "seen")), Some(1));
     // Then rv 8 (later than the write): the cache is right again, the write forgotten.
@@ -155,29 +155,4 @@ fn a_jobs_runs_include_its_unseen_writes_and_no_other_jobs() {
     assert_eq!(names(cache.recorded_in_pool("ns", "spot")), ["a"]);
     assert!(cache.of_job("other", "orders").is_empty());
     assert_eq!(names(cache.in_namespace("ns")), ["a", "b", "c", "d"]);
-}
-
-/// An intent (a write in flight) stands in for the object, whatever the
-/// watch delivers meanwhile, until it is dropped: replaced by the write
-/// that returned, or gone when the write failed.
-#[test]
-fn an_intent_stands_in_until_its_write_returns_or_fails() {
-    let cache = Arc::new(filled(vec![run("r", "5", 0)], RUN_GROUPINGS));
-    let intent = cache.intend(run("r", "5", 1));
-    assert_eq!(attempts(cache.get("ns", "r")), Some(1), "the intent, not rv 5");
-    let mut writer = take_writer(&cache);
-    writer.apply_watcher_event(&watcher::Event::Apply(run("r", "8", 0)));
-    assert_eq!(
-        attempts(cache.get("ns", "r")),
-        Some(1),
-        "a later version does not hide it"
-    );
-    assert_eq!(cache.of_job("ns", "j").len(), 1);
-    drop(intent);
-    assert_eq!(attempts(cache.get("ns", "r")), Some(0), "withdrawn: the write failed");
-
-    let intent = cache.intend(run("r", "8", 1));
-    cache.wrote(run("r", "9", 1));
-    drop(intent);
-    assert_eq!(attempts(cache.get("ns", "r")), Some(1), "the write that returned stays");
 }

@@ -15,7 +15,7 @@ use super::{
     set_finalizer,
 };
 use crate::{
-    api::v1alpha1::{AttemptOutcome, EtlRun, EtlRunStatus, RunPhase, Time, Usd},
+    api::v1alpha1::{AttemptOutcome, EtlRun, RunPhase, Time, Usd},
     controllers::{Context, conditions, status},
     metrics::{CostLabels, PhaseLabels, RunOutcomeLabels},
     providers::AttemptHandle,
@@ -55,30 +55,9 @@ pub async fn apply(
         // operator): deleting the run must find and cancel it.
         set_finalizer(run, ctx, true).await?;
     }
-    // Every reader sees the intent now, before the watch delivers it. A run
-    // that decided under its job's (and pool's) lock lays its intent over the
-    // cache and lets go at once: the next run decides on the intent while
-    // this one's write is in flight, and does not wait for the round trip.
-    match admission {
-        Some(admission) => {
-            let status = compose(run, &plan);
-            let intent = status.as_ref().map(|status| {
-                let mut intended = run.clone();
-                let mut status = status.clone();
-                // What the write leaves in place: the catalog's records.
-                status.partitions = run.status.as_ref().map(|s| s.partitions.clone()).unwrap_or_default();
-                intended.status = Some(status);
-                ctx.caches.runs.intend(intended)
-            });
-            drop(admission);
-            if let Some(status) = status {
-                send(run, ctx, &status).await?;
-            }
-            // Replaced by the write the API server returned, or withdrawn if it failed.
-            drop(intent);
-        }
-        None => write_status(run, ctx, &plan).await?,
-    }
+    // Every reader sees the intent now, before the watch delivers it.
+    write_status(run, ctx, &plan).await?;
+    drop(admission);
     if let Effect::Start(n) = plan.effect {
         match inputs.request.clone() {
             Some(mut request) => {
@@ -188,30 +167,19 @@ fn fail_attempt(plan: &mut Plan, attempt: i32, message: &str) {
 /// every reader (and a reconcile triggered by an older event, see
 /// `Cache::freshest`) sees it before the watch delivers it.
 async fn write_status(run: &EtlRun, ctx: &Context, plan: &Plan) -> Result<(), Error> {
-    match compose(run, plan) {
-        Some(status) => send(run, ctx, &status).await,
-        None => Ok(()),
-    }
-}
-
-/// The status `plan` writes for `run`, without the catalog's records (written
-/// by their own field manager, etl_job::catalog); `None` when the run already
-/// shows it.
-fn compose(run: &EtlRun, plan: &Plan) -> Option<EtlRunStatus> {
     let existing = run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut status = plan.status.clone();
     status.conditions = conditions::merge(existing, &plan.conditions, run.metadata.generation, Timestamp::now());
+    // The catalog's records are written by their own field manager (etl_job::catalog).
     status.partitions.clear();
     let shown = run.status.clone().map(|mut s| {
         s.partitions.clear();
         s
     });
-    (!status::shows(shown.as_ref(), &status, |s| &mut s.conditions)).then_some(status)
-}
-
-/// Applies `status` (from [`compose`]) and records the write in the runs' cache.
-async fn send(run: &EtlRun, ctx: &Context, status: &EtlRunStatus) -> Result<(), Error> {
-    let written = status::apply(ctx, run, FIELD_MANAGER, status)
+    if status::shows(shown.as_ref(), &status, |s| &mut s.conditions) {
+        return Ok(());
+    }
+    let written = status::apply(ctx, run, FIELD_MANAGER, &status)
         .await
         .map_err(|source| Error::ApplyStatus {
             run: run.name_any(),
