@@ -1,13 +1,17 @@
 //! Never two leaders, against the real control plane: a leader frozen
 //! (SIGSTOP) past its Lease while a standby takes over resumes to find its
 //! tenure ended, writes nothing, and exits. The harness runs operators with
-//! short timings (Lease 6 s, renew deadline 4 s, retry 1 s).
+//! short timings (Lease 6 s, renew deadline 4 s, retry 1 s). And the chart
+//! serves the operator's Lease requests at the leader-election priority level.
 //!
 //! Run with `--test-threads=1` after `e2e/cluster up` (see the Makefile).
 
 use std::time::Duration;
 
-use ade_e2e::{Namespace, Operator, get_json, install_chart, kubectl, kubectl_with_stdin, lease_holder, wait_for};
+use ade_e2e::{
+    Namespace, Operator, RELEASE, SYSTEM_NAMESPACE, get_json, install_chart, kubectl, kubectl_ok, kubectl_with_stdin,
+    lease_holder, token_kubeconfig, wait_for,
+};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -104,4 +108,49 @@ spec:
     );
     // The new leader keeps going.
     pool(&ns.name, "after");
+}
+
+/// The priority level API Priority and Fairness served a request of the
+/// operator's ServiceAccount (`kubeconfig`) to `path` at, by its uid: the
+/// API server names it in a response header, which `kubectl -v=8` prints.
+fn served_at(kubeconfig: &std::path::Path, path: &str) -> String {
+    let config = kubeconfig.to_str().expect("a UTF-8 path");
+    // A missing Lease is a 404: the request was classified all the same.
+    let out = kubectl(&["--kubeconfig", config, "get", "--raw", path, "-v=8"]);
+    out.stderr
+        .lines()
+        .find_map(|line| {
+            let at = line.to_ascii_lowercase().find("x-kubernetes-pf-prioritylevel-uid:")?;
+            let value = line[at..].split_once(':')?.1.trim();
+            value.split_whitespace().next().map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no priority level header for {path}:\n{}", out.stderr))
+}
+
+/// The chart's FlowSchema: the operator's Lease requests are served at the
+/// API server's `leader-election` priority level, as kube-controller-manager's
+/// are, so a renewal does not queue behind a saturated API server's other
+/// work; the rest of its requests stay in the service accounts' level.
+#[test]
+fn the_operators_lease_requests_are_served_at_the_leader_election_priority_level() {
+    install_chart();
+    let uid_of = |level: &str| {
+        kubectl_ok(&[
+            "get",
+            "prioritylevelconfiguration",
+            level,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+        .trim()
+        .to_owned()
+    };
+    let (leader_election, workload_low) = (uid_of("leader-election"), uid_of("workload-low"));
+    let kubeconfig = std::env::temp_dir().join(format!("ade-e2e-priority-{}.json", std::process::id()));
+    token_kubeconfig(RELEASE, SYSTEM_NAMESPACE, &kubeconfig);
+    let lease = format!("/apis/coordination.k8s.io/v1/namespaces/{SYSTEM_NAMESPACE}/leases/{RELEASE}");
+    assert_eq!(served_at(&kubeconfig, &lease), leader_election, "the Lease");
+    let runs = format!("/apis/ade.dev/v1alpha1/namespaces/{SYSTEM_NAMESPACE}/etlruns");
+    assert_eq!(served_at(&kubeconfig, &runs), workload_low, "a list of runs");
+    let _ = std::fs::remove_file(&kubeconfig);
 }
