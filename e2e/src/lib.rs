@@ -36,7 +36,7 @@ use std::{
 
 pub use executor::Executor;
 pub use moto::{Glue, Moto, S3};
-pub use operator::{Operator, lease_holder};
+pub use operator::{Operator, lease_holder, service_account_kubeconfig};
 pub use process::{CommandOutput, helm, kubectl, kubectl_ok, kubectl_with_env, kubectl_with_stdin};
 
 /// Namespace the chart is installed in.

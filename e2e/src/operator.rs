@@ -18,8 +18,9 @@ pub fn binary() -> PathBuf {
 }
 
 /// A kubeconfig that authenticates as the chart's ServiceAccount, with a token
-/// from the TokenRequest API: the operator gets exactly the chart's RBAC.
-fn service_account_kubeconfig() -> &'static PathBuf {
+/// from the TokenRequest API: the operator gets exactly the chart's RBAC (and
+/// a test sees what the operator's requests see). Written once per process.
+pub fn service_account_kubeconfig() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let path = std::env::temp_dir().join(format!("ade-e2e-sa-kubeconfig-{}.json", std::process::id()));

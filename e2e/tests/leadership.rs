@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ade_e2e::{
     Namespace, Operator, RELEASE, SYSTEM_NAMESPACE, get_json, install_chart, kubectl, kubectl_ok, kubectl_with_stdin,
-    lease_holder, token_kubeconfig, wait_for,
+    lease_holder, service_account_kubeconfig, wait_for,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -146,11 +146,9 @@ fn the_operators_lease_requests_are_served_at_the_leader_election_priority_level
         .to_owned()
     };
     let (leader_election, workload_low) = (uid_of("leader-election"), uid_of("workload-low"));
-    let kubeconfig = std::env::temp_dir().join(format!("ade-e2e-priority-{}.json", std::process::id()));
-    token_kubeconfig(RELEASE, SYSTEM_NAMESPACE, &kubeconfig);
+    let kubeconfig = service_account_kubeconfig();
     let lease = format!("/apis/coordination.k8s.io/v1/namespaces/{SYSTEM_NAMESPACE}/leases/{RELEASE}");
-    assert_eq!(served_at(&kubeconfig, &lease), leader_election, "the Lease");
+    assert_eq!(served_at(kubeconfig, &lease), leader_election, "the Lease");
     let runs = format!("/apis/ade.dev/v1alpha1/namespaces/{SYSTEM_NAMESPACE}/etlruns");
-    assert_eq!(served_at(&kubeconfig, &runs), workload_low, "a list of runs");
-    let _ = std::fs::remove_file(&kubeconfig);
+    assert_eq!(served_at(kubeconfig, &runs), workload_low, "a list of runs");
 }
