@@ -17,16 +17,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use kube::{
-    Api, Client, Resource, ResourceExt,
+    Client, Resource, ResourceExt,
     runtime::{
-        WatchStreamExt,
         reflector::{self, Store, store::Writer},
         watcher,
     },
 };
-use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +33,10 @@ use k8s_openapi::api::{batch::v1::Job, core::v1::PodTemplateSpec};
 
 use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer};
 
+mod feed;
 mod groups;
+
+use self::feed::feed;
 
 /// An object the operator wrote that the watch may not have delivered yet.
 #[derive(Debug)]
@@ -421,69 +422,6 @@ const RUN_GROUPINGS: &[GroupOf<EtlRun>] = &[
     |run| &run.spec.job_ref.name,
     |run| run.status.as_ref().and_then(|s| s.pool.as_deref()).unwrap_or_default(),
 ];
-
-/// The one waiter on the store's readiness; everyone else asks [`Cache::ready`].
-fn publish_readiness<K>(cache: Arc<Cache<K>>)
-where
-    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
-{
-    tokio::spawn(async move {
-        let listed = cache.store.wait_until_ready().await.is_ok();
-        cache
-            .ready
-            .send_replace(if listed { Readiness::Ready } else { Readiness::Closed });
-    });
-}
-
-/// Feeds `cache` from a watch of the objects `config` selects, each
-/// `trim`med of what no reader needs before it is stored.
-fn feed<K>(
-    cache: Arc<Cache<K>>,
-    client: &Client,
-    shutdown: &CancellationToken,
-    config: watcher::Config,
-    trim: fn(&mut K),
-) where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
-{
-    let Some(writer) = cache.writer.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-        return;
-    };
-    publish_readiness(cache.clone());
-    // Nothing reads managedFields: dropping them keeps about half of a
-    // status-heavy object out of memory.
-    let events = watcher(Api::<K>::all(client.clone()), config.any_semantic())
-        .default_backoff()
-        .modify(move |obj| {
-            obj.meta_mut().managed_fields = None;
-            trim(obj);
-        })
-        .reflect(writer);
-    let shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        let mut events = std::pin::pin!(events);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                next = events.next() => match next {
-                    Some(Ok(watcher::Event::Apply(obj))) => {
-                        cache.applied(&obj);
-                        cache.tell(&obj, false);
-                    }
-                    Some(Ok(watcher::Event::InitApply(obj))) => cache.tell(&obj, false),
-                    Some(Ok(watcher::Event::Delete(obj))) => {
-                        cache.deleted(&obj);
-                        cache.tell(&obj, true);
-                    }
-                    Some(Ok(watcher::Event::InitDone)) => cache.listed(),
-                    Some(Ok(watcher::Event::Init)) => {}
-                    Some(Err(error)) => tracing::warn!(%error, kind = %K::kind(&()), "the watch of a cache failed; retrying"),
-                    None => break,
-                },
-            }
-        }
-    });
-}
 
 fn filled<K>(objects: Vec<K>, groupings: &'static [GroupOf<K>]) -> Cache<K>
 where

@@ -4,7 +4,7 @@
 
 use std::{fmt::Debug, future::Future, sync::Arc, time::Instant};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use kube::{
     Api, Resource, ResourceExt,
     runtime::{
@@ -38,6 +38,35 @@ pub enum Trigger<K: Resource<DynamicType = ()> + Clone + 'static> {
     Cached(Arc<Cache<K>>),
 }
 
+/// The objects a reflected watch delivers, each once the reflector's store
+/// holds it: a (re)list's objects only when the list is done and swapped
+/// into the store. Told earlier, a new object is not in the store yet and
+/// the controller drops its reconcile (kube-runtime's `ObjectNotFound`);
+/// see `caches::feed` for the cached kinds.
+fn settled<K: Send + 'static>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    events
+        .scan(Vec::new(), |listed, event| {
+            let out = match event {
+                Ok(watcher::Event::Apply(obj)) => vec![Ok(obj)],
+                Ok(watcher::Event::Delete(_)) => Vec::new(),
+                Ok(watcher::Event::Init) => {
+                    listed.clear();
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitApply(obj)) => {
+                    listed.push(obj);
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitDone) => std::mem::take(listed).into_iter().map(Ok).collect(),
+                Err(error) => vec![Err(error)],
+            };
+            futures::future::ready(Some(futures::stream::iter(out)))
+        })
+        .flatten()
+}
+
 /// Runs `reconcile` for every object of kind `K` until `shutdown`, woken by
 /// the changes `trigger` names, with `configure` adding watches (`owns`,
 /// `watches`) to the controller.
@@ -59,14 +88,20 @@ pub async fn run_with<K, F, Fut, E>(
     let reconcile = Arc::new(reconcile);
     tracing::info!(controller, "controller started");
     let base = match trigger {
-        Trigger::EveryChange => Controller::new(api, watcher::Config::default().any_semantic()),
-        Trigger::SpecChange => {
+        Trigger::EveryChange | Trigger::SpecChange => {
             let (reader, writer) = reflector::store();
-            let objects = watcher(api, watcher::Config::default().any_semantic())
-                .default_backoff()
-                .reflect(writer)
-                .applied_objects()
-                .predicate_filter(predicates::generation, Default::default());
+            let objects = settled(
+                watcher(api, watcher::Config::default().any_semantic())
+                    .default_backoff()
+                    .reflect(writer),
+            );
+            let objects = if matches!(trigger, Trigger::SpecChange) {
+                objects
+                    .predicate_filter(predicates::generation, Default::default())
+                    .boxed()
+            } else {
+                objects.boxed()
+            };
             Controller::for_stream(objects, reader)
         }
         Trigger::Cached(cache) => {
@@ -130,4 +165,50 @@ pub async fn run_with<K, F, Fut, E>(
         })
         .await;
     tracing::info!(controller, "controller stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::{StreamExt, stream};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::{
+        ResourceExt,
+        runtime::{WatchStreamExt, reflector, watcher::Event},
+    };
+
+    fn object(name: &str) -> ConfigMap {
+        let mut o = ConfigMap::default();
+        o.metadata.name = Some(name.to_string());
+        o.metadata.namespace = Some("ns".to_string());
+        o
+    }
+
+    /// A controller looks up what woke it in the store: every object is
+    /// delivered only once the store holds it, a (re)list's objects when
+    /// the list is done (kube-runtime's `applied_objects` delivers them
+    /// before, and a new object's reconcile is dropped).
+    #[tokio::test]
+    async fn an_object_is_delivered_once_the_store_holds_it() {
+        let (reader, writer) = reflector::store::<ConfigMap>();
+        let events = [
+            Event::Init,
+            Event::InitApply(object("a")),
+            Event::InitApply(object("b")),
+            Event::InitDone,
+            Event::Apply(object("c")),
+            Event::Delete(object("a")),
+            Event::Init,
+            Event::InitApply(object("d")),
+            Event::InitDone,
+        ];
+        let delivered: Vec<(String, bool)> = super::settled(stream::iter(events.map(Ok)).reflect(writer))
+            .map(|o| {
+                let o = o.expect("no watch error");
+                (o.name_any(), reader.get(&reflector::ObjectRef::from_obj(&o)).is_some())
+            })
+            .collect()
+            .await;
+        let held = |name: &str| (name.to_string(), true);
+        assert_eq!(delivered, [held("a"), held("b"), held("c"), held("d")]);
+    }
 }

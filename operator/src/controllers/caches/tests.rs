@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::*;
+use super::{feed::publish_readiness, *};
 
 fn waiters(cache: &Arc<Cache<EtlRun>>) -> Vec<tokio::task::JoinHandle<bool>> {
     (0..8)
