@@ -34,6 +34,7 @@ use ade_e2e::{
 };
 use futures::StreamExt;
 use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
+use k8s_openapi::serde::de::DeserializeOwned;
 use kube::{
     Api, Client, ResourceExt,
     api::{DynamicObject, PostParams},
@@ -52,33 +53,50 @@ fn runs_api(client: &Client, ns: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
 
-/// Watches the operator's namespace: EtlRuns created and succeeded, the
-/// Jobs of their attempts created (keyed by run).
-fn watch_runs(client: &Client, ns: &str, seen: &Timeline) {
-    let (runs, seen_runs) = (runs_api(client, ns), seen.clone());
+/// Calls `saw` with every object `api` applies, for as long as the bench
+/// runs. A watch error (a `410 Expired`, a timeout under load) is told and
+/// the watch resumes with backoff: ending at the first error would leave a
+/// phase waiting for events nobody records.
+fn on_applied<K, F>(api: Api<K>, mut saw: F)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + DeserializeOwned + Send + 'static,
+    F: FnMut(K) + Send + 'static,
+{
     tokio::spawn(async move {
-        let mut stream = watcher(runs, watcher::Config::default()).applied_objects().boxed();
-        while let Some(Ok(run)) = stream.next().await {
-            seen_runs.saw("run", &run.name_any());
-            if run.data["status"]["phase"] == "Succeeded" {
-                seen_runs.saw("run-succeeded", &run.name_any());
+        let mut stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(object) => saw(object),
+                Err(e) => eprintln!("  a watch failed, resuming: {e}"),
             }
         }
     });
-    let (jobs, seen_jobs) = (Api::<Job>::namespaced(client.clone(), ns), seen.clone());
-    tokio::spawn(async move {
-        let mut stream = watcher(jobs, watcher::Config::default()).applied_objects().boxed();
-        while let Some(Ok(job)) = stream.next().await {
-            let owner = job
-                .owner_references()
-                .iter()
-                .find(|o| o.kind == "EtlRun")
-                .map(|o| o.name.clone());
-            if let Some(run) = owner {
-                seen_jobs.saw("run-job", &run);
-                if finished(&job) {
-                    seen_jobs.saw("run-job-done", &run);
-                }
+}
+
+/// Watches the operator's namespace: EtlRuns created and succeeded, the
+/// Jobs of their attempts created (keyed by run).
+fn watch_runs(client: &Client, ns: &str, seen: &Timeline) {
+    let seen_runs = seen.clone();
+    on_applied(runs_api(client, ns), move |run: DynamicObject| {
+        seen_runs.saw("run", &run.name_any());
+        if run.data["status"]["phase"] == "Succeeded" {
+            seen_runs.saw("run-succeeded", &run.name_any());
+        }
+    });
+    let seen_jobs = seen.clone();
+    on_applied(Api::<Job>::namespaced(client.clone(), ns), move |job: Job| {
+        let owner = job
+            .owner_references()
+            .iter()
+            .find(|o| o.kind == "EtlRun")
+            .map(|o| o.name.clone());
+        if let Some(run) = owner {
+            seen_jobs.saw("run-job", &run);
+            if finished(&job) {
+                seen_jobs.saw("run-job-done", &run);
             }
         }
     });
@@ -86,23 +104,17 @@ fn watch_runs(client: &Client, ns: &str, seen: &Timeline) {
 
 /// Watches the anchor's namespace: Jobs created and complete, their first Pod.
 fn watch_jobs(client: &Client, ns: &str, seen: &Timeline) {
-    let (jobs, seen_jobs) = (Api::<Job>::namespaced(client.clone(), ns), seen.clone());
-    tokio::spawn(async move {
-        let mut stream = watcher(jobs, watcher::Config::default()).applied_objects().boxed();
-        while let Some(Ok(job)) = stream.next().await {
-            seen_jobs.saw("job", &job.name_any());
-            if finished(&job) {
-                seen_jobs.saw("job-complete", &job.name_any());
-            }
+    let seen_jobs = seen.clone();
+    on_applied(Api::<Job>::namespaced(client.clone(), ns), move |job: Job| {
+        seen_jobs.saw("job", &job.name_any());
+        if finished(&job) {
+            seen_jobs.saw("job-complete", &job.name_any());
         }
     });
-    let (pods, seen_pods) = (Api::<Pod>::namespaced(client.clone(), ns), seen.clone());
-    tokio::spawn(async move {
-        let mut stream = watcher(pods, watcher::Config::default()).applied_objects().boxed();
-        while let Some(Ok(pod)) = stream.next().await {
-            if let Some(job) = pod.labels().get("job-name") {
-                seen_pods.saw("job-pod", job);
-            }
+    let seen_pods = seen.clone();
+    on_applied(Api::<Pod>::namespaced(client.clone(), ns), move |pod: Pod| {
+        if let Some(job) = pod.labels().get("job-name") {
+            seen_pods.saw("job-pod", job);
         }
     });
 }
