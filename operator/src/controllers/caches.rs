@@ -116,9 +116,12 @@ where
         }
     }
 
-    /// Every object the watch delivers from now on, after the store holds
-    /// it: a controller woken by this stream reads a cache that already
-    /// knows what woke it (a separate watch could be behind).
+    /// Every object the store holds now, then every object the watch
+    /// delivers from now on, after the store holds it: a controller woken by
+    /// this stream reads a cache that already knows what woke it (a separate
+    /// watch could be behind), and one that subscribes after the cache
+    /// listed still hears of every object (as a shared informer replays its
+    /// store to a handler added late).
     pub fn changes(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
         self.listen(false)
     }
@@ -129,12 +132,20 @@ where
         self.listen(true)
     }
 
+    /// A new listener. The store is read under the listeners' lock: an
+    /// object the store took before is replayed, one it takes after is told
+    /// (an object in between is heard twice, which a controller's queue
+    /// merges). The controllers subscribe while the caches' first lists are
+    /// under way; one that subscribed after its cache's list was told never
+    /// heard of the listed objects, and nothing woke them again.
     fn listen(&self, deletions: bool) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((tx, deletions));
+        let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        for obj in self.store.state() {
+            let _ = tx.send(obj.as_ref().clone());
+        }
+        listeners.push((tx, deletions));
+        drop(listeners);
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|k| (Ok(k), rx)) })
     }
 

@@ -1,5 +1,6 @@
 //! A cache's listeners hear of each object only once its store holds it,
-//! also across a relist, and hear of the deletions a relist reveals.
+//! also across a relist, hear of the deletions a relist reveals, and hear
+//! of what the store held when they subscribed.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -129,6 +130,30 @@ fn a_relist_tells_the_deletions_it_reveals() {
     assert_eq!(told, [("gone".to_string(), false), ("kept".to_string(), true)]);
     assert_eq!(heard(&mut changes, &fed), [("kept".to_string(), true)]);
     assert!(fed.cache.of_job("ns", "j").iter().all(|r| r.name_any() == "kept"));
+}
+
+/// A controller that subscribes after its cache listed (the controllers
+/// start while the caches' first lists are under way; a restarted operator
+/// in CI subscribed too late and never reconciled its six waiting runs):
+/// it still hears of every listed run, and of what comes after.
+#[tokio::test]
+async fn a_listener_added_after_the_list_hears_every_listed_run() {
+    let mut fed = Fed::new();
+    fed.list(&["a", "b"]);
+    let changes = fed.cache.changes();
+    fed.deliver(Event::Apply(run("c")));
+    let mut names: Vec<String> = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures::StreamExt::collect::<Vec<_>>(futures::StreamExt::take(changes, 3)),
+    )
+    .await
+    .expect("three runs heard")
+    .into_iter()
+    .map(|r| r.expect("no watch error").name_any())
+    .collect();
+    // The store's own order for what it held, then what came after.
+    names[..2].sort();
+    assert_eq!(names, ["a", "b", "c"]);
 }
 
 /// The first run the controller reconciles or drops (`Err`: not in the
