@@ -153,12 +153,26 @@ async fn two_consumers_a_crash_and_resharding_give_every_record_once() {
         .await
         .expect("CreateStream");
     let mut expected = BTreeMap::new();
-    put(&k, 0..300, &mut expected).await;
 
     let events = Arc::new(EventLog::default());
     let faults = Arc::new(Faults::default());
     let a = start(&moto, &aws, "consumer-a", &events, Some(faults.clone())).await;
     let b = start(&moto, &aws, "consumer-b", &events, None).await;
+    // The first wave is put once the two hold two shards each. A consumer
+    // that finds itself alone takes every shard, and the other steals one a
+    // round (`shard_sync`): under load A had read the whole wave before B
+    // held anything, and B had nothing to write.
+    let table = DynamoStore::connect(&aws, "events-leases").await.expect("lease table");
+    wait_for("each consumer to hold two shards", Duration::from_secs(60), || {
+        let table = &table;
+        async move {
+            let leases = table.list_shards().await.ok()?;
+            let held = |w: &str| leases.iter().filter(|l| l.owner.as_deref() == Some(w)).count();
+            (held("consumer-a") == 2 && held("consumer-b") == 2).then_some(())
+        }
+    })
+    .await;
+    put(&k, 0..300, &mut expected).await;
     let written_by = |worker: &'static str, after: u64| {
         let events = events.clone();
         move || {
