@@ -367,6 +367,7 @@ async fn idle_and_steady(client: &Client, operator: &Operator, ops: &Namespace) 
         let runs = runs.clone();
         tokio::spawn(async move { runs.create(&PostParams::default(), &run).await });
     }
+    let waited = Instant::now();
     let steady: BTreeMap<String, Instant> = loop {
         let succeeded: BTreeMap<String, Instant> = seen
             .of("run-succeeded")
@@ -376,6 +377,13 @@ async fn idle_and_steady(client: &Client, operator: &Operator, ops: &Namespace) 
         if succeeded.len() >= n {
             break succeeded;
         }
+        // As every other phase (`until`): a stuck phase fails with a count
+        // instead of waiting forever.
+        assert!(
+            waited.elapsed() < PHASE_LIMIT,
+            "steady: {} of {n} runs succeeded after {PHASE_LIMIT:?}",
+            succeeded.len()
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let created: BTreeMap<String, Instant> = seen
