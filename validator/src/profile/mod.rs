@@ -20,6 +20,7 @@ use crate::sketch::hash::{hash_bytes, hash_f64, hash_u64};
 use crate::sketch::hll::{HllState, HyperLogLog};
 use crate::sketch::kll::{Kll, KllState};
 use crate::sketch::moments::Moments;
+use crate::sketch::wide;
 use few::{FewValues, char_len};
 use infer::TypeInference;
 
@@ -125,6 +126,8 @@ pub struct ColumnAccumulator {
     /// hashes, and the non-null rows when the batch has nulls.
     scratch: Vec<f64>,
     hashes: Vec<u64>,
+    /// Per-batch scratch: the non-null values of an integer or temporal batch with nulls.
+    ints: Vec<i64>,
     rows_of_batch: Option<Vec<u32>>,
     few: Option<Box<FewValues>>,
 }
@@ -152,6 +155,7 @@ impl ColumnAccumulator {
             true_count: 0,
             scratch: Vec::new(),
             hashes: Vec::new(),
+            ints: Vec::new(),
             rows_of_batch: None,
             few: None,
         }
@@ -206,28 +210,23 @@ impl ColumnAccumulator {
         }
         let (numeric, top) = (self.options.numeric, self.options.top);
         let few = self.few_distinct();
-        let values = a.values();
         // One pass per sketch over the batch's non-null values: tight loops, no calls.
         self.valid_rows(a.nulls());
-        let (hashes, scratch) = (&mut self.hashes, &mut self.scratch);
-        match &self.rows_of_batch {
-            None => hashes.extend(values.iter().map(|&v| hash_u64(v as u64))),
-            Some(rows) => hashes.extend(rows.iter().map(|&row| hash_u64(values[row as usize] as u64))),
-        }
+        let ints = gather(a.values(), self.rows_of_batch.as_deref(), &mut self.ints);
+        wide::extend_by(&mut self.hashes, ints.len(), |out| wide::hash_i64s(ints, out));
         if numeric {
-            match &self.rows_of_batch {
-                None => scratch.extend(values.iter().map(|&v| v as f64)),
-                Some(rows) => scratch.extend(rows.iter().map(|&row| values[row as usize] as f64)),
-            }
-            self.kll.insert_slice(scratch);
-            self.moments.insert_slice(scratch);
+            wide::extend_by(&mut self.scratch, ints.len(), |out| wide::i64s_as_f64s(ints, out));
+            self.kll.insert_slice(&self.scratch);
+            self.moments.insert_slice(&self.scratch);
         }
         if top {
             match &self.rows_of_batch {
-                None => (0..).zip(hashes.iter()).for_each(|(row, &h)| self.top.insert(h, row)),
+                None => (0..)
+                    .zip(self.hashes.iter())
+                    .for_each(|(row, &h)| self.top.insert(h, row)),
                 Some(rows) => rows
                     .iter()
-                    .zip(hashes.iter())
+                    .zip(self.hashes.iter())
                     .for_each(|(&row, &h)| self.top.insert(h, row)),
             }
             self.top.seal(|row| Scalar::Int(a.value(row as usize)));
@@ -251,7 +250,7 @@ impl ColumnAccumulator {
         }
         if scratch.iter().all(|v| v.is_finite()) {
             // The common case, in loops that vectorize: every value is a statistic.
-            hashes.extend(scratch.iter().map(|&v| hash_f64(v)));
+            wide::extend_by(hashes, scratch.len(), |out| wide::hash_finite_f64s(scratch, out));
         } else {
             let (mut nans, mut infinities) = (0, 0);
             scratch.retain(|&v| {
@@ -366,14 +365,9 @@ impl ColumnAccumulator {
             self.min = Scalar::min_of(self.min.take(), compute::min(a).map(Scalar::Time));
             self.max = Scalar::max_of(self.max.take(), compute::max(a).map(Scalar::Time));
         }
-        let values = a.values();
         self.valid_rows(a.nulls());
-        match &self.rows_of_batch {
-            None => self.hashes.extend(values.iter().map(|&v| hash_u64(v as u64))),
-            Some(rows) => self
-                .hashes
-                .extend(rows.iter().map(|&row| hash_u64(values[row as usize] as u64))),
-        }
+        let ints = gather(a.values(), self.rows_of_batch.as_deref(), &mut self.ints);
+        wide::extend_by(&mut self.hashes, ints.len(), |out| wide::hash_i64s(ints, out));
         self.hll.insert_hashes(&self.hashes);
     }
 
@@ -517,6 +511,18 @@ impl ColumnAccumulator {
             }
         });
         (self.hll.to_state(), kll, top)
+    }
+}
+
+/// The values at `rows` (copied into `buffer`), or every value when `rows` is `None`.
+fn gather<'a>(values: &'a [i64], rows: Option<&[u32]>, buffer: &'a mut Vec<i64>) -> &'a [i64] {
+    match rows {
+        None => values,
+        Some(rows) => {
+            buffer.clear();
+            buffer.extend(rows.iter().map(|&row| values[row as usize]));
+            buffer
+        }
     }
 }
 

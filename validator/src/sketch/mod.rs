@@ -8,3 +8,4 @@ pub mod hash;
 pub mod hll;
 pub mod kll;
 pub mod moments;
+pub mod wide;
