@@ -213,9 +213,9 @@ impl ColumnAccumulator {
         // One pass per sketch over the batch's non-null values: tight loops, no calls.
         self.valid_rows(a.nulls());
         let ints = gather(a.values(), self.rows_of_batch.as_deref(), &mut self.ints);
-        wide::extend_by(&mut self.hashes, ints.len(), |out| wide::hash_i64s(ints, out));
+        wide::hash_i64s(ints, &mut self.hashes);
         if numeric {
-            wide::extend_by(&mut self.scratch, ints.len(), |out| wide::i64s_as_f64s(ints, out));
+            wide::i64s_as_f64s(ints, &mut self.scratch);
             self.kll.insert_slice(&self.scratch);
             self.moments.insert_slice(&self.scratch);
         }
@@ -250,7 +250,7 @@ impl ColumnAccumulator {
         }
         if scratch.iter().all(|v| v.is_finite()) {
             // The common case, in loops that vectorize: every value is a statistic.
-            wide::extend_by(hashes, scratch.len(), |out| wide::hash_finite_f64s(scratch, out));
+            wide::hash_finite_f64s(scratch, hashes);
         } else {
             let (mut nans, mut infinities) = (0, 0);
             scratch.retain(|&v| {
@@ -367,7 +367,7 @@ impl ColumnAccumulator {
         }
         self.valid_rows(a.nulls());
         let ints = gather(a.values(), self.rows_of_batch.as_deref(), &mut self.ints);
-        wide::extend_by(&mut self.hashes, ints.len(), |out| wide::hash_i64s(ints, out));
+        wide::hash_i64s(ints, &mut self.hashes);
         self.hll.insert_hashes(&self.hashes);
     }
 

@@ -8,13 +8,16 @@
 
 use super::hash::hash_u64;
 
-/// Defines `pub fn $name(input, output)` from a loop body over one element; the
-/// body is compiled once per width and the widest the CPU supports is called.
+/// Defines `pub fn $name(input, out)`, which appends the body's result for every
+/// input value to `out`; the body is compiled once per width and the widest the CPU
+/// supports is called.
 macro_rules! wide_map {
     ($(#[$meta:meta])* $name:ident: |$x:ident: $in:ty| -> $out:ty $body:block) => {
         $(#[$meta])*
-        pub fn $name(input: &[$in], output: &mut [$out]) {
-            assert_eq!(input.len(), output.len(), "wide_map: input and output lengths differ");
+        pub fn $name(input: &[$in], out: &mut Vec<$out>) {
+            let start = out.len();
+            out.resize(start + input.len(), Default::default());
+            let output = &mut out[start..];
             #[inline(always)]
             fn each(input: &[$in], output: &mut [$out]) {
                 for (o, &$x) in output.iter_mut().zip(input) {
@@ -31,7 +34,10 @@ macro_rules! wide_map {
                 fn avx2(input: &[$in], output: &mut [$out]) {
                     each(input, output)
                 }
-                if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512dq")
+                    && std::is_x86_feature_detected!("avx512vl")
+                {
                     // SAFETY: the CPU has every feature `avx512` was compiled for.
                     #[expect(unsafe_code, reason = "a target-feature call after the run-time check")]
                     return unsafe { avx512(input, output) };
@@ -48,27 +54,20 @@ macro_rules! wide_map {
 }
 
 wide_map! {
-    /// `output[i] = hash_u64(input[i] as u64)`: integer and timestamp values.
+    /// Appends `hash_u64(v as u64)` of every value: integer and timestamp values.
     hash_i64s: |v: i64| -> u64 { hash_u64(v as u64) }
 }
 
 wide_map! {
-    /// `output[i] = hash_f64(input[i])` for finite values (no NaN: a NaN hashes as
+    /// Appends `hash_f64(v)` of every value, for finite values (no NaN: a NaN hashes as
     /// its own bits here, not as the canonical NaN [`hash_f64`] uses). Branch-free,
     /// so it vectorizes.
     hash_finite_f64s: |v: f64| -> u64 { hash_u64(if v == 0.0 { 0 } else { v.to_bits() }) }
 }
 
 wide_map! {
-    /// `output[i] = input[i] as f64`.
+    /// Appends `v as f64` of every value.
     i64s_as_f64s: |v: i64| -> f64 { v as f64 }
-}
-
-/// Appends `n` values to `out`, written by `fill` into the new tail.
-pub fn extend_by<T: Copy + Default>(out: &mut Vec<T>, n: usize, fill: impl FnOnce(&mut [T])) {
-    let start = out.len();
-    out.resize(start + n, T::default());
-    fill(&mut out[start..]);
 }
 
 #[cfg(test)]
@@ -77,7 +76,7 @@ mod tests {
     use crate::sketch::hash::hash_f64;
 
     /// Unit test: the dispatched loops (the widest variant this machine has) give the
-    /// scalar functions' results, on lengths around the vector widths' multiples.
+    /// scalar functions' results, appended after what the output held, on lengths around the vector widths' multiples.
     #[test]
     fn wide_loops_match_the_scalar_functions() {
         for len in [0, 1, 7, 8, 9, 63, 64, 1_000] {
@@ -92,14 +91,18 @@ mod tests {
                 .map(|&i| (i as f64) * 1e-7)
                 .chain([0.0, -0.0, f64::MAX, -f64::MIN_POSITIVE])
                 .collect();
-            let mut hashes = vec![0; ints.len()];
+            let mut hashes = vec![7];
             hash_i64s(&ints, &mut hashes);
-            assert_eq!(hashes, ints.iter().map(|&v| hash_u64(v as u64)).collect::<Vec<_>>());
-            let mut as_f64 = vec![0.0; ints.len()];
+            let want: Vec<u64> = [7]
+                .into_iter()
+                .chain(ints.iter().map(|&v| hash_u64(v as u64)))
+                .collect();
+            assert_eq!(hashes, want);
+            let mut as_f64 = Vec::new();
             i64s_as_f64s(&ints, &mut as_f64);
             assert_eq!(as_f64, ints.iter().map(|&v| v as f64).collect::<Vec<_>>());
             let mut hashes = Vec::new();
-            extend_by(&mut hashes, floats.len(), |out| hash_finite_f64s(&floats, out));
+            hash_finite_f64s(&floats, &mut hashes);
             assert_eq!(hashes, floats.iter().map(|&v| hash_f64(v)).collect::<Vec<_>>());
         }
     }
