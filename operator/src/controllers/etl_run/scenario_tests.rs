@@ -509,3 +509,43 @@ async fn a_run_deciding_whether_to_retry_does_not_wait_on_pricing_its_attempts()
     let priced = s.asked().into_iter().filter(|a| a.op == "cost").count();
     assert!(priced > 0, "a running attempt is priced: {:?}", s.asked());
 }
+
+/// The status writes of a run whose first attempt succeeds, as its Job moves
+/// through the states the Job controller gives it: the intent, the Job's name,
+/// Running, Succeeded; nothing when the Pod has finished and the Job has not
+/// said so yet (the run does not go back to Provisioning), nor after the end.
+#[tokio::test]
+async fn a_run_that_succeeds_first_time_writes_its_status_four_times() {
+    let s = kubernetes(&[run("orders-1", json!({}))], None);
+    let job_status = |status: serde_json::Value| {
+        let mut job: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), "orders-1-1").unwrap();
+        job.status = Some(serde_json::from_value(status).unwrap());
+        s.api.insert(&job);
+    };
+    let mut phases = Vec::new();
+    let steps = [
+        None,
+        Some(json!({"startTime": "2026-11-25T14:00:00Z", "active": 1})),
+        Some(json!({"startTime": "2026-11-25T14:00:00Z", "active": 1, "ready": 1})),
+        Some(json!({"startTime": "2026-11-25T14:00:00Z", "active": 0, "ready": 0,
+                    "uncountedTerminatedPods": {"succeeded": ["pod-uid"]}})),
+        Some(json!({"startTime": "2026-11-25T14:00:00Z", "succeeded": 1,
+                    "conditions": [{"type": "SuccessCriteriaMet", "status": "True",
+                                    "lastTransitionTime": "2026-11-25T14:01:00Z"}]})),
+        Some(json!({"startTime": "2026-11-25T14:00:00Z", "succeeded": 1,
+                    "completionTime": "2026-11-25T14:01:01Z",
+                    "conditions": [{"type": "SuccessCriteriaMet", "status": "True"},
+                                   {"type": "Complete", "status": "True"}]})),
+    ];
+    for status in steps {
+        if let Some(status) = status {
+            job_status(status);
+        }
+        reconcile_stored(&s, "orders-1").await;
+        phases.push(s.run(NS, "orders-1").unwrap().status.unwrap().phase.unwrap());
+    }
+    let status_writes = s.api.writes().iter().filter(|w| w.ends_with("/status")).count();
+    assert_eq!(status_writes, 4, "{:?}", s.api.writes());
+    use RunPhase::{Provisioning, Running, Succeeded};
+    assert_eq!(phases, [Provisioning, Running, Running, Running, Succeeded, Succeeded]);
+}

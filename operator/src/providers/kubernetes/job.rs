@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
-        batch::v1::{Job, JobSpec},
+        batch::v1::{Job, JobSpec, JobStatus},
         core::v1::{Container, EnvVar, EnvVarSource, ObjectFieldSelector, Pod, PodSpec, PodTemplateSpec},
     },
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
@@ -310,6 +310,17 @@ pub fn failure_of(job: &Job, pods: &[Pod]) -> (FailureKind, String) {
         .and_then(|c| c.message.clone())
         .unwrap_or_else(|| "the Job failed".to_owned());
     (FailureKind::Failed, message)
+}
+
+/// Whether a Pod of the Job has finished (counted, or terminated and not yet
+/// counted): the attempt has run, whether or not the Job controller has
+/// written its outcome yet.
+pub fn pods_finished(status: &JobStatus) -> bool {
+    let uncounted = status
+        .uncounted_terminated_pods
+        .as_ref()
+        .is_some_and(|u| u.succeeded.iter().chain(&u.failed).flatten().next().is_some());
+    status.succeeded.unwrap_or(0) > 0 || status.failed.unwrap_or(0) > 0 || uncounted
 }
 
 #[cfg(test)]

@@ -189,7 +189,13 @@ impl KubernetesProvider {
                 finished_at: failed.last_transition_time.as_ref().map(|t| t.0),
             });
         }
-        if status.ready.unwrap_or(0) > 0 || status.active.unwrap_or(0) > 0 && status.start_time.is_some() {
+        if status.ready.unwrap_or(0) > 0
+            || status.active.unwrap_or(0) > 0 && status.start_time.is_some()
+            || job::pods_finished(&status)
+        {
+            // A Job whose Pod has finished is still running until the Job
+            // controller adds its outcome: it is not starting again (which
+            // would also cost the run two status writes, there and back).
             return Ok(AttemptState::Running {
                 started_at: status.start_time.map(|t| t.0),
             });

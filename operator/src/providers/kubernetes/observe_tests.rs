@@ -93,3 +93,31 @@ async fn a_job_that_met_its_success_criteria_has_succeeded_before_it_is_complete
     let state = p.observe_job(&target()).await.unwrap();
     assert!(matches!(state, AttemptState::Succeeded { .. }), "{state:?}");
 }
+
+/// Between a Pod's end and the Job's outcome the Job has no Pod active: the
+/// attempt is still running (not starting again), whether the Job controller
+/// has counted the Pod yet or not.
+#[tokio::test]
+async fn a_job_whose_pod_finished_before_its_outcome_is_still_running() {
+    let (_api, client) = FakeApi::new();
+    let finishing = |status: serde_json::Value| -> Job {
+        let mut job = job(UID, "Complete");
+        job.status = Some(serde_json::from_value(status).unwrap());
+        job
+    };
+    let cases = [
+        json!({"startTime": "2026-11-25T14:00:00Z", "active": 0,
+               "uncountedTerminatedPods": {"succeeded": ["pod-uid"]}}),
+        json!({"startTime": "2026-11-25T14:00:00Z", "succeeded": 1}),
+        json!({"startTime": "2026-11-25T14:00:00Z", "failed": 1}),
+    ];
+    for status in cases {
+        let p = provider(client.clone(), vec![finishing(status.clone())]);
+        let state = p.observe_job(&target()).await.unwrap();
+        assert!(matches!(state, AttemptState::Running { .. }), "{status}: {state:?}");
+    }
+    let created = finishing(json!({"startTime": "2026-11-25T14:00:00Z", "active": 0}));
+    let p = provider(client, vec![created]);
+    let state = p.observe_job(&target()).await.unwrap();
+    assert_eq!(state, AttemptState::Provisioning, "no Pod yet");
+}
