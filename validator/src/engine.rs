@@ -265,10 +265,14 @@ pub async fn scan(
 /// partition a byte range of the files and each row group to the range holding its
 /// middle, so with about as many row groups as threads the split is uneven (5 row
 /// groups on 2 threads: 3 and 2). Up to four row groups per thread, each gets its own
-/// partition; the runtime interleaves the partitions batch by batch, so every worker
-/// stays busy until the end (each open partition holds its row group's column
-/// chunks in memory). With more row groups, one partition per thread already
-/// balances within a row group.
+/// partition, and a worker that runs out of partitions takes a waiting one from the
+/// other. A partition is not interleaved with the others batch by batch: DataFusion's
+/// streams yield once their cooperative budget (128 polls) is spent, about once per
+/// row group, so the last partition runs alone (5 row groups on 2 threads: the last
+/// quarter of the benchmark's wall time on one worker). Yielding after every batch
+/// keeps both workers busy to the end but costs as much CPU as it saves (measured
+/// 2026-12-05, validator/BENCHMARK.md). With more row groups, one partition per
+/// thread already balances within a row group.
 pub fn partitions(threads: usize, row_groups: Option<usize>) -> usize {
     let threads = threads.max(1);
     match row_groups {
