@@ -80,6 +80,40 @@ fn a_write_counts_until_the_watch_delivers_it_or_something_later() {
     assert_eq!(cache.overlay.lock().unwrap_or_else(|e| e.into_inner()).len(), 1);
 }
 
+/// A watch that lags for minutes (an API server's watch cache behind etcd
+/// under load) does not make a write expire while the cache holds an older
+/// version; a write of an object the cache never saw does expire.
+#[test]
+fn a_write_over_an_older_version_stands_however_long_the_watch_lags() {
+    let cache = filled(vec![run("seen", "5", 0)], RUN_GROUPINGS);
+    cache.wrote(run("seen", "7", 1));
+    cache.wrote(run("unseen", "9", 1));
+    let long_ago = Instant::now() - UNSEEN * 10;
+    for w in cache.overlay.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
+        w.at = long_ago;
+    }
+    assert_eq!(
+        attempts(cache.get("ns", "seen")),
+        Some(1),
+        "the write, not the cached rv 5"
+    );
+    assert_eq!(
+        attempts(cache.get("ns", "unseen")),
+        None,
+        "never seen, written long ago"
+    );
+    let names: Vec<String> = cache.in_namespace("ns").iter().map(|r| r.name_any()).collect();
+    assert_eq!(names, ["seen"]);
+    assert_eq!(attempts(Some(cache.freshest(Arc::new(run("seen", "6", 0))))), Some(1));
+    // Versions that are not numbers cannot be ordered: the write expires.
+    let cache = filled(vec![run("opaque", "a", 0)], RUN_GROUPINGS);
+    cache.wrote(run("opaque", "b", 1));
+    for w in cache.overlay.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
+        w.at = long_ago;
+    }
+    assert_eq!(attempts(cache.get("ns", "opaque")), Some(0));
+}
+
 /// A reconcile triggered by a watch event older than the operator's own
 /// write decides on the write; a newer trigger, or another object of the
 /// same name (another uid), is taken as it is.
