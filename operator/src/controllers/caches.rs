@@ -347,6 +347,14 @@ where
         overlay.insert(key(written.object.as_ref()), written);
     }
 
+    /// Makes every write not delivered yet `by` older (a watch that lags, in tests).
+    #[cfg(test)]
+    pub(crate) fn age_writes(&self, by: Duration) {
+        for w in self.overlay.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
+            w.at -= by;
+        }
+    }
+
     /// Waits until the watch listed every object once: `false` when it
     /// stopped before (the process is shutting down; nothing may be decided
     /// on an incomplete cache).

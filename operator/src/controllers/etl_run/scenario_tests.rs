@@ -549,3 +549,19 @@ async fn a_run_that_succeeds_first_time_writes_its_status_four_times() {
     use RunPhase::{Provisioning, Running, Succeeded};
     assert_eq!(phases, [Provisioning, Running, Running, Running, Succeeded, Succeeded]);
 }
+
+/// A run's watch that lags minutes behind the operator's writes (the API
+/// server's watch cache behind etcd under load): a reconcile woken with the
+/// run as the watch last showed it, before its attempt, decides on the
+/// operator's own write and does not start the attempt again.
+#[tokio::test]
+async fn a_run_whose_watch_lags_minutes_behind_is_not_started_again() {
+    let s = kubernetes(&[run("orders-1", json!({}))], None);
+    reconcile_stored(&s, "orders-1").await;
+    let before = s.api.writes();
+    s.ctx.caches.runs.age_writes(std::time::Duration::from_secs(600));
+    let as_watched = s.ctx.caches.runs.reader().state();
+    assert!(as_watched[0].status.is_none(), "the watch never delivered the attempt");
+    reconcile(as_watched[0].clone(), s.ctx.clone()).await.unwrap();
+    assert_eq!(s.api.writes(), before, "the attempt was started again");
+}
