@@ -302,17 +302,28 @@ where
         self.overlaid(namespace, members, |o| group_of(o) == group)
     }
 
-    /// `out` (objects of `namespace` sorted by name) with the operator's own
-    /// writes in `namespace` that `wanted` accepts laid over it.
+    /// `out` (the objects of `namespace` that `wanted` accepts, sorted by
+    /// name) with the operator's own writes in `namespace` laid over it: a
+    /// write joins `out` when `wanted` accepts it and leaves it when not.
+    /// A write is weighed against the store's version of its object, in
+    /// `out` or not: a run whose write records its pool is not in its pool's
+    /// group in the store yet, and reading that group must not take the
+    /// write for one of an object the cache never saw, and drop it (the run's
+    /// next reconcile then decided on the store's older status and started
+    /// its attempt again).
     fn overlaid(&self, namespace: &str, mut out: Vec<Arc<K>>, wanted: impl Fn(&K) -> bool) -> Vec<Arc<K>> {
         let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
         overlay.retain(|(ns, name), written| {
-            if ns != namespace || !wanted(written.object.as_ref()) {
+            if ns != namespace {
                 return true;
             }
             let at = out.binary_search_by(|o| o.meta().name.as_deref().unwrap_or_default().cmp(name.as_str()));
-            let (resolved, forget) = Self::resolve(at.ok().map(|i| out[i].clone()), Some(written));
-            match (resolved, at) {
+            let cached = match at {
+                Ok(i) => Some(out[i].clone()),
+                Err(_) => self.store.get(&reflector::ObjectRef::new(name).within(ns)),
+            };
+            let (resolved, forget) = Self::resolve(cached, Some(written));
+            match (resolved.filter(|o| wanted(o)), at) {
                 (Some(o), Ok(i)) => out[i] = o,
                 (Some(o), Err(i)) => out.insert(i, o),
                 (None, Ok(i)) => {

@@ -185,3 +185,30 @@ fn a_jobs_runs_include_its_unseen_writes_and_no_other_jobs() {
     assert!(cache.of_job("other", "orders").is_empty());
     assert_eq!(names(cache.in_namespace("ns")), ["a", "b", "c", "d"]);
 }
+
+/// A write that moves a run into a group (its pool, recorded when it
+/// starts) while the store still holds it outside: reading the group long
+/// after the write includes the run and keeps the write for every other
+/// reader; the group it left no longer lists it.
+#[test]
+fn a_write_that_moves_a_run_into_a_group_is_kept_however_long_the_watch_lags() {
+    let pooled = |rv: &str, pool: Option<&str>| {
+        let mut r = run("r", rv, usize::from(pool.is_some()));
+        r.status.get_or_insert_default().pool = pool.map(str::to_owned);
+        r
+    };
+    let cache = filled(vec![pooled("5", None)], RUN_GROUPINGS);
+    cache.wrote(pooled("7", Some("spot")));
+    cache.age_writes(UNSEEN * 10);
+    let names = |runs: Vec<Arc<EtlRun>>| runs.iter().map(|r| r.name_any()).collect::<Vec<_>>();
+    assert_eq!(names(cache.recorded_in_pool("ns", "spot")), ["r"]);
+    assert!(
+        cache.recorded_in_pool("ns", "").is_empty(),
+        "it left the group of runs without a pool"
+    );
+    assert_eq!(
+        attempts(cache.get("ns", "r")),
+        Some(1),
+        "the write, not the cached rv 5"
+    );
+}
