@@ -6,6 +6,7 @@
 pub mod few;
 pub mod infer;
 pub mod stored;
+mod text;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::NullBuffer;
@@ -23,6 +24,7 @@ use crate::sketch::moments::Moments;
 use crate::sketch::wide;
 use few::{FewValues, char_len};
 use infer::TypeInference;
+use text::AsciiBuffers;
 
 /// How many frequent values a profile reports.
 pub const TOP_VALUES: usize = 10;
@@ -130,6 +132,8 @@ pub struct ColumnAccumulator {
     ints: Vec<i64>,
     rows_of_batch: Option<Vec<u32>>,
     few: Option<Box<FewValues>>,
+    /// Text columns: data buffers already found to be ASCII.
+    ascii: AsciiBuffers,
 }
 
 impl ColumnAccumulator {
@@ -158,6 +162,7 @@ impl ColumnAccumulator {
             ints: Vec::new(),
             rows_of_batch: None,
             few: None,
+            ascii: AsciiBuffers::default(),
         }
     }
 
@@ -216,7 +221,7 @@ impl ColumnAccumulator {
         wide::hash_i64s(ints, &mut self.hashes);
         if numeric {
             wide::i64s_as_f64s(ints, &mut self.scratch);
-            self.kll.insert_slice(&self.scratch);
+            self.kll.insert_numbers(&self.scratch);
             self.moments.insert_slice(&self.scratch);
         }
         if top {
@@ -273,7 +278,7 @@ impl ColumnAccumulator {
             }
         }
         if numeric {
-            self.kll.insert_slice(scratch);
+            self.kll.insert_numbers(scratch);
             self.moments.insert_slice(scratch);
         }
     }
@@ -330,6 +335,13 @@ impl ColumnAccumulator {
             }
         } else {
             let top = self.options.top;
+            // An ASCII batch's lengths are its views' byte lengths: no pass over the strings.
+            let ascii = self.ascii.all_ascii(a);
+            if let Some((lo, hi, sum)) = ascii.then(|| text::view_lengths(a)).flatten() {
+                length_min = length_min.min(lo);
+                self.length_max = self.length_max.max(hi);
+                self.length_sum += sum;
+            }
             self.hashes.clear();
             for row in 0..a.len() {
                 if a.is_null(row) {
@@ -341,10 +353,12 @@ impl ColumnAccumulator {
                 if top {
                     self.top.insert(h, row as u32);
                 }
-                let len = char_len(s);
-                length_min = length_min.min(len);
-                self.length_max = self.length_max.max(len);
-                self.length_sum += len;
+                if !ascii {
+                    let len = char_len(s);
+                    length_min = length_min.min(len);
+                    self.length_max = self.length_max.max(len);
+                    self.length_sum += len;
+                }
                 if self.inference.open() {
                     self.inference.observe(s);
                 }
@@ -409,6 +423,8 @@ impl ColumnAccumulator {
         self.length_sum += other.length_sum;
         self.inference.merge(&other.inference);
         self.true_count += other.true_count;
+        // Scratch, not state: let go of the last batch's buffers.
+        self.ascii = AsciiBuffers::default();
     }
 
     /// Non-null values seen.
@@ -724,6 +740,37 @@ mod tests {
         );
         assert_eq!(p.inferred_type, "string");
         assert_eq!(p.mean, None);
+    }
+
+    /// Unit test: on many distinct values, lengths taken from the views of ASCII
+    /// batches and counted per string on a batch with a non-ASCII value agree with a
+    /// per-string count (short and long strings, nulls).
+    #[test]
+    fn text_lengths_of_ascii_and_other_batches_match_a_per_string_count() {
+        let value = |i: usize| match i % 9 {
+            0 => None,
+            1 => Some(format!("a value longer than twelve bytes, number {i}")),
+            _ => Some(format!("v{i}")),
+        };
+        let mut batches: Vec<Vec<Option<String>>> =
+            (0..3).map(|b| (b * 400..(b + 1) * 400).map(value).collect()).collect();
+        batches[1][7] = Some("naïve".into());
+        let p = profile(
+            batches
+                .iter()
+                .map(|b| Arc::new(StringArray::from(b.clone())) as ArrayRef)
+                .collect(),
+        );
+        let chars: Vec<u64> = batches
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|s| s.chars().count() as u64)
+            .collect();
+        assert_eq!(p.min_length, chars.iter().min().copied());
+        assert_eq!(p.max_length, chars.iter().max().copied());
+        let mean = chars.iter().sum::<u64>() as f64 / chars.len() as f64;
+        assert!((p.mean_length.unwrap() - mean).abs() < 1e-12);
     }
 
     /// Unit test: the few-distinct-values paths (HyperLogLog fed from the summary's

@@ -116,6 +116,13 @@ impl Kll {
             values.iter().for_each(|&v| self.insert(v));
             return;
         }
+        self.insert_numbers(values);
+    }
+
+    /// [`Self::insert_slice`] for values the caller knows hold no NaN (the profile's
+    /// finite values), without looking for one.
+    pub fn insert_numbers(&mut self, values: &[f64]) {
+        debug_assert!(!values.iter().any(|v| v.is_nan()), "insert_numbers given a NaN");
         let mut rest = values;
         while !rest.is_empty() {
             if self.floor == 0 {
