@@ -26,7 +26,9 @@ const MAX_DEPTH: usize = 8;
 #[derive(Clone, Debug)]
 pub struct Kll {
     k: u32,
-    levels: Vec<Vec<f64>>,
+    /// Items as their [`key`]s: integers in the order `f64::total_cmp` gives their
+    /// values, so a compaction sorts them in place as integers.
+    levels: Vec<Vec<i64>>,
     capacities: Vec<usize>,
     max_size: usize,
     size: usize,
@@ -35,8 +37,6 @@ pub struct Kll {
     block_pos: u64,
     block_pick: u64,
     rng: u64,
-    /// Scratch for sorting a level by integer keys.
-    keys: Vec<i64>,
 }
 
 impl Default for Kll {
@@ -59,7 +59,6 @@ impl Kll {
             block_pos: 0,
             block_pick: 0,
             rng: 0x2545_F491_4F6C_DD1D,
-            keys: Vec::new(),
         };
         s.update_capacities();
         s
@@ -128,7 +127,7 @@ impl Kll {
             if self.floor == 0 {
                 let room = self.max_size.saturating_sub(self.size).max(1).min(rest.len());
                 let (run, tail) = rest.split_at(room);
-                self.levels[0].extend_from_slice(run);
+                self.levels[0].extend(run.iter().map(|&v| key(v)));
                 self.n += room as u64;
                 self.size += room;
                 rest = tail;
@@ -173,7 +172,7 @@ impl Kll {
     /// Keeps a value at the bottom level.
     #[inline]
     fn push(&mut self, value: f64) {
-        self.levels[self.floor].push(value);
+        self.levels[self.floor].push(key(value));
         self.size += 1;
         if self.size >= self.max_size {
             self.compress();
@@ -193,7 +192,7 @@ impl Kll {
                 self.levels.push(Vec::new());
                 self.update_capacities();
             }
-            sort_floats(&mut self.levels[level], &mut self.keys);
+            self.levels[level].sort_unstable();
             let offset = (self.next_random() & 1) as usize;
             let (lower, upper) = self.levels.split_at_mut(level + 1);
             let items = &mut lower[level];
@@ -211,7 +210,7 @@ impl Kll {
     fn raise_floor(&mut self) {
         let bottom = std::mem::take(&mut self.levels[self.floor]);
         let before = bottom.len();
-        let kept: Vec<f64> = bottom.into_iter().filter(|_| self.next_random() & 1 == 0).collect();
+        let kept: Vec<i64> = bottom.into_iter().filter(|_| self.next_random() & 1 == 0).collect();
         self.size -= before - kept.len();
         self.floor += 1;
         self.levels[self.floor].extend(kept);
@@ -256,7 +255,7 @@ impl Kll {
             .levels
             .iter()
             .enumerate()
-            .flat_map(|(l, items)| items.iter().map(move |&v| (v, 1u64 << l)))
+            .flat_map(|(l, items)| items.iter().map(move |&k| (value(k), 1u64 << l)))
             .collect();
         weighted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         weighted
@@ -286,7 +285,11 @@ impl Kll {
             k: self.k,
             n: self.n,
             floor: self.floor as u32,
-            levels: self.levels.clone(),
+            levels: self
+                .levels
+                .iter()
+                .map(|items| items.iter().map(|&k| value(k)).collect())
+                .collect(),
         }
     }
 
@@ -296,7 +299,11 @@ impl Kll {
             return None;
         }
         let mut s = Self::new(state.k);
-        s.levels = state.levels.clone();
+        s.levels = state
+            .levels
+            .iter()
+            .map(|items| items.iter().map(|&v| key(v)).collect())
+            .collect();
         s.floor = state.floor as usize;
         s.n = state.n;
         s.size = s.levels.iter().map(Vec::len).sum();
@@ -305,19 +312,18 @@ impl Kll {
     }
 }
 
-/// Sorts floats in `f64::total_cmp` order, as integers: the key flips the magnitude
-/// bits of negative numbers, so integer order is total order (the same key
-/// `total_cmp` compares, computed once per item instead of once per comparison).
-fn sort_floats(items: &mut [f64], keys: &mut Vec<i64>) {
-    fn key(bits: i64) -> i64 {
-        bits ^ ((((bits >> 63) as u64) >> 1) as i64)
-    }
-    keys.clear();
-    keys.extend(items.iter().map(|v| key(v.to_bits() as i64)));
-    keys.sort_unstable();
-    for (item, &k) in items.iter_mut().zip(keys.iter()) {
-        *item = f64::from_bits(key(k) as u64);
-    }
+/// The integer whose order is `f64::total_cmp`'s order of the values: the bits with
+/// the magnitude bits of a negative number flipped (the key `total_cmp` compares).
+#[inline]
+fn key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+}
+
+/// The value of a [`key`] (flipping the same bits again).
+#[inline]
+fn value(k: i64) -> f64 {
+    f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
 }
 
 /// A serialized [`Kll`]: `levels[l]` holds items of weight 2^l. In JSON it is
@@ -444,7 +450,9 @@ mod tests {
         ];
         let mut want = items.clone();
         want.sort_unstable_by(f64::total_cmp);
-        sort_floats(&mut items, &mut Vec::new());
+        let mut keys: Vec<i64> = items.iter().map(|&v| key(v)).collect();
+        keys.sort_unstable();
+        items = keys.into_iter().map(value).collect();
         assert_eq!(
             items.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
