@@ -53,26 +53,17 @@ impl AsciiBuffers {
 /// `None` when every row is null.
 pub fn view_lengths(array: &StringViewArray) -> Option<(u64, u64, u64)> {
     let views = array.views();
-    let len = |i: usize| u64::from(views[i] as u32);
-    let (mut min, mut max, mut sum) = (u64::MAX, 0, 0);
+    let len = |view: u128| u64::from(view as u32);
     match array.nulls().filter(|n| n.null_count() > 0) {
-        None => {
-            for &view in views.iter() {
-                let l = u64::from(view as u32);
-                min = min.min(l);
-                max = max.max(l);
-                sum += l;
-            }
-        }
-        Some(nulls) => {
-            for i in nulls.valid_indices() {
-                let l = len(i);
-                min = min.min(l);
-                max = max.max(l);
-                sum += l;
-            }
-        }
+        None => extremes(views.iter().map(|&view| len(view))),
+        Some(nulls) => extremes(nulls.valid_indices().map(|i| len(views[i]))),
     }
+}
+
+/// Smallest, largest and sum of `lengths`; `None` when there are none.
+#[inline]
+fn extremes(lengths: impl Iterator<Item = u64>) -> Option<(u64, u64, u64)> {
+    let (min, max, sum) = lengths.fold((u64::MAX, 0, 0), |(min, max, sum), l| (min.min(l), max.max(l), sum + l));
     (min != u64::MAX).then_some((min, max, sum))
 }
 
