@@ -1,7 +1,8 @@
 //! The scan: registers the dataset's files with DataFusion, compiles the suite
 //! against the schema ([`crate::plan`]), runs one query (needed columns plus one
 //! boolean column per SQL predicate or filter) split into partitions, folds each
-//! partition's batches into its own accumulator on its own task, and merges them.
+//! partition's batches into its own accumulator on its own task (or a helper on an
+//! idle core, [`crate::fold`]), and merges them.
 //! Parquet footers are read first; they answer row counts and min/max and reject
 //! corrupt files before the scan.
 
@@ -19,6 +20,7 @@ use datafusion::physical_plan::execute_stream_partitioned;
 use datafusion::prelude::{SessionConfig, SessionContext, ident};
 use futures::StreamExt;
 
+use crate::fold::{Cores, PartitionFold};
 use crate::footer::{self, FooterError, FooterStats};
 use crate::plan::{self, Compiled, PlanError, PlanInput};
 use crate::rowcheck::{ReferenceSet, RowTest};
@@ -215,20 +217,24 @@ pub async fn scan(
     let streams = execute_stream_partitioned(physical, ctx.task_ctx()).map_err(EngineError::PlanQuery)?;
 
     let scan_plan = Arc::new(compiled.scan.clone());
+    let cores = Cores::new(options.threads, streams.len());
+    let arrow_error = |e| DataFusionError::ArrowError(Box::new(e), None);
     let tasks: Vec<_> = streams
         .into_iter()
-        .map(|mut stream| {
-            let plan = scan_plan.clone();
-            tokio::spawn(async move {
-                let mut state = ScanAccumulator::new(&plan);
+        .enumerate()
+        .map(|(index, mut stream)| {
+            let mut fold = PartitionFold::new(scan_plan.clone(), cores.clone(), index);
+            // Unconstrained: DataFusion's streams spend tokio's cooperative budget, and a
+            // task whose budget runs out yields to the others on its worker, where an idle
+            // worker does not take it: partitions were interleaved in pairs on one worker
+            // while the other idled, and [`Cores`] could not tell a core was free. The task
+            // still yields whenever it waits for I/O or for its helper.
+            tokio::spawn(tokio::task::unconstrained(async move {
                 while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    state
-                        .update(&plan, &batch)
-                        .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))?;
+                    fold.fold(batch?).await.map_err(arrow_error)?;
                 }
-                Ok::<_, DataFusionError>(state)
-            })
+                fold.finish().await.map_err(arrow_error)
+            }))
         })
         .collect();
     let mut merged: Option<ScanAccumulator> = None;
@@ -265,14 +271,11 @@ pub async fn scan(
 /// partition a byte range of the files and each row group to the range holding its
 /// middle, so with about as many row groups as threads the split is uneven (5 row
 /// groups on 2 threads: 3 and 2). Up to four row groups per thread, each gets its own
-/// partition, and a worker that runs out of partitions takes a waiting one from the
-/// other. A partition is not interleaved with the others batch by batch: DataFusion's
-/// streams yield once their cooperative budget (128 polls) is spent, about once per
-/// row group, so the last partition runs alone (5 row groups on 2 threads: the last
-/// quarter of the benchmark's wall time on one worker). Yielding after every batch
-/// keeps both workers busy to the end but costs as much CPU as it saves (measured
-/// 2026-12-05, validator/BENCHMARK.md). With more row groups, one partition per
-/// thread already balances within a row group.
+/// partition, and a worker that runs out of partitions takes a waiting one. A
+/// partition runs on its worker until it waits for I/O (see [`scan`]), so the last
+/// ones run alone (5 row groups on 2 threads: the fifth), and [`crate::fold`] lends
+/// their folding the idle core. With more row groups, one partition per thread
+/// already balances within a row group.
 pub fn partitions(threads: usize, row_groups: Option<usize>) -> usize {
     let threads = threads.max(1);
     match row_groups {

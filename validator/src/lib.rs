@@ -5,7 +5,8 @@
 //! The suite types are `ade_api::v1alpha1`'s (`ValidationSuiteSpec`: what the
 //! API server stores, without kube). Layout: `sketch` (mergeable summaries), `profile` and
 //! `rowcheck` (per-column and per-check accumulators), `scan` (views over one
-//! pass), `plan` (spec + schema → scan), `engine` (DataFusion), `source`, `store`
+//! pass), `plan` (spec + schema → scan), `engine` (DataFusion), `fold` (a
+//! partition's batches, on an idle core when there is one), `source`, `store`
 //! and `footer` (I/O), `checks` and `history` (pure decisions), `result`,
 //! `summary` (the bounded summary for the caller),
 //! `publish`, `run` (the whole thing), `benchdata` (benchmark data).
@@ -14,6 +15,7 @@ pub mod benchdata;
 pub mod checks;
 pub mod distribution;
 pub mod engine;
+pub mod fold;
 pub mod footer;
 pub mod history;
 pub mod plan;
