@@ -225,15 +225,7 @@ impl ColumnAccumulator {
             self.moments.insert_slice(&self.scratch);
         }
         if top {
-            match &self.rows_of_batch {
-                None => (0..)
-                    .zip(self.hashes.iter())
-                    .for_each(|(row, &h)| self.top.insert(h, row)),
-                Some(rows) => rows
-                    .iter()
-                    .zip(self.hashes.iter())
-                    .for_each(|(&row, &h)| self.top.insert(h, row)),
-            }
+            self.insert_top_hashes();
             self.top.seal(|row| Scalar::Int(a.value(row as usize)));
         }
         if !(few && self.feed_hll_from_summary()) {
@@ -281,6 +273,12 @@ impl ColumnAccumulator {
             self.kll.insert_numbers(scratch);
             self.moments.insert_slice(scratch);
         }
+    }
+
+    /// Counts the batch's hashes (one per non-null row, see [`Self::valid_rows`]) in
+    /// the frequent-values summary.
+    fn insert_top_hashes(&mut self) {
+        self.top.insert_hashes(&self.hashes, self.rows_of_batch.as_deref());
     }
 
     /// Clears the per-batch scratch buffers and lists the non-null rows of a batch in
@@ -342,26 +340,29 @@ impl ColumnAccumulator {
                 self.length_max = self.length_max.max(hi);
                 self.length_sum += sum;
             }
-            self.hashes.clear();
-            for row in 0..a.len() {
-                if a.is_null(row) {
-                    continue;
-                }
+            // One pass hashing the strings (lengths and type inference on the way), then
+            // one per sketch over the hashes: the summary's probes do not wait on a hash.
+            self.valid_rows(a.nulls());
+            let (inference, hashes) = (&mut self.inference, &mut self.hashes);
+            let mut visit = |row: usize| {
                 let s = a.value(row);
-                let h = hash_bytes(s.as_bytes());
-                self.hashes.push(h);
-                if top {
-                    self.top.insert(h, row as u32);
-                }
+                hashes.push(hash_bytes(s.as_bytes()));
                 if !ascii {
                     let len = char_len(s);
                     length_min = length_min.min(len);
                     self.length_max = self.length_max.max(len);
                     self.length_sum += len;
                 }
-                if self.inference.open() {
-                    self.inference.observe(s);
+                if inference.open() {
+                    inference.observe(s);
                 }
+            };
+            match &self.rows_of_batch {
+                None => (0..a.len()).for_each(&mut visit),
+                Some(rows) => rows.iter().for_each(|&row| visit(row as usize)),
+            }
+            if top {
+                self.insert_top_hashes();
             }
             self.hll.insert_hashes(&self.hashes);
         }

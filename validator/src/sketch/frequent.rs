@@ -129,6 +129,33 @@ impl<V: Clone> FrequentItems<V> {
         }
     }
 
+    /// Counts one occurrence of each hash of a batch: the `k`-th value was found at
+    /// row `rows[k]` of the batch, or row `k` when `rows` is `None`. The same summary
+    /// as calling [`Self::insert`] for each, in a loop that keeps the table in registers.
+    pub fn insert_hashes(&mut self, hashes: &[u64], rows: Option<&[u32]>) {
+        let mut done = 0;
+        while done < hashes.len() {
+            let run = Run {
+                hashes: &mut self.hashes[..=self.mask],
+                counts: &mut self.counts[..=self.mask],
+                rows: &mut self.rows[..=self.mask],
+                in_use: &mut self.in_use,
+                len: self.len,
+                heavy: self.heavy,
+                limit: 2 * self.capacity,
+            };
+            let (consumed, len, heavy) = match rows {
+                None => run.insert(&hashes[done..], |k| (done + k) as u32),
+                Some(rows) => run.insert(&hashes[done..], |k| rows[done + k]),
+            };
+            done += consumed;
+            (self.len, self.heavy) = (len, heavy);
+            if self.len > 2 * self.capacity {
+                self.purge();
+            }
+        }
+    }
+
     /// Counts a value that is already materialized, `count` times.
     pub fn insert_value(&mut self, hash: u64, value: V, count: u64) {
         if count == 0 {
@@ -277,6 +304,49 @@ impl<V: Clone> FrequentItems<V> {
     }
 }
 
+/// The table's arrays borrowed apart, for [`FrequentItems::insert_hashes`]: a store
+/// through one does not make the loop reload the others.
+struct Run<'a> {
+    hashes: &'a mut [u64],
+    counts: &'a mut [u64],
+    rows: &'a mut [u32],
+    in_use: &'a mut Vec<u32>,
+    len: usize,
+    heavy: usize,
+    limit: usize,
+}
+
+impl Run<'_> {
+    /// Counts values (as [`FrequentItems::insert_n`] with `n = 1`) until one more
+    /// counter than `limit` exists; how many were counted, and the new `len` and `heavy`.
+    #[inline(always)]
+    fn insert(self, values: &[u64], row_at: impl Fn(usize) -> u32) -> (usize, usize, usize) {
+        let mask = self.counts.len() - 1;
+        let (mut len, mut heavy) = (self.len, self.heavy);
+        for (k, &hash) in values.iter().enumerate() {
+            let mut i = (hash as usize) & mask;
+            while self.counts[i] != 0 && self.hashes[i] != hash {
+                i = (i + 1) & mask;
+            }
+            let old = self.counts[i];
+            if old != 0 {
+                heavy += usize::from(old == 1);
+                self.counts[i] = old + 1;
+                continue;
+            }
+            self.hashes[i] = hash;
+            self.counts[i] = 1;
+            self.rows[i] = row_at(k);
+            self.in_use.push(i as u32);
+            len += 1;
+            if len > self.limit {
+                return (k + 1, len, heavy);
+            }
+        }
+        (values.len(), len, heavy)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::hash::hash_u64;
@@ -372,9 +442,8 @@ mod tests {
                 .collect();
             let mut f = FrequentItems::new(16);
             for batch in values.chunks(100) {
-                for (row, &v) in batch.iter().enumerate() {
-                    f.insert(hash_u64(v), row as u32);
-                }
+                let hashes: Vec<u64> = batch.iter().map(|&v| hash_u64(v)).collect();
+                f.insert_hashes(&hashes, None);
                 f.seal(|row| batch[row as usize]);
             }
             let (want, want_error) = reference(&values, 16);
@@ -384,6 +453,36 @@ mod tests {
             got.sort_unstable();
             want.sort_unstable();
             assert_eq!(got, want, "repeat_every={repeat_every}");
+        }
+    }
+
+    /// Unit test: a batch counted by `insert_hashes` (with and without a row list) is
+    /// the summary of counting its values one by one: counters, counts, error and rows.
+    #[test]
+    fn batch_inserts_match_single_inserts() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let values: Vec<u64> = (0..30_000)
+            .map(|i| if i % 3 == 0 { rng.u64(0..20) } else { rng.u64(..) })
+            .collect();
+        let (mut one, mut batched, mut listed) =
+            (FrequentItems::new(16), FrequentItems::new(16), FrequentItems::new(16));
+        for batch in values.chunks(1000) {
+            let hashes: Vec<u64> = batch.iter().map(|&v| hash_u64(v)).collect();
+            let rows: Vec<u32> = (0..batch.len() as u32).map(|r| r * 2 + 1).collect();
+            for (row, &h) in hashes.iter().enumerate() {
+                one.insert(h, row as u32);
+            }
+            batched.insert_hashes(&hashes, None);
+            listed.insert_hashes(&hashes, Some(&rows));
+            one.seal(|row| batch[row as usize]);
+            batched.seal(|row| batch[row as usize]);
+            listed.seal(|row| batch[((row - 1) / 2) as usize]);
+        }
+        let want = one.top(usize::MAX);
+        assert!(want.iter().any(|&(_, c)| c > 1) && one.max_error() > 0);
+        for f in [&batched, &listed] {
+            assert_eq!(f.top(usize::MAX), want);
+            assert_eq!(f.max_error(), one.max_error());
         }
     }
 
