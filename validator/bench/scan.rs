@@ -69,7 +69,7 @@ async fn scan(file: &str, threads: usize) -> anyhow::Result<usize> {
             let (reader, schema, cores) = (reader(), schema.clone(), cores.clone());
             tokio::spawn(async move {
                 let rows = read(reader, schema, mine, &cores, p).await;
-                cores.finish_partition();
+                cores.finish_partition(p);
                 rows
             })
         })

@@ -32,8 +32,8 @@ const QUEUE: usize = 2;
 pub struct Cores {
     /// Unfinished partitions (started or waiting) and running helpers.
     claimed: AtomicUsize,
-    /// Partitions finished.
-    finished: watch::Sender<usize>,
+    /// Which partitions have finished, by index.
+    finished: watch::Sender<Vec<bool>>,
     workers: usize,
 }
 
@@ -42,23 +42,29 @@ impl Cores {
     pub fn new(workers: usize, partitions: usize) -> Arc<Self> {
         Arc::new(Self {
             claimed: AtomicUsize::new(partitions),
-            finished: watch::Sender::new(0),
+            finished: watch::Sender::new(vec![false; partitions]),
             workers: workers.max(1),
         })
     }
 
     /// Waits until partition `index` (0-based) may run: fewer than `workers` of the
-    /// partitions before it are unfinished.
+    /// partitions before it are unfinished (an empty partition after it, finished at
+    /// once, does not let it start early).
     pub async fn turn(&self, index: usize) {
         let mut finished = self.finished.subscribe();
+        let before_unfinished = |done: &Vec<bool>| done.iter().take(index).filter(|&&d| !d).count() < self.workers;
         // The sender lives in `self`, so the wait ends only by its condition.
-        let _ = finished.wait_for(|&done| index < done + self.workers).await;
+        let _ = finished.wait_for(before_unfinished).await;
     }
 
-    /// Marks a partition finished: gives back its core and the next partition's turn.
-    pub fn finish_partition(&self) {
+    /// Marks partition `index` finished: gives back its core and the next one's turn.
+    pub fn finish_partition(&self, index: usize) {
         self.release();
-        self.finished.send_modify(|done| *done += 1);
+        self.finished.send_modify(|done| {
+            if let Some(d) = done.get_mut(index) {
+                *d = true;
+            }
+        });
     }
 
     /// Claims an idle core for a helper, if there is one.
@@ -149,7 +155,10 @@ impl PartitionFold {
         // The helper stopped early: it failed, and says why.
         let helper = self.helper.take().expect("helper present");
         self.cores.release();
-        helper.join().await.map(|_| ())
+        helper.join().await?;
+        Err(ArrowError::ComputeError(
+            "the folding helper stopped before its batches ended".into(),
+        ))
     }
 
     /// The partition's state, the helper's merged in.
@@ -169,7 +178,7 @@ impl Drop for PartitionFold {
         if self.helper.take().is_some() {
             self.cores.release();
         }
-        self.cores.finish_partition();
+        self.cores.finish_partition(self.index);
     }
 }
 
@@ -238,10 +247,16 @@ mod tests {
     #[tokio::test]
     async fn partitions_run_in_order_one_per_worker() {
         use futures::FutureExt;
-        let cores = Cores::new(2, 4);
+        let cores = Cores::new(2, 5);
         assert!(cores.turn(0).now_or_never().is_some());
         assert!(cores.turn(1).now_or_never().is_some());
         assert!(cores.turn(2).now_or_never().is_none(), "two partitions already run");
+        // An empty partition after it finishes at once: partition 2 still waits.
+        drop(PartitionFold::new(plan(), cores.clone(), 4));
+        assert!(
+            cores.turn(2).now_or_never().is_none(),
+            "a later partition's end is not a turn"
+        );
         let mut fold = PartitionFold::new(plan(), cores.clone(), 0);
         fold.fold(batch(0)).await.unwrap();
         fold.finish().await.unwrap();
@@ -249,6 +264,6 @@ mod tests {
         assert!(cores.turn(3).now_or_never().is_none());
         drop(PartitionFold::new(plan(), cores.clone(), 1));
         assert!(cores.turn(3).now_or_never().is_some());
-        assert_eq!(*cores.finished.borrow(), 2);
+        assert_eq!(*cores.finished.borrow(), vec![true, true, false, false, true]);
     }
 }
