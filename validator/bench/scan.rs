@@ -4,8 +4,7 @@
 //! runtime threads, the same partitions ([`ade_validator::engine::partitions`]: one
 //! per row group when there are few, taking turns in order, each on its worker until
 //! it waits for I/O, as the parquet crate's stream spends no cooperative budget),
-//! async reads through
-//! object_store, 8192-row batches and strings decoded as `Utf8View` (DataFusion's
+//! async reads through object_store, 8192-row batches and strings decoded as `Utf8View` (DataFusion's
 //! default). Prints rows read and seconds.
 
 use std::sync::Arc;

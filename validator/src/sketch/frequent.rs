@@ -84,11 +84,7 @@ impl<V: Clone> FrequentItems<V> {
     /// Slot holding `hash`, or the empty slot where it would go.
     #[inline]
     fn find(&self, hash: u64) -> usize {
-        let mut i = (hash as usize) & self.mask;
-        while self.counts[i] != 0 && self.hashes[i] != hash {
-            i = (i + 1) & self.mask;
-        }
-        i
+        probe(&self.hashes, &self.counts, self.mask, hash)
     }
 
     /// Counts one occurrence of the value with this hash, found at `row` of the current batch.
@@ -304,6 +300,17 @@ impl<V: Clone> FrequentItems<V> {
     }
 }
 
+/// Slot of the table (`hashes`, `counts`, size `mask + 1`) holding `hash`, or the
+/// empty slot where it would go: linear probing from the hash's low bits.
+#[inline(always)]
+fn probe(hashes: &[u64], counts: &[u64], mask: usize, hash: u64) -> usize {
+    let mut i = (hash as usize) & mask;
+    while counts[i] != 0 && hashes[i] != hash {
+        i = (i + 1) & mask;
+    }
+    i
+}
+
 /// The table's arrays borrowed apart, for [`FrequentItems::insert_hashes`]: a store
 /// through one does not make the loop reload the others.
 struct Run<'a> {
@@ -324,10 +331,7 @@ impl Run<'_> {
         let mask = self.counts.len() - 1;
         let (mut len, mut heavy) = (self.len, self.heavy);
         for (k, &hash) in values.iter().enumerate() {
-            let mut i = (hash as usize) & mask;
-            while self.counts[i] != 0 && self.hashes[i] != hash {
-                i = (i + 1) & mask;
-            }
+            let i = probe(self.hashes, self.counts, mask, hash);
             let old = self.counts[i];
             if old != 0 {
                 heavy += usize::from(old == 1);
