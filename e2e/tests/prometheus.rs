@@ -27,6 +27,17 @@ fn value(result: &[Value], labels: &[(&str, &str)]) -> Option<f64> {
 #[test]
 fn prometheus_scrapes_runs_and_cost_during_a_backfill() {
     install_chart();
+    // The operator reconciles every namespace: the alerts below are about this
+    // backfill, so earlier tests' namespaces finish their teardown first.
+    wait_for("earlier tests' namespaces to be gone", Duration::from_secs(180), || {
+        let all = get_json("default", &["namespaces"])?["items"].as_array()?.clone();
+        let terminating: Vec<&str> = all
+            .iter()
+            .filter(|n| n["status"]["phase"] == "Terminating")
+            .filter_map(|n| n["metadata"]["name"].as_str())
+            .collect();
+        terminating.is_empty().then_some(())
+    });
     let ns = Namespace::create("prom");
     // 36 USD per vCPU-hour is a cent a second: a run of a few seconds costs cents.
     let operator = Operator::start_with("prom", &["--price-cpu-hour=36"], &[]);
@@ -144,9 +155,20 @@ spec:
         .flat_map(|g| g["rules"].as_array().into_iter().flatten())
         .filter(|r| r["state"] != "inactive")
         .collect();
-    assert!(
-        firing.is_empty(),
-        "alerts pending or firing on a healthy backfill: {firing:?}"
-    );
+    if !firing.is_empty() {
+        // What failed, by controller and category, and the operator's own words.
+        let (_, metrics) = operator.get("/metrics").unwrap_or_default();
+        let failures: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("ade_reconcile_failures_total") || l.starts_with("ade_reconciliations_total"))
+            .collect();
+        let log = operator.log();
+        let failed: Vec<&str> = log.lines().filter(|l| l.contains("reconcile failed")).collect();
+        panic!(
+            "alerts pending or firing on a healthy backfill: {firing:?}\n{}\n--- the operator's failed reconciles:\n{}",
+            failures.join("\n"),
+            failed.join("\n")
+        );
+    }
     drop(prometheus);
 }
