@@ -180,3 +180,37 @@ pub fn grew(
 pub fn ms(d: Duration) -> u128 {
     d.as_millis()
 }
+
+/// Creation times as the API server stamped them (`metadata.creationTimestamp`,
+/// whole seconds), by key: free of any watcher's lag, and coarse.
+pub type Stamps = BTreeMap<String, jiff::Timestamp>;
+
+/// For each key in both, `to - from` (zero when `to` is stamped earlier).
+pub fn stamped_gaps(from: &Stamps, to: &Stamps) -> Vec<Duration> {
+    from.iter()
+        .filter_map(|(k, start)| {
+            let end = to.get(k)?;
+            let gap = end.duration_since(*start);
+            Some(Duration::try_from(gap).unwrap_or(Duration::ZERO))
+        })
+        .collect()
+}
+
+/// How long after its creation stamp the watcher saw each key: `seen`
+/// (the watcher's clock) read on the wall clock through `origin`, an
+/// instant and the wall-clock time at that instant.
+pub fn seen_late(
+    stamps: &Stamps,
+    seen: &BTreeMap<String, Instant>,
+    origin: (Instant, jiff::Timestamp),
+) -> Vec<Duration> {
+    let wall = |at: Instant| -> jiff::Timestamp {
+        let since = at.saturating_duration_since(origin.0);
+        let before = origin.0.saturating_duration_since(at);
+        let shifted = jiff::SignedDuration::try_from(since).unwrap_or_default()
+            - jiff::SignedDuration::try_from(before).unwrap_or_default();
+        origin.1.checked_add(shifted).unwrap_or(origin.1)
+    };
+    let seen_at: Stamps = seen.iter().map(|(k, at)| (k.clone(), wall(*at))).collect();
+    stamped_gaps(stamps, &seen_at)
+}

@@ -12,6 +12,12 @@
 //!    rate the operator created EtlRuns, timed creation → first Pod →
 //!    `Complete`: what the Job controller itself takes.
 //!
+//! The watcher's times leave out how late it saw each object (its watch of
+//! EtlRuns carries every status write of every run): after each phase the
+//! bench also reads the objects' creation stamps (whole seconds, the API
+//! server's clock) and prints EtlRun → Job and Job → first Pod from them,
+//! and how long after its stamp the watcher saw each run and anchor Job.
+//!
 //! After the largest size, with its runs kept: **idle** for
 //! `ADE_BENCH_IDLE_SECONDS` (default 300), then **steady** EtlRuns created at
 //! `ADE_BENCH_STEADY_RATE` a second (default 50) for
@@ -37,7 +43,7 @@ use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
 use k8s_openapi::serde::de::DeserializeOwned;
 use kube::{
     Api, Client, ResourceExt,
-    api::{DynamicObject, PostParams},
+    api::{DynamicObject, ListParams, PostParams},
     core::{ApiResource, GroupVersionKind},
     runtime::{WatchStreamExt, watcher},
 };
@@ -88,12 +94,7 @@ fn watch_runs(client: &Client, ns: &str, seen: &Timeline) {
     });
     let seen_jobs = seen.clone();
     on_applied(Api::<Job>::namespaced(client.clone(), ns), move |job: Job| {
-        let owner = job
-            .owner_references()
-            .iter()
-            .find(|o| o.kind == "EtlRun")
-            .map(|o| o.name.clone());
-        if let Some(run) = owner {
+        if let Some(run) = run_of(&job) {
             seen_jobs.saw("run-job", &run);
             if finished(&job) {
                 seen_jobs.saw("run-job-done", &run);
@@ -117,6 +118,34 @@ fn watch_jobs(client: &Client, ns: &str, seen: &Timeline) {
             seen_pods.saw("job-pod", job);
         }
     });
+}
+
+/// The creation stamps of `api`'s objects by `key` (the earliest of a key's
+/// objects: a Job's first Pod). Read after a phase: one LIST.
+async fn stamps<K>(api: &Api<K>, key: impl Fn(&K) -> Option<String>) -> bench::Stamps
+where
+    K: kube::Resource + Clone + std::fmt::Debug + DeserializeOwned,
+{
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .expect("a list of the phase's objects");
+    let mut out = bench::Stamps::new();
+    for object in &list.items {
+        if let (Some(k), Some(at)) = (key(object), object.meta().creation_timestamp.as_ref()) {
+            let earliest = out.entry(k).or_insert(at.0);
+            *earliest = (*earliest).min(at.0);
+        }
+    }
+    out
+}
+
+/// The run an operator's Job belongs to.
+fn run_of(job: &Job) -> Option<String> {
+    job.owner_references()
+        .iter()
+        .find(|o| o.kind == "EtlRun")
+        .map(|o| o.name.clone())
 }
 
 /// Whether the Job controller says `job` succeeded (`SuccessCriteriaMet`
@@ -206,6 +235,14 @@ struct Row {
     done_to_succeeded: (Duration, Duration),
     /// Anchor Jobs done per second, first created to last done.
     anchor_per_second: f64,
+    /// By the API server's creation stamps (whole seconds): EtlRun → its
+    /// Job, and the anchor's Job → its first Pod.
+    stamped_run_to_job: (Duration, Duration),
+    stamped_job_to_pod: (Duration, Duration),
+    /// How long after its creation stamp the watcher saw each run, and
+    /// each of the anchor's Jobs: what the watcher's figures leave out.
+    runs_seen_late: (Duration, Duration),
+    jobs_seen_late: (Duration, Duration),
     /// CPU-seconds of each control-plane process and the operator during the burst.
     cpu: BTreeMap<String, f64>,
     cpu_per_1000: f64,
@@ -234,6 +271,7 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
     let ops = Namespace::create("bench-ops");
     let anchor = Namespace::create("bench-jobs");
     let seen = Timeline::default();
+    let origin = (Instant::now(), jiff::Timestamp::now());
     watch_runs(client, &ops.name, &seen);
     watch_jobs(client, &anchor.name, &seen);
     // The Lease timings of a deployed operator (client-go's): the e2e
@@ -277,6 +315,11 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
     };
     row.cpu
         .insert("ade-operator".to_owned(), after.cpu_seconds - before.cpu_seconds);
+    // After the request counts: these LISTs are the bench's.
+    let run_stamps = stamps(&runs_api(client, &ops.name), |r| Some(r.name_any())).await;
+    let job_stamps = stamps(&Api::<Job>::namespaced(client.clone(), &ops.name), run_of).await;
+    row.stamped_run_to_job = p50_p99(&bench::stamped_gaps(&run_stamps, &job_stamps));
+    row.runs_seen_late = p50_p99(&bench::seen_late(&run_stamps, &created, origin));
     // The anchor: plain Jobs at the rate the operator created runs.
     let jobs = Api::<Job>::namespaced(client.clone(), &anchor.name);
     let every = Duration::from_secs_f64(1.0 / row.created_per_second.max(1.0));
@@ -308,6 +351,13 @@ async fn burst(client: &Client, runs: usize) -> (Row, Operator, Namespace) {
     row.anchor_per_second = runs as f64 / anchor_span.max(0.001);
     row.job_to_pod = p50_p99(&bench::gaps(&made, &seen.of("job-pod")));
     row.job_to_complete = p50_p99(&bench::gaps(&made, &seen.of("job-complete")));
+    let anchor_jobs = stamps(&jobs, |j| Some(j.name_any())).await;
+    let anchor_pods = stamps(&Api::<Pod>::namespaced(client.clone(), &anchor.name), |p| {
+        p.labels().get("job-name").cloned()
+    })
+    .await;
+    row.stamped_job_to_pod = p50_p99(&bench::stamped_gaps(&anchor_jobs, &anchor_pods));
+    row.jobs_seen_late = p50_p99(&bench::seen_late(&anchor_jobs, &made, origin));
     // Gone before anything else is measured: deleting a namespace lists
     // every kind in it and deletes its Pods.
     ade_e2e::kubectl(&["delete", "namespace", &anchor.name, "--wait=true", "--timeout=600s"]);
@@ -441,6 +491,23 @@ fn print(rows: &[Row]) {
             bench::ms(r.done_to_succeeded.1),
             r.anchor_per_second,
             cpu.join(", ")
+        );
+    }
+    for r in rows {
+        let s = |d: Duration| d.as_secs_f64();
+        println!(
+            "\n{} runs, by the API server's creation stamps (whole seconds; no watcher's lag in them): \
+             EtlRun → Job p50/p99 {:.0} / {:.0} s, the Job controller's Job → Pod {:.0} / {:.0} s; \
+             the watcher saw runs {:.1} / {:.1} s and the anchor's Jobs {:.1} / {:.1} s after their stamps",
+            r.runs,
+            s(r.stamped_run_to_job.0),
+            s(r.stamped_run_to_job.1),
+            s(r.stamped_job_to_pod.0),
+            s(r.stamped_job_to_pod.1),
+            s(r.runs_seen_late.0),
+            s(r.runs_seen_late.1),
+            s(r.jobs_seen_late.0),
+            s(r.jobs_seen_late.1)
         );
     }
     for r in rows {
