@@ -53,12 +53,18 @@ impl Desired {
     }
 }
 
-/// The conditions to apply: `desired`, in order, each keeping the
-/// `lastTransitionTime` of the `existing` condition of its type when the
-/// status did not change.
+/// The conditions to apply: `desired`, each keeping the `lastTransitionTime`
+/// of the `existing` condition of its type when the status did not change.
+/// Types `existing` holds keep their place, new ones follow in `desired`'s
+/// order: a controller whose code paths list its conditions in different
+/// orders does not rewrite a status only to reorder it (an EtlRun did, once
+/// in three runs: a write, a watch event and a reconcile for nothing).
 pub fn merge(existing: &[Condition], desired: &[Desired], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
-    desired
-        .iter()
+    let place = |d: &&Desired| existing.iter().position(|c| c.type_ == d.type_).unwrap_or(usize::MAX);
+    let mut ordered: Vec<&Desired> = desired.iter().collect();
+    ordered.sort_by_key(place);
+    ordered
+        .into_iter()
         .map(|d| {
             let previous = existing.iter().find(|c| c.type_ == d.type_);
             let last_transition_time = match previous {
@@ -121,6 +127,24 @@ mod tests {
         );
         assert_eq!(changed[0].last_transition_time, Time(t1));
         assert_eq!(changed[0].status, "True");
+    }
+
+    #[test]
+    fn existing_types_keep_their_place_and_new_ones_follow_in_desired_order() {
+        let t0 = at("2026-11-26T10:00:00Z");
+        let desired = |types: &[&'static str]| -> Vec<Desired> {
+            types.iter().map(|t| Desired::new(t, Status::True, "R", "")).collect()
+        };
+        let existing = merge(&[], &desired(&["Accepted", "Ready", "Scheduled"]), None, t0);
+        let got = merge(
+            &existing,
+            &desired(&["Validated", "Accepted", "Scheduled", "Ready"]),
+            None,
+            t0,
+        );
+        let types: Vec<_> = got.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, ["Accepted", "Ready", "Scheduled", "Validated"]);
+        assert_eq!(merge(&got, &desired(&["Ready", "Accepted"]), None, t0).len(), 2);
     }
 
     #[test]
