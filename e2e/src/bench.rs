@@ -198,18 +198,16 @@ pub fn stamped_gaps(from: &Stamps, to: &Stamps) -> Vec<Duration> {
 
 /// How long after its creation stamp the watcher saw each key: `seen`
 /// (the watcher's clock) read on the wall clock through `origin`, an
-/// instant and the wall-clock time at that instant.
+/// instant taken before the watchers started and the wall-clock time at
+/// that instant.
 pub fn seen_late(
     stamps: &Stamps,
     seen: &BTreeMap<String, Instant>,
     origin: (Instant, jiff::Timestamp),
 ) -> Vec<Duration> {
     let wall = |at: Instant| -> jiff::Timestamp {
-        let since = at.saturating_duration_since(origin.0);
-        let before = origin.0.saturating_duration_since(at);
-        let shifted = jiff::SignedDuration::try_from(since).unwrap_or_default()
-            - jiff::SignedDuration::try_from(before).unwrap_or_default();
-        origin.1.checked_add(shifted).unwrap_or(origin.1)
+        let since = jiff::SignedDuration::try_from(at.saturating_duration_since(origin.0)).unwrap_or_default();
+        origin.1.checked_add(since).unwrap_or(origin.1)
     };
     let seen_at: Stamps = seen.iter().map(|(k, at)| (k.clone(), wall(*at))).collect();
     stamped_gaps(stamps, &seen_at)
