@@ -171,12 +171,16 @@ fn waiting(run: &EtlRun) -> bool {
         && status.is_none_or(|s| s.attempts.iter().all(|a| a.outcome.is_some()))
 }
 
+/// Reconciles one run. In a backfill most reconciles in flight wait on their
+/// job's lock (`admit`), and a future is as large as its largest step: the
+/// steps that write (observe, apply, finalize) are boxed, so a waiting run
+/// holds a few hundred bytes instead of tens of kilobytes.
 #[instrument(skip_all, fields(namespace = run.metadata.namespace, name = run.metadata.name))]
 async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     if run.metadata.deletion_timestamp.is_some() {
         // Deleting a run cancels it: a Job is owned by it and garbage-collected;
         // an attempt outside Kubernetes is cancelled under the run's finalizer.
-        return finalize::finalize(&run, &ctx).await;
+        return Box::pin(finalize::finalize(&run, &ctx)).await;
     }
     if !ctx.caches.ready().await {
         // Shutting down before the caches were complete: decide nothing.
@@ -195,15 +199,17 @@ async fn reconcile(run: Arc<EtlRun>, ctx: Arc<Context>) -> Result<Action, Error>
     let (admission, inputs) = loop {
         let admitted = if may_start { admit(&ctx, &ns, job).await } else { None };
         let now = Timestamp::now();
-        let inputs = observe::observe(&run, &ctx, now, admitted.is_some()).await?;
+        let inputs = Box::pin(observe::observe(&run, &ctx, now, admitted.is_some())).await?;
         // The job's pool, or whether it limits its runs, may have changed
         // while this run waited: it decides only on what it holds.
         if !may_start || holds(&ctx, &ns, job, admitted.as_ref()) {
-            break (admitted.map(|(_, admission)| admission), inputs);
+            // Boxed: the loop's result has its place in the future while
+            // the loop waits on the lock.
+            break (admitted.map(|(_, admission)| admission), Box::new(inputs));
         }
     };
     let plan = plan::plan(&run, &inputs.observed, fastrand::f64());
-    apply::apply(&run, &ctx, plan, inputs, admission).await
+    Box::pin(apply::apply(&run, &ctx, plan, *inputs, admission)).await
 }
 
 /// Whether ClusterPool `pool` limits its concurrent runs.
