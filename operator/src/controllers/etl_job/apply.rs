@@ -48,7 +48,11 @@ pub async fn apply(job: &EtlJob, ctx: &Context, plan: &Plan, now: Timestamp) -> 
             spec: new.spec(&job.name_any()),
             status: None,
         };
-        match runs.create(&PostParams::default(), &run).await {
+        let created_by = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PostParams::default()
+        };
+        match runs.create(&created_by, &run).await {
             Ok(created) => {
                 tracing::info!(run = %new.name, batch = %new.batch.id, reason = ?new.reason, "created EtlRun");
                 // The next reconcile counts it, whether the watch delivered it or not.

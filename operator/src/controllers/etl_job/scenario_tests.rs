@@ -47,6 +47,13 @@ async fn a_backfill_creates_runs_up_to_its_parallelism_and_says_so() {
         ["POST etlruns", "POST etlruns", "PATCH etljobs/orders/status"],
         "two runs (parallelism 2), then the job's status"
     );
+    for created in s.api.calls().into_iter().filter(|c| c.to_string() == "POST etlruns") {
+        assert_eq!(
+            created.field_manager.as_deref(),
+            Some("ade-operator/etl-job"),
+            "who made the run"
+        );
+    }
     let runs: Vec<EtlRun> = s.api.list(Some(NS));
     let batches: Vec<_> = runs.iter().map(|r| r.spec.batch_id.as_str()).collect();
     assert_eq!(batches, ["2026-11-01T00", "2026-11-01T01"]);

@@ -99,6 +99,16 @@ async fn an_attempt_is_recorded_in_status_before_its_job_exists() {
         ],
         "the intent first, then the Job, then its name (a Job recorded and missing was deleted)"
     );
+    let created = s
+        .api
+        .calls()
+        .into_iter()
+        .find(|c| c.to_string() == "POST jobs")
+        .unwrap();
+    assert_eq!(
+        created.field_manager.as_deref(),
+        Some("ade-operator/kubernetes-provider")
+    );
     let asked = s.asked();
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert_eq!((asked[0].op, asked[0].attempt), ("start", 1));

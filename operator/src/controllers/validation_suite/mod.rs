@@ -273,7 +273,11 @@ pub(super) async fn create_job(suite: &ValidationSuite, ctx: &Context, active: &
     let dataset = render_dataset(suite, active, &template);
     let job = job::build(suite, active, &dataset, &ctx.validator);
     let api = Api::<Job>::namespaced(ctx.client.clone(), &suite.namespace().unwrap_or_default());
-    match api.create(&PostParams::default(), &job).await {
+    let created_by = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    match api.create(&created_by, &job).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
         Err(e) => Err(Error::Write {

@@ -79,6 +79,7 @@ async fn a_succeeded_batch_is_validated_and_recorded_active_before_its_job_exist
     let job_name = active["jobName"].as_str().unwrap();
     let created = calls.iter().find(|c| c.verb == Verb::Create).unwrap();
     assert_eq!(created.name.as_deref(), Some(job_name), "the Job is the one recorded");
+    assert_eq!(created.field_manager.as_deref(), Some("ade-operator/validation-suite"));
     let created: k8s_openapi::api::batch::v1::Job = s.api.get(Some(NS), job_name).unwrap();
     assert_eq!(
         created.spec.unwrap().ttl_seconds_after_finished,

@@ -28,6 +28,9 @@ use super::{
 };
 use crate::{error_category::kube_error_category, names};
 
+/// Who creates the attempts' Jobs, as the Jobs' managed fields name it.
+const FIELD_MANAGER: &str = "ade-operator/kubernetes-provider";
+
 /// Runs attempts as Jobs in the operator's own cluster.
 #[derive(Clone)]
 pub struct KubernetesProvider {
@@ -117,7 +120,11 @@ impl KubernetesProvider {
     pub async fn create_or_adopt(&self, desired: &Job, target: &AttemptRef) -> Result<AttemptHandle, ProviderError> {
         let name = names::job_name(&target.run, target.attempt);
         let api = self.jobs(&target.namespace);
-        match api.create(&PostParams::default(), desired).await {
+        let created_by = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PostParams::default()
+        };
+        match api.create(&created_by, desired).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 // It exists: adopt it if it is ours, never create a second one.
