@@ -85,7 +85,7 @@ pub struct Cache<K: Resource<DynamicType = ()> + Clone + 'static> {
     grouped: Mutex<Option<Vec<Groups<K>>>>,
     /// Who hears of each change once the store holds it ([`Cache::changes`]),
     /// and whether of deletions too.
-    listeners: Mutex<Vec<(mpsc::UnboundedSender<K>, bool)>>,
+    listeners: Mutex<Vec<(mpsc::UnboundedSender<Arc<K>>, bool)>>,
     /// Whether the store has listed its kind once. (The store's own
     /// `wait_until_ready` wakes only one of several waiters, so one task
     /// waits on it and publishes the answer here.)
@@ -129,13 +129,15 @@ where
     /// watch could be behind), and one that subscribes after the cache
     /// listed still hears of every object (as a shared informer replays its
     /// store to a handler added late).
-    pub fn changes(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    /// Listeners share the store's copy of each object: a burst's events
+    /// waiting in five listeners' queues are not five copies of each run.
+    pub fn changes(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
         self.listen(false)
     }
 
     /// [`Self::changes`] and the deletions, once the store no longer holds
     /// the object: an owner woken by it finds its child gone.
-    pub fn changes_and_deletions(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    pub fn changes_and_deletions(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
         self.listen(true)
     }
 
@@ -145,20 +147,28 @@ where
     /// merges). The controllers subscribe while the caches' first lists are
     /// under way; one that subscribed after its cache's list was told never
     /// heard of the listed objects, and nothing woke them again.
-    fn listen(&self, deletions: bool) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    fn listen(&self, deletions: bool) -> impl Stream<Item = Arc<K>> + Send + 'static {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         for obj in self.store.state() {
-            let _ = tx.send(obj.as_ref().clone());
+            let _ = tx.send(obj);
         }
         listeners.push((tx, deletions));
         drop(listeners);
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|k| (Ok(k), rx)) })
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|k| (k, rx)) })
     }
 
-    fn tell(&self, obj: &K, deleted: bool) {
+    fn tell(&self, obj: &Arc<K>, deleted: bool) {
         let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         listeners.retain(|(l, deletions)| (deleted && !deletions) || l.send(obj.clone()).is_ok());
+    }
+
+    /// The store's copy of `obj`, which the watch just delivered (a copy of
+    /// `obj` when the store no longer holds it).
+    fn stored(&self, obj: &K) -> Arc<K> {
+        self.store
+            .get(&reflector::ObjectRef::from_obj(obj))
+            .unwrap_or_else(|| Arc::new(obj.clone()))
     }
 
     /// The watch delivered the deletion of `obj`: a write of it (the same
@@ -181,11 +191,9 @@ where
     }
 
     /// The watch delivered `obj` (the store holds it now).
-    fn applied(&self, obj: &K) {
+    fn applied(&self, stored: &Arc<K>) {
         let mut grouped = self.grouped.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(groups) = grouped.as_mut() {
-            let stored = self.store.get(&reflector::ObjectRef::from_obj(obj));
-            let stored = stored.unwrap_or_else(|| Arc::new(obj.clone()));
             for g in groups {
                 g.insert(stored.clone());
             }

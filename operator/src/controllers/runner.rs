@@ -111,7 +111,7 @@ pub async fn run_with<K, F, Fut, E>(
             if !cache.ready().await {
                 return;
             }
-            Controller::for_stream(changes, cache.reader())
+            Controller::for_shared_stream(changes, cache.reader())
         }
     };
     configure(base)

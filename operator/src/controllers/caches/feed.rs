@@ -45,12 +45,13 @@ where
     pub(super) fn heard(&self, event: &watcher::Event<K>, relist: &mut Relist<K>) {
         match event {
             watcher::Event::Apply(obj) => {
-                self.applied(obj);
-                self.tell(obj, false);
+                let stored = self.stored(obj);
+                self.applied(&stored);
+                self.tell(&stored, false);
             }
             watcher::Event::Delete(obj) => {
                 self.deleted(obj);
-                self.tell(obj, true);
+                self.tell(&Arc::new(obj.clone()), true);
             }
             // The store keeps the old objects until the list is done.
             watcher::Event::Init => relist.before = self.store.state(),

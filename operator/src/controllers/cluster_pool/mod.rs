@@ -86,7 +86,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         move |c| {
             let wakes = wake::Wakes::default();
             let consumer_wakes = wake::Wakes::default();
-            c.watches_stream(runs, move |run: EtlRun| {
+            c.watches_shared_stream(runs, move |run: Arc<EtlRun>| {
                 if !wakes.changed(&run) {
                     return None;
                 }
@@ -97,7 +97,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
                     .or_else(|| run.labels().get(LABEL_POOL).cloned())?;
                 Some(ObjectRef::new(&pool).within(&run.namespace()?))
             })
-            .watches_stream(consumers, move |consumer: StreamConsumer| {
+            .watches_shared_stream(consumers, move |consumer: Arc<StreamConsumer>| {
                 if consumer.spec.runtime != StreamRuntime::Emr || !consumer_wakes.consumer_changed(&consumer) {
                     return None;
                 }

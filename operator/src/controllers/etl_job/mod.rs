@@ -96,7 +96,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     // tick (the requeue) and when one of its runs changes.
     runner::run_with::<EtlJob, _, _, _>(ctx, shutdown, CONTROLLER, Trigger::SpecChange, reconcile, move |c| {
         let store = c.store();
-        c.watches_stream(runs, move |run: EtlRun| {
+        c.watches_shared_stream(runs, move |run: Arc<EtlRun>| {
             let ns = run.namespace();
             let upstream = &run.spec.job_ref.name;
             let dependents: Vec<ObjectRef<EtlJob>> = store

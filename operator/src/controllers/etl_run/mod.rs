@@ -88,16 +88,17 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let trigger = runner::Trigger::Cached(caches.runs.clone());
     runner::run_with::<EtlRun, _, _, _>(ctx, shutdown, CONTROLLER, trigger, reconcile, move |c| {
         // When a run finishes, wake the waiting runs it may have held back.
-        c.owns_stream(jobs).watches_stream(finished, move |run: EtlRun| {
-            if !run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final()) {
-                return Vec::new();
-            }
-            held_back_by(&run, &caches)
-                .iter()
-                .filter(|other| waiting(other))
-                .map(|other| ObjectRef::from_obj(other.as_ref()))
-                .collect::<Vec<_>>()
-        })
+        c.owns_shared_stream(jobs)
+            .watches_shared_stream(finished, move |run: Arc<EtlRun>| {
+                if !run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_final()) {
+                    return Vec::new();
+                }
+                held_back_by(&run, &caches)
+                    .iter()
+                    .filter(|other| waiting(other))
+                    .map(|other| ObjectRef::from_obj(other.as_ref()))
+                    .collect::<Vec<_>>()
+            })
     })
     .await;
 }

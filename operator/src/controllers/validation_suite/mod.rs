@@ -114,21 +114,22 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         move |c| {
             // A run that succeeds wakes the suites that check its job's batches.
             let store = c.store();
-            c.owns(jobs, owned).watches_stream(runs, move |run: EtlRun| {
-                let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
-                let ns = run.namespace();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|suite| {
-                        succeeded
-                            && suite.namespace() == ns
-                            && suite.spec.trigger.after.as_ref().map(|a| &a.etl_job_ref.name)
-                                == Some(&run.spec.job_ref.name)
-                    })
-                    .map(|suite| ObjectRef::from_obj(suite.as_ref()))
-                    .collect::<Vec<_>>()
-            })
+            c.owns(jobs, owned)
+                .watches_shared_stream(runs, move |run: Arc<EtlRun>| {
+                    let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
+                    let ns = run.namespace();
+                    store
+                        .state()
+                        .into_iter()
+                        .filter(|suite| {
+                            succeeded
+                                && suite.namespace() == ns
+                                && suite.spec.trigger.after.as_ref().map(|a| &a.etl_job_ref.name)
+                                    == Some(&run.spec.job_ref.name)
+                        })
+                        .map(|suite| ObjectRef::from_obj(suite.as_ref()))
+                        .collect::<Vec<_>>()
+                })
         },
     )
     .await;

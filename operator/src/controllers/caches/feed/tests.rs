@@ -74,13 +74,13 @@ impl Fed {
 
 /// What a listener has heard so far, each with whether the store held it
 /// when it was heard.
-fn heard(listener: &mut mpsc::UnboundedReceiver<EtlRun>, fed: &Fed) -> Vec<(String, bool)> {
+fn heard(listener: &mut mpsc::UnboundedReceiver<Arc<EtlRun>>, fed: &Fed) -> Vec<(String, bool)> {
     std::iter::from_fn(|| listener.try_recv().ok())
         .map(|run| (run.name_any(), fed.stored(&run.name_any())))
         .collect()
 }
 
-fn listener(cache: &Cache<EtlRun>, deletions: bool) -> mpsc::UnboundedReceiver<EtlRun> {
+fn listener(cache: &Cache<EtlRun>, deletions: bool) -> mpsc::UnboundedReceiver<Arc<EtlRun>> {
     let (tx, rx) = mpsc::unbounded_channel();
     cache
         .listeners
@@ -88,6 +88,20 @@ fn listener(cache: &Cache<EtlRun>, deletions: bool) -> mpsc::UnboundedReceiver<E
         .unwrap_or_else(|e| e.into_inner())
         .push((tx, deletions));
     rx
+}
+
+/// Every listener is handed the store's own copy of a run, not a copy each:
+/// in a burst the runs' events wait in five controllers' queues.
+#[test]
+fn listeners_share_the_stores_copy_of_each_run() {
+    let mut fed = Fed::new();
+    let mut a = listener(&fed.cache, false);
+    let mut b = listener(&fed.cache, true);
+    fed.list(&[]);
+    fed.deliver(Event::Apply(run("r")));
+    let stored = fed.cache.store.get(&ObjectRef::new("r").within("ns")).expect("stored");
+    let (a, b) = (a.try_recv().expect("a heard"), b.try_recv().expect("b heard"));
+    assert!(Arc::ptr_eq(&a, &stored) && Arc::ptr_eq(&b, &stored));
 }
 
 /// After every event of a relist (a run created while the watch was away
@@ -149,7 +163,7 @@ async fn a_listener_added_after_the_list_hears_every_listed_run() {
     .await
     .expect("three runs heard")
     .into_iter()
-    .map(|r| r.expect("no watch error").name_any())
+    .map(|r| r.name_any())
     .collect();
     // The store's own order for what it held, then what came after.
     names[..2].sort();
@@ -189,7 +203,7 @@ async fn a_run_created_during_a_relist_is_reconciled() {
     fed.list(&["old", "marker"]);
     let (reconciled, mut reconciles) = mpsc::unbounded_channel::<String>();
     let (failed, mut dropped) = mpsc::unbounded_channel::<String>();
-    let controller = Controller::for_stream(changes, fed.cache.reader()).run(
+    let controller = Controller::for_shared_stream(changes, fed.cache.reader()).run(
         |run: Arc<EtlRun>, tx: Arc<mpsc::UnboundedSender<String>>| async move {
             let _ = tx.send(run.name_any());
             Ok::<_, Infallible>(Action::await_change())
@@ -216,7 +230,7 @@ async fn a_run_created_during_a_relist_is_reconciled() {
     for name in ["old", "marker", "new"] {
         fed.deliver(Event::InitApply(run(name)));
     }
-    fed.cache.tell(&run("marker"), false);
+    fed.cache.tell(&Arc::new(run("marker")), false);
     let marked = next_other(&mut reconciles, &mut dropped, &["old"]).await;
     assert_eq!(
         marked,
