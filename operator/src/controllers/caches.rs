@@ -29,9 +29,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use self::groups::{GroupOf, Groups};
-use k8s_openapi::api::{batch::v1::Job, core::v1::PodTemplateSpec};
 
-use crate::api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer};
+use crate::{
+    api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer},
+    providers::kubernetes::SeenJob,
+};
 
 mod feed;
 mod groups;
@@ -410,10 +412,10 @@ pub struct Caches {
     pub pools: Arc<Cache<ClusterPool>>,
     /// Every StreamConsumer (read by the object metrics only).
     pub consumers: Arc<Cache<StreamConsumer>>,
-    /// Every Job the operator made (labelled as managed by it), without its
-    /// Pod template: the kubernetes provider observes attempts from it
+    /// Every Job the operator made (labelled as managed by it), its owners
+    /// and status only: the kubernetes provider observes attempts from it
     /// instead of reading each Job from the API server on every reconcile.
-    pub attempt_jobs: Arc<Cache<Job>>,
+    pub attempt_jobs: Arc<Cache<SeenJob>>,
 }
 
 impl Default for Caches {
@@ -438,11 +440,7 @@ impl Caches {
         feed(self.pools.clone(), client, shutdown, everything.clone(), |_| {});
         feed(self.consumers.clone(), client, shutdown, everything, |_| {});
         let made = watcher::Config::default().labels(ade_api::labels::MANAGED_BY_OPERATOR);
-        feed(self.attempt_jobs.clone(), client, shutdown, made, |job| {
-            if let Some(spec) = job.spec.as_mut() {
-                spec.template = PodTemplateSpec::default();
-            }
-        });
+        feed(self.attempt_jobs.clone(), client, shutdown, made, SeenJob::trim);
     }
 
     /// Caches holding exactly these objects (reconciler tests).

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::batch::v1::Job;
 use kube::{Client, runtime::reflector::Store};
 
 use super::{
     AttemptHandle, ComputeProvider,
     eks::{EksApis, EksAws, EksProvider, EksSettings},
     emr::{AwsEmr, EmrApi, EmrProvider, EmrSettings},
-    kubernetes::{JobSettings, KubernetesProvider},
+    kubernetes::{JobSettings, KubernetesProvider, SeenJob},
     pool::PoolCapacity,
     service::ServiceSteps,
 };
@@ -40,7 +39,7 @@ impl Providers {
     /// The providers `config` describes: Jobs through `client` (observed
     /// from `jobs_seen`, a watch of the operator's Jobs), EMR through the AWS
     /// SDK (AWS is contacted on first use).
-    pub fn new(client: Client, config: &Config, jobs_seen: Store<Job>) -> Self {
+    pub fn new(client: Client, config: &Config, jobs_seen: Store<SeenJob>) -> Self {
         let jobs = JobSettings {
             spark_image: config.spark_image.clone(),
             ttl_seconds_after_finished: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),

@@ -266,11 +266,10 @@ fn spark_container(
 }
 
 /// What a failed attempt's Pods say: how it failed, in words a person can act on.
-pub fn failure_of(job: &Job, pods: &[Pod]) -> (FailureKind, String) {
-    let job_condition = job
-        .status
+pub fn failure_of(status: &JobStatus, pods: &[Pod]) -> (FailureKind, String) {
+    let job_condition = status
+        .conditions
         .as_ref()
-        .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == "Failed" && c.status == "True"));
     if job_condition.and_then(|c| c.reason.as_deref()) == Some("DeadlineExceeded") {
         return (

@@ -292,7 +292,7 @@ fn failures_are_classified_with_a_message() {
         ),
     ];
     for (job, pods, kind, text) in cases {
-        let (got_kind, message) = failure_of(&job, &pods);
+        let (got_kind, message) = failure_of(&job.status.unwrap_or_default(), &pods);
         assert_eq!(got_kind, kind, "{message}");
         assert!(message.contains(text), "{message}");
     }

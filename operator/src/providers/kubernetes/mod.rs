@@ -10,19 +10,23 @@
 //! attempt fails and says so, it is not started again unnoticed.
 
 pub mod job;
+mod seen;
 
 use std::sync::Arc;
 
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
-use k8s_openapi::api::{batch::v1::Job, core::v1::Pod};
+use k8s_openapi::{
+    api::{batch::v1::Job, core::v1::Pod},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 use kube::{
     Api, Client,
     api::{DeleteParams, ListParams, PostParams, PropagationPolicy},
     runtime::reflector::{ObjectRef, Store},
 };
 
-pub use self::job::JobSettings;
+pub use self::{job::JobSettings, seen::SeenJob};
 use super::{
     AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, Profile, ProviderError,
 };
@@ -39,7 +43,7 @@ pub struct KubernetesProvider {
     /// The operator's Jobs as its watch last saw them, when it has one: an
     /// attempt is observed from there, and from the API server only when
     /// its Job is not (yet) in it.
-    seen: Option<Store<Job>>,
+    seen: Option<Store<SeenJob>>,
 }
 
 impl std::fmt::Debug for KubernetesProvider {
@@ -58,9 +62,8 @@ fn api_error(action: &'static str, source: kube::Error) -> ProviderError {
     }
 }
 
-fn owned_by(job: &Job, uid: &str) -> bool {
-    job.metadata
-        .owner_references
+fn owned_by(job: &ObjectMeta, uid: &str) -> bool {
+    job.owner_references
         .as_ref()
         .is_some_and(|refs| refs.iter().any(|r| r.uid == uid))
 }
@@ -77,24 +80,23 @@ impl KubernetesProvider {
 
     /// This provider observing Jobs from `seen`, a watch of the Jobs it makes.
     #[must_use]
-    pub fn observing(mut self, seen: Store<Job>) -> Self {
+    pub fn observing(mut self, seen: Store<SeenJob>) -> Self {
         self.seen = Some(seen);
         self
     }
 
     /// The Job of attempt `name` of the run `uid`: from the watch when it
     /// holds that run's Job, else from the API server.
-    async fn job_of(&self, namespace: &str, name: &str, uid: &str) -> Result<Option<Arc<Job>>, ProviderError> {
+    async fn job_of(&self, namespace: &str, name: &str, uid: &str) -> Result<Option<Arc<SeenJob>>, ProviderError> {
         let cached = self
             .seen
             .as_ref()
             .and_then(|seen| seen.get(&ObjectRef::new(name).within(namespace)))
-            .filter(|job| owned_by(job, uid));
+            .filter(|job| owned_by(&job.metadata, uid));
         if cached.is_some() {
             return Ok(cached);
         }
-        let found = self
-            .jobs(namespace)
+        let found = Api::<SeenJob>::namespaced(self.client.clone(), namespace)
             .get_opt(name)
             .await
             .map_err(|e| api_error("reading the Job", e))?;
@@ -132,7 +134,7 @@ impl KubernetesProvider {
                     .get(&name)
                     .await
                     .map_err(|e| api_error("reading the existing Job", e))?;
-                if !owned_by(&existing, &target.run_uid) {
+                if !owned_by(&existing.metadata, &target.run_uid) {
                     return Err(ProviderError::NameTaken { kind: "Job", name });
                 }
                 tracing::info!(job = %name, "adopted the existing Job of this attempt");
@@ -159,7 +161,7 @@ impl KubernetesProvider {
                 _ => AttemptState::Missing,
             });
         };
-        if !owned_by(&found, &request.run_uid) {
+        if !owned_by(&found.metadata, &request.run_uid) {
             return Err(ProviderError::NameTaken { kind: "Job", name });
         }
         let status = found.status.clone().unwrap_or_default();
@@ -189,7 +191,7 @@ impl KubernetesProvider {
                 .list(&ListParams::default().labels(&selector))
                 .await
                 .map_err(|e| api_error("listing the Job's Pods", e))?;
-            let (kind, message) = job::failure_of(&found, &pods.items);
+            let (kind, message) = job::failure_of(&status, &pods.items);
             return Ok(AttemptState::Failed {
                 kind,
                 message,

@@ -5,7 +5,7 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::{reflector::store::Writer, watcher};
 use serde_json::json;
 
-use super::{JobSettings, KubernetesProvider};
+use super::{JobSettings, KubernetesProvider, SeenJob};
 use crate::{
     providers::{AttemptHandle, AttemptRef, AttemptState},
     testing::FakeApi,
@@ -37,12 +37,13 @@ fn target() -> AttemptRef {
     }
 }
 
-/// A provider whose watch holds `watched`.
+/// A provider whose watch holds `watched`, read as the watch reads them.
 fn provider(client: kube::Client, watched: Vec<Job>) -> KubernetesProvider {
-    let mut writer = Writer::<Job>::default();
+    let mut writer = Writer::<SeenJob>::default();
     writer.apply_watcher_event(&watcher::Event::Init);
     for j in watched {
-        writer.apply_watcher_event(&watcher::Event::InitApply(j));
+        let seen: SeenJob = serde_json::from_value(serde_json::to_value(j).unwrap()).unwrap();
+        writer.apply_watcher_event(&watcher::Event::InitApply(seen));
     }
     writer.apply_watcher_event(&watcher::Event::InitDone);
     let settings = JobSettings {
