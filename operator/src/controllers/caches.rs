@@ -32,7 +32,7 @@ use self::groups::{GroupOf, Groups};
 
 use crate::{
     api::v1alpha1::{ClusterPool, EtlJob, EtlRun, StreamConsumer},
-    providers::kubernetes::SeenJob,
+    providers::SeenJob,
 };
 
 mod feed;

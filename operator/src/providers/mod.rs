@@ -10,13 +10,14 @@ pub mod emr;
 pub mod kubernetes;
 pub mod pool;
 mod registry;
+mod seen_job;
 pub mod service;
 pub mod spot_prices;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 
-pub use self::registry::Providers;
+pub use self::{registry::Providers, seen_job::SeenJob};
 use crate::{
     api::v1alpha1::{Attempt, ClusterPool, Task},
     schedule::Window,

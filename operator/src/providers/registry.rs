@@ -6,10 +6,10 @@ use std::sync::Arc;
 use kube::{Client, runtime::reflector::Store};
 
 use super::{
-    AttemptHandle, ComputeProvider,
+    AttemptHandle, ComputeProvider, SeenJob,
     eks::{EksApis, EksAws, EksProvider, EksSettings},
     emr::{AwsEmr, EmrApi, EmrProvider, EmrSettings},
-    kubernetes::{JobSettings, KubernetesProvider, SeenJob},
+    kubernetes::{JobSettings, KubernetesProvider},
     pool::PoolCapacity,
     service::ServiceSteps,
 };

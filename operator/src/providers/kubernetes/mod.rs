@@ -10,7 +10,6 @@
 //! attempt fails and says so, it is not started again unnoticed.
 
 pub mod job;
-mod seen;
 
 use std::sync::Arc;
 
@@ -26,9 +25,10 @@ use kube::{
     runtime::reflector::{ObjectRef, Store},
 };
 
-pub use self::{job::JobSettings, seen::SeenJob};
+pub use self::job::JobSettings;
 use super::{
     AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, Profile, ProviderError,
+    SeenJob,
 };
 use crate::{error_category::kube_error_category, names};
 

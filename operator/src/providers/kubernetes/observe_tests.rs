@@ -5,9 +5,9 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::{reflector::store::Writer, watcher};
 use serde_json::json;
 
-use super::{JobSettings, KubernetesProvider, SeenJob};
+use super::{JobSettings, KubernetesProvider};
 use crate::{
-    providers::{AttemptHandle, AttemptRef, AttemptState},
+    providers::{AttemptHandle, AttemptRef, AttemptState, SeenJob},
     testing::FakeApi,
 };
 

@@ -1,5 +1,6 @@
-//! What the operator keeps of each attempt's Job: who owns it and how it is
-//! doing. Nothing reads a Job's spec or labels once it exists, and a whole
+//! What the operator keeps of each attempt's Job (the kubernetes provider's):
+//! who owns it and how it is doing; the controllers' cache of Jobs holds it
+//! and hands it to the provider through the registry. Nothing reads a Job's spec or labels once it exists, and a whole
 //! `Job` takes 2.6 KB before any of its fields' contents (its spec holds a
 //! Pod template inline): the watch of 10,000 runs' Jobs held about 30 MB of
 //! what no one reads, and parsed every Job event's Pod template.
