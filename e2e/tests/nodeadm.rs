@@ -1,0 +1,65 @@
+//! How the e2e node stand-in reads an EKS node's user data: as nodeadm
+//! reads it (e2e/src/nodeadm.rs). A test target of its own: `hack/e2e.sh`
+//! runs the e2e crate's `tests/` and `make unit` leaves the crate out, so a
+//! unit test inside its library ran nowhere.
+
+use ade_e2e::nodeadm::registration_of;
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+
+/// What the operator renders (operator/src/providers/eks/userdata_tests.rs).
+const MIME: &str = r#"MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="//"
+
+--//
+Content-Type: application/node.eks.aws
+
+---
+apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  cluster:
+    name: "data"
+    apiServerEndpoint: "https://ABCDEF.gr7.us-east-1.eks.amazonaws.com"
+    certificateAuthority: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"
+    cidr: "10.100.0.0/16"
+  kubelet:
+    flags:
+      - "--node-labels=ade.dev/pool=spark-spot,ade.dev/pool-uid=u-1,team=data"
+      - "--register-with-taints=ade.dev/pool-uid=u-1:NoSchedule,dedicated:NoExecute"
+--//--
+"#;
+
+#[test]
+fn user_data_is_read_as_nodeadm_reads_it() {
+    let got = registration_of(&STANDARD.encode(MIME)).expect("a NodeConfig");
+    assert_eq!(got.cluster, "data");
+    let labels: Vec<(&str, &str)> = got.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        labels,
+        [
+            ("ade.dev/pool", "spark-spot"),
+            ("ade.dev/pool-uid", "u-1"),
+            ("team", "data")
+        ]
+    );
+    let taints: Vec<(&str, &str, &str)> = got
+        .taints
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str(), t.effect.as_str()))
+        .collect();
+    assert_eq!(
+        taints,
+        [
+            ("ade.dev/pool-uid", "u-1", "NoSchedule"),
+            ("dedicated", "", "NoExecute")
+        ]
+    );
+    // A bare NodeConfig (no MIME) is read too; other parts and text are not.
+    let bare = MIME
+        .split_once("application/node.eks.aws\n\n")
+        .map(|(_, b)| b.replace("--//--\n", ""));
+    assert_eq!(registration_of(&STANDARD.encode(bare.unwrap_or_default())), Ok(got));
+    let shell = MIME.replace("application/node.eks.aws", "text/x-shellscript");
+    assert!(registration_of(&STANDARD.encode(shell)).is_err());
+    assert!(registration_of("not base64!").is_err());
+}
