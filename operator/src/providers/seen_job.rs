@@ -25,11 +25,11 @@ pub struct SeenJob {
 }
 
 impl SeenJob {
-    /// Drops what no reader of a kept Job needs.
+    /// Drops what no reader of a kept Job needs (the cache's feed drops the
+    /// managed fields of every object already).
     pub fn trim(&mut self) {
         self.metadata.labels = None;
         self.metadata.annotations = None;
-        self.metadata.managed_fields = None;
     }
 }
 
