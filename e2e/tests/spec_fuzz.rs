@@ -33,7 +33,9 @@ fn setup() {
     ONCE.call_once(install_chart);
 }
 
-/// A sample as JSON (kubectl reads the YAML).
+/// A sample as JSON (kubectl reads the YAML), without the namespace kubectl
+/// gives it and with its schedule, if it has one, moved clear of this test
+/// (`clear_of`).
 fn sample(file: &str) -> Value {
     let path = repo_root().join("manifests/samples").join(file);
     let json = kubectl_ok(&[
@@ -44,7 +46,43 @@ fn sample(file: &str) -> Value {
         "-f",
         path.to_str().unwrap_or_default(),
     ]);
-    serde_json::from_str(&json).expect("the sample as JSON")
+    let mut obj: Value = serde_json::from_str(&json).expect("the sample as JSON");
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        meta.remove("namespace");
+    }
+    if let Some(schedule) = obj["spec"]["schedule"].as_str() {
+        obj["spec"]["schedule"] = clear_of(schedule, &jiff::Zoned::now()).into();
+    }
+    obj
+}
+
+/// `schedule` moved half an hour (and, when it names an hour, half a day)
+/// away from `now`, so that no run falls due while the test watches for hot
+/// loops. The orders sample's own `5 * * * *` fell due at :05 in a CI run:
+/// its twenty copies on one pool then started runs together, each write
+/// waking the pool, which the test took for a hot loop. The other fields
+/// stay as the sample has them.
+fn clear_of(schedule: &str, now: &jiff::Zoned) -> String {
+    let mut fields: Vec<String> = schedule.split_whitespace().map(str::to_owned).collect();
+    if let Some(minute) = fields.first_mut() {
+        *minute = ((now.minute() + 30) % 60).to_string();
+    }
+    if let Some(hour) = fields.get_mut(1).filter(|h| h.parse::<u8>().is_ok()) {
+        *hour = ((now.hour() + 12) % 24).to_string();
+    }
+    fields.join(" ")
+}
+
+#[test]
+fn a_schedule_is_moved_clear_of_the_test() {
+    let at = |s: &str| s.parse::<jiff::Zoned>().expect("a time");
+    let now = at("2026-12-07T03:04:59+00:00[UTC]");
+    assert_eq!(clear_of("5 * * * *", &now), "34 * * * *");
+    assert_eq!(clear_of("0 2 * * *", &now), "34 15 * * *");
+    assert_eq!(
+        clear_of("*/15 8-18 * * 1-5", &at("2026-12-07T23:45:00+00:00[UTC]")),
+        "15 8-18 * * 1-5"
+    );
 }
 
 /// The schema of `.spec` of a CRD, as the API server has it.
@@ -123,17 +161,7 @@ fn fuzzed_specs_are_refused_or_reported_and_never_crash_or_hot_loop_the_operator
     ];
     // The samples themselves, unmutated: the pools and the suite the others name.
     for (file, _) in &samples {
-        let out = kubectl(&[
-            "apply",
-            "-n",
-            &ns.name,
-            "-f",
-            repo_root()
-                .join("manifests/samples")
-                .join(file)
-                .to_str()
-                .unwrap_or_default(),
-        ]);
+        let out = kubectl_with_stdin(&["apply", "-n", &ns.name, "-f", "-"], &sample(file).to_string());
         assert!(out.success, "the sample {file} is valid: {}", out.stderr);
     }
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
