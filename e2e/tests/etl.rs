@@ -258,6 +258,46 @@ fn a_failing_pod_is_retried_and_the_run_fails_after_the_limit() {
     ade_e2e::argocd::capture(&ns.name, "etljob/flaky", "last-run-failed");
 }
 
+/// A Job the API server refuses as invalid (a memory request above its
+/// limit, which the EtlJob's schema does not compare) fails its run at once
+/// with the API server's words: before, the creation was retried forever.
+#[test]
+fn a_job_the_api_server_refuses_fails_its_run_with_the_api_servers_reason() {
+    install_chart_once();
+    let ns = Namespace::create("refused");
+    let _operator = Operator::start("refused");
+    pool(&ns.name, None);
+    apply(
+        &ns.name,
+        "apiVersion: ade.dev/v1alpha1\nkind: EtlJob\nmetadata: {name: greedy}\nspec:\n  poolRef: {name: batch}\n  \
+         window: {size: 1h}\n  retries: {limit: 2, backoff: {initial: 1s, max: 2s}}\n  task:\n    container:\n      \
+         image: busybox\n      resources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}\n",
+    );
+    apply(
+        &ns.name,
+        "apiVersion: ade.dev/v1alpha1\nkind: EtlRun\nmetadata: {name: greedy-by-hand}\nspec: {jobRef: {name: greedy}, batchId: '2026-11-25T13', reason: manual}\n",
+    );
+    let run = wait_for("the run to fail", Duration::from_secs(60), || {
+        let run = get_json(&ns.name, &["etlrun/greedy-by-hand"])?;
+        (phase(&run) == "Failed").then_some(run)
+    });
+    let attempts = run["status"]["attempts"].as_array().expect("attempts");
+    assert_eq!(
+        attempts.len(),
+        1,
+        "the same Job would be refused again: no retry: {run}"
+    );
+    let said = attempts[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        said.starts_with("creating the Job: the API server refused it: ")
+            && said.contains("less than or equal to memory limit"),
+        "{said}"
+    );
+    let ready = condition(&run, "Ready").expect("Ready");
+    assert!(ready["message"].as_str().unwrap_or_default().contains(said), "{ready}");
+    assert!(jobs_of_run(&ns.name, "greedy-by-hand").is_empty());
+}
+
 #[test]
 fn an_operator_killed_mid_run_adopts_the_job_instead_of_creating_another() {
     install_chart_once();

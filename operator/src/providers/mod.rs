@@ -20,6 +20,7 @@ use jiff::Timestamp;
 pub use self::{registry::Providers, seen_job::SeenJob};
 use crate::{
     api::v1alpha1::{Attempt, ClusterPool, Task},
+    error_category::kube_error_category,
     schedule::Window,
 };
 
@@ -240,6 +241,16 @@ pub enum ProviderError {
     /// A template in the task does not render.
     #[error(transparent)]
     Template(#[from] crate::template::TemplateError),
+    /// The API server refused the provider's object as invalid (422), e.g. a
+    /// container whose memory request exceeds its limit: the same object is
+    /// refused again on every retry.
+    #[error("{action}: the API server refused it: {message}")]
+    Refused {
+        /// What the provider was doing.
+        action: &'static str,
+        /// The API server's message, naming the field.
+        message: String,
+    },
     /// The provider's API failed.
     #[error("{action}: {source}")]
     Api {
@@ -266,8 +277,26 @@ impl ProviderError {
             Self::NameTaken { .. } => "name-taken",
             Self::Unschedulable { .. } => "unschedulable",
             Self::Template(_) => "invalid-template",
+            Self::Refused { .. } => "invalid",
             Self::Api { category, .. } => category,
         }
+    }
+}
+
+/// The error of Kubernetes call `action`: [`ProviderError::Refused`] with
+/// the API server's message when it found the object invalid, else
+/// [`ProviderError::Api`], which a later retry may get past.
+pub(crate) fn kube_error(action: &'static str) -> impl FnOnce(kube::Error) -> ProviderError {
+    move |e| match e {
+        kube::Error::Api(status) if status.code == 422 => ProviderError::Refused {
+            action,
+            message: status.message,
+        },
+        e => ProviderError::Api {
+            action,
+            category: kube_error_category(&e),
+            source: Box::new(e),
+        },
     }
 }
 

@@ -126,6 +126,26 @@ async fn an_attempt_is_recorded_in_status_before_its_job_exists() {
 }
 
 #[tokio::test]
+async fn a_job_the_api_server_refuses_as_invalid_fails_the_run_with_its_message() {
+    let s = kubernetes(&[run("orders-1", json!({}))], None);
+    s.api.fail_next(|c| c.to_string() == "POST jobs", 422, "Invalid");
+    // Would the creation be retried, the reconcile would end in an error.
+    reconcile_stored(&s, "orders-1").await;
+    let jobs = s.api.writes().into_iter().filter(|w| w == "POST jobs").count();
+    assert_eq!(jobs, 1, "the same Job is refused again: not asked twice");
+    let stored = s.run(NS, "orders-1").unwrap().status.unwrap();
+    assert_eq!(stored.phase, Some(RunPhase::Failed));
+    let said = stored.attempts[0].message.clone().unwrap_or_default();
+    assert_eq!(
+        said,
+        "creating the Job: the API server refused it: injected by the test: Invalid"
+    );
+    let ready = stored.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "Failed"));
+    assert!(ready.message.contains(&said), "{}", ready.message);
+}
+
+#[tokio::test]
 async fn a_cancel_reaches_the_provider_before_the_final_status() {
     let running = json!({
         "spec": {"cancel": true},

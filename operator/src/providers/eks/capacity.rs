@@ -18,7 +18,7 @@ use super::{
     interruptions,
     nodes::{self, JobFacts, Limits, NodeFacts, Plan},
     pool_status::{Launches, refused, report},
-    provider::{EksProvider, eks_of, kube_error},
+    provider::{EksProvider, eks_of},
     request::{self, TAG_REQUEST},
 };
 use crate::{
@@ -26,6 +26,7 @@ use crate::{
     providers::{
         ProviderError,
         emr::{Market, breaker, requests},
+        kube_error,
         pool::{CapacityReport, ClusterCounter, PoolCapacity, PoolEvent, Released, RequestLog},
     },
 };

@@ -23,7 +23,7 @@ use kube::{Api, ResourceExt};
 use super::{
     api::InstanceInfo,
     instance_types::Resources,
-    provider::{EksProvider, job_facts, kube_error},
+    provider::{EksProvider, job_facts},
     request,
 };
 use crate::{
@@ -31,6 +31,7 @@ use crate::{
     providers::{
         AttemptHandle, AttemptRef, ProviderError,
         emr::pricing::{self, FleetUsage, MissingPrices, PriceBook},
+        kube_error,
     },
 };
 

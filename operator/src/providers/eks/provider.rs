@@ -28,10 +28,10 @@ use super::{
 };
 use crate::{
     api::v1alpha1::{ClusterPool, EksPool},
-    error_category::kube_error_category,
     names,
     providers::{
         AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, Profile, ProviderError,
+        kube_error,
         kubernetes::{JobSettings, KubernetesProvider},
     },
 };
@@ -105,14 +105,6 @@ impl std::fmt::Debug for EksProvider {
         f.debug_struct("EksProvider")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
-    }
-}
-
-pub(super) fn kube_error(action: &'static str) -> impl FnOnce(kube::Error) -> ProviderError {
-    move |e| ProviderError::Api {
-        action,
-        category: kube_error_category(&e),
-        source: Box::new(e),
     }
 }
 

@@ -28,9 +28,9 @@ use kube::{
 pub use self::job::JobSettings;
 use super::{
     AttemptHandle, AttemptRef, AttemptRequest, AttemptState, ComputeProvider, FailureKind, Profile, ProviderError,
-    SeenJob,
+    SeenJob, kube_error,
 };
-use crate::{error_category::kube_error_category, names};
+use crate::names;
 
 /// Who creates the attempts' Jobs, as the Jobs' managed fields name it.
 const FIELD_MANAGER: &str = "ade-operator/kubernetes-provider";
@@ -51,14 +51,6 @@ impl std::fmt::Debug for KubernetesProvider {
         f.debug_struct("KubernetesProvider")
             .field("settings", &self.settings)
             .finish()
-    }
-}
-
-fn api_error(action: &'static str, source: kube::Error) -> ProviderError {
-    ProviderError::Api {
-        action,
-        category: kube_error_category(&source),
-        source: Box::new(source),
     }
 }
 
@@ -99,7 +91,7 @@ impl KubernetesProvider {
         let found = Api::<SeenJob>::namespaced(self.client.clone(), namespace)
             .get_opt(name)
             .await
-            .map_err(|e| api_error("reading the Job", e))?;
+            .map_err(kube_error("reading the Job"))?;
         Ok(found.map(Arc::new))
     }
 
@@ -130,16 +122,13 @@ impl KubernetesProvider {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 // It exists: adopt it if it is ours, never create a second one.
-                let existing = api
-                    .get(&name)
-                    .await
-                    .map_err(|e| api_error("reading the existing Job", e))?;
+                let existing = api.get(&name).await.map_err(kube_error("reading the existing Job"))?;
                 if !owned_by(&existing.metadata, &target.run_uid) {
                     return Err(ProviderError::NameTaken { kind: "Job", name });
                 }
                 tracing::info!(job = %name, "adopted the existing Job of this attempt");
             }
-            Err(e) => return Err(api_error("creating the Job", e)),
+            Err(e) => return Err(kube_error("creating the Job")(e)),
         }
         Ok(AttemptHandle::Job { name })
     }
@@ -190,7 +179,7 @@ impl KubernetesProvider {
             let pods = pods
                 .list(&ListParams::default().labels(&selector))
                 .await
-                .map_err(|e| api_error("listing the Job's Pods", e))?;
+                .map_err(kube_error("listing the Job's Pods"))?;
             let (kind, message) = job::failure_of(&status, &pods.items);
             return Ok(AttemptState::Failed {
                 kind,
@@ -222,7 +211,7 @@ impl KubernetesProvider {
         match self.jobs(&request.namespace).delete(&name, &params).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-            Err(e) => Err(api_error("deleting the Job", e)),
+            Err(e) => Err(kube_error("deleting the Job")(e)),
         }
     }
 
@@ -232,7 +221,7 @@ impl KubernetesProvider {
         let ttl = self.settings.ttl_seconds_after_finished;
         crate::job_ttl::release(&self.client, &request.namespace, &name, ttl)
             .await
-            .map_err(|e| api_error("setting the finished Job's TTL", e))
+            .map_err(kube_error("setting the finished Job's TTL"))
     }
 }
 
