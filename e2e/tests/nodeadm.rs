@@ -6,28 +6,10 @@
 use ade_e2e::nodeadm::registration_of;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 
-/// What the operator renders (operator/src/providers/eks/userdata_tests.rs).
-const MIME: &str = r#"MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="//"
-
---//
-Content-Type: application/node.eks.aws
-
----
-apiVersion: node.eks.aws/v1alpha1
-kind: NodeConfig
-spec:
-  cluster:
-    name: "data"
-    apiServerEndpoint: "https://ABCDEF.gr7.us-east-1.eks.amazonaws.com"
-    certificateAuthority: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"
-    cidr: "10.100.0.0/16"
-  kubelet:
-    flags:
-      - "--node-labels=ade.dev/pool=spark-spot,ade.dev/pool-uid=u-1,team=data"
-      - "--register-with-taints=ade.dev/pool-uid=u-1:NoSchedule,dedicated:NoExecute"
---//--
-"#;
+/// What the operator renders for a pool's node (its own test,
+/// operator/src/providers/eks/userdata_tests.rs, compares it with this file).
+const MIME: &str = include_str!("../../operator/src/providers/eks/testdata/pool-node.mime");
+const UID: &str = "6f1c2a9e-0b7d-4c1e-9a51-3f0e2d4c5b6a";
 
 #[test]
 fn user_data_is_read_as_nodeadm_reads_it() {
@@ -38,7 +20,8 @@ fn user_data_is_read_as_nodeadm_reads_it() {
         labels,
         [
             ("ade.dev/pool", "spark-spot"),
-            ("ade.dev/pool-uid", "u-1"),
+            ("ade.dev/pool-namespace", "analytics"),
+            ("ade.dev/pool-uid", UID),
             ("team", "data")
         ]
     );
@@ -47,13 +30,15 @@ fn user_data_is_read_as_nodeadm_reads_it() {
         .iter()
         .map(|t| (t.key.as_str(), t.value.as_str(), t.effect.as_str()))
         .collect();
-    assert_eq!(
-        taints,
-        [
-            ("ade.dev/pool-uid", "u-1", "NoSchedule"),
-            ("dedicated", "", "NoExecute")
-        ]
-    );
+    assert_eq!(taints, [("ade.dev/pool-uid", UID, "NoSchedule")]);
+    // A taint without a value, as a pool's own taints may be.
+    let valueless = MIME.replace(":NoSchedule\"", ":NoSchedule,dedicated:NoExecute\"");
+    let got_valueless = registration_of(&STANDARD.encode(valueless)).expect("a NodeConfig");
+    let last = got_valueless
+        .taints
+        .last()
+        .map(|t| (t.key.as_str(), t.value.as_str(), t.effect.as_str()));
+    assert_eq!(last, Some(("dedicated", "", "NoExecute")));
     // A bare NodeConfig (no MIME) is read too; other parts and text are not.
     let bare = MIME
         .split_once("application/node.eks.aws\n\n")

@@ -24,28 +24,9 @@ fn pool_node() -> Registration {
     Registration::for_pool("analytics", "spark-spot", UID, &labels(&[("team", "data")]))
 }
 
-/// The document, as Python's `email` and `yaml` modules read it too.
-const WANT: &str = r#"MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="//"
-
---//
-Content-Type: application/node.eks.aws
-
----
-apiVersion: node.eks.aws/v1alpha1
-kind: NodeConfig
-spec:
-  cluster:
-    name: "data"
-    apiServerEndpoint: "https://ABCDEF.gr7.us-east-1.eks.amazonaws.com"
-    certificateAuthority: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"
-    cidr: "10.100.0.0/16"
-  kubelet:
-    flags:
-      - "--node-labels=ade.dev/pool=spark-spot,ade.dev/pool-namespace=analytics,ade.dev/pool-uid=6f1c2a9e-0b7d-4c1e-9a51-3f0e2d4c5b6a,team=data"
-      - "--register-with-taints=ade.dev/pool-uid=6f1c2a9e-0b7d-4c1e-9a51-3f0e2d4c5b6a:NoSchedule"
---//--
-"#;
+/// The document, as Python's `email` and `yaml` modules read it too. The
+/// e2e node stand-in's reader is tested on this file (e2e/tests/nodeadm.rs).
+const WANT: &str = include_str!("testdata/pool-node.mime");
 
 #[test]
 fn a_pool_node_joins_with_its_labels_and_taint() {
