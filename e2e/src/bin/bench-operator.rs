@@ -537,10 +537,15 @@ async fn main() {
     )
     .expect("a client");
     let mut rows = Vec::new();
-    let mut last = None;
+    let mut last: Option<(Operator, Namespace)> = None;
     for size in sizes {
-        // One operator at a time: the last one stops, its namespace goes.
-        drop(last.take());
+        // One operator at a time, and the sizes measured apart: the last
+        // size's namespace is deleted, and waited for, while its operator
+        // still runs; then that operator stops and the next burst begins.
+        if let Some((operator, ops)) = last.take() {
+            ade_e2e::kubectl(&["delete", "namespace", &ops.name, "--wait=true", "--timeout=900s"]);
+            drop((operator, ops));
+        }
         let size = size.div_ceil(BATCHES) * BATCHES;
         eprintln!("burst of {size} runs");
         let (row, operator, ops) = burst(&client, size).await;
