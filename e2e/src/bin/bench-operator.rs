@@ -397,9 +397,15 @@ async fn idle_and_steady(client: &Client, operator: &Operator, ops: &Namespace) 
     let seconds = env_or("ADE_BENCH_STEADY_SECONDS", 120);
     let seen = Timeline::default();
     watch_runs(client, &ops.name, &seen);
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let already = seen.count("run");
     let runs = runs_api(client, &ops.name);
+    // Counted by the API server, then waited for: the watcher's first list
+    // of 10,000 runs takes more than seconds, and a steady run it listed
+    // late would read as started late.
+    let already = runs
+        .list_metadata(&ListParams::default())
+        .await
+        .map_or(0, |l| l.items.len());
+    until(&seen, "run", already, None).await;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
     let n = usize::try_from(rate * seconds).unwrap_or(usize::MAX);
     let start = jiff::Timestamp::from_second(1_798_761_600).expect("2027-01-01");
