@@ -128,7 +128,8 @@ pub fn cpu_by_command(names: &[&str]) -> BTreeMap<String, f64> {
 }
 
 /// `apiserver_request_total` summed by (verb, resource[/subresource]) for
-/// `groups` (`""` is the core group), from the API server's `/metrics`.
+/// `groups` (`""` is the core group; none: every group), from the API
+/// server's `/metrics`.
 pub fn requests(groups: &[&str]) -> BTreeMap<(String, String), u64> {
     let text = crate::kubectl_ok(&["get", "--raw", "/metrics"]);
     let mut out = BTreeMap::new();
@@ -149,7 +150,7 @@ pub fn requests(groups: &[&str]) -> BTreeMap<(String, String), u64> {
         else {
             continue;
         };
-        if !groups.contains(&group) {
+        if !groups.is_empty() && !groups.contains(&group) {
             continue;
         }
         let resource = match labels.get("subresource").copied().unwrap_or_default() {

@@ -71,15 +71,20 @@ impl Operator {
         let lease_set = args
             .iter()
             .any(|a| a.starts_with("--lease-duration") || a.starts_with("--lease-renew"));
+        let crd_check = if args.iter().any(|a| a.starts_with("--crd-check-interval")) {
+            None
+        } else {
+            Some("--crd-check-interval=1s")
+        };
         let child = Command::new(binary())
             .args([
                 &format!("--http-addr=127.0.0.1:{port}"),
                 &format!("--identity={identity}"),
                 &format!("--lease-namespace={SYSTEM_NAMESPACE}"),
                 &format!("--lease-name={RELEASE}"),
-                "--crd-check-interval=1s",
                 "--log-format=human",
             ])
+            .args(crd_check)
             .args(if lease_set { &[][..] } else { &short_lease[..] })
             .args(args)
             .env("ADE_LOG", "info,ade_operator=debug")
