@@ -37,6 +37,21 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
+/// The e2e tests' settings, each group left out when a test's own arguments
+/// set a flag it names: short Lease timings, for tests that hand leadership
+/// over, and a CRD check every second.
+const TEST_DEFAULTS: [(&[&str], &[&str]); 2] = [
+    (
+        &["--lease-duration", "--lease-renew"],
+        &[
+            "--lease-duration=6s",
+            "--lease-renew-deadline=4s",
+            "--lease-renew-interval=1s",
+        ],
+    ),
+    (&["--crd-check-interval"], &["--crd-check-interval=1s"]),
+];
+
 /// A running operator process. Stopped (SIGTERM, then SIGKILL) when dropped.
 #[derive(Debug)]
 pub struct Operator {
@@ -56,26 +71,16 @@ impl Operator {
 
     /// Like [`Operator::start`], with extra command-line `args` and environment
     /// variables `env` (e.g. an AWS endpoint override and credentials for moto).
-    /// The Lease timings are short, for tests that hand leadership over, unless
-    /// `args` sets them (`--lease-…`).
+    /// The e2e defaults in [`TEST_DEFAULTS`] apply unless `args` sets them.
     pub fn start_with(identity: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("ade-e2e-{identity}-{}.log", std::process::id()));
         let out = File::create(&log).expect("creating the operator log");
         let err = out.try_clone().expect("cloning the log handle");
-        let short_lease = [
-            "--lease-duration=6s",
-            "--lease-renew-deadline=4s",
-            "--lease-renew-interval=1s",
-        ];
-        let lease_set = args
+        let defaults = TEST_DEFAULTS
             .iter()
-            .any(|a| a.starts_with("--lease-duration") || a.starts_with("--lease-renew"));
-        let crd_check = if args.iter().any(|a| a.starts_with("--crd-check-interval")) {
-            None
-        } else {
-            Some("--crd-check-interval=1s")
-        };
+            .filter(|(flags, _)| !args.iter().any(|a| flags.iter().any(|f| a.starts_with(f))))
+            .flat_map(|(_, set)| set.iter().copied());
         let child = Command::new(binary())
             .args([
                 &format!("--http-addr=127.0.0.1:{port}"),
@@ -84,8 +89,7 @@ impl Operator {
                 &format!("--lease-name={RELEASE}"),
                 "--log-format=human",
             ])
-            .args(crd_check)
-            .args(if lease_set { &[][..] } else { &short_lease[..] })
+            .args(defaults)
             .args(args)
             .env("ADE_LOG", "info,ade_operator=debug")
             .envs(env.iter().copied())
