@@ -407,7 +407,9 @@ async fn idle_and_steady(client: &Client, operator: &Operator, ops: &Namespace) 
     let already = runs
         .list_metadata(&ListParams::default())
         .await
-        .map_or(0, |l| l.items.len());
+        .expect("a list of the kept runs")
+        .items
+        .len();
     until(&seen, "run", already, None).await;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
     let n = usize::try_from(rate * seconds).unwrap_or(usize::MAX);
